@@ -1,0 +1,71 @@
+"""The ``qbound`` command: thin glue over library functions.
+
+Each group of subcommands lives in its own module under ``bounds/commands/`` and exposes
+``register(subparsers)``; registration must stay cheap (heavy imports happen inside handlers).
+Bad user input (:class:`numeric.errors.InputError`) exits with status 2 and a message that says
+what is accepted.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from numeric.errors import InputError
+
+#: command modules, in the order their subcommands appear in --help
+COMMAND_MODULES = (
+    "bounds.commands.verify_cmd",
+    "bounds.commands.numeric_cmds",
+    "bounds.commands.harness_cmds",
+    "bounds.commands.prove_cmd",
+    "bounds.commands.derive_cmds",
+    "bounds.commands.bench_cmd",
+)
+
+
+def version() -> str:
+    try:
+        from importlib.metadata import version as _v
+        return _v("qbound")
+    except Exception:  # running from a source tree without installation
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qbound",
+        description="Convergence bounds, rounding lemmas and experiments for quantized adaptive optimizers.",
+    )
+    parser.add_argument("--version", action="version", version=f"qbound {version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that layer's commands are not written yet
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        rc = args.func(args)
+    except InputError as exc:
+        print(f"qbound {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nqbound {args.command}: interrupted; results written so far are kept.", file=sys.stderr)
+        return 130
+    return 0 if rc is None else int(rc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

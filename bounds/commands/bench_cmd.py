@@ -1,0 +1,74 @@
+"""``qbound bench TOPIC [--json FILE]``: the one place where speed is measured.
+
+Each topic is a function ``bench(quick: bool) -> dict`` living in the layer it measures; it times
+qbound against reference libraries in the same process and reports ratios (keys containing "ratio").
+"""
+from __future__ import annotations
+
+import importlib
+import json
+
+from numeric.errors import InputError
+
+#: topic -> "module:function"
+TOPICS = {
+    "quantize": "numeric.bench:bench_quantize",
+    "harness": "numeric.bench_harness:bench_harness",
+    "prove": "proofs.bench:bench_prove",
+    "derive": "bounds.bench_derive:bench_derive",
+}
+
+
+def register(sub):
+    p = sub.add_parser("bench", help="measure speed against reference libraries (ratios)")
+    p.add_argument("topic", help=f"one of: {', '.join(TOPICS)}, all")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run, not the target numbers)")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    topics = list(TOPICS) if args.topic == "all" else [args.topic]
+    for t in topics:
+        if t not in TOPICS:
+            import difflib
+            close = difflib.get_close_matches(t, TOPICS, n=2)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise InputError(f"unknown bench topic {t!r}.{hint} Accepted: {', '.join(TOPICS)}, all.")
+    results = {}
+    for t in topics:
+        modname, fn = TOPICS[t].split(":")
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name == modname:
+                results[t] = {"error": "topic not implemented yet"}
+                print(f"[bench {t}] not implemented yet")
+                continue
+            raise
+        results[t] = getattr(mod, fn)(quick=args.quick)
+        _print(t, results[t])
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=2, sort_keys=True)
+    return 0
+
+
+def _print(topic, res):
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(title=f"qbound bench {topic}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for k, v in _flatten(res):
+        table.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
+    Console().print(table)
+
+
+def _flatten(d, prefix=""):
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            yield from _flatten(v, key + ".")
+        else:
+            yield key, v

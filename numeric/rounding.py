@@ -1,0 +1,205 @@
+"""Bit-exact rounding of float64 values into any :class:`~numeric.formats.FloatFormat`.
+
+Every input is first widened to float64, which is exact for float16/32/64 and every ml_dtypes type,
+so the result is the correctly rounded value of the *exact* input: there is no double rounding.
+
+Let x != 0 be finite, e = floor(log2|x|), and let the target have m stored mantissa bits and smallest
+normal exponent emin. The representable values near x are the integer multiples of the quantum
+
+    q(x) = 2^(max(e, emin) - m)           (subnormals on)
+    q(x) = 2^(e - m) if e >= emin else 2^emin   (subnormals flushed: the grid below tiny is {0, tiny})
+
+Write |x| = (k + r) q with k an integer and 0 <= r < 1. The modes choose k or k + 1 for |x|:
+
+* ``rne``  nearest, ties to even k;           ``rna``  nearest, ties away from zero;
+* ``rtz``  toward zero (k);                    ``rup``  toward +inf;   ``rdn``  toward -inf;
+* ``sr``   stochastic: k + 1 with probability r, k otherwise, so E[Q(x)] = x when enough random
+  bits are used (see :func:`quantize`).
+
+Then the sign is reapplied (so -0.0 is kept and tiny negatives round to -0.0). A result above the
+largest finite value overflows: under ``overflow="ieee"`` it becomes +-inf for IEEE-like formats, NaN
+for OCP "fn" formats (as ml_dtypes does) when the mode rounds away from zero, and +-huge when it
+rounds toward zero (rtz, or rup/rdn on the side that goes toward zero); formats with neither inf nor
+NaN saturate (as ml_dtypes does). ``overflow="saturate"`` always gives +-huge.
+
+NaN inputs give NaN (also for formats that have no NaN encoding; ml_dtypes returns -0 there).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .formats import FloatFormat, FormatError, check_rounding, get_format
+
+OVERFLOW_POLICIES = ("ieee", "saturate")
+
+_U64 = np.uint64
+_MANT_MASK = _U64((1 << 52) - 1)
+_ABS_MASK = _U64((1 << 63) - 1)
+_IMPLICIT = _U64(1 << 52)
+
+
+def check_overflow(policy: str) -> str:
+    if policy not in OVERFLOW_POLICIES:
+        raise FormatError(f"unknown overflow policy {policy!r}. Accepted: {', '.join(OVERFLOW_POLICIES)}.")
+    return policy
+
+
+def _as_float64(x) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype == np.float64:
+        return np.ascontiguousarray(arr)
+    if arr.dtype.kind in "biu":
+        out = arr.astype(np.float64)
+        if arr.dtype.itemsize >= 8 and out.size and np.any(out.astype(arr.dtype) != arr):
+            raise ValueError("integer input is not exactly representable in float64")
+        return out
+    if arr.dtype.kind == "c":
+        raise TypeError("complex input is not supported; quantize real and imaginary parts separately")
+    if arr.dtype.kind == "O":
+        raise TypeError("object arrays are not supported; pass numbers or a float array")
+    # float16/32 and ml_dtypes types widen to float64 exactly
+    return arr.astype(np.float64)
+
+
+def quantize(x, fmt, rounding: str = "rne", *, rng=None, sr_bits: int | None = None,
+             overflow: str = "ieee", sr_random=None):
+    """Round ``x`` into ``fmt`` and return the values as float64.
+
+    Parameters
+    ----------
+    x : scalar or array of any real float dtype (float16/32/64, ml_dtypes) or integers.
+    fmt : FloatFormat or a registry name (``"bf16"``, ``"e4m3fn"``, ``"e5m7"``...).
+    rounding : one of ``rne, rna, rtz, rup, rdn, sr``.
+    rng : ``numpy.random.Generator`` supplying the random bits for ``sr`` (required for ``sr`` unless
+        ``sr_random`` is given).
+    sr_bits : number k of random bits per value for ``sr`` (1..64, default 64). The rounding goes up
+        iff R < floor(r * 2^k) with R uniform on {0..2^k-1}; it is exactly unbiased when the input's
+        discarded part has at most k bits, and otherwise rounds up with probability
+        floor(r 2^k) / 2^k, a downward bias in magnitude of less than 2^-k quanta.
+    sr_random : optional integer array (broadcastable to x) of the random integers R in [0, 2^k)
+        to use instead of drawing from ``rng`` (lets callers enumerate every random draw).
+    overflow : ``"ieee"`` or ``"saturate"`` (see module docstring).
+
+    Returns
+    -------
+    float for scalar input, else a float64 ndarray of the same shape.
+    """
+    fmt = get_format(fmt)
+    check_rounding(rounding)
+    check_overflow(overflow)
+    scalar = np.ndim(x) == 0 and not isinstance(x, np.ndarray)
+    x64 = _as_float64(x)
+    if rounding == "sr":
+        k = 64 if sr_bits is None else int(sr_bits)
+        if not (1 <= k <= 64):
+            raise ValueError(f"sr_bits must be in 1..64, got {sr_bits}")
+        if sr_random is None:
+            if rng is None:
+                raise ValueError("stochastic rounding needs an explicit rng=numpy.random.Generator (or sr_random)")
+            if not isinstance(rng, np.random.Generator):
+                raise TypeError("rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(seed)")
+            R = rng.integers(0, 1 << 64, size=x64.shape, dtype=np.uint64, endpoint=False) if k == 64 else \
+                rng.integers(0, 1 << k, size=x64.shape, dtype=np.uint64)
+        else:
+            R = np.broadcast_to(np.asarray(sr_random, dtype=np.uint64), x64.shape)
+            if k < 64 and np.any(R >> _U64(k)):
+                raise ValueError(f"sr_random values must be < 2^sr_bits = 2^{k}")
+        out = _round_kernel(x64, fmt, rounding, overflow, R, k)
+    else:
+        out = _round_kernel(x64, fmt, rounding, overflow, None, 64)
+    if scalar:
+        return float(out)
+    return out
+
+
+def _round_kernel(x64: np.ndarray, fmt: FloatFormat, rounding: str, overflow: str, R, k: int) -> np.ndarray:
+    """Reference integer kernel (see module docstring for the mathematics)."""
+    shape = x64.shape
+    xf = x64.reshape(-1)
+    bits = xf.view(_U64)
+    a = bits & _ABS_MASK
+    neg = (bits >> _U64(63)).astype(bool)
+    expf = (a >> _U64(52)).astype(np.int64)
+    finite = expf < 2047
+    mant = a & _MANT_MASK
+    normal64 = expf > 0
+    sig = np.where(normal64, mant | _IMPLICIT, mant)
+    E = np.where(normal64, expf - 1023, -1022)  # |x| = sig * 2^(E - 52)
+    m, emin = fmt.man_bits, fmt.emin
+    below = E < emin
+    qe = np.where(below, (emin - m) if fmt.subnormals else emin, E - m)
+    s = qe - (E - 52)  # number of discarded bits, >= 0
+    s_c = np.minimum(s, 63).astype(_U64)
+    kept = sig >> s_c
+    rem = sig & ((_U64(1) << s_c) - _U64(1))
+    if rounding == "rne":
+        half = _U64(1) << np.maximum(s_c, _U64(1)) - _U64(1)
+        up = (s > 0) & ((rem > half) | ((rem == half) & ((kept & _U64(1)) == _U64(1))))
+    elif rounding == "rna":
+        half = _U64(1) << np.maximum(s_c, _U64(1)) - _U64(1)
+        up = (s > 0) & (rem >= half)
+    elif rounding == "rtz":
+        up = np.zeros(xf.shape, dtype=bool)
+    elif rounding == "rup":
+        up = (rem > 0) & ~neg
+    elif rounding == "rdn":
+        up = (rem > 0) & neg
+    else:  # sr
+        # rem as a 64-bit binary fraction of the quantum: frac64 = floor(rem * 2^(64 - s))
+        sh_left = np.clip(64 - s, 0, 63).astype(_U64)
+        sh_right = np.clip(s - 64, 0, 63).astype(_U64)
+        frac64 = np.where(s <= 64, rem << sh_left, rem >> sh_right)
+        frac64 = np.where(s == 0, _U64(0), frac64)
+        thresh = frac64 >> _U64(64 - k) if k < 64 else frac64
+        Rf = np.asarray(R, dtype=_U64).reshape(-1)
+        up = Rf < thresh
+    kept = kept + up.astype(_U64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        val = np.ldexp(kept.astype(np.float64), qe)
+    huge = float(fmt.max_finite)
+    over = finite & (val > huge)
+    if np.any(over) or not np.all(finite):
+        val = _apply_overflow(val, over, finite, neg, xf, fmt, rounding, overflow, huge)
+    out = np.where(neg, -val, val)
+    return out.reshape(shape)
+
+
+def _apply_overflow(val, over, finite, neg, xf, fmt, rounding, overflow, huge):
+    val = val.copy()
+    isnan = np.isnan(xf)
+    isinf = np.isinf(xf)
+    if overflow == "saturate" or fmt.policy == "none":
+        val[over] = huge
+        if fmt.has_inf and overflow == "ieee":
+            val[isinf] = np.inf
+        else:
+            val[isinf] = huge
+    else:
+        if rounding in ("rne", "rna", "sr"):
+            away = over
+        elif rounding == "rtz":
+            away = np.zeros_like(over)
+        elif rounding == "rup":
+            away = over & ~neg
+        else:  # rdn
+            away = over & neg
+        big = np.inf if fmt.has_inf else np.nan
+        val[away] = big
+        val[over & ~away] = huge
+        val[isinf] = np.inf if fmt.has_inf else np.nan
+    val[isnan] = np.nan
+    return val
+
+
+def is_representable(x, fmt) -> np.ndarray:
+    """Elementwise: is x exactly a value of ``fmt`` (finite, or inf/NaN where the format has them)?"""
+    fmt = get_format(fmt)
+    x64 = _as_float64(x)
+    with np.errstate(invalid="ignore"):
+        q = _round_kernel(x64, fmt, "rtz", "ieee", None, 64)
+        same = (q == x64) | (np.isnan(q) & np.isnan(x64))
+    if not fmt.has_inf:
+        same &= ~np.isinf(x64)
+    if not fmt.has_nan:
+        same &= ~np.isnan(x64)
+    return same
