@@ -70,8 +70,12 @@ def quantize(x, fmt, rounding: str = "rne", *, rng=None, sr_bits: int | None = N
     x : scalar or array of any real float dtype (float16/32/64, ml_dtypes) or integers.
     fmt : FloatFormat or a registry name (``"bf16"``, ``"e4m3fn"``, ``"e5m7"``...).
     rounding : one of ``rne, rna, rtz, rup, rdn, sr``.
-    rng : ``numpy.random.Generator`` supplying the random bits for ``sr`` (required for ``sr`` unless
-        ``sr_random`` is given).
+    rng : ``numpy.random.Generator`` supplying the randomness for ``sr`` (required for ``sr`` unless
+        ``sr_random`` is given). Each call takes exactly one 64-bit draw from ``rng``, the *key*; the
+        random integers are then R_i = SplitMix64(key + i * 0x9E3779B97F4A7C15) >> (64 - k),
+        i = 1..n in C order (:func:`sr_random_stream`). SplitMix64 is a counter-based generator, so
+        the same seed gives bit-identical results on the numpy and the compiled path and whatever
+        the array is split into.
     sr_bits : number k of random bits per value for ``sr`` (1..64, default 64). The rounding goes up
         iff R < floor(r * 2^k) with R uniform on {0..2^k-1}; it is exactly unbiased when the input's
         discarded part has at most k bits, and otherwise rounds up with probability
@@ -83,12 +87,100 @@ def quantize(x, fmt, rounding: str = "rne", *, rng=None, sr_bits: int | None = N
     Returns
     -------
     float for scalar input, else a float64 ndarray of the same shape.
+
+    Arrays of at least ``FAST_MIN_SIZE`` elements run on the compiled kernel
+    (numeric._kernel_numba) when numba is importable; smaller ones on the numpy reference
+    :func:`_round_reference`. Both give bit-identical results (tests/numeric/test_rounding_fast.py).
     """
+    return _quantize(x, fmt, rounding, rng=rng, sr_bits=sr_bits, overflow=overflow,
+                     sr_random=sr_random, path="auto")
+
+
+#: arrays smaller than this use the numpy reference (no JIT import, lowest overhead)
+FAST_MIN_SIZE = 4096
+
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+def sr_random_stream(key: int, n: int, k: int = 64) -> np.ndarray:
+    """R_i = SplitMix64(key + i * 0x9E3779B97F4A7C15) >> (64 - k) for i = 1..n (numpy, uint64).
+
+    This is the SplitMix64 sequence started at ``key`` (Steele, Lea & Flood 2014), the stream
+    :func:`quantize` uses for ``sr`` with an ``rng``.
+    """
+    i = np.arange(1, n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = np.uint64(key) + i * _GAMMA
+        z = (z ^ (z >> _U64(30))) * _M1
+        z = (z ^ (z >> _U64(27))) * _M2
+        z = z ^ (z >> _U64(31))
+    if k < 64:
+        z >>= _U64(64 - k)
+    return z
+
+
+def _fast_module():
+    """The compiled kernel module, or None if numba is not available."""
+    global _FAST
+    if _FAST is None:
+        try:
+            from . import _kernel_numba
+            _FAST = _kernel_numba
+        except ImportError:  # pragma: no cover - numba missing: numpy reference only
+            _FAST = False
+    return _FAST or None
+
+
+_FAST = None
+
+
+def _kernel_params(fmt: FloatFormat, rounding: str, overflow: str) -> dict:
+    """Per-call constants of the compiled kernel: the grid, and what overflow/inf map to.
+
+    Mirrors :func:`_apply_overflow`: ``over_pos``/``over_neg`` are the magnitudes of a positive /
+    negative result beyond the largest finite value, ``inf_val`` that of an infinite input.
+    """
+    huge = float(fmt.max_finite)
+    if overflow == "saturate" or fmt.policy == "none":
+        over_pos = over_neg = inf_val = huge
+    else:
+        big = np.inf if fmt.has_inf else np.nan
+        away_pos = rounding in ("rne", "rna", "sr", "rup")
+        away_neg = rounding in ("rne", "rna", "sr", "rdn")
+        over_pos = big if away_pos else huge
+        over_neg = big if away_neg else huge
+        inf_val = big
+    return {"m": fmt.man_bits, "emin": fmt.emin, "subn": fmt.subnormals, "huge": huge,
+            "over_pos": over_pos, "over_neg": over_neg, "inf_val": inf_val}
+
+
+def _quantize(x, fmt, rounding="rne", *, rng=None, sr_bits=None, overflow="ieee", sr_random=None,
+              path="auto"):
+    """:func:`quantize` with the kernel chosen by ``path``: "auto", "reference" or "fast"."""
     fmt = get_format(fmt)
     check_rounding(rounding)
     check_overflow(overflow)
     scalar = np.ndim(x) == 0 and not isinstance(x, np.ndarray)
-    x64 = _as_float64(x)
+    arr = np.asarray(x)
+    if path == "auto":
+        use_fast = arr.size >= FAST_MIN_SIZE and _fast_module() is not None
+    elif path == "fast":
+        if _fast_module() is None:
+            raise RuntimeError("the compiled kernel needs numba")
+        use_fast = True
+    elif path == "reference":
+        use_fast = False
+    else:
+        raise ValueError(f"path must be auto, fast or reference, got {path!r}")
+    if use_fast and arr.dtype in (np.float32, np.float64):
+        xin = np.ascontiguousarray(arr)
+    else:
+        xin = _as_float64(arr)
+    R = None
+    key = None
+    k = 64
     if rounding == "sr":
         k = 64 if sr_bits is None else int(sr_bits)
         if not (1 <= k <= 64):
@@ -98,22 +190,29 @@ def quantize(x, fmt, rounding: str = "rne", *, rng=None, sr_bits: int | None = N
                 raise ValueError("stochastic rounding needs an explicit rng=numpy.random.Generator (or sr_random)")
             if not isinstance(rng, np.random.Generator):
                 raise TypeError("rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(seed)")
-            R = rng.integers(0, 1 << 64, size=x64.shape, dtype=np.uint64, endpoint=False) if k == 64 else \
-                rng.integers(0, 1 << k, size=x64.shape, dtype=np.uint64)
+            key = int(rng.integers(0, 1 << 64, dtype=np.uint64))
+            if not use_fast:
+                R = sr_random_stream(key, xin.size, k).reshape(xin.shape)
         else:
-            R = np.broadcast_to(np.asarray(sr_random, dtype=np.uint64), x64.shape)
+            R = np.broadcast_to(np.asarray(sr_random, dtype=np.uint64), xin.shape)
             if k < 64 and np.any(R >> _U64(k)):
                 raise ValueError(f"sr_random values must be < 2^sr_bits = 2^{k}")
-        out = _round_kernel(x64, fmt, rounding, overflow, R, k)
+            if use_fast:
+                R = np.ascontiguousarray(R).reshape(-1)
+    if use_fast:
+        out = _FAST.round_fast(xin, _kernel_params(fmt, rounding, overflow), rounding, R=R, key=key, k=k)
     else:
-        out = _round_kernel(x64, fmt, rounding, overflow, None, 64)
+        out = _round_reference(xin, fmt, rounding, overflow, R, k)
     if scalar:
         return float(out)
     return out
 
 
-def _round_kernel(x64: np.ndarray, fmt: FloatFormat, rounding: str, overflow: str, R, k: int) -> np.ndarray:
-    """Reference integer kernel (see module docstring for the mathematics)."""
+def _round_reference(x64: np.ndarray, fmt: FloatFormat, rounding: str, overflow: str, R, k: int) -> np.ndarray:
+    """Reference integer kernel in numpy (see module docstring for the mathematics).
+
+    Kept as the oracle the compiled kernel is tested against, and used for small inputs.
+    """
     shape = x64.shape
     xf = x64.reshape(-1)
     bits = xf.view(_U64)
@@ -196,10 +295,14 @@ def is_representable(x, fmt) -> np.ndarray:
     fmt = get_format(fmt)
     x64 = _as_float64(x)
     with np.errstate(invalid="ignore"):
-        q = _round_kernel(x64, fmt, "rtz", "ieee", None, 64)
+        q = _round_reference(x64, fmt, "rtz", "ieee", None, 64)
         same = (q == x64) | (np.isnan(q) & np.isnan(x64))
     if not fmt.has_inf:
         same &= ~np.isinf(x64)
     if not fmt.has_nan:
         same &= ~np.isnan(x64)
     return same
+
+
+#: old name of the reference kernel
+_round_kernel = _round_reference

@@ -1,0 +1,223 @@
+"""Compiled (numba) rounding kernel: the fast path behind :func:`numeric.rounding.quantize`.
+
+It computes exactly what the numpy reference kernel :func:`numeric.rounding._round_reference` does,
+one element at a time, on the raw bit pattern of the input (32-bit patterns for float32 input, so a
+float32 array is read once and never widened in memory; 64-bit patterns for float64). The result is
+always written as float64 bit patterns.
+
+Mathematics (see numeric.rounding for the definitions of the modes). For a finite input with biased
+exponent field ``expf`` and fraction field ``mant`` of an input format with ``FRAC`` fraction bits and
+bias ``BIAS``:
+
+    sig = mant + 2^FRAC (normal) or mant (subnormal),  E = max(expf, 1) - BIAS,  |x| = sig 2^(E - FRAC)
+
+The target quantum exponent is qt = E - m (E >= emin), emin - m (below tiny, subnormals on) or emin
+(below tiny, flushed). With s = max(qt - (E - FRAC), 0) discarded bits, |x| = (kept + rem/2^s) 2^qe,
+qe = E - FRAC + s, kept = sig >> s, rem = sig mod 2^s. Each mode picks kept or kept + 1; the
+magnitude kept' 2^qe is formed by one exact float64 multiplication (kept' <= 2^53 and 2^qe, qe in
+[-1074, 1023], are both exact doubles and so is their product, a value of the target or +inf beyond
+float64). Overflow, infinities and NaN are then replaced by per-call constants, and the input's sign
+bit is copied onto the result (so -0.0 and negative NaN come out exactly as in the reference).
+
+Stochastic rounding compares an integer R in [0, 2^k) with floor(rem 2^(k - s)). R is either taken
+from a caller's array or generated in the kernel from a 64-bit key: R_i = splitmix64(key + (i + 1)
+* 0x9E3779B97F4A7C15) >> (64 - k), the SplitMix64 sequence, a counter-based stream, so the result does
+not depend on how the work is split. :func:`splitmix_stream` gives the same integers in numpy.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+MODE_CODES = {"rne": 0, "rna": 1, "rtz": 2, "rup": 3, "rdn": 4, "sr": 5}
+
+_U0 = np.uint64(0)
+_U1 = np.uint64(1)
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+@intrinsic
+def _f2u(typingctx, x):
+    """Reinterpret a float64 as its uint64 bit pattern."""
+    sig = types.uint64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
+def _u2f(typingctx, x):
+    """Reinterpret a uint64 bit pattern as a float64."""
+    sig = types.float64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
+
+
+@njit(inline="always", cache=True)
+def _mix(z):
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(inline="always", cache=True)
+def _one(b, frac, bias, expall, signsh, m, emin, subn, mode, r, k,
+         huge, over_pos, over_neg, inf_val):
+    """Round one input pattern ``b`` (uint64) and return the float64 result pattern (uint64)."""
+    neg = (b >> signsh) & _U1
+    a = b & ((_U1 << signsh) - _U1)
+    expf = np.int64(a >> frac)
+    mant = a & ((_U1 << frac) - _U1)
+    if expf != 0:
+        sig = mant | (_U1 << frac)
+        E = expf - bias
+    else:
+        sig = mant
+        E = np.int64(1) - bias
+    if E >= emin:
+        qt = E - m
+    elif subn:
+        qt = emin - m
+    else:
+        qt = emin
+    lo = E - np.int64(frac)
+    s = qt - lo
+    if s < 0:
+        s = np.int64(0)
+    qe = lo + s
+    sc = np.uint64(min(s, np.int64(63)))
+    kept = sig >> sc
+    rem = sig & ((_U1 << sc) - _U1)
+    if mode == 0:  # rne: compare 2 rem with 2^s
+        r2 = rem << _U1
+        h2 = _U1 << sc
+        up = (r2 > h2) | ((r2 == h2) & ((kept & _U1) == _U1))
+    elif mode == 1:  # rna
+        up = (rem << _U1) >= (_U1 << sc)
+    elif mode == 2:  # rtz
+        up = False
+    elif mode == 3:  # rup
+        up = (rem != _U0) & (neg == _U0)
+    elif mode == 4:  # rdn
+        up = (rem != _U0) & (neg == _U1)
+    else:  # sr: up iff R < floor(rem 2^(k - s))
+        if s <= k:
+            th = rem << np.uint64(min(k - s, np.int64(63)))
+        else:
+            th = rem >> np.uint64(min(s - k, np.int64(63)))
+        up = r < th
+    if up:
+        kept += _U1
+    if qe >= -1022:
+        p2 = _u2f(np.uint64(qe + 1023) << np.uint64(52))
+    else:
+        p2 = _u2f(_U1 << np.uint64(qe + 1074))
+    mag = np.float64(kept) * p2
+    if mag > huge:
+        mag = over_neg if neg else over_pos
+    if expf == expall:
+        mag = np.nan if mant != _U0 else inf_val
+    return _f2u(mag) | (neg << np.uint64(63))
+
+
+@njit(cache=True)
+def _det_kernel(xb, outb, frac, bias, expall, signsh, m, emin, subn, mode,
+                huge, over_pos, over_neg, inf_val):
+    """Deterministic modes. ``xb``: uint32/uint64 input patterns; ``outb``: uint64 output patterns."""
+    n = xb.size
+    z = _U0
+    if mode == 0:
+        for i in range(n):
+            outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 0, z, 64,
+                           huge, over_pos, over_neg, inf_val)
+    elif mode == 1:
+        for i in range(n):
+            outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 1, z, 64,
+                           huge, over_pos, over_neg, inf_val)
+    elif mode == 2:
+        for i in range(n):
+            outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 2, z, 64,
+                           huge, over_pos, over_neg, inf_val)
+    elif mode == 3:
+        for i in range(n):
+            outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 3, z, 64,
+                           huge, over_pos, over_neg, inf_val)
+    else:
+        for i in range(n):
+            outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 4, z, 64,
+                           huge, over_pos, over_neg, inf_val)
+
+
+@njit(cache=True)
+def _sr_kernel_key(xb, outb, key, k, frac, bias, expall, signsh, m, emin, subn,
+                   huge, over_pos, over_neg, inf_val):
+    """Stochastic rounding with R_i from the SplitMix64 stream keyed by ``key`` (top k bits)."""
+    n = xb.size
+    drop = np.uint64(64 - k)
+    for i in range(n):
+        r = _mix(key + np.uint64(i + 1) * _GAMMA) >> drop
+        outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 5, r, k,
+                       huge, over_pos, over_neg, inf_val)
+
+
+@njit(cache=True)
+def _sr_kernel_arr(xb, outb, R, k, frac, bias, expall, signsh, m, emin, subn,
+                   huge, over_pos, over_neg, inf_val):
+    """Stochastic rounding with caller-supplied random integers ``R`` (uint64, same length)."""
+    n = xb.size
+    for i in range(n):
+        outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 5, R[i], k,
+                       huge, over_pos, over_neg, inf_val)
+
+
+@njit(cache=True)
+def _splitmix_kernel(key, k, out):
+    drop = np.uint64(64 - k)
+    for i in range(out.size):
+        out[i] = _mix(key + np.uint64(i + 1) * _GAMMA) >> drop
+
+
+def splitmix_stream(key: int, n: int, k: int = 64) -> np.ndarray:
+    """The n random integers R_1..R_n (each < 2^k) the in-kernel stream uses for ``key``."""
+    out = np.empty(n, dtype=np.uint64)
+    _splitmix_kernel(np.uint64(key), np.int64(k), out)
+    return out
+
+
+def round_fast(x, params: dict, mode: str, *, R=None, key=None, k: int = 64) -> np.ndarray:
+    """Round a contiguous float32/float64 array ``x`` (any shape) with the compiled kernel.
+
+    ``params`` holds the per-format/overflow constants built by numeric.rounding (m, emin, subn,
+    huge, over_pos, over_neg, inf_val). Returns a new float64 array of the same shape.
+    """
+    if x.dtype == np.float32:
+        xb = x.reshape(-1).view(np.uint32)
+        frac, bias, expall, signsh = 23, 127, 255, 31
+    elif x.dtype == np.float64:
+        xb = x.reshape(-1).view(np.uint64)
+        frac, bias, expall, signsh = 52, 1023, 2047, 63
+    else:
+        raise TypeError(f"round_fast needs float32 or float64, got {x.dtype}")
+    out = np.empty(x.shape, dtype=np.float64)
+    outb = out.reshape(-1).view(np.uint64)
+    common = (np.uint64(frac), np.int64(bias), np.int64(expall), np.uint64(signsh),
+              np.int64(params["m"]), np.int64(params["emin"]), bool(params["subn"]))
+    consts = (float(params["huge"]), float(params["over_pos"]), float(params["over_neg"]),
+              float(params["inf_val"]))
+    if mode == "sr":
+        if R is not None:
+            _sr_kernel_arr(xb, outb, R, np.int64(k), *common, *consts)
+        else:
+            _sr_kernel_key(xb, outb, np.uint64(key), np.int64(k), *common, *consts)
+    else:
+        _det_kernel(xb, outb, *common, np.int64(MODE_CODES[mode]), *consts)
+    return out
