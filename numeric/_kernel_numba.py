@@ -26,6 +26,10 @@ not depend on how the work is split. :func:`splitmix_stream` gives the same inte
 """
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -129,7 +133,7 @@ def _one(b, frac, bias, expall, signsh, m, emin, subn, mode, r, k,
     return _f2u(mag) | (neg << np.uint64(63))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _det_kernel(xb, outb, frac, bias, expall, signsh, m, emin, subn, mode,
                 huge, over_pos, over_neg, inf_val):
     """Deterministic modes. ``xb``: uint32/uint64 input patterns; ``outb``: uint64 output patterns."""
@@ -157,19 +161,22 @@ def _det_kernel(xb, outb, frac, bias, expall, signsh, m, emin, subn, mode,
                            huge, over_pos, over_neg, inf_val)
 
 
-@njit(cache=True)
-def _sr_kernel_key(xb, outb, key, k, frac, bias, expall, signsh, m, emin, subn,
+@njit(cache=True, nogil=True)
+def _sr_kernel_key(xb, outb, key, start, k, frac, bias, expall, signsh, m, emin, subn,
                    huge, over_pos, over_neg, inf_val):
-    """Stochastic rounding with R_i from the SplitMix64 stream keyed by ``key`` (top k bits)."""
+    """Stochastic rounding with R_i from the SplitMix64 stream keyed by ``key`` (top k bits).
+
+    ``start`` is the index of xb[0] in the whole array (the stream is indexed globally).
+    """
     n = xb.size
     drop = np.uint64(64 - k)
     for i in range(n):
-        r = _mix(key + np.uint64(i + 1) * _GAMMA) >> drop
+        r = _mix(key + np.uint64(start + i + 1) * _GAMMA) >> drop
         outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 5, r, k,
                        huge, over_pos, over_neg, inf_val)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sr_kernel_arr(xb, outb, R, k, frac, bias, expall, signsh, m, emin, subn,
                    huge, over_pos, over_neg, inf_val):
     """Stochastic rounding with caller-supplied random integers ``R`` (uint64, same length)."""
@@ -179,7 +186,7 @@ def _sr_kernel_arr(xb, outb, R, k, frac, bias, expall, signsh, m, emin, subn,
                        huge, over_pos, over_neg, inf_val)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _splitmix_kernel(key, k, out):
     drop = np.uint64(64 - k)
     for i in range(out.size):
@@ -193,11 +200,46 @@ def splitmix_stream(key: int, n: int, k: int = 64) -> np.ndarray:
     return out
 
 
+#: arrays of at least this many elements are split over threads
+THREAD_MIN_SIZE = 1 << 18
+_POOL = None
+_POOL_PID = None
+_POOL_LOCK = threading.Lock()
+
+
+def n_threads() -> int:
+    """Worker threads for large arrays: $QBOUND_THREADS, else the CPUs this process may use (<= 8)."""
+    env = os.environ.get("QBOUND_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def _pool(nth: int):
+    """A thread pool owned by this process (recreated after fork)."""
+    global _POOL, _POOL_PID
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_PID != os.getpid() or _POOL._max_workers != nth:
+            _POOL = ThreadPoolExecutor(max_workers=nth, thread_name_prefix="qbound-quantize")
+            _POOL_PID = os.getpid()
+        return _POOL
+
+
 def round_fast(x, params: dict, mode: str, *, R=None, key=None, k: int = 64) -> np.ndarray:
     """Round a contiguous float32/float64 array ``x`` (any shape) with the compiled kernel.
 
     ``params`` holds the per-format/overflow constants built by numeric.rounding (m, emin, subn,
-    huge, over_pos, over_neg, inf_val). Returns a new float64 array of the same shape.
+    huge, over_pos, over_neg, inf_val). Returns a new float64 array of the same shape. Large arrays
+    are cut into contiguous chunks rounded by the GIL-free kernel on a few threads; every element's
+    result (also its SR random integer) depends only on its value and index, so the output does not
+    depend on the number of threads.
     """
     if x.dtype == np.float32:
         xb = x.reshape(-1).view(np.uint32)
@@ -213,11 +255,25 @@ def round_fast(x, params: dict, mode: str, *, R=None, key=None, k: int = 64) -> 
               np.int64(params["m"]), np.int64(params["emin"]), bool(params["subn"]))
     consts = (float(params["huge"]), float(params["over_pos"]), float(params["over_neg"]),
               float(params["inf_val"]))
-    if mode == "sr":
-        if R is not None:
-            _sr_kernel_arr(xb, outb, R, np.int64(k), *common, *consts)
+    kk = np.int64(k)
+    if mode == "sr" and R is None:
+        key64 = np.uint64(key)
+
+    def work(a, b):
+        if mode != "sr":
+            _det_kernel(xb[a:b], outb[a:b], *common, np.int64(MODE_CODES[mode]), *consts)
+        elif R is not None:
+            _sr_kernel_arr(xb[a:b], outb[a:b], R[a:b], kk, *common, *consts)
         else:
-            _sr_kernel_key(xb, outb, np.uint64(key), np.int64(k), *common, *consts)
+            _sr_kernel_key(xb[a:b], outb[a:b], key64, np.int64(a), kk, *common, *consts)
+
+    n = xb.size
+    nth = n_threads() if n >= THREAD_MIN_SIZE else 1
+    if nth == 1:
+        work(0, n)
     else:
-        _det_kernel(xb, outb, *common, np.int64(MODE_CODES[mode]), *consts)
+        step = -(-n // nth)
+        step = -(-step // 512) * 512  # chunk edges on 4 KiB pages of the output
+        bounds = [(a, min(a + step, n)) for a in range(0, n, step)]
+        list(_pool(nth).map(lambda ab: work(*ab), bounds))
     return out

@@ -57,8 +57,9 @@ def _as_float64(x) -> np.ndarray:
         raise TypeError("complex input is not supported; quantize real and imaginary parts separately")
     if arr.dtype.kind == "O":
         raise TypeError("object arrays are not supported; pass numbers or a float array")
-    # float16/32 and ml_dtypes types widen to float64 exactly
-    return arr.astype(np.float64)
+    # float16/32 and ml_dtypes types widen to float64 exactly (signaling NaNs become quiet NaNs)
+    with np.errstate(invalid="ignore"):
+        return arr.astype(np.float64)
 
 
 def quantize(x, fmt, rounding: str = "rne", *, rng=None, sr_bits: int | None = None,

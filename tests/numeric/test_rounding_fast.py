@@ -124,3 +124,21 @@ def test_fast_path_shapes_and_dtypes():
         xd = x.astype(dt)
         assert same_bits(_quantize(xd, "fp8_e5m2", path="fast"),
                          _quantize(xd, "fp8_e5m2", path="reference"))
+
+
+def test_threaded_chunks_equal_reference(monkeypatch):
+    """Splitting over threads changes nothing (also the SR stream, which is indexed globally)."""
+    from numeric import _kernel_numba as K
+    monkeypatch.setattr(K, "THREAD_MIN_SIZE", 1000)
+    monkeypatch.setenv("QBOUND_THREADS", "3")
+    x = tricky_inputs(get_format("bf16"), 5000, seed=11)
+    for mode in MODES:
+        assert same_bits(_quantize(x, "bf16", mode, path="fast"), _quantize(x, "bf16", mode, path="reference"))
+    for k in (64, 9):
+        a = _quantize(x, "e4m3", "sr", sr_bits=k, rng=np.random.default_rng(1), path="fast")
+        b = _quantize(x, "e4m3", "sr", sr_bits=k, rng=np.random.default_rng(1), path="reference")
+        assert same_bits(a, b)
+        R = np.random.default_rng(2).integers(0, 2**k, x.size, dtype=np.uint64)
+        a = _quantize(x, "e4m3", "sr", sr_bits=k, sr_random=R, path="fast")
+        b = _quantize(x, "e4m3", "sr", sr_bits=k, sr_random=R, path="reference")
+        assert same_bits(a, b)
