@@ -347,7 +347,7 @@ FP6_E3M2 = _register(FloatFormat("fp6_e3m2", 3, 2, policy="none", aliases=("e3m2
 FP6_E2M3 = _register(FloatFormat("fp6_e2m3", 2, 3, policy="none", aliases=("e2m3", "float6_e2m3fn", "e2m3fn")))
 FP4_E2M1 = _register(FloatFormat("fp4_e2m1", 2, 1, policy="none", aliases=("e2m1", "float4_e2m1fn", "e2m1fn", "fp4")))
 
-_EXMY = re.compile(r"^(?:fp\d+_)?e(\d+)m(\d+)$")
+_EXMY = re.compile(r"^(?:fp(\d+)_)?e(\d+)m(\d+)$")
 
 
 def registry() -> dict[str, FloatFormat]:
@@ -376,9 +376,11 @@ def get_format(name) -> FloatFormat:
         return _REGISTRY[_ALIASES[key]]
     mt = _EXMY.match(key)
     if mt:
-        x, y = int(mt.group(1)), int(mt.group(2))
+        x, y = int(mt.group(2)), int(mt.group(3))
         if not (2 <= x <= 11 and 1 <= y <= 52):
             raise FormatError(f"eXmY formats need 2 <= X <= 11 and 1 <= Y <= 52; got e{x}m{y}")
+        if mt.group(1) is not None and int(mt.group(1)) != 1 + x + y:
+            raise FormatError(f"{name!r}: e{x}m{y} has 1 + {x} + {y} = {1 + x + y} bits, not {mt.group(1)}")
         try:
             return FloatFormat(f"e{x}m{y}", x, y)
         except FormatError as exc:

@@ -47,7 +47,7 @@ def check_overflow(policy: str) -> str:
 def _as_float64(x) -> np.ndarray:
     arr = np.asarray(x)
     if arr.dtype == np.float64:
-        return np.ascontiguousarray(arr)
+        return np.asarray(arr, order="C")  # (np.ascontiguousarray would turn 0-d into 1-d)
     if arr.dtype.kind in "biu":
         out = arr.astype(np.float64)
         if arr.dtype.itemsize >= 8 and out.size and np.any(out.astype(arr.dtype) != arr):
@@ -176,7 +176,7 @@ def _quantize(x, fmt, rounding="rne", *, rng=None, sr_bits=None, overflow="ieee"
     else:
         raise ValueError(f"path must be auto, fast or reference, got {path!r}")
     if use_fast and arr.dtype in (np.float32, np.float64):
-        xin = np.ascontiguousarray(arr)
+        xin = np.asarray(arr, order="C")
     else:
         xin = _as_float64(arr)
     R = None
@@ -205,7 +205,7 @@ def _quantize(x, fmt, rounding="rne", *, rng=None, sr_bits=None, overflow="ieee"
     else:
         out = _round_reference(xin, fmt, rounding, overflow, R, k)
     if scalar:
-        return float(out)
+        return float(out.reshape(-1)[0])
     return out
 
 
