@@ -1,0 +1,151 @@
+"""``qbound run`` / ``qbound sweep`` / ``qbound plot``: quantized optimizer experiments.
+
+Thin glue over numeric.harness, numeric.sweep and numeric.plots (imported inside the handlers).
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+OPTIMIZER_NAMES = ("adam", "adam-torch", "adamw", "muon", "sgdm")
+PROBLEM_NAMES = ("rosenbrock", "quadratic", "digits-logreg", "digits-mlp", "matrix-ls")
+
+
+def register(sub):
+    p = sub.add_parser("run", help="run one quantized optimizer on a problem and record the trajectory",
+                       description="Run OPTIMIZER on a problem with the given quantization plan. Example: "
+                                   "qbound run adam --problem rosenbrock --quant V=bf16 --steps 2000 --seed 0 --out run.json")
+    p.add_argument("optimizer", help=f"one of: {', '.join(OPTIMIZER_NAMES)}")
+    p.add_argument("--problem", default="rosenbrock", help=f"one of: {', '.join(PROBLEM_NAMES)} (default rosenbrock)")
+    p.add_argument("--problem-args", default="", metavar="K=V,...", help="problem keywords, e.g. d=10,sigma=0.1")
+    p.add_argument("--quant", default="", metavar="PLAN",
+                   help="e.g. W=bf16,G=fp8_e5m2:sr,M=fp8_e4m3fn,V=bf16[,master=stored][,update=fp32]; empty = float64")
+    p.add_argument("--hp", default="", metavar="K=V,...", help="optimizer hyperparameters, e.g. lr=1e-3,beta2=0.999")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (shortcut for --hp lr=...)")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", metavar="FILE", help="write the trajectory as JSON")
+    p.add_argument("--states", action="store_true", help="record per-step states (x, xq, g, m, v) into --out")
+    p.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("sweep", help="grid of runs (optimizer x component x mantissa bits x seed), parallel, resumable",
+                       description="Each grid point quantizes one component to the IEEE-like format e<exp-bits>m<bits> "
+                                   "(default e8: the range of fp32, so only the precision varies). Results are appended "
+                                   "to a JSON Lines file; rerunning skips finished runs.")
+    s.add_argument("--problem", default="rosenbrock")
+    s.add_argument("--problem-args", default="", metavar="K=V,...")
+    s.add_argument("--optimizers", default="adam,muon", help="comma-separated optimizer names")
+    s.add_argument("--hp", action="append", default=[], metavar="OPT:K=V,...",
+                   help="hyperparameters of one optimizer, e.g. --hp adam:lr=1e-2 --hp muon:lr=0.02 (repeatable)")
+    s.add_argument("--components", default="W,G,M,V", help="subset of W,G,M,V,all (default W,G,M,V)")
+    s.add_argument("--bits", default="1-10", help="mantissa lengths, e.g. 1-10 or 2,4,7")
+    s.add_argument("--exp-bits", type=int, default=8, help="exponent bits of the swept formats (default 8)")
+    s.add_argument("--rounding", default="rne")
+    s.add_argument("--seeds", default="0", help="e.g. 0-4")
+    s.add_argument("--steps", type=int, default=500)
+    s.add_argument("--master", default="fp64", help="fp64 (paper) or stored")
+    s.add_argument("--no-baseline", action="store_true", help="skip the unquantized baseline runs")
+    s.add_argument("--workers", type=int, default=1, help="worker processes (results do not depend on it)")
+    s.add_argument("--out", default="sweep.jsonl", metavar="FILE.jsonl")
+    s.set_defaults(func=cmd_sweep)
+
+    q = sub.add_parser("plot", help="PNG plots of a sweep: ||grad||^2 vs step, final ||grad||^2 vs mantissa bits")
+    q.add_argument("results", metavar="FILE.jsonl")
+    q.add_argument("--out-dir", default="plots")
+    q.add_argument("--metric", default="final_grad_norm2",
+                   help="summary metric for the bits plot (final_grad_norm2, tail_grad_norm2, mean_grad_norm2, final_loss...)")
+    q.set_defaults(func=cmd_plot)
+
+
+def _check_name(name, accepted, what):
+    import difflib
+    from numeric.errors import InputError
+    if name not in accepted:
+        close = difflib.get_close_matches(name, accepted, n=2, cutoff=0.4)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise InputError(f"unknown {what} {name!r}.{hint} Accepted: {', '.join(accepted)}.")
+
+
+def cmd_run(args):
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from numeric.harness import run
+    from numeric.optimizers import make_optimizer
+    from numeric.problems import make_problem
+    from numeric.quantplan import QuantPlan
+    from numeric.sweep import parse_kv
+
+    problem = make_problem(args.problem, **parse_kv(args.problem_args))
+    hp = parse_kv(args.hp)
+    if args.lr is not None:
+        hp["lr"] = args.lr
+    opt = make_optimizer(args.optimizer, **hp)
+    plan = QuantPlan.parse(args.quant)
+    if args.steps < 0:
+        from numeric.errors import InputError
+        raise InputError(f"--steps must be >= 0, got {args.steps}")
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as prog:
+        task = prog.add_task(f"{opt.name} on {problem.name} [{plan}]", total=args.steps)
+        tr = run(problem, opt, plan, args.steps, args.seed, record_states=args.states,
+                 progress=lambda k: prog.update(task, completed=k + 1))
+    if args.out:
+        tr.save(args.out, include_states=args.states)
+    s = tr.summary()
+    table = Table(title=f"qbound run {opt.name} --problem {problem.name} --quant {plan}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for k, v in s.items():
+        if k == "counts":
+            for comp, kinds in v.items():
+                nz = {kk: vv for kk, vv in kinds.items() if vv}
+                if nz:
+                    table.add_row(f"counts.{comp}", json.dumps(nz))
+            continue
+        table.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
+    table.add_row("seconds", f"{tr.meta['seconds']:.3g}")
+    Console().print(table)
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_sweep(args):
+    from numeric.errors import InputError
+    from numeric.sweep import SweepSpec, parse_int_list, parse_kv, run_sweep
+
+    optimizers = tuple(o.strip() for o in args.optimizers.split(",") if o.strip())
+    for o in optimizers:
+        _check_name(o, OPTIMIZER_NAMES, "optimizer")
+    hparams: dict = {}
+    for item in args.hp:
+        if ":" not in item:
+            raise InputError(f"--hp takes OPT:K=V,..., e.g. adam:lr=1e-2; got {item!r}")
+        o, kv = item.split(":", 1)
+        _check_name(o.strip(), OPTIMIZER_NAMES, "optimizer")
+        hparams.setdefault(o.strip(), {}).update(parse_kv(kv))
+    comps = tuple(c.strip() if c.strip() == "all" else c.strip().upper() for c in args.components.split(",") if c.strip())
+    spec = SweepSpec(problem=args.problem, problem_kw=parse_kv(args.problem_args), optimizers=optimizers,
+                     hparams=hparams, components=comps, bits=tuple(parse_int_list(args.bits, "mantissa bits")),
+                     exp_bits=args.exp_bits, rounding=args.rounding,
+                     seeds=tuple(parse_int_list(args.seeds, "seeds")), steps=args.steps, master=args.master,
+                     baseline=not args.no_baseline)
+    if args.steps < 1:
+        raise InputError(f"--steps must be >= 1, got {args.steps}")
+    configs = spec.configs()
+    recs = run_sweep(configs, args.out, workers=args.workers, progress=sys.stderr.isatty() or True)
+    print(f"{len(recs)} runs in {args.out} ({len(configs)} in the grid)")
+    return 0
+
+
+def cmd_plot(args):
+    from numeric.plots import plot_sweep
+    from numeric.sweep import load_results
+
+    recs = load_results(args.results)
+    paths = plot_sweep(recs, args.out_dir, metric=args.metric)
+    for p in paths:
+        print(f"wrote {p}")
+    return 0

@@ -1,0 +1,334 @@
+"""Quantized optimizers with one interface: ``make_optimizer(name, **hparams)``.
+
+Interface. ``opt.init(shapes) -> state``; ``opt.step(params, grads, state, t, qz) -> deltas``, where
+``params`` are the master weights (float64 arrays), ``grads`` the stochastic gradients *as stored*
+(already Q_G-rounded by the harness, taken at Q_W(params)), ``t = 1, 2, ...`` the step number, ``qz`` a
+:class:`numeric.quantplan.Quantizers` (``qz("M", x, i)`` = Q_M on parameter i, ``qz.U(x)`` = rounding
+of one intermediate of the update arithmetic, identity in float64). The optimizer returns the update
+``delta`` per parameter; the harness applies ``W <- W - delta`` (see numeric/harness.py). Optimizer
+state (m, v, momentum) is kept exactly as stored, i.e. after Q_M / Q_V.
+
+Names and update rules (per coordinate unless stated; g the stored gradient):
+
+``adam`` - the paper's (Defossez et al.) form, m_0 = v_0 = 0::
+
+    m_t = Q_M(beta1 m_{t-1} + g_t)              v_t = Q_V(beta2 v_{t-1} + g_t^2)
+    alpha_t = lr (1 - beta1) sqrt((1 - beta2^t) / (1 - beta2))
+    delta_t = alpha_t m_t / sqrt(eps + v_t)       (eps inside the square root)
+
+``adam-torch`` - torch.optim.Adam's arithmetic (single-tensor path), L2 weight decay ``weight_decay``::
+
+    g <- g + wd W;   m_t = Q_M(m + (1-beta1)(g - m));   v_t = Q_V(beta2 v + ((1-beta2) g) g)
+    delta_t = (lr / (1 - beta1^t)) * (m_t / (sqrt(v_t) / sqrt(1 - beta2^t) + eps))
+
+``adamw`` - as adam-torch but decoupled decay: delta_t = lr wd W + (the adam-torch delta), wd = 0.01.
+
+``muon`` - for every parameter with ndim >= 2 (higher ranks are reshaped to (shape[0], -1))::
+
+    momentum="sum": M_t = Q_M(beta M_{t-1} + G_t)      momentum="ema": M_t = Q_M(beta M_{t-1} + (1-beta) G_t)
+    N_t = M_t, or with nesterov=True: G_t + beta M_t (sum) / (1-beta) G_t + beta M_t (ema)
+    O_t = polar(N_t) = U V^T of the thin SVD N = U S V^T (polar="svd", the paper's setting; singular
+          values <= max(m, n) eps_64 s_max are treated as zero), or the 5-step Newton-Schulz quintic
+          (polar="ns"): X_0 = N / (||N||_F + 1e-7), X <- a X + (b A + c A^2) X with A = X X^T,
+          (a, b, c) = (3.4445, -4.7750, 2.0315), on the wide orientation
+    delta_t = lr * s * O_t,  s = 1 (scale="none"), sqrt(max(1, m/n)) ("jordan"), 0.2 sqrt(max(m, n)) ("moonshot")
+
+  With ``ns_quant="bf16"`` (or ``"e8m3:sr"``...) every Newton-Schulz product and combination is rounded
+  to that format (counted under component "U"). Parameters with ndim < 2 use the Adam rule named by
+  ``adam`` ("adam" or "adam-torch") with ``adam_lr``, ``adam_beta1``, ``adam_beta2``, ``adam_eps``.
+
+``sgdm`` - SGD with momentum (torch form, dampening 0): g <- g + wd W; b_t = Q_M(mu b_{t-1} + g);
+  delta_t = lr (g + mu b_t) if nesterov else lr b_t.
+
+The arithmetic order written above is the one implemented, so a plain float64 implementation written
+the same way agrees bit for bit when the plan is empty (tests/numeric/test_optimizers.py checks this).
+"""
+from __future__ import annotations
+
+import difflib
+import math
+
+import numpy as np
+
+from .errors import InputError
+from .quantplan import CompQuant
+
+NS_COEFFS = (3.4445, -4.7750, 2.0315)
+
+
+class Optimizer:
+    """Base class. Subclasses define ``name``, ``defaults`` and :meth:`step`."""
+
+    name = "?"
+    defaults: dict = {}
+
+    def __init__(self, **hparams):
+        bad = [k for k in hparams if k not in self.defaults]
+        if bad:
+            msgs = []
+            for k in bad:
+                close = difflib.get_close_matches(k, self.defaults, n=1, cutoff=0.5)
+                msgs.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise InputError(f"optimizer {self.name} does not take {', '.join(msgs)}. "
+                             f"Accepted hyperparameters: {', '.join(self.defaults)}.")
+        hp = dict(self.defaults)
+        hp.update(hparams)
+        self.hparams = self._validate(hp)
+
+    def _validate(self, hp: dict) -> dict:
+        for k in ("lr", "adam_lr"):
+            if k in hp and not (float(hp[k]) > 0):
+                raise InputError(f"{k} must be > 0, got {hp[k]}")
+        for k in ("beta1", "beta2", "beta", "momentum_coef", "adam_beta1", "adam_beta2"):
+            if k in hp and not (0.0 <= float(hp[k]) < 1.0):
+                raise InputError(f"{k} must be in [0, 1), got {hp[k]}")
+        for k in ("eps", "adam_eps", "weight_decay"):
+            if k in hp and not (float(hp[k]) >= 0):
+                raise InputError(f"{k} must be >= 0, got {hp[k]}")
+        for k, v in hp.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                hp[k] = float(v) if k not in ("ns_steps",) else int(v)
+        return hp
+
+    def spec(self) -> dict:
+        return {"name": self.name, **self.hparams}
+
+    def init(self, shapes) -> dict:
+        raise NotImplementedError
+
+    def step(self, params, grads, state, t, qz) -> list:
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.hparams.items())})"
+
+
+# ---------------------------------------------------------------------- Adam, paper form
+def _adam_paper_param(i, g, m, v, t, qz, lr, b1, b2, eps):
+    U = qz.U
+    m = qz("M", U(U(b1 * m) + g), i)
+    v = qz("V", U(U(b2 * v) + U(g * g)), i)
+    alpha = lr * (1.0 - b1) * math.sqrt((1.0 - b2 ** t) / (1.0 - b2))
+    delta = U(U(U(alpha) * m) / U(np.sqrt(U(eps + v))))
+    return delta, m, v
+
+
+def _adam_torch_param(i, g, m, v, t, qz, lr, b1, b2, eps):
+    U = qz.U
+    m = qz("M", U(m + U(U(1.0 - b1) * U(g - m))), i)
+    v = qz("V", U(U(v * b2) + U(U(U(1.0 - b2) * g) * g)), i)
+    step_size = lr / (1.0 - b1 ** t)
+    bc2_sqrt = math.sqrt(1.0 - b2 ** t)
+    denom = U(U(U(np.sqrt(v)) / bc2_sqrt) + eps)
+    delta = U(U(step_size) * U(m / denom))
+    return delta, m, v
+
+
+class AdamPaper(Optimizer):
+    name = "adam"
+    defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+
+    def init(self, shapes):
+        return {"m": [np.zeros(s) for s in shapes], "v": [np.zeros(s) for s in shapes]}
+
+    def step(self, params, grads, state, t, qz):
+        hp = self.hparams
+        out = []
+        for i, g in enumerate(grads):
+            d, state["m"][i], state["v"][i] = _adam_paper_param(
+                i, g, state["m"][i], state["v"][i], t, qz, hp["lr"], hp["beta1"], hp["beta2"], hp["eps"])
+            out.append(d)
+        return out
+
+
+class AdamTorch(Optimizer):
+    name = "adam-torch"
+    defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
+
+    def init(self, shapes):
+        return {"m": [np.zeros(s) for s in shapes], "v": [np.zeros(s) for s in shapes]}
+
+    def step(self, params, grads, state, t, qz):
+        hp = self.hparams
+        wd = hp["weight_decay"]
+        out = []
+        for i, g in enumerate(grads):
+            if wd:
+                g = qz.U(g + qz.U(wd * params[i]))
+            d, state["m"][i], state["v"][i] = _adam_torch_param(
+                i, g, state["m"][i], state["v"][i], t, qz, hp["lr"], hp["beta1"], hp["beta2"], hp["eps"])
+            out.append(d)
+        return out
+
+
+class AdamW(AdamTorch):
+    name = "adamw"
+    defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2}
+
+    def step(self, params, grads, state, t, qz):
+        hp = self.hparams
+        U = qz.U
+        out = []
+        for i, g in enumerate(grads):
+            d, state["m"][i], state["v"][i] = _adam_torch_param(
+                i, g, state["m"][i], state["v"][i], t, qz, hp["lr"], hp["beta1"], hp["beta2"], hp["eps"])
+            if hp["weight_decay"]:
+                d = U(U(U(hp["lr"] * hp["weight_decay"]) * params[i]) + d)
+            out.append(d)
+        return out
+
+
+# ---------------------------------------------------------------------- Muon
+def polar_svd(N: np.ndarray) -> np.ndarray:
+    """Exact polar factor U V^T of N (thin SVD), dropping numerically-zero singular values."""
+    if not np.any(N):
+        return np.zeros_like(N)
+    U, s, Vt = np.linalg.svd(N, full_matrices=False)
+    keep = s > max(N.shape) * np.finfo(np.float64).eps * s[0]
+    return (U[:, keep]) @ Vt[keep]
+
+
+def newton_schulz(N: np.ndarray, steps: int = 5, coeffs=NS_COEFFS, rnd=None) -> np.ndarray:
+    """Newton-Schulz quintic approximation of the polar factor (Keller Jordan's Muon).
+
+    ``rnd`` (optional) rounds every product and combination, emulating low-precision matmuls.
+    """
+    r = rnd if rnd is not None else (lambda x: x)
+    a, b, c = coeffs
+    X = r(N / (np.linalg.norm(N) + 1e-7))
+    tr = X.shape[0] > X.shape[1]
+    if tr:
+        X = X.T
+    for _ in range(int(steps)):
+        A = r(X @ X.T)
+        B = r(r(b * A) + r(c * r(A @ A)))
+        X = r(r(a * X) + r(B @ X))
+    return X.T if tr else X
+
+
+class Muon(Optimizer):
+    name = "muon"
+    defaults = {"lr": 0.02, "beta": 0.95, "momentum": "sum", "nesterov": False, "polar": "svd",
+                "scale": "none", "ns_steps": 5, "ns_quant": None,
+                "adam": "adam", "adam_lr": 1e-3, "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_eps": 1e-8}
+    CHOICES = {"momentum": ("sum", "ema"), "polar": ("svd", "ns"), "scale": ("none", "jordan", "moonshot"),
+               "adam": ("adam", "adam-torch")}
+
+    def _validate(self, hp):
+        hp = super()._validate(hp)
+        for k, choices in self.CHOICES.items():
+            if hp[k] not in choices:
+                close = difflib.get_close_matches(str(hp[k]), choices, n=1, cutoff=0.3)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise InputError(f"muon {k}={hp[k]!r} is not accepted.{hint} Accepted: {', '.join(choices)}.")
+        hp["nesterov"] = _as_bool(hp["nesterov"], "nesterov")
+        if hp["ns_quant"] in ("", "none", "None"):
+            hp["ns_quant"] = None
+        if hp["ns_quant"] is not None:
+            self._nsq = CompQuant.parse(str(hp["ns_quant"]))
+            hp["ns_quant"] = str(self._nsq)
+        else:
+            self._nsq = None
+        return hp
+
+    def init(self, shapes):
+        return {"m": [np.zeros(s) for s in shapes],
+                "v": [np.zeros(s) if len(s) < 2 else None for s in shapes]}
+
+    def direction(self, N: np.ndarray, qz) -> np.ndarray:
+        hp = self.hparams
+        shape = N.shape
+        N2 = N.reshape(shape[0], -1)
+        if hp["polar"] == "svd":
+            O = polar_svd(N2)
+        else:
+            if self._nsq is not None:
+                rnd = lambda x: qz.apply(self._nsq, x, "U")  # noqa: E731
+            elif qz.active("U"):
+                rnd = qz.U
+            else:
+                rnd = None
+            O = newton_schulz(N2, hp["ns_steps"], rnd=rnd)
+        rows, cols = N2.shape
+        if hp["scale"] == "jordan":
+            O = O * math.sqrt(max(1.0, rows / cols))
+        elif hp["scale"] == "moonshot":
+            O = O * (0.2 * math.sqrt(max(rows, cols)))
+        return O.reshape(shape)
+
+    def step(self, params, grads, state, t, qz):
+        hp = self.hparams
+        U = qz.U
+        beta = hp["beta"]
+        out = []
+        adam_fn = _adam_paper_param if hp["adam"] == "adam" else _adam_torch_param
+        for i, g in enumerate(grads):
+            if g.ndim < 2:
+                d, state["m"][i], state["v"][i] = adam_fn(
+                    i, g, state["m"][i], state["v"][i], t, qz, hp["adam_lr"], hp["adam_beta1"],
+                    hp["adam_beta2"], hp["adam_eps"])
+                out.append(d)
+                continue
+            gg = g if hp["momentum"] == "sum" else U((1.0 - beta) * g)
+            m = qz("M", U(U(beta * state["m"][i]) + gg), i)
+            state["m"][i] = m
+            N = U(gg + U(beta * m)) if hp["nesterov"] else m
+            O = self.direction(N, qz)
+            out.append(U(hp["lr"] * O))
+        return out
+
+
+# ---------------------------------------------------------------------- SGD with momentum
+class SGDM(Optimizer):
+    name = "sgdm"
+    defaults = {"lr": 1e-2, "momentum_coef": 0.9, "nesterov": False, "weight_decay": 0.0}
+
+    def _validate(self, hp):
+        hp = super()._validate(hp)
+        hp["nesterov"] = _as_bool(hp["nesterov"], "nesterov")
+        return hp
+
+    def init(self, shapes):
+        return {"m": [np.zeros(s) for s in shapes]}
+
+    def step(self, params, grads, state, t, qz):
+        hp = self.hparams
+        U = qz.U
+        mu, wd = hp["momentum_coef"], hp["weight_decay"]
+        out = []
+        for i, g in enumerate(grads):
+            if wd:
+                g = U(g + U(wd * params[i]))
+            b = qz("M", U(U(mu * state["m"][i]) + g), i)
+            state["m"][i] = b
+            dvec = U(g + U(mu * b)) if hp["nesterov"] else b
+            out.append(U(hp["lr"] * dvec))
+        return out
+
+
+def _as_bool(v, name):
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)) and v in (0, 1):
+        return bool(v)
+    s = str(v).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise InputError(f"{name} must be true or false, got {v!r}")
+
+
+OPTIMIZERS = {"adam": AdamPaper, "adam-torch": AdamTorch, "adamw": AdamW, "muon": Muon, "sgdm": SGDM}
+
+
+def make_optimizer(name: str, **hparams) -> Optimizer:
+    """Build an optimizer by name: adam (paper form), adam-torch, adamw, muon, sgdm."""
+    if isinstance(name, Optimizer):
+        return name
+    key = str(name).strip().lower().replace("_", "-")
+    if key not in OPTIMIZERS:
+        close = difflib.get_close_matches(key, OPTIMIZERS, n=2, cutoff=0.4)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise InputError(f"unknown optimizer {name!r}.{hint} Accepted: {', '.join(OPTIMIZERS)}.")
+    return OPTIMIZERS[key](**hparams)

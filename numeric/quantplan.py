@@ -1,0 +1,300 @@
+"""Quantization plans: which optimizer component is stored in which format, rounded how.
+
+A :class:`QuantPlan` assigns to each component
+
+* ``W`` - the weights the gradient is evaluated at (the paper's Q_W),
+* ``G`` - the stochastic gradient (Q_G),
+* ``M`` - the first moment / momentum buffer (Q_M),
+* ``V`` - the second moment (Q_V),
+
+either ``None`` (kept in float64) or a :class:`CompQuant` = (format, rounding mode). Each quantizer
+Q_X rounds every coordinate into its format: Q_X(x) = rnd_X(x), so in the normal range
+|Q_X(x) - x| <= q_X |x| with q_X = ``fmt.rel_error_bound(rounding)``.
+
+Two further settings:
+
+* ``master``: ``"fp64"`` (the paper's setting: the master keeps full-precision weights W_t, the
+  gradient is taken at Q_W(W_t), the update is applied to W_t in float64) or ``"stored"`` (practice:
+  the weights live only in W's format, W_{t+1} = Q_W(W_t - update), so small updates can be lost).
+* ``update_format``: precision of the update arithmetic (None = float64). When set, every elementary
+  operation of the update rule (and the final subtraction W - update) is rounded to this format with
+  round-to-nearest-even, emulating arithmetic carried out in that format.
+
+Text form (``--quant`` on the command line), components in any order, all optional::
+
+    W=bf16,G=fp8_e5m2:sr,M=fp8_e4m3fn,V=bf16,master=stored,update=fp32
+
+``str(plan)`` gives the canonical text, and ``QuantPlan.parse(str(plan)) == plan``. The empty string
+(or ``"none"``) is the empty plan: everything in float64.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, replace
+
+from .errors import InputError
+from .formats import FloatFormat, FormatError, ROUNDING_MODES, get_format
+
+COMPONENTS = ("W", "G", "M", "V")
+MASTER_MODES = ("fp64", "stored")
+_OTHER_KEYS = ("master", "update")
+
+
+@dataclass(frozen=True)
+class CompQuant:
+    """One component's quantizer: a format and a rounding mode (``rne`` by default)."""
+
+    fmt: FloatFormat
+    rounding: str = "rne"
+
+    def __post_init__(self):
+        try:
+            object.__setattr__(self, "fmt", get_format(self.fmt))
+        except FormatError as exc:
+            raise InputError(str(exc)) from None
+        if self.rounding not in ROUNDING_MODES:
+            close = difflib.get_close_matches(str(self.rounding), ROUNDING_MODES, n=2, cutoff=0.4)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise InputError(f"unknown rounding mode {self.rounding!r}.{hint} Accepted: {', '.join(ROUNDING_MODES)}.")
+
+    @classmethod
+    def parse(cls, text: str) -> "CompQuant":
+        """``"bf16"`` or ``"fp8_e5m2:sr"``."""
+        text = text.strip()
+        if ":" in text:
+            name, mode = text.split(":", 1)
+            return cls(name.strip(), mode.strip().lower())
+        return cls(text)
+
+    def __str__(self) -> str:
+        return self.fmt.name if self.rounding == "rne" else f"{self.fmt.name}:{self.rounding}"
+
+    @property
+    def q(self):
+        """Sharp relative error bound q of this quantizer in the normal range (a Fraction)."""
+        return self.fmt.rel_error_bound(self.rounding)
+
+    def to_dict(self) -> dict:
+        return {"format": self.fmt.name, "rounding": self.rounding,
+                "exp_bits": self.fmt.exp_bits, "man_bits": self.fmt.man_bits}
+
+
+@dataclass(frozen=True)
+class QuantPlan:
+    """Per-component quantizers plus the master-weight and update-arithmetic settings (frozen)."""
+
+    W: CompQuant | None = None
+    G: CompQuant | None = None
+    M: CompQuant | None = None
+    V: CompQuant | None = None
+    master: str = "fp64"
+    update_format: FloatFormat | None = None
+
+    def __post_init__(self):
+        for c in COMPONENTS:
+            val = getattr(self, c)
+            if val is None or isinstance(val, CompQuant):
+                continue
+            if isinstance(val, (str, FloatFormat)):
+                object.__setattr__(self, c, CompQuant.parse(val) if isinstance(val, str) else CompQuant(val))
+            elif isinstance(val, (tuple, list)) and len(val) == 2:
+                object.__setattr__(self, c, CompQuant(val[0], val[1]))
+            else:
+                raise InputError(f"component {c}: expected None, a format name, 'fmt:mode' or CompQuant, got {val!r}")
+        if self.master not in MASTER_MODES:
+            close = difflib.get_close_matches(str(self.master), MASTER_MODES, n=1, cutoff=0.3)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            raise InputError(f"unknown master mode {self.master!r}.{hint} Accepted: {', '.join(MASTER_MODES)}.")
+        if self.master == "stored" and self.W is None:
+            raise InputError("master=stored keeps the weights in W's format, so W needs a format (e.g. W=bf16)")
+        if self.update_format is not None:
+            try:
+                object.__setattr__(self, "update_format", get_format(self.update_format))
+            except FormatError as exc:
+                raise InputError(str(exc)) from None
+
+    # ------------------------------------------------------------------ access
+    def __getitem__(self, comp: str) -> CompQuant | None:
+        return getattr(self, check_component(comp))
+
+    def get(self, comp: str) -> CompQuant | None:
+        return self[comp]
+
+    def quantized(self) -> tuple[str, ...]:
+        """The components that have a quantizer, in W, G, M, V order."""
+        return tuple(c for c in COMPONENTS if getattr(self, c) is not None)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.quantized() and self.update_format is None and self.master == "fp64"
+
+    def with_(self, **changes) -> "QuantPlan":
+        """A copy with some fields replaced (components may be given as text)."""
+        return replace(self, **changes)
+
+    def q_values(self) -> dict:
+        """Per component the relative error bound q_X (a Fraction; 0 when not quantized)."""
+        from fractions import Fraction
+        return {c: (getattr(self, c).q if getattr(self, c) else Fraction(0)) for c in COMPONENTS}
+
+    # ------------------------------------------------------------------ text / dict
+    @classmethod
+    def parse(cls, text: str | None) -> "QuantPlan":
+        """Parse ``"W=bf16,G=fp8_e5m2:sr,M=fp8_e4m3fn,V=bf16[,master=stored][,update=fp32]"``."""
+        if text is None:
+            return cls()
+        if isinstance(text, QuantPlan):
+            return text
+        if not isinstance(text, str):
+            raise InputError(f"a quantization plan is text like 'W=bf16,V=fp8_e4m3fn', got {type(text).__name__}")
+        text = text.strip()
+        if text == "" or text.lower() in ("none", "fp64", "empty"):
+            return cls()
+        kw: dict = {}
+        accepted = list(COMPONENTS) + list(_OTHER_KEYS)
+        for item in text.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            if "=" not in item:
+                raise InputError(f"bad plan item {item!r}: expected KEY=VALUE with KEY one of {', '.join(accepted)} "
+                                 f"(e.g. 'W=bf16,G=fp8_e5m2:sr')")
+            key, val = (s.strip() for s in item.split("=", 1))
+            k = key.upper() if key.upper() in COMPONENTS else key.lower()
+            if k not in accepted:
+                close = difflib.get_close_matches(key, accepted, n=2, cutoff=0.3)
+                hint = f" Did you mean {', '.join(close)}?" if close else ""
+                raise InputError(f"unknown plan key {key!r}.{hint} Accepted: {', '.join(accepted)}.")
+            if k in kw or (k == "update" and "update_format" in kw):
+                raise InputError(f"plan key {k!r} given twice in {text!r}")
+            if k in COMPONENTS:
+                kw[k] = None if val.lower() in ("none", "fp64_exact") else CompQuant.parse(val)
+            elif k == "master":
+                kw["master"] = val.lower()
+            else:
+                kw["update_format"] = None if val.lower() in ("none", "") else val
+        return cls(**kw)
+
+    def __str__(self) -> str:
+        parts = [f"{c}={getattr(self, c)}" for c in COMPONENTS if getattr(self, c) is not None]
+        if self.master != "fp64":
+            parts.append(f"master={self.master}")
+        if self.update_format is not None:
+            parts.append(f"update={self.update_format.name}")
+        return ",".join(parts) if parts else "none"
+
+    def to_dict(self) -> dict:
+        return {
+            "text": str(self),
+            "components": {c: (getattr(self, c).to_dict() if getattr(self, c) else None) for c in COMPONENTS},
+            "master": self.master,
+            "update_format": self.update_format.name if self.update_format else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "QuantPlan":
+        if "text" in d:
+            return cls.parse(d["text"])
+        comps = d.get("components", {})
+        kw = {}
+        for c in COMPONENTS:
+            v = comps.get(c)
+            if v:
+                kw[c] = CompQuant(v["format"], v.get("rounding", "rne"))
+        return cls(master=d.get("master", "fp64"), update_format=d.get("update_format"), **kw)
+
+    @classmethod
+    def single(cls, comp: str, fmt, rounding: str = "rne", **kw) -> "QuantPlan":
+        """Plan quantizing one component only, e.g. ``QuantPlan.single("V", "bf16")``."""
+        return cls(**{check_component(comp): CompQuant(fmt, rounding)}, **kw)
+
+
+def check_component(comp: str) -> str:
+    if comp in COMPONENTS:
+        return comp
+    close = difflib.get_close_matches(str(comp).upper(), COMPONENTS, n=1, cutoff=0.3)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    raise InputError(f"unknown component {comp!r}.{hint} Accepted: {', '.join(COMPONENTS)}.")
+
+
+def mantissa_format(man_bits: int, exp_bits: int = 8):
+    """The IEEE-like format e{exp_bits}m{man_bits} used by mantissa sweeps.
+
+    With the default 8 exponent bits the range is that of fp32/bf16, so sweeping ``man_bits`` varies
+    only the precision (q = 2^-(m+1)/(1+2^-(m+1)) under rne), never the range.
+    """
+    return get_format(f"e{int(exp_bits)}m{int(man_bits)}")
+
+
+# ---------------------------------------------------------------------- applying a plan
+COUNT_KINDS = ("overflow", "nan", "underflow")
+
+
+class Quantizers:
+    """A plan bound to random streams: ``qz("M", x)`` returns Q_M(x) and counts what happened.
+
+    Each component (and the update arithmetic ``"U"``) has its own ``numpy.random.Generator`` for
+    stochastic rounding, spawned from one ``numpy.random.SeedSequence`` so results depend only on the
+    run seed. Per call it adds to ``counts[comp]``:
+
+    * ``overflow``  - finite inputs whose magnitude exceeds the format's largest finite value,
+    * ``nan``       - NaN outputs (propagated or created),
+    * ``underflow`` - non-zero inputs rounded to zero.
+
+    With ``record=True`` the last (pre, post) pair per (component, parameter index) is kept in
+    ``seen`` so the harness can log m_pre / m etc. Components without a quantizer return the input
+    array itself (no copy), so an empty plan is exactly float64 arithmetic.
+    """
+
+    def __init__(self, plan: QuantPlan, seed_seq=None, *, record: bool = False, overflow: str = "ieee"):
+        import numpy as np
+        self.plan = plan
+        self.overflow = overflow
+        if seed_seq is None:
+            seed_seq = np.random.SeedSequence(0)
+        children = seed_seq.spawn(5)
+        self.rngs = {k: np.random.default_rng(s) for k, s in zip(COMPONENTS + ("U",), children)}
+        self.counts = {k: dict.fromkeys(COUNT_KINDS, 0) for k in COMPONENTS + ("U",)}
+        self.record = record
+        self.seen: dict = {}
+        self._u = CompQuant(plan.update_format) if plan.update_format is not None else None
+
+    def reset_counts(self):
+        for d in self.counts.values():
+            for k in d:
+                d[k] = 0
+
+    def active(self, comp: str) -> bool:
+        return (self._u if comp == "U" else self.plan[comp]) is not None
+
+    def __call__(self, comp: str, x, index: int = 0, *, cq: CompQuant | None = None):
+        cq = cq if cq is not None else (self._u if comp == "U" else self.plan[comp])
+        if cq is None:
+            if self.record:
+                self.seen[(comp, index)] = (x, x)
+            return x
+        out = self.apply(cq, x, comp)
+        if self.record:
+            self.seen[(comp, index)] = (x, out)
+        return out
+
+    def apply(self, cq: CompQuant, x, count_as: str = "U"):
+        """Round ``x`` with an explicit CompQuant (e.g. Newton-Schulz products), counting under ``count_as``."""
+        import numpy as np
+        from .rounding import quantize
+        x = np.asarray(x, dtype=np.float64)
+        rng = self.rngs[count_as] if cq.rounding == "sr" else None
+        out = quantize(x, cq.fmt, cq.rounding, rng=rng, overflow=self.overflow)
+        c = self.counts[count_as]
+        huge = float(cq.fmt.max_finite)
+        with np.errstate(invalid="ignore"):
+            c["overflow"] += int(np.count_nonzero(np.isfinite(x) & (np.abs(x) > huge)))
+            c["nan"] += int(np.count_nonzero(np.isnan(out)))
+            c["underflow"] += int(np.count_nonzero((out == 0) & (x != 0)))
+        return out
+
+    def U(self, x, index: int = 0):
+        """Round an intermediate result of the update arithmetic (identity when update_format is None)."""
+        if self._u is None:
+            return x
+        return self.apply(self._u, x, "U")

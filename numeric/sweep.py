@@ -1,0 +1,277 @@
+"""Grid sweeps of quantized runs: optimizer x component x mantissa bits x seed, in parallel, resumable.
+
+Each grid point is one run of :func:`numeric.harness.run` with a plan that quantizes a single
+component X in {W, G, M, V} to the IEEE-like format ``e{exp_bits}m{bits}`` (default 8 exponent bits:
+the range of fp32/bf16, so only the precision varies with ``bits``), plus one unquantized baseline per
+(optimizer, seed) (component "none"). ``components`` may also contain "all" (all four at once).
+
+* Every run is keyed by the SHA-256 of its full configuration (problem and its keywords, optimizer
+  and *all* its hyperparameters after defaults, plan text, steps, seed), so a rerun of an interrupted
+  sweep skips every run already in the output file, and changing any setting makes a new key.
+* Every run's randomness comes from its own seed (see numeric/harness.py), never from the worker,
+  so the records are identical for any number of workers (only their order in the file differs;
+  :func:`load_results` returns them in grid order).
+* Records are appended to a JSON Lines file, one line per finished run, flushed at once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import InputError
+from .quantplan import COMPONENTS, CompQuant, QuantPlan, mantissa_format
+
+SWEEP_COMPONENTS = COMPONENTS + ("all",)
+TRACE_POINTS = 200
+
+
+# ---------------------------------------------------------------------- small parsers (CLI helpers)
+def parse_value(s: str):
+    """'1e-3' -> 0.001, '5' -> 5, 'true' -> True, anything else stays text."""
+    t = s.strip()
+    low = t.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        return float(t)
+    except ValueError:
+        return t
+
+
+def parse_kv(text: str | None) -> dict:
+    """'lr=1e-3,beta2=0.99' -> {'lr': 0.001, 'beta2': 0.99}."""
+    out: dict = {}
+    if not text:
+        return out
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if "=" not in item:
+            raise InputError(f"expected KEY=VALUE items separated by commas, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = parse_value(v)
+    return out
+
+
+def parse_int_list(text: str, what: str = "values") -> list[int]:
+    """'1-10' -> [1..10], '1,3,5' -> [1, 3, 5], '0-2,7' -> [0, 1, 2, 7]."""
+    out: list[int] = []
+    try:
+        for part in str(text).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "-" in part:
+                a, b = part.split("-", 1)
+                lo, hi = int(a), int(b)
+                if hi < lo:
+                    raise ValueError
+                out.extend(range(lo, hi + 1))
+            else:
+                out.append(int(part))
+    except ValueError:
+        raise InputError(f"bad {what} {text!r}: expected integers and ranges like '1-10' or '1,3,5'") from None
+    if not out:
+        raise InputError(f"no {what} given")
+    return out
+
+
+# ---------------------------------------------------------------------- grid
+@dataclass
+class SweepSpec:
+    """The grid. ``hparams`` maps optimizer name -> its hyperparameters."""
+
+    problem: str = "rosenbrock"
+    problem_kw: dict = field(default_factory=dict)
+    optimizers: tuple = ("adam",)
+    hparams: dict = field(default_factory=dict)
+    components: tuple = COMPONENTS
+    bits: tuple = tuple(range(1, 11))
+    exp_bits: int = 8
+    rounding: str = "rne"
+    seeds: tuple = (0,)
+    steps: int = 500
+    master: str = "fp64"
+    baseline: bool = True
+
+    def configs(self) -> list[dict]:
+        """Every run of the grid, in a fixed order (optimizer, seed, baseline first, component, bits)."""
+        from .optimizers import make_optimizer
+        from .problems import make_problem
+        for c in self.components:
+            if c not in SWEEP_COMPONENTS:
+                raise InputError(f"unknown sweep component {c!r}. Accepted: {', '.join(SWEEP_COMPONENTS)}.")
+        CompQuant("fp32", self.rounding)  # validates the rounding mode
+        pspec = make_problem(self.problem, **self.problem_kw).spec()
+        pname = pspec.pop("name")
+        out = []
+        for oname in self.optimizers:
+            ospec = make_optimizer(oname, **self.hparams.get(oname, {})).spec()
+            oname_c = ospec.pop("name")
+            for seed in self.seeds:
+                base = {"problem": pname, "problem_kw": pspec, "optimizer": oname_c, "hparams": ospec,
+                        "steps": int(self.steps), "seed": int(seed)}
+                if self.baseline:
+                    plan = QuantPlan()
+                    out.append({**base, "component": "none", "man_bits": None, "exp_bits": None,
+                                "rounding": None, "plan": str(plan)})
+                for comp in self.components:
+                    for b in self.bits:
+                        fmt = mantissa_format(b, self.exp_bits)
+                        cq = CompQuant(fmt, self.rounding)
+                        comps = COMPONENTS if comp == "all" else (comp,)
+                        if self.master == "stored" and "W" not in comps:
+                            raise InputError("master=stored needs W among the quantized components")
+                        plan = QuantPlan(**{c: cq for c in comps}, master=self.master)
+                        out.append({**base, "component": comp, "man_bits": int(b), "exp_bits": int(self.exp_bits),
+                                    "rounding": self.rounding, "plan": str(plan)})
+        for c in out:
+            c["key"] = config_key(c)
+        return out
+
+
+def config_key(config: dict) -> str:
+    """SHA-256 (first 16 hex digits) of the canonical JSON of everything that determines a run."""
+    fields = {k: config[k] for k in ("problem", "problem_kw", "optimizer", "hparams", "plan", "steps", "seed")}
+    blob = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _subsample(a: np.ndarray, n: int = TRACE_POINTS):
+    T = len(a)
+    if T == 0:
+        return [], []
+    idx = np.unique(np.round(np.geomspace(1, T, num=min(n, T))).astype(int) - 1)
+    vals = [float(v) if np.isfinite(v) else None for v in a[idx]]
+    return idx.tolist(), vals
+
+
+def run_config(config: dict) -> dict:
+    """Run one grid point and return its JSON record (used by the worker processes)."""
+    from .harness import run
+    tr = run(config["problem"], config["optimizer"], config["plan"], config["steps"], config["seed"],
+             problem_kw=config["problem_kw"], hparams=config["hparams"])
+    steps_idx, gvals = _subsample(tr.grad_norm2)
+    _, lvals = _subsample(tr.loss)
+    return {
+        "key": config["key"],
+        "config": {k: v for k, v in config.items() if k != "key"},
+        "summary": tr.summary(),
+        "trace": {"step": steps_idx, "grad_norm2": gvals, "loss": lvals},
+        "command": tr.meta["command"],
+        "version": tr.meta["version"],
+        "seconds": tr.meta["seconds"],
+    }
+
+
+def _read_done(path) -> dict:
+    """Finished records in ``path`` by key; a torn last line (interrupted write) is dropped and repaired."""
+    done: dict = {}
+    if not os.path.exists(path):
+        return done
+    with open(path) as fh:
+        text = fh.read()
+    good_lines = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and "key" in rec:
+            done[rec["key"]] = rec
+            good_lines.append(line)
+    if text and (not text.endswith("\n") or len(good_lines) != len([ln for ln in text.splitlines() if ln.strip()])):
+        with open(path, "w") as fh:
+            fh.write("".join(ln + "\n" for ln in good_lines))
+    return done
+
+
+def run_sweep(spec_or_configs, out_path, *, workers: int = 1, progress: bool = True) -> list[dict]:
+    """Run every grid point not yet in ``out_path`` and return all records in grid order.
+
+    ``workers`` > 1 uses a process pool; results do not depend on it.
+    """
+    configs = spec_or_configs.configs() if isinstance(spec_or_configs, SweepSpec) else list(spec_or_configs)
+    workers = int(workers)
+    if workers < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")
+    done = _read_done(out_path)
+    todo = [c for c in configs if c["key"] not in done]
+    seen = set()
+    todo = [c for c in todo if not (c["key"] in seen or seen.add(c["key"]))]
+    d = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(d, exist_ok=True)
+
+    bar = None
+    if progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        bar = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                       TextColumn("{task.description}"))
+    with open(out_path, "a") as fh:
+        def write(rec):
+            fh.write(json.dumps(rec, sort_keys=True) + "\n")
+            fh.flush()
+            done[rec["key"]] = rec
+
+        def label(c):
+            return f"{c['optimizer']} {c['component']} m={c['man_bits']} seed={c['seed']}"
+
+        if bar:
+            bar.start()
+            task = bar.add_task(f"{len(configs) - len(todo)} already done", total=len(configs),
+                                completed=len(configs) - len(todo))
+        try:
+            if workers == 1 or len(todo) <= 1:
+                for c in todo:
+                    write(run_config(c))
+                    if bar:
+                        bar.update(task, advance=1, description=label(c))
+            else:
+                from concurrent.futures import ProcessPoolExecutor, as_completed
+                with ProcessPoolExecutor(max_workers=workers) as ex:
+                    futs = {ex.submit(run_config, c): c for c in todo}
+                    try:
+                        for f in as_completed(futs):
+                            write(f.result())
+                            if bar:
+                                bar.update(task, advance=1, description=label(futs[f]))
+                    except BaseException:
+                        for f in futs:
+                            f.cancel()
+                        raise
+        finally:
+            if bar:
+                bar.stop()
+    return [done[c["key"]] for c in configs if c["key"] in done]
+
+
+def load_results(path) -> list[dict]:
+    """All records of a sweep file (in file order)."""
+    if not os.path.exists(path):
+        raise InputError(f"no such sweep file: {path}")
+    out = []
+    with open(path) as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
+__all__ = ["SweepSpec", "run_sweep", "run_config", "config_key", "load_results", "parse_kv", "parse_int_list",
+           "parse_value"]

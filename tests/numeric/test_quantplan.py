@@ -1,0 +1,92 @@
+"""QuantPlan: parsing, canonical text, dict round trips, and refusals with accepted values."""
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from numeric.errors import InputError
+from numeric.formats import get_format
+from numeric.quantplan import COMPONENTS, CompQuant, QuantPlan, Quantizers, mantissa_format
+
+
+def test_parse_full_plan():
+    p = QuantPlan.parse("W=bf16,G=fp8_e5m2:sr,M=fp8_e4m3fn,V=bf16")
+    assert p.W == CompQuant("bf16") and p.W.rounding == "rne"
+    assert p.G.fmt == get_format("fp8_e5m2") and p.G.rounding == "sr"
+    assert p.M.fmt.name == "fp8_e4m3fn" and p.V.fmt.name == "bf16"
+    assert p.master == "fp64" and p.update_format is None
+    assert p.quantized() == COMPONENTS
+
+
+@pytest.mark.parametrize("text", ["", "none", "V=bf16", "W=e8m3:rtz,master=stored", "G=fp16:sr,update=fp32",
+                                  "M=fp8_e4m3fn,V=e5m2:rna", "V=bf16,M=fp16,G=fp32,W=tf32"])
+def test_text_round_trip(text):
+    p = QuantPlan.parse(text)
+    assert QuantPlan.parse(str(p)) == p
+    assert QuantPlan.from_dict(p.to_dict()) == p
+    d = p.to_dict()
+    d.pop("text")
+    assert QuantPlan.from_dict(d) == p
+
+
+def test_canonical_order_and_aliases():
+    p = QuantPlan.parse(" v = bfloat16 , w=E8M7 ")
+    assert str(p) == "W=e8m7,V=bf16"
+
+
+def test_python_construction():
+    p = QuantPlan(W="bf16", V=("fp16", "sr"), M=get_format("e4m3fn"))
+    assert p.V.rounding == "sr" and p.M.fmt.name == "fp8_e4m3fn"
+    assert QuantPlan() == QuantPlan.parse("") and QuantPlan().is_empty
+    assert QuantPlan.single("V", "bf16") == QuantPlan.parse("V=bf16")
+    assert p["W"] is p.W and p.get("G") is None
+
+
+def test_q_values():
+    q = QuantPlan.parse("V=bf16,W=bf16:rtz").q_values()
+    assert q["V"] == Fraction(1, 257)  # u/(1+u), u = 2^-8
+    assert q["W"] == Fraction(2, 2 ** 8) / (1 + Fraction(2, 2 ** 8))
+    assert q["G"] == 0
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("X=bf16", "Accepted: W, G, M, V, master, update"),
+    ("V=bf17", "Did you mean bf16"),
+    ("V=bf16:rnd", "Accepted: rne, rna, rtz, rup, rdn, sr"),
+    ("V=bf16:rme", "Did you mean rne"),
+    ("master=stord,W=bf16", "Accepted: fp64, stored"),
+    ("master=stored", "needs a format"),
+    ("Vbf16", "KEY=VALUE"),
+    ("V=bf16,V=fp16", "twice"),
+    ("update=fp99", "unknown format"),
+])
+def test_bad_plans_are_refused(text, needle):
+    with pytest.raises(InputError) as ei:
+        QuantPlan.parse(text)
+    assert needle in str(ei.value)
+
+
+def test_mantissa_format_keeps_range():
+    for m in range(1, 11):
+        f = mantissa_format(m)
+        assert (f.exp_bits, f.man_bits, f.emin) == (8, m, -126)
+
+
+def test_quantizers_identity_and_counts():
+    x = np.array([1.0, 1e-50, 1e40, np.nan, 0.0, -3.0])
+    qz = Quantizers(QuantPlan.parse("V=bf16"), np.random.SeedSequence(1))
+    assert qz("G", x) is x  # no quantizer: the same object, untouched
+    y = qz("V", x)
+    assert y[1] == 0.0 and np.isinf(y[2]) and np.isnan(y[3])
+    assert qz.counts["V"] == {"overflow": 1, "nan": 1, "underflow": 1}
+    qz.reset_counts()
+    assert qz.counts["V"]["nan"] == 0
+
+
+def test_sr_streams_depend_only_on_seed():
+    p = QuantPlan.parse("G=e8m2:sr")
+    x = np.linspace(0.1, 1, 1000)
+    a = Quantizers(p, np.random.SeedSequence(5))("G", x)
+    b = Quantizers(p, np.random.SeedSequence(5))("G", x)
+    c = Quantizers(p, np.random.SeedSequence(6))("G", x)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
