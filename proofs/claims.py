@@ -1,0 +1,256 @@
+"""The claim language and its parser (a strict whitelist over Python's ``ast``; nothing is executed).
+
+A claim is a boolean expression over *variables* (any identifier that is not a reserved name or a
+user constant). Each variable ranges over the finite values of the claim's variable format (by
+default the target format, including -0). Semantics:
+
+* numbers (``3``, ``0.999``, ``1e-8``) are exact rationals (the decimal, not its float64 value);
+* ``+ - * /`` and ``**`` with an integer literal exponent are exact real arithmetic;
+  ``sqrt(e)`` is the exact square root; ``abs``, ``min``, ``max`` as usual;
+* ``rnd(e)`` rounds the exact real value of ``e`` into the target format with the claim's rounding
+  mode (``numeric.rounding.quantize`` semantics, overflow policy "ieee"); for ``sr`` a claim must hold
+  for *every* random outcome, i.e. for both neighbours;
+* ``u`` (unit roundoff of the rounding mode), ``tiny`` (smallest normal), ``huge`` (largest finite),
+  ``minsub`` (smallest subnormal), ``p`` (precision), ``ulp(x)`` (unit in the last place at x);
+* comparisons (chains allowed) ``< <= > >= == !=``, ``and``, ``or``, ``not``.
+
+Infinities and NaN produced by ``rnd`` (overflow) or by division by zero follow IEEE 754 rules
+(comparisons with NaN are false). The parser rejects everything else (attributes, subscripts,
+strings, keyword arguments, other calls) with an :class:`~numeric.errors.InputError` whose message
+shows the position with a caret.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+from dataclasses import dataclass
+from fractions import Fraction
+
+from numeric.errors import InputError
+
+FUNCTIONS = {"rnd": 1, "sqrt": 1, "abs": 1, "min": 2, "max": 2, "ulp": 1}
+NAMES = ("u", "tiny", "huge", "minsub", "p")
+RESERVED = set(FUNCTIONS) | set(NAMES) | {"and", "or", "not"}
+
+_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+_CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+
+
+class ClaimSyntaxError(InputError):
+    """A claim that is not in the language; the message carries a caret at the position."""
+
+
+@dataclass(frozen=True)
+class Node:
+    """Expression tree node.
+
+    kind: "num" (value Fraction), "var" (value name), "name" (value reserved/const name),
+    "add" "sub" "mul" "div" "neg" (args), "pow" (args[0], value int), "call" (value fname, args),
+    "cmp" (value tuple of ops, args operands), "and" "or" "not" (args).
+    """
+
+    kind: str
+    args: tuple = ()
+    value: object = None
+    pos: int = 0
+
+    @property
+    def is_bool(self) -> bool:
+        return self.kind in ("cmp", "and", "or", "not")
+
+    def walk(self):
+        yield self
+        for a in self.args:
+            yield from a.walk()
+
+    def __str__(self) -> str:
+        return to_text(self)
+
+
+def _caret(text: str, pos: int, msg: str) -> ClaimSyntaxError:
+    pos = max(0, min(pos, len(text)))
+    return ClaimSyntaxError(f"{msg}\n  {text}\n  {' ' * pos}^")
+
+
+def parse_expr(text: str, consts=None, *, want_bool: bool = True) -> Node:
+    """Parse claim text into a :class:`Node` tree, validating every construct.
+
+    ``consts`` is a mapping of user constant names (they become "name" nodes, resolved later).
+    """
+    if not isinstance(text, str):
+        raise ClaimSyntaxError("a claim must be a string")
+    if len(text) > 4000:
+        raise ClaimSyntaxError("claim too long (at most 4000 characters)")
+    if "\n" in text or "\r" in text:
+        raise _caret(text.replace("\n", " ").replace("\r", " "), text.replace("\r", "\n").index("\n"),
+                     "a claim is a single line")
+    consts = dict(consts or {})
+    try:
+        tree = ast.parse(text.strip() and text, mode="eval")
+    except SyntaxError as exc:
+        off = (exc.offset or 1) - 1
+        raise _caret(text, off, f"syntax error: {exc.msg}") from None
+    node = _convert(tree.body, text, consts)
+    if want_bool and not node.is_bool:
+        raise _caret(text, 0, "a claim must be a comparison or a boolean combination of comparisons")
+    if not want_bool and node.is_bool:
+        raise _caret(text, 0, "expected a numeric expression, got a boolean one")
+    return node
+
+
+def _convert(n, text, consts) -> Node:
+    pos = getattr(n, "col_offset", 0)
+    if isinstance(n, ast.Constant):
+        if isinstance(n.value, bool) or not isinstance(n.value, (int, float)):
+            raise _caret(text, pos, "only numeric literals are allowed (no strings, booleans or None)")
+        seg = ast.get_source_segment(text, n) or repr(n.value)
+        try:
+            val = Fraction(seg.replace("_", ""))
+        except (ValueError, ZeroDivisionError):
+            raise _caret(text, pos, f"cannot read number {seg!r}") from None
+        return Node("num", value=val, pos=pos)
+    if isinstance(n, ast.Name):
+        name = n.id
+        if name in FUNCTIONS:
+            raise _caret(text, pos, f"{name} is a function; call it as {name}(...)")
+        if name in NAMES or name in consts:
+            return Node("name", value=name, pos=pos)
+        if name.startswith("_"):
+            raise _caret(text, pos, f"names starting with '_' are not allowed: {name!r}")
+        return Node("var", value=name, pos=pos)
+    if isinstance(n, ast.BinOp):
+        op = _BINOPS.get(type(n.op))
+        if op is None:
+            hint = " (use ** for powers)" if isinstance(n.op, ast.BitXor) else ""
+            raise _caret(text, getattr(n.right, "col_offset", pos) - 1,
+                         f"operator {type(n.op).__name__} is not allowed{hint}; use + - * / **")
+        left = _num(_convert(n.left, text, consts), text)
+        if op == "pow":
+            k = _int_literal(n.right, text)
+            return Node("pow", (left,), value=k, pos=pos)
+        right = _num(_convert(n.right, text, consts), text)
+        return Node(op, (left, right), pos=pos)
+    if isinstance(n, ast.UnaryOp):
+        if isinstance(n.op, ast.USub):
+            return Node("neg", (_num(_convert(n.operand, text, consts), text),), pos=pos)
+        if isinstance(n.op, ast.UAdd):
+            return _num(_convert(n.operand, text, consts), text)
+        if isinstance(n.op, ast.Not):
+            return Node("not", (_bool(_convert(n.operand, text, consts), text),), pos=pos)
+        raise _caret(text, pos, f"operator {type(n.op).__name__} is not allowed")
+    if isinstance(n, ast.BoolOp):
+        kind = "and" if isinstance(n.op, ast.And) else "or"
+        return Node(kind, tuple(_bool(_convert(v, text, consts), text) for v in n.values), pos=pos)
+    if isinstance(n, ast.Compare):
+        ops = []
+        for o in n.ops:
+            sym = _CMPOPS.get(type(o))
+            if sym is None:
+                raise _caret(text, pos, f"comparison {type(o).__name__} is not allowed; use < <= > >= == !=")
+            ops.append(sym)
+        operands = [_num(_convert(v, text, consts), text) for v in [n.left, *n.comparators]]
+        return Node("cmp", tuple(operands), value=tuple(ops), pos=pos)
+    if isinstance(n, ast.Call):
+        if not isinstance(n.func, ast.Name):
+            raise _caret(text, pos, "only calls to " + ", ".join(FUNCTIONS) + " are allowed")
+        fname = n.func.id
+        if fname not in FUNCTIONS:
+            close = difflib.get_close_matches(fname, FUNCTIONS, n=2)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise _caret(text, pos, f"unknown function {fname!r}.{hint} Allowed: {', '.join(FUNCTIONS)}")
+        if n.keywords or any(isinstance(a, ast.Starred) for a in n.args):
+            raise _caret(text, pos, f"{fname}() takes plain positional arguments only")
+        if len(n.args) != FUNCTIONS[fname]:
+            raise _caret(text, pos, f"{fname}() takes {FUNCTIONS[fname]} argument(s), got {len(n.args)}")
+        args = tuple(_num(_convert(a, text, consts), text) for a in n.args)
+        return Node("call", args, value=fname, pos=pos)
+    what = type(n).__name__
+    raise _caret(text, pos, f"{what} is not allowed in a claim (allowed: numbers, names, + - * / **, "
+                            f"{', '.join(FUNCTIONS)}, comparisons, and/or/not)")
+
+
+def _int_literal(n, text) -> int:
+    neg = False
+    if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
+        neg, n = True, n.operand
+    if isinstance(n, ast.Constant) and isinstance(n.value, int) and not isinstance(n.value, bool):
+        if abs(n.value) > 64:
+            raise _caret(text, n.col_offset, "exponent too large (|k| <= 64)")
+        return -n.value if neg else n.value
+    raise _caret(text, getattr(n, "col_offset", 0), "** needs an integer literal exponent")
+
+
+def _num(node: Node, text) -> Node:
+    if node.is_bool:
+        raise _caret(text, node.pos, "expected a number here, got a comparison or boolean")
+    return node
+
+
+def _bool(node: Node, text) -> Node:
+    if not node.is_bool:
+        raise _caret(text, node.pos, "expected a comparison or boolean here, got a number")
+    return node
+
+
+# ---------------------------------------------------------------------------- printing
+_PREC = {"or": 1, "and": 2, "not": 3, "cmp": 4, "add": 5, "sub": 5, "mul": 6, "div": 6, "neg": 7, "pow": 8}
+
+
+def to_text(n: Node) -> str:
+    """Canonical text of a node (re-parses to an equal tree)."""
+    k = n.kind
+    if k == "num":
+        v = n.value
+        return str(v.numerator) if v.denominator == 1 else f"({v.numerator}/{v.denominator})"
+    if k in ("var", "name"):
+        return str(n.value)
+    if k == "call":
+        return f"{n.value}({', '.join(to_text(a) for a in n.args)})"
+    p = _PREC.get(k, 9)
+
+    def wrap(c, strict=False):
+        s = to_text(c)
+        cp = _PREC.get(c.kind, 9)
+        return f"({s})" if (cp < p or (strict and cp == p)) else s
+    if k in ("add", "sub", "mul", "div"):
+        sym = {"add": "+", "sub": "-", "mul": "*", "div": "/"}[k]
+        return f"{wrap(n.args[0])} {sym} {wrap(n.args[1], strict=True)}"
+    if k == "neg":
+        return f"-{wrap(n.args[0], strict=True)}"
+    if k == "pow":
+        return f"{wrap(n.args[0], strict=True)}**{n.value}" if n.value >= 0 else f"{wrap(n.args[0], strict=True)}**({n.value})"
+    if k == "cmp":
+        parts = [wrap(n.args[0], strict=True)]
+        for op, a in zip(n.value, n.args[1:]):
+            parts += [op, wrap(a, strict=True)]
+        return " ".join(parts)
+    if k == "not":
+        return f"not {wrap(n.args[0], strict=True)}"
+    if k in ("and", "or"):
+        return f" {k} ".join(wrap(a, strict=True) for a in n.args)
+    raise ValueError(k)
+
+
+def variables(*nodes: Node) -> list[str]:
+    """Sorted variable names appearing in the nodes."""
+    out = set()
+    for nd in nodes:
+        for x in nd.walk():
+            if x.kind == "var":
+                out.add(x.value)
+    return sorted(out)
+
+
+def parse_const(text: str) -> tuple[str, Fraction]:
+    """Parse ``NAME=VALUE`` (VALUE a decimal or a fraction a/b) into an exact rational."""
+    if "=" not in text:
+        raise InputError(f"--const expects NAME=VALUE, got {text!r}")
+    name, val = text.split("=", 1)
+    name = name.strip()
+    if not name.isidentifier() or name in RESERVED or name.startswith("_"):
+        raise InputError(f"bad constant name {name!r}: use an identifier that is not one of "
+                         f"{', '.join(sorted(RESERVED))}")
+    try:
+        return name, Fraction(val.strip())
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"bad constant value {val!r} for {name}: use a decimal like 0.999 or a fraction like 1/3") from None

@@ -1,0 +1,39 @@
+"""Engines behind one interface (:class:`~proofs.engines.base.Engine`).
+
+* ``exhaustive``: enumeration with the numeric rounding kernel (complete for small formats);
+* ``z3``: any (exponent, significand) sort; generic floating-point encoding of claims;
+* ``bitwuzla``: the same SMT-LIB2 queries, standard sorts (Float16/32/64/128) and bit-vectors only;
+* ``cvc5``: the same SMT-LIB2 queries when the optional ``cvc5`` package is installed.
+
+``auto`` picks, per claim, the fastest engine that can decide it soundly (see :func:`proofs.prove`).
+"""
+from __future__ import annotations
+
+import difflib
+
+from numeric.errors import InputError
+
+ENGINE_NAMES = ("auto", "exhaustive", "z3", "bitwuzla", "cvc5")
+
+
+def get_engine(name: str):
+    if name == "exhaustive":
+        from .exhaustive import ExhaustiveEngine
+        return ExhaustiveEngine()
+    if name in ("z3", "bitwuzla", "cvc5"):
+        from .smt import SmtEngine
+        return SmtEngine(name)
+    close = difflib.get_close_matches(str(name), ENGINE_NAMES, n=2)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise InputError(f"unknown engine {name!r}.{hint} Accepted: {', '.join(ENGINE_NAMES)}.")
+
+
+def available_engines() -> list[str]:
+    out = ["exhaustive"]
+    for n in ("z3", "bitwuzla", "cvc5"):
+        try:
+            if get_engine(n).available():
+                out.append(n)
+        except Exception:
+            pass
+    return out

@@ -1,0 +1,553 @@
+"""Exact semantics of claims: exact rounding of rationals, claim construction (name resolution,
+constant folding, denominator clearing) and an exact point evaluator.
+
+The exact evaluator is the reference every engine answers to: each counterexample is replayed
+through it before it is reported, and the exhaustive engine falls back to it wherever float64
+evaluation is not provably exact.
+
+Values are :class:`fractions.Fraction` (finite) or Python floats (+-inf, NaN) following IEEE 754.
+``sqrt`` of a non-square is irrational; it is bracketed by rational intervals refined until every
+rounding and comparison is decided (or :class:`Undecided` is raised, giving an *unknown* verdict).
+
+Denominator clearing: a comparison ``L op R`` whose non-dyadic constants appear multiplicatively
+(e.g. ``u/(1+u) * abs(a*b)``) is multiplied on both sides by the odd integer D = lcm of their
+denominators' odd parts (D > 0 keeps every order relation), pushing D into sums, negations,
+abs/min/max and constant factors. The result is equivalent and contains only dyadic constants where
+possible, which lets float64 and SMT floating-point sorts represent it exactly.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from numeric.errors import InputError
+from numeric.formats import FloatFormat, _floor_log2, check_rounding, get_format
+
+from .claims import Node, parse_expr, to_text, variables
+
+INF = float("inf")
+NAN = float("nan")
+
+
+class Undecided(Exception):
+    """The exact evaluator could not decide (irrational values too close to tell apart)."""
+
+
+# ---------------------------------------------------------------------------- exact rounding
+def round_fraction(x, fmt: FloatFormat, mode: str, away: bool | None = None):
+    """Correctly round the exact rational ``x`` into ``fmt`` (quantize's semantics, overflow "ieee").
+
+    For ``mode == "sr"`` pass ``away``: False rounds toward zero, True away from zero (the two
+    possible stochastic outcomes). Returns a Fraction, or +-inf / NaN on overflow.
+    """
+    if isinstance(x, float):
+        return x  # inf/nan stay (quantize semantics for non-finite inputs, except formats w/o inf)
+    x = Fraction(x)
+    if x == 0:
+        return Fraction(0)
+    neg = x < 0
+    a = -x if neg else x
+    m, emin = fmt.man_bits, fmt.emin
+    e = _floor_log2(a)
+    if e < emin:
+        qe = (emin - m) if fmt.subnormals else emin
+    else:
+        qe = e - m
+    q = Fraction(2) ** qe
+    t = a / q
+    k = t.numerator // t.denominator
+    r = t - k
+    if mode == "rne":
+        up = r > Fraction(1, 2) or (r == Fraction(1, 2) and k % 2 == 1)
+    elif mode == "rna":
+        up = r >= Fraction(1, 2)
+    elif mode == "rtz":
+        up = False
+    elif mode == "rup":
+        up = r > 0 and not neg
+    elif mode == "rdn":
+        up = r > 0 and neg
+    elif mode == "sr":
+        if away is None:
+            raise ValueError("sr rounding needs away=True/False")
+        up = r > 0 and bool(away)
+    else:
+        check_rounding(mode)
+        raise ValueError(mode)
+    val = (k + int(up)) * q
+    if val > fmt.max_finite:
+        if fmt.policy == "none":
+            val = fmt.max_finite
+        else:
+            goes_away = (mode in ("rne", "rna")) or (mode == "sr" and away) or \
+                (mode == "rup" and not neg) or (mode == "rdn" and neg)
+            if goes_away:
+                big = INF if fmt.has_inf else NAN
+                return -big if neg else big
+            val = fmt.max_finite
+    return -val if neg else val
+
+
+def is_dyadic(c: Fraction) -> bool:
+    d = c.denominator
+    return d & (d - 1) == 0
+
+
+# ---------------------------------------------------------------------------- claims
+@dataclass
+class Claim:
+    """A parsed, resolved and normalised claim, ready for any engine.
+
+    ``fmt`` is the target format of ``rnd``; ``var_fmt`` the format the variables range over
+    (default ``fmt``). ``expr`` and ``hyps`` are normalised trees; ``source`` keeps the user text.
+    """
+
+    source: str
+    assume: tuple
+    fmt: FloatFormat
+    rounding: str
+    var_fmt: FloatFormat
+    consts: dict
+    expr: Node
+    hyps: tuple
+    vars: list = field(default_factory=list)
+
+    def describe(self) -> dict:
+        return {
+            "claim": self.source, "assume": list(self.assume), "format": self.fmt.name,
+            "rounding": self.rounding, "var_format": self.var_fmt.name,
+            "consts": {k: f"{v.numerator}/{v.denominator}" if v.denominator != 1 else str(v.numerator)
+                       for k, v in self.consts.items()},
+            "normalized": to_text(self.expr), "normalized_assume": [to_text(h) for h in self.hyps],
+        }
+
+
+def build_claim(claim, fmt, rounding="rne", *, assume=(), consts=None, var_format=None) -> Claim:
+    """Parse and normalise a claim (see module docstring). Raises InputError on bad input."""
+    fmt = get_format(fmt)
+    check_rounding(rounding)
+    var_fmt = get_format(var_format) if var_format is not None else fmt
+    cdict = {}
+    for k, v in (consts or {}).items():
+        if not str(k).isidentifier() or str(k).startswith("_"):
+            raise InputError(f"bad constant name {k!r}")
+        try:
+            cdict[str(k)] = v if isinstance(v, Fraction) else Fraction(str(v)) if isinstance(v, str) else Fraction(v)
+        except (ValueError, TypeError):
+            raise InputError(f"bad constant value {v!r} for {k}") from None
+    if isinstance(assume, str):
+        assume = (assume,)
+    names = _name_values(fmt, rounding, cdict)
+    expr = parse_expr(claim, cdict)
+    hyps = tuple(parse_expr(a, cdict) for a in assume)
+    expr = normalize(expr, names, fmt, rounding)
+    hyps = tuple(normalize(h, names, fmt, rounding) for h in hyps)
+    return Claim(claim, tuple(assume), fmt, rounding, var_fmt, cdict, expr, hyps, variables(expr, *hyps))
+
+
+def _name_values(fmt, rounding, consts) -> dict:
+    d = {"u": fmt.unit_roundoff(rounding), "tiny": fmt.min_normal, "huge": fmt.max_finite,
+         "minsub": fmt.min_subnormal, "p": Fraction(fmt.p)}
+    d.update(consts)
+    return d
+
+
+def normalize(n: Node, names: dict, fmt, rounding) -> Node:
+    """Resolve names, fold constants, clear denominators in comparisons."""
+    n = _resolve(n, names)
+    n = _fold(n, fmt, rounding)
+    n = _clear(n)
+    return n
+
+
+def _resolve(n: Node, names) -> Node:
+    if n.kind == "name":
+        return Node("num", value=Fraction(names[n.value]), pos=n.pos)
+    if not n.args:
+        return n
+    return Node(n.kind, tuple(_resolve(a, names) for a in n.args), n.value, n.pos)
+
+
+def _fold(n: Node, fmt, rounding) -> Node:
+    if not n.args:
+        return n
+    args = tuple(_fold(a, fmt, rounding) for a in n.args)
+    n = Node(n.kind, args, n.value, n.pos)
+    if n.is_bool or not all(a.kind == "num" for a in args):
+        return n
+    if n.kind == "call" and n.value == "rnd" and rounding == "sr":
+        return n
+    try:
+        v = _eval_point(n, {}, fmt, rounding, {}, 0)
+    except (Undecided, ZeroDivisionError, _Irrational):
+        return n
+    if isinstance(v, Fraction):
+        return Node("num", value=v, pos=n.pos)
+    return n
+
+
+def _odd_part(d: int) -> int:
+    while d % 2 == 0:
+        d //= 2
+    return d
+
+
+def _linear_consts(n: Node, out: list):
+    """Collect constants in positions where a positive factor can be pushed (see _push)."""
+    k = n.kind
+    if k == "num":
+        out.append(n.value)
+    elif k in ("add", "sub", "neg") or (k == "call" and n.value in ("abs", "min", "max")):
+        for a in n.args:
+            _linear_consts(a, out)
+    elif k == "mul":
+        for a in n.args:
+            _linear_consts(a, out)
+    elif k == "div" and n.args[1].kind == "num" and n.args[1].value != 0:
+        out.append(1 / n.args[1].value)
+        _linear_consts(n.args[0], out)
+
+
+def _push(D: Fraction, n: Node) -> Node:
+    """Return a node equal to D * n (D > 0), pushing D towards constants."""
+    k = n.kind
+    if k == "num":
+        return Node("num", value=D * n.value, pos=n.pos)
+    if k in ("add", "sub"):
+        return Node(k, (_push(D, n.args[0]), _push(D, n.args[1])), pos=n.pos)
+    if k == "neg" or (k == "call" and n.value in ("abs", "min", "max")):
+        return Node(k, tuple(_push(D, a) for a in n.args), n.value, n.pos)
+    if k == "mul":
+        a, b = n.args
+        ca, cb = [], []
+        _linear_consts(a, ca)
+        _linear_consts(b, cb)
+        if any(not is_dyadic(c) for c in ca):
+            return Node("mul", (_push(D, a), b), pos=n.pos)
+        if any(not is_dyadic(c) for c in cb):
+            return Node("mul", (a, _push(D, b)), pos=n.pos)
+    if k == "div" and n.args[1].kind == "num" and n.args[1].value != 0:
+        return _push(D / n.args[1].value, n.args[0])
+    if D == 1:
+        return n
+    return Node("mul", (Node("num", value=D, pos=n.pos), n), pos=n.pos)
+
+
+def _clear(n: Node) -> Node:
+    if n.kind in ("and", "or", "not"):
+        return Node(n.kind, tuple(_clear(a) for a in n.args), n.value, n.pos)
+    if n.kind != "cmp":
+        return n
+    cs = []
+    for a in n.args:
+        _linear_consts(a, cs)
+    D = 1
+    for c in cs:
+        if c != 0:
+            D = math.lcm(D, _odd_part(c.denominator))
+    if D == 1:
+        return n
+    return Node("cmp", tuple(_push(Fraction(D), a) for a in n.args), n.value, n.pos)
+
+
+# ---------------------------------------------------------------------------- point evaluation
+class _Irrational(Exception):
+    pass
+
+
+def _isspecial(v) -> bool:
+    return isinstance(v, float)
+
+
+def _f(v) -> float:
+    return v if isinstance(v, float) else float(v)
+
+
+def _sqrt_bracket(x: Fraction, bits: int):
+    """Exact sqrt if x is a square of a rational, else (lo, hi) with hi - lo <= 2^-bits * hi."""
+    n, d = x.numerator, x.denominator
+    rn, rd = math.isqrt(n), math.isqrt(d)
+    if rn * rn == n and rd * rd == d:
+        return Fraction(rn, rd), None
+    # sqrt(n/d) = sqrt(n*d)/d; scale by 4^k
+    s = n * d
+    k = max(0, bits - s.bit_length() // 2 + 2)
+    r = math.isqrt(s << (2 * k))
+    return Fraction(r, d << k), Fraction(r + 1, d << k)
+
+
+def _eval_point(n: Node, env, fmt, rounding, choice, bits):
+    """Evaluate a node exactly. ``bits`` > 0 allows sqrt brackets (returns intervals as tuples)."""
+    k = n.kind
+    if k == "num":
+        return n.value
+    if k == "var":
+        return env[n.value]
+    if k == "name":
+        raise ValueError("unresolved name")
+    args = [_eval_point(a, env, fmt, rounding, choice, bits) for a in n.args]
+    if any(isinstance(a, tuple) for a in args):
+        return _eval_interval(n, args, fmt, rounding, choice)
+    return _apply(n, args, fmt, rounding, choice, bits)
+
+
+def _apply(n, args, fmt, rounding, choice, bits):
+    k = n.kind
+    if k in ("add", "sub", "mul", "div"):
+        a, b = args
+        if _isspecial(a) or _isspecial(b) or (k == "div" and b == 0):
+            fa, fb = _f(a), _f(b)
+            try:
+                r = {"add": fa + fb, "sub": fa - fb, "mul": fa * fb}[k] if k != "div" else _fdiv(fa, fb)
+            except OverflowError:
+                r = NAN
+            return r if (math.isinf(r) or math.isnan(r)) else Fraction(r)
+        return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b, "div": lambda: a / b}[k]()
+    if k == "neg":
+        return -args[0]
+    if k == "pow":
+        a, e = args[0], n.value
+        if _isspecial(a):
+            return _f(a) ** e if not (a == 0) else NAN
+        if e < 0 and a == 0:
+            return INF
+        return a ** e
+    if k == "call":
+        f = n.value
+        if f == "abs":
+            return abs(args[0])
+        if f in ("min", "max"):
+            a, b = args
+            if (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+                return NAN
+            return min(a, b) if f == "min" else max(a, b)
+        if f == "sqrt":
+            a = args[0]
+            if _isspecial(a):
+                return math.sqrt(a) if a > 0 else NAN
+            if a < 0:
+                return NAN
+            r, hi = _sqrt_bracket(a, max(bits, 1))
+            if hi is None:
+                return r
+            if bits <= 0:
+                raise _Irrational()
+            return (r, hi)
+        if f == "ulp":
+            a = args[0]
+            if _isspecial(a):
+                return NAN
+            return fmt.ulp(a)
+        if f == "rnd":
+            a = args[0]
+            away = choice.get(id(n)) if rounding == "sr" else None
+            if rounding == "sr" and away is None:
+                away = False
+            return round_fraction(a, fmt, rounding, away)
+    if k == "cmp":
+        return _cmp(n, args)
+    if k == "and":
+        return all(args)
+    if k == "or":
+        return any(args)
+    if k == "not":
+        return not args[0]
+    raise ValueError(k)
+
+
+def _fdiv(a: float, b: float) -> float:
+    if b == 0:
+        if a == 0 or math.isnan(a):
+            return NAN
+        return math.copysign(INF, a) * math.copysign(1.0, b)
+    return a / b
+
+
+_OPS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+
+
+def _cmp(n, args):
+    for op, a, b in zip(n.value, args, args[1:]):
+        if isinstance(a, tuple) or isinstance(b, tuple):
+            res = _cmp_iv(op, a, b)
+        else:
+            res = _OPS[op](_f(a) if _isspecial(b) else a, _f(b) if _isspecial(a) else b) \
+                if (_isspecial(a) or _isspecial(b)) else _OPS[op](a, b)
+        if not res:
+            return False
+    return True
+
+
+def _iv(x):
+    return x if isinstance(x, tuple) else (x, x)
+
+
+def _cmp_iv(op, a, b):
+    (alo, ahi), (blo, bhi) = _iv(a), _iv(b)
+    if any(_isspecial(v) for v in (alo, ahi, blo, bhi)):
+        raise Undecided("interval with special value")
+    if ahi < blo:
+        lt, eq = True, False
+    elif alo > bhi:
+        lt, eq = False, False
+    else:
+        raise Undecided("comparison of values too close to separate")
+    gt = not lt
+    return {"<": lt, "<=": lt, ">": gt, ">=": gt, "==": eq, "!=": not eq}[op]
+
+
+def _eval_interval(n, args, fmt, rounding, choice):
+    k = n.kind
+    if k == "cmp":
+        return _cmp(n, args)
+    if k in ("and", "or", "not"):
+        return _apply(n, args, fmt, rounding, choice, 0)
+    ivs = [_iv(a) for a in args]
+    if any(_isspecial(v) for iv in ivs for v in iv):
+        raise Undecided("interval with special value")
+    if k == "add":
+        return (ivs[0][0] + ivs[1][0], ivs[0][1] + ivs[1][1])
+    if k == "sub":
+        return (ivs[0][0] - ivs[1][1], ivs[0][1] - ivs[1][0])
+    if k == "neg":
+        return (-ivs[0][1], -ivs[0][0])
+    if k == "mul":
+        ps = [x * y for x in ivs[0] for y in ivs[1]]
+        return (min(ps), max(ps))
+    if k == "div":
+        lo, hi = ivs[1]
+        if lo <= 0 <= hi:
+            raise Undecided("division by an interval containing zero")
+        ps = [x / y for x in ivs[0] for y in ivs[1]]
+        return (min(ps), max(ps))
+    if k == "pow":
+        e = n.value
+        lo, hi = ivs[0]
+        if e < 0 and lo <= 0 <= hi:
+            raise Undecided("negative power of an interval containing zero")
+        ps = [lo ** e, hi ** e]
+        if e % 2 == 0 and lo < 0 < hi:
+            ps.append(Fraction(0))
+        return (min(ps), max(ps))
+    if k == "call":
+        f = n.value
+        lo, hi = ivs[0]
+        if f == "abs":
+            if lo >= 0:
+                return (lo, hi)
+            if hi <= 0:
+                return (-hi, -lo)
+            return (Fraction(0), max(-lo, hi))
+        if f in ("min", "max"):
+            (a0, a1), (b0, b1) = ivs
+            return (min(a0, b0), min(a1, b1)) if f == "min" else (max(a0, b0), max(a1, b1))
+        if f == "sqrt":
+            if lo < 0:
+                raise Undecided("sqrt of an interval reaching below zero")
+            l2 = _sqrt_bracket(lo, 200)
+            h2 = _sqrt_bracket(hi, 200)
+            return (l2[0], h2[1] if h2[1] is not None else h2[0])
+        if f == "rnd":
+            away = choice.get(id(n), False) if rounding == "sr" else None
+            r1 = round_fraction(lo, fmt, rounding, away)
+            r2 = round_fraction(hi, fmt, rounding, away)
+            if r1 == r2 or (not _isspecial(r1) and not _isspecial(r2) and r1 == r2):
+                return r1
+            raise Undecided("rounding of an irrational value near a rounding boundary")
+        if f == "ulp":
+            u1, u2 = fmt.ulp(lo) if lo != 0 else None, fmt.ulp(hi)
+            if lo > 0 and u1 == u2:
+                return u1
+            raise Undecided("ulp of an interval")
+    raise Undecided(f"cannot bracket {k}")
+
+
+def rnd_nodes(n: Node) -> list:
+    return [x for x in n.walk() if x.kind == "call" and x.value == "rnd"]
+
+
+def evaluate(node: Node, env: dict, fmt, rounding, choice=None):
+    """Exact value of ``node`` at ``env`` (Fractions); refines sqrt brackets up to 1600 bits."""
+    choice = choice or {}
+    try:
+        return _eval_point(node, env, fmt, rounding, choice, 0)
+    except _Irrational:
+        pass
+    for bits in (64, 200, 800, 1600):
+        try:
+            return _eval_point(node, env, fmt, rounding, choice, bits)
+        except Undecided:
+            continue
+    raise Undecided("sqrt brackets did not separate the values")
+
+
+def choices_for(claim: Claim):
+    """All sr outcome assignments (dicts node-id -> away?) for the claim's rnd nodes."""
+    if claim.rounding != "sr":
+        return [{}]
+    nodes = rnd_nodes(claim.expr) + [x for h in claim.hyps for x in rnd_nodes(h)]
+    ids = [id(x) for x in nodes]
+    return [dict(zip(ids, c)) for c in itertools.product((False, True), repeat=len(ids))]
+
+
+def holds_at(claim: Claim, env: dict):
+    """(hypotheses hold, claim holds, failing choice) at one point, exactly, over all sr outcomes.
+
+    Hypotheses and claim share the sr choice (one draw per rnd node).
+    """
+    for ch in choices_for(claim):
+        hyp = all(evaluate(h, env, claim.fmt, claim.rounding, ch) for h in claim.hyps)
+        if not hyp:
+            continue
+        if not evaluate(claim.expr, env, claim.fmt, claim.rounding, ch):
+            return True, False, ch
+    return True, True, None
+
+
+def first_failing_sides(claim: Claim, env: dict, choice=None) -> tuple:
+    """(lhs, rhs) of the first failing comparison link in the claim at env (exact decimal strings)."""
+    choice = choice or {}
+
+    def find(n):
+        if n.kind == "cmp":
+            vals = [evaluate(a, env, claim.fmt, claim.rounding, choice) for a in n.args]
+            for op, a, b in zip(n.value, vals, vals[1:]):
+                try:
+                    ok = _cmp(Node("cmp", (), (op,)), [a, b])
+                except Undecided:
+                    ok = True
+                if not ok:
+                    return a, b
+            return None
+        if n.kind in ("and", "or", "not"):
+            for a in n.args:
+                r = find(a)
+                if r:
+                    return r
+        return None
+    r = find(claim.expr)
+    if r is None:
+        v = evaluate(claim.expr, env, claim.fmt, claim.rounding, choice)
+        return str(v), None
+    return fmt_value(r[0]), fmt_value(r[1])
+
+
+def fmt_value(v) -> str:
+    """Exact decimal text of a value: terminating decimal for dyadics, else a fraction."""
+    if isinstance(v, tuple):
+        return f"[{fmt_value(v[0])}, {fmt_value(v[1])}]"
+    if isinstance(v, float):
+        return repr(v)
+    v = Fraction(v)
+    if v.denominator == 1:
+        return str(v.numerator)
+    if is_dyadic(v):
+        k = v.denominator.bit_length() - 1
+        digits = v.numerator * 5 ** k
+        s = str(abs(digits)).rjust(k + 1, "0")
+        out = s[:-k] + "." + s[-k:]
+        return ("-" if v < 0 else "") + out.rstrip("0").rstrip(".")
+    return f"{v.numerator}/{v.denominator}"
