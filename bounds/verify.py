@@ -1,0 +1,244 @@
+"""``qbound verify``: prove the lemmas, derive the bounds, try to break them with real runs, write it up.
+
+:func:`verify` is the library entry point (the CLI in :mod:`bounds.commands.verify_cmd` is thin glue):
+
+1. plan every unit of work from the validated configuration (:mod:`bounds.falsify_config`): the lemma
+   suite (proofs layer), the derivations and their tables (bounds layer), the optimizer-state facts
+   (proofs layer), and the runs (numeric layer): grid, trajectory checks, thresholds, mantissa scaling
+   and error floor;
+2. execute them in worker processes (:mod:`bounds.falsify_sched`), appending each result to the
+   resumable store ``OUT/store/*.jsonl`` the moment it is produced;
+3. analyse the stored results (:mod:`bounds.falsify`), compute the claims and their verdicts from the
+   evidence (:mod:`bounds.falsify_evidence`), draw the figures (:mod:`bounds.figures`) and write
+   ``report.md`` and ``results.json`` (:mod:`bounds.report`).
+
+An interrupted run resumes where it stopped (finished units are read back, not recomputed); a rerun
+with the same configuration reproduces the same numbers, whatever the number of workers. A lower
+layer that is missing or raises makes the affected claims inconclusive with the reason, and the error
+is listed in the report (and makes the command exit with status 1) rather than hidden.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import falsify as F
+from .falsify_store import ResultStore
+
+SCHEMA = "qbound.verify/1"
+#: top-level keys of results.json (stable; tests check them)
+RESULT_KEYS = ("schema", "qbound_version", "created_utc", "command", "config", "statistics", "claims",
+               "lemmas", "derivations", "bounds", "trajectory", "thresholds", "scaling", "floor", "figures",
+               "errors", "run")
+
+
+def _version() -> str:
+    from .cli import version
+    return version()
+
+
+# ----------------------------------------------------------------------------- planning
+def lemma_unit(cfg) -> dict:
+    lc = cfg["lemmas"]
+    return {"suite": lc.get("suite", "default"), "formats": lc.get("formats", []),
+            "roundings": lc.get("roundings", [])}
+
+
+def theory_unit(cfg, name) -> dict:
+    sc = cfg["scaling"]
+    plans = [F.restrict_plan(p, name) for p in (sc.get("floor_plans") or [])]
+    plans += [F.restrict_plan(p, name) for p in cfg["trajectory"]["plans"]]
+    seen = []
+    for p in plans:
+        if p and p not in seen:
+            seen.append(p)
+    return {"name": name, "T": list(sc["T"]), "plans": seen}
+
+
+def submit_all(cfg: dict, sched) -> None:
+    """Queue every unit; long single units first so two workers stay busy."""
+    sub = sched.submit
+    if cfg["lemmas"].get("enabled", True):
+        sub("lemmas", lemma_unit(cfg), "lemmas (proofs)")
+    for name in cfg["derive"]["names"]:
+        sub("theory", theory_unit(cfg, name), "derivations (bounds)")
+    F.ScalingSearch(cfg, sched.store, sub).start()
+    for _, _, u in F.floor_units(cfg):
+        sub("run", u, "floor runs")
+    for _, case, _, _, plan in F.grid_cells(cfg):
+        for s in cfg["seeds"]:
+            sub("run", F.grid_unit(cfg, case, plan, s), "grid runs")
+    for case in cfg["grid"].get("case", []):
+        for plan in cfg["trajectory"]["plans"]:
+            sub("run", F.trajectory_unit(cfg, case, plan), "trajectory checks")
+    th = cfg["thresholds"]
+    for kind, fmt, b2, u in F.threshold_units(cfg):
+        sub("run", u, "threshold runs")
+        sub("facts", F.fact_unit(kind, fmt, th["rounding"], b2), "optimizer facts (proofs)")
+
+
+# ----------------------------------------------------------------------------- analysis
+def _layer_status(res, layer_modules) -> tuple[str, str]:
+    """'ok' | 'missing' (a lower layer not importable) | 'error' (it raised)."""
+    if res is None:
+        return "missing", "not run"
+    err = res.get("error")
+    if not err:
+        return "ok", ""
+    if err.startswith(("ModuleNotFoundError", "ImportError")) or (
+            err.startswith("AttributeError") and any(m in err for m in layer_modules)):
+        return "missing", f"lower layer not available: {err}"
+    return "error", err
+
+
+def analyze(cfg: dict, store) -> dict:
+    """Assemble every section of results.json from the store (no computation of runs here)."""
+    errors = []
+    lemmas = None
+    if cfg["lemmas"].get("enabled", True):
+        rec = store.get("lemmas", lemma_unit(cfg))
+        res = rec["result"] if rec else None
+        status, reason = _layer_status(res, ("proofs",))
+        lc = cfg["lemmas"]
+        cmd = "qbound prove --suite " + lc.get("suite", "default") + "".join(
+            f" --format {f}" for f in lc.get("formats", [])) + "".join(f" --rounding {r}" for r in lc.get("roundings", []))
+        lemmas = {"status": status, "reason": reason, "rows": (res or {}).get("rows", []) if status == "ok" else [],
+                  "command": cmd, "seconds": rec.get("seconds") if rec else None}
+        if status != "ok":
+            errors.append({"layer": "lemmas", "status": status, "error": reason,
+                           "traceback": (res or {}).get("traceback")})
+    ders = {}
+    for name in cfg["derive"]["names"]:
+        rec = store.get("theory", theory_unit(cfg, name))
+        res = rec["result"] if rec else None
+        status, reason = _layer_status(res, ("bounds",))
+        d = {"status": status, "reason": reason}
+        if status == "ok":
+            d.update(res)
+            for k in ("rate_table", "latex"):
+                if isinstance(res.get(k), dict) and "error" in res[k]:
+                    errors.append({"layer": f"bounds.{k}({name})", "status": "error", "error": res[k]["error"]})
+        else:
+            errors.append({"layer": f"derive({name})", "status": status, "error": reason,
+                           "traceback": (res or {}).get("traceback")})
+        ders[name] = d
+    bounds_rows = F.analyze_grid(cfg, store)
+    traj = F.analyze_trajectory(cfg, store)
+    th = F.analyze_thresholds(cfg, store)
+    theory = {n: d for n, d in ders.items() if d["status"] == "ok"}
+    scaling = F.analyze_scaling(cfg, store, theory)
+    floor = analyze_floor(cfg, store)
+    for r in bounds_rows:
+        for e in r["errors"]:
+            errors.append({"layer": "numeric run", "status": "error", "error": e, "where": r["plan"]})
+    for r in traj:
+        if r.get("error"):
+            errors.append({"layer": "numeric run (trajectory)", "status": "error", "error": r["error"],
+                           "where": r["plan"]})
+    for r in th:
+        for k in ("run_error", "fact_error"):
+            if r.get(k):
+                st_, why = ("missing", r[k]) if str(r[k]).startswith(("ModuleNotFoundError", "ImportError")) \
+                    else ("error", r[k])
+                errors.append({"layer": "proofs.optimizer_facts" if k == "fact_error" else "numeric run (thresholds)",
+                               "status": st_, "error": why, "where": f"{r['kind']} {r['format']} beta2={r['beta2']}"})
+    return {"lemmas": lemmas, "derivations": ders, "bounds": bounds_rows, "trajectory": traj,
+            "thresholds": th, "scaling": scaling, "floor": floor, "errors": _dedupe(errors)}
+
+
+def _dedupe(errors):
+    out, seen = [], set()
+    for e in errors:
+        k = (e.get("layer"), str(e.get("error"))[:200])
+        if k in seen:
+            continue
+        seen.add(k)
+        out.append(e)
+    return out
+
+
+def analyze_floor(cfg, store) -> dict:
+    """Measured quantity vs T at fixed precision (floor_plans) and at full precision, fitted in log-log."""
+    from . import falsify_stats as st
+    sc = cfg["scaling"]
+    key = F.measured_key(sc["optimizer"])
+    out = {"optimizer": sc["optimizer"], "problem": sc["problem"], "plans": {}, "commands": []}
+    for plan in sc.get("floor_plans") or []:
+        p = F.restrict_plan(plan, sc["optimizer"])
+        pts = {"quantized": [], "full": []}
+        for T in sc["T"]:
+            for s in cfg["seeds"]:
+                for lab, pl in (("quantized", p), ("full", "")):
+                    rec = store.get("run", F.scaling_unit(cfg, T, pl, s))
+                    if rec and "error" not in rec["result"] and rec["result"].get(key) is not None:
+                        pts[lab].append((T, s, rec["result"][key]))
+        d = {"points": {k: [[t, s, v] for t, s, v in vs] for k, vs in pts.items()}}
+        for lab in ("quantized", "full"):
+            xs = [math.log2(t) for t, _, v in pts[lab]]
+            ys = [math.log10(max(v, 1e-300)) if math.isfinite(v) else math.inf for _, _, v in pts[lab]]
+            d[f"fit_{'quantized' if lab == 'quantized' else 'full'}"] = st.linfit(xs, ys)
+        out["plans"][p] = d
+        from .falsify_runs import command_for
+        out["commands"].append(command_for(F.scaling_unit(cfg, sc["T"][-1], p, cfg["seeds"][0])))
+    return out
+
+
+# ----------------------------------------------------------------------------- main entry
+def verify(cfg: dict, out_dir="qbound-report", *, workers=None, fresh=False, console=None,
+           show_progress=True, command="qbound verify", only_analyze=False) -> dict:
+    """Run (or resume) everything in ``cfg`` and write the report into ``out_dir``; returns results."""
+    from .falsify_sched import Scheduler
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    if fresh and (out / "store").exists():
+        shutil.rmtree(out / "store")
+    out.mkdir(parents=True, exist_ok=True)
+    store = ResultStore(out / "store")
+    n_workers = int(workers or cfg.get("workers", 1))
+    progress = None
+    if show_progress and not only_analyze:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                                   TimeElapsedColumn)
+        progress = Progress(SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+    sched = Scheduler(store, n_workers, progress, version=_version())
+    if not only_analyze:
+        if progress is not None:
+            with progress:
+                submit_all(cfg, sched)
+                sched.run()
+        else:
+            submit_all(cfg, sched)
+            sched.run()
+    t_runs = time.perf_counter() - t0
+    results = analyze(cfg, store)
+    from . import falsify_stats as st
+    from .falsify_evidence import build_claims
+    results["config"] = cfg
+    claims = build_claims(results)
+    results["claims"] = [c.to_dict() for c in claims]
+    results.update({
+        "schema": SCHEMA, "qbound_version": _version(),
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "command": command,
+        "statistics": {"interval": st.CI_METHOD,
+                       "falsified_rule": "FALSIFIED when the lower end of the 95% interval of the measured "
+                                         "mean exceeds the evaluated bound",
+                       "comparisons": "on log10 values; A > B only when the intervals are disjoint"},
+    })
+    try:
+        from .figures import make_figures
+        results["figures"] = make_figures(results, out)
+    except Exception as exc:  # a figure failure must not lose the report, but it is listed
+        import traceback
+        results["figures"] = []
+        results["errors"].append({"layer": "figures", "status": "error", "error": f"{type(exc).__name__}: {exc}",
+                                  "traceback": traceback.format_exc(limit=4)})
+    results["run"] = {"workers": n_workers, "units_computed": sched.computed, "units_reused": sched.reused,
+                      "seconds_units": round(t_runs, 2), "seconds_total": round(time.perf_counter() - t0, 2),
+                      "store": str(out / "store")}
+    from .report import write_report
+    write_report(results, out)
+    return results
