@@ -258,6 +258,7 @@ class Quantizers:
         self.record = record
         self.seen: dict = {}
         self._u = CompQuant(plan.update_format) if plan.update_format is not None else None
+        self._huge: dict = {}
 
     def reset_counts(self):
         for d in self.counts.values():
@@ -281,16 +282,18 @@ class Quantizers:
     def apply(self, cq: CompQuant, x, count_as: str = "U"):
         """Round ``x`` with an explicit CompQuant (e.g. Newton-Schulz products), counting under ``count_as``."""
         import numpy as np
-        from .rounding import quantize
         x = np.asarray(x, dtype=np.float64)
         rng = self.rngs[count_as] if cq.rounding == "sr" else None
-        out = quantize(x, cq.fmt, cq.rounding, rng=rng, overflow=self.overflow)
+        out = _round(x, cq.fmt, cq.rounding, rng, self.overflow)
         c = self.counts[count_as]
-        huge = float(cq.fmt.max_finite)
+        huge = self._huge.get(cq.fmt)
+        if huge is None:
+            huge = self._huge[cq.fmt] = float(cq.fmt.max_finite)
         with np.errstate(invalid="ignore"):
-            c["overflow"] += int(np.count_nonzero(np.isfinite(x) & (np.abs(x) > huge)))
-            c["nan"] += int(np.count_nonzero(np.isnan(out)))
-            c["underflow"] += int(np.count_nonzero((out == 0) & (x != 0)))
+            ax = np.abs(x)
+            c["overflow"] += int(np.count_nonzero((ax > huge) & (ax != np.inf)))
+            c["nan"] += int(np.count_nonzero(out != out))
+            c["underflow"] += int(np.count_nonzero((out == 0) & (ax > 0)))
         return out
 
     def U(self, x, index: int = 0):
@@ -298,3 +301,24 @@ class Quantizers:
         if self._u is None:
             return x
         return self.apply(self._u, x, "U")
+
+
+def _round(x, fmt, rounding, rng, overflow):
+    """numeric.rounding.quantize, taking the compiled kernel also for small arrays when it exists.
+
+    The compiled and the reference kernels are bit-identical (same SR stream too, see
+    numeric/rounding.py); the public ``quantize`` uses the compiled one only from 4096 elements on,
+    but per-step optimizer calls on small problems are dominated by the reference kernel's overhead.
+    """
+    global _FAST_OK
+    if _FAST_OK:
+        try:
+            from .rounding import _quantize
+            return _quantize(x, fmt, rounding, rng=rng, overflow=overflow, path="fast")
+        except (ImportError, RuntimeError, TypeError):
+            _FAST_OK = False
+    from .rounding import quantize
+    return quantize(x, fmt, rounding, rng=rng, overflow=overflow)
+
+
+_FAST_OK = True
