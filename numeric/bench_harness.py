@@ -1,0 +1,86 @@
+"""``qbound bench harness``: the cost of quantization inside one optimizer step.
+
+Measured (median of several repeats, wall-clock, this process):
+
+* Adam (paper form), d = 10^6 coordinates: one step with all four components quantized
+  (W=bf16, G=fp8_e5m2, M=fp8_e4m3fn, V=bf16, round to nearest even; and the same with G stochastic)
+  versus one unquantized float64 step. A step is what the harness does between two gradient
+  evaluations: Q_W(x), Q_G(g), the optimizer update with Q_M and Q_V, and x - delta. The gradient
+  itself is a fixed array (its cost would dilute the ratio).
+* Muon on one 1024 x 1024 matrix: W, G, M quantized (bf16) versus float64, with the exact polar factor
+  by SVD and with 5-step Newton-Schulz; and Newton-Schulz with every product rounded to bf16.
+
+Ratios are quantized time / float64 time; the issue's target for Adam is <= 3.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from .optimizers import make_optimizer
+from .quantplan import QuantPlan, Quantizers
+
+
+def _step_fn(opt, plan, shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    x = [rng.standard_normal(s) for s in shapes]
+    g0 = [rng.standard_normal(s) for s in shapes]
+    qz = Quantizers(plan, np.random.SeedSequence(seed))
+    state = opt.init(shapes)
+    t = [0]
+
+    def step():
+        t[0] += 1
+        xq = [qz("W", p, i) for i, p in enumerate(x)] if plan.W is not None else x
+        g = [qz("G", gi, i) for i, gi in enumerate(g0)]
+        d = opt.step(xq, g, state, t[0], qz)
+        xn = [qz.U(p - di) for p, di in zip(x, d)]
+        return xn
+    return step
+
+
+def _time(fn, repeats):
+    fn()  # warm-up (compilation, caches)
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def bench_harness(quick: bool = False) -> dict:
+    d = 10 ** 5 if quick else 10 ** 6
+    n = 256 if quick else 1024
+    reps = 3 if quick else 7
+    out: dict = {"adam": {"d": d}, "muon": {"shape": [n, n]}}
+
+    adam = make_optimizer("adam")
+    plans = {
+        "fp64": QuantPlan(),
+        "all4_rne": QuantPlan.parse("W=bf16,G=fp8_e5m2,M=fp8_e4m3fn,V=bf16"),
+        "all4_G_sr": QuantPlan.parse("W=bf16,G=fp8_e5m2:sr,M=fp8_e4m3fn,V=bf16"),
+    }
+    times = {k: _time(_step_fn(adam, p, [(d,)]), reps) for k, p in plans.items()}
+    out["adam"].update({f"seconds_{k}": v for k, v in times.items()})
+    out["adam"]["ratio_all4_rne"] = times["all4_rne"] / times["fp64"]
+    out["adam"]["ratio_all4_G_sr"] = times["all4_G_sr"] / times["fp64"]
+    out["adam"]["target_ratio"] = 3.0
+
+    mreps = 3 if quick else 3
+    qplan = QuantPlan.parse("W=bf16,G=bf16,M=bf16")
+    for polar in ("svd", "ns"):
+        opt = make_optimizer("muon", polar=polar)
+        t64 = _time(_step_fn(opt, QuantPlan(), [(n, n)]), mreps)
+        tq = _time(_step_fn(opt, qplan, [(n, n)]), mreps)
+        out["muon"][f"seconds_{polar}_fp64"] = t64
+        out["muon"][f"seconds_{polar}_WGM_bf16"] = tq
+        out["muon"][f"ratio_{polar}_WGM_bf16"] = tq / t64
+    opt = make_optimizer("muon", polar="ns", ns_quant="bf16")
+    tq = _time(_step_fn(opt, qplan, [(n, n)]), mreps)
+    out["muon"]["seconds_ns_WGM_bf16_products_bf16"] = tq
+    out["muon"]["ratio_ns_WGM_bf16_products_bf16"] = tq / out["muon"]["seconds_ns_fp64"]
+    out["quick"] = bool(quick)
+    return out
