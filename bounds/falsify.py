@@ -13,10 +13,9 @@ This module turns a validated configuration (:mod:`bounds.falsify_config`) into 
 * **thresholds** (``analyze_thresholds``): the proofs layer's stagnation and swamping thresholds against
   what the stored v and w actually did.
 * **scaling** (``ScalingSearch``, ``analyze_scaling``): for T in a geometric range, the smallest
-  mantissa M*(T) per component such that every M >= M*(T) up to ``mantissa_max`` stays within
-  ``factor`` x the full-precision value (mean over seeds); searched from ``mantissa_max`` downwards
-  and stopped at the first failure (so M* = failing M + 1). Fitted M* = a + b log2 T; the slope b
-  is compared with the slope of the bounds layer's required bits.
+  mantissa M*(T) per component at which the run stays within ``factor`` x the full-precision value
+  (mean over seeds of the configured metric), searched upwards from ``mantissa_min``. Fitted
+  M* = a + b log2 T; the slope b is compared with the slope of the bounds layer's required bits.
 """
 from __future__ import annotations
 
@@ -216,7 +215,7 @@ def analyze_grid(cfg: dict, store) -> list[dict]:
             if ck not in const_cache:
                 try:
                     c = problem_constants(case["problem"], case.get("problem_args", {}))
-                    if opt == "muon" and c.get("sigma") is None:
+                    if c.get("sigma") is None:
                         c["_sigma_est"] = estimate_sigma(case["problem"], case.get("problem_args", {}))
                     const_cache[ck] = c
                 except Exception as exc:
@@ -357,32 +356,38 @@ def scaling_plan(cfg, comp, M) -> str:
 
 
 def _metric(cfg, res: dict):
+    """The scaled quantity: "final" (mean ||grad F||^2 over the last 10% of steps) or "measured"
+    (the quantity the derived bound controls)."""
+    if cfg["scaling"].get("metric", "final") == "final":
+        return res.get("final")
     return res.get(measured_key(cfg["scaling"]["optimizer"]))
 
 
 class ScalingSearch:
-    """Downward mantissa search per (T, component), driven by scheduler callbacks.
+    """Upward mantissa search per (T, component), driven by scheduler callbacks.
 
-    ``start(submit)`` submits the full-precision baselines and M = mantissa_max for every chain;
-    whenever all seeds of a chain's current M (and its baseline) are in, the chain decides: within
-    ``factor`` -> submit M - 1 (unless at mantissa_min); otherwise stop. The same decision function
-    (:func:`decide`) is used by ``analyze_scaling`` on the stored results, so a resumed run and a
-    fresh run reach the same M*.
+    ``start(submit)`` submits the full-precision baselines and M = mantissa_min for every chain;
+    whenever all seeds of a chain's current M (and its baseline) are in, the chain decides: outside
+    ``factor`` -> submit M + 1 (unless at mantissa_max); within -> stop, M*(T) = M. The same decision
+    function (:func:`decide`) is used by ``analyze_scaling`` on the stored results, so a resumed run
+    and a fresh run reach the same M*.
     """
 
     def __init__(self, cfg: dict, store, submit):
         self.cfg, self.store, self.submit = cfg, store, submit
         self.sc = cfg["scaling"]
         self.seeds = cfg["seeds"]
+        self._submitted: set = set()
 
     def start(self):
         if not self.sc["components"]:
             return
         for T in self.sc["T"]:
             for s in self.seeds:
-                self.submit("run", scaling_unit(self.cfg, T, "", s), "scaling runs", None)
+                self.submit("run", scaling_unit(self.cfg, T, "", s), "scaling runs",
+                            lambda res, T=T: [self._check(T, c, self.sc["mantissa_min"]) for c in self.sc["components"]])
             for comp in self.sc["components"]:
-                self._submit_level(T, comp, self.sc["mantissa_max"])
+                self._submit_level(T, comp, self.sc["mantissa_min"])
 
     def _submit_level(self, T, comp, M):
         for s in self.seeds:
@@ -390,9 +395,20 @@ class ScalingSearch:
                         lambda res, T=T, comp=comp, M=M: self._check(T, comp, M))
 
     def _check(self, T, comp, M):
-        d = decide(self.cfg, self.store, T, comp, M)
-        if d == "within" and M > self.sc["mantissa_min"]:
-            self._submit_level(T, comp, M - 1)
+        # walk up over levels already decided (a resumed run), submit the first undecided one
+        while True:
+            d = decide(self.cfg, self.store, T, comp, M)
+            if d is None or d == "within":
+                return
+            if M >= self.sc["mantissa_max"]:
+                return
+            M += 1
+            key = (T, comp, M)
+            if decide(self.cfg, self.store, T, comp, M) is None:
+                if key not in self._submitted:
+                    self._submitted.add(key)
+                    self._submit_level(T, comp, M)
+                return
 
 
 def _level(cfg, store, T, plan):
@@ -420,27 +436,26 @@ def analyze_scaling(cfg: dict, store, theory: dict) -> dict:
     """M*(T) per component, the log2 T fit, and the theory slope from bounds.required_bits."""
     sc = cfg["scaling"]
     out = {"optimizer": sc["optimizer"], "problem": sc["problem"], "factor": sc["factor"],
-           "T": sc["T"], "mantissa_range": [sc["mantissa_min"], sc["mantissa_max"]],
+           "metric": sc["metric"], "T": sc["T"], "mantissa_range": [sc["mantissa_min"], sc["mantissa_max"]],
            "exponent_bits": sc["exponent_bits"], "rounding": sc["rounding"],
            "hparams_rule": scaling_hparams.__doc__, "components": {}}
     for comp in sc["components"]:
         pts = []
         for T in sc["T"]:
-            M = sc["mantissa_max"]
+            M = sc["mantissa_min"]
             status, mstar, levels = "incomplete", None, {}
-            while M >= sc["mantissa_min"]:
+            while M <= sc["mantissa_max"]:
                 d = decide(cfg, store, T, comp, M)
                 if d is None:
                     break
-                q = _level(cfg, store, T, scaling_plan(cfg, comp, M))
-                levels[M] = float(np.mean(q))
-                if d == "outside":
-                    status = "censored-high" if M == sc["mantissa_max"] else "found"
-                    mstar = M + 1
+                levels[M] = float(np.mean(_level(cfg, store, T, scaling_plan(cfg, comp, M))))
+                if d == "within":
+                    status = "censored-low" if M == sc["mantissa_min"] else "found"
+                    mstar = M
                     break
-                M -= 1
+                M += 1
             else:
-                status, mstar = "censored-low", sc["mantissa_min"]
+                status = "censored-high"
             base = _level(cfg, store, T, "")
             pts.append({"T": T, "M_star": mstar, "status": status,
                         "baseline": float(np.mean(base)) if base else None,

@@ -11,7 +11,8 @@ Decision rules (intervals are Student-t 95% over seeds, :mod:`bounds.falsify_sta
   ||grad F||^2, both W and V above both G and M beyond intervals -> supports; G or M above W or V
   beyond intervals -> contradicts; else inconclusive.
 * Muon more robust: per-seed degradation log10(final_q / final_fp) (same seed), Muon below Adam beyond
-  intervals -> supports; above -> contradicts.
+  intervals -> supports; above Adam *and* above 0 (Muon actually degraded) -> contradicts; otherwise
+  inconclusive.
 * more bits -> smaller norm: OLS slope of log10(final) against mantissa bits (every seed a point),
   95% slope interval below 0 -> supports, above 0 -> contradicts.
 * bound holds: any FALSIFIED row with every constant exact -> contradicts; FALSIFIED with an estimated
@@ -282,10 +283,15 @@ def ev_muon_vs_adam(rows, problem, M, comp="all") -> Evidence:
     nums = {"adam_log10_degradation": da, "muon_log10_degradation": dm}
     head = (f"{problem}, {comp} at e*m{M}: log10(final_q/final_fp) Adam {st.fmt_ci(da)}, Muon {st.fmt_ci(dm)}")
     cmds = _cmds([got["adam"][1], got["muon"][1]], 2)
+    zero = {"lo": 0.0, "hi": 0.0, "mean": 0.0}
     if st.greater(da, dm):
         return Evidence("experiment", eid, head, "supports", nums, cmds)
-    if st.greater(dm, da):
+    if st.greater(dm, da) and st.greater(dm, zero):
         return Evidence("experiment", eid, head, "contradicts", nums, cmds)
+    if st.greater(dm, da):
+        return Evidence("experiment", eid, head, "inconclusive", nums, cmds,
+                        reason="Muon changes more than Adam but is not degraded (its log-ratio interval "
+                               "is not above 0): Adam is not hurt either")
     return Evidence("experiment", eid, head, "inconclusive", nums, cmds, reason="intervals overlap")
 
 
@@ -490,7 +496,7 @@ def ev_stagnation(th_rows) -> list[Evidence]:
             continue
         never = _fact_field(r["fact"], "never_decreases", "stagnates", "frozen", "can_never_decrease")
         opp, dec = r.get("v_decrease_opportunities"), r.get("v_decreases")
-        nums = {"lemma_never_decreases": never, "threshold": _fact_field(r["fact"], "threshold", "one_minus_beta2_threshold"),
+        nums = {"lemma_never_decreases": never, "threshold": _fact_field(r["fact"], "threshold_float", "threshold"),
                 "decrease_opportunities": opp, "decreases": dec, "v_lost_frac": r.get("v_lost_frac")}
         head = (f"{r['format']}/{r['rounding']} beta2={r['beta2']}: lemma says v "
                 f"{'can never decrease' if never else 'can decrease'}; run: {dec} decreases in {opp} opportunities, "
@@ -519,7 +525,7 @@ def ev_swamping(th_rows) -> list[Evidence]:
         if r.get("fact_error") or r.get("fact") is None:
             out.append(missing("lemmas", eid, f"swamping_threshold: {r.get('fact_error') or 'missing'}"))
             continue
-        thr = _fact_field(r["fact"], "threshold", "rel_threshold", "ratio")
+        thr = _fact_field(r["fact"], "threshold_float", "threshold")
         try:
             thr = float(thr)
         except (TypeError, ValueError):

@@ -155,7 +155,7 @@ def fig_lost_updates(results, out):
         rs = sorted([r for r in rows if r["format"] == f], key=lambda r: r["beta2"])
         xs = [1 - r["beta2"] for r in rs]
         ax.plot(xs, [r["v_lost_frac"] for r in rs], "o-", color=cmap(k), label=f)
-        thr = _fact_field(rs[0].get("fact") or {}, "threshold", "one_minus_beta2_threshold")
+        thr = _fact_field(rs[0].get("fact") or {}, "threshold_float", "threshold")
         try:
             thr = float(thr)
             if thr > 0:

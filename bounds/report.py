@@ -230,9 +230,9 @@ def scaling_section(results) -> str:
     if not sc.get("components"):
         return "No scaling experiment configured."
     head = (f"{sc['optimizer']} on {sc['problem']}, formats e{sc['exponent_bits']}mM ({sc['rounding']}), "
-            f"M searched downwards from {sc['mantissa_range'][1]} to {sc['mantissa_range'][0]}; M* = smallest M "
-            f"such that every M' >= M keeps the measured quantity within {sc['factor']}x full precision (mean "
-            f"over seeds). Step sizes: {sc['hparams_rule'].strip()}\n\n")
+            f"M searched upwards from {sc['mantissa_range'][0]} to {sc['mantissa_range'][1]}; M* = smallest M "
+            f"whose run stays within {sc['factor']:g}x full precision (metric: {sc['metric']}, mean over seeds). "
+            f"Step sizes: {sc['hparams_rule'].strip()}\n\n")
     rows = []
     for comp, c in sc["components"].items():
         th = {p["T"]: p["bits"] for p in c.get("theory_points", [])}

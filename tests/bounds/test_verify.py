@@ -1,0 +1,166 @@
+"""`qbound verify`: the --quick run end to end, the results schema, resume, and config errors."""
+import json
+import re
+
+import pytest
+
+from bounds.cli import main
+from bounds.falsify_config import DEFAULT_TOML, default_config, load_config, validate
+from bounds.falsify_store import ResultStore, unit_key
+from bounds.verify import RESULT_KEYS, SCHEMA, verify
+from numeric.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("verify") / "report"
+    rc = main(["verify", "--quick", "--out", str(out), "--no-progress"])
+    data = json.loads((out / "results.json").read_text())
+    return out, rc, data
+
+
+def test_quick_writes_report(quick):
+    out, rc, data = quick
+    assert rc in (0, 1)          # 1 = a lower layer raised; the report must exist either way
+    assert rc == (1 if any(e["status"] == "error" for e in data["errors"]) else 0)
+    md = (out / "report.md").read_text()
+    assert "## Claims" in md and "| claim | source | statement | verdict |" in md
+    for c in data["claims"]:
+        assert c["id"] in md
+    for f in data["figures"]:
+        png = out / f["file"]
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({f['file']})" in md
+
+
+def test_results_schema_stable(quick):
+    _, _, data = quick
+    assert list(data) == list(RESULT_KEYS)
+    assert data["schema"] == SCHEMA == "qbound.verify/1"
+    assert re.match(r"\d+\.\d+", data["qbound_version"]) or data["qbound_version"] == "0+unknown"
+    ids = {c["id"] for c in data["claims"]}
+    for must in ("paper.log_bits", "paper.adam_WV", "paper.muon_robust", "paper.more_bits",
+                 "qbound.adam_bound_holds", "qbound.muon_bound_holds", "qbound.intermediate_steps",
+                 "qbound.stagnation_threshold", "qbound.swamping_threshold", "qbound.floor", "qbound.lemmas"):
+        assert must in ids
+    for c in data["claims"]:
+        assert set(c) == {"id", "source", "statement", "verdict", "why", "evidence"}
+        assert c["verdict"] in ("supported", "contradicted", "inconclusive")
+        assert c["evidence"], c["id"]
+        for e in c["evidence"]:
+            assert set(e) == {"layer", "id", "summary", "outcome", "numbers", "commands", "reason"}
+    row = data["bounds"][0]
+    for k in ("case", "optimizer", "problem", "component", "mantissa", "plan", "measured", "bound", "status",
+              "tightness", "constants", "constants_how", "commands"):
+        assert k in row
+
+
+def test_verdicts_recomputed_from_stored_evidence(quick):
+    """The verdict in results.json is exactly what the rule gives on the stored evidence."""
+    from bounds.falsify_claims import Evidence, verdict
+    _, _, data = quick
+    for c in data["claims"]:
+        ev = [Evidence(**e) for e in c["evidence"]]
+        assert verdict(ev)[0] == c["verdict"]
+
+
+def test_experiment_numbers_present(quick):
+    _, _, data = quick
+    measured = [r for r in data["bounds"] if r["measured"]["mean"] is not None]
+    assert measured, "no grid run produced a measurement"
+    assert all(r["commands"] and r["commands"][0].startswith("qbound run") for r in measured)
+
+
+def test_rerun_reuses_store_and_reproduces(quick, tmp_path):
+    out, _, data = quick
+    res = verify(default_config(quick=True), out, show_progress=False, command="qbound verify --quick")
+    assert res["run"]["units_computed"] == 0 and res["run"]["units_reused"] > 0
+    again = json.loads((out / "results.json").read_text())
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(again["bounds"]) == strip(data["bounds"])
+    assert [c["verdict"] for c in again["claims"]] == [c["verdict"] for c in data["claims"]]
+
+
+def _tiny_cfg(seeds):
+    return validate({
+        **default_config(quick=True),
+        "seeds": seeds, "workers": 1,
+        "lemmas": {"enabled": False, "suite": "default", "formats": [], "roundings": []},
+        "derive": {"names": []},
+        "grid": {"components": ["V"], "mantissa": [3], "exponent_bits": 8, "rounding": "rne", "steps": 20,
+                 "compare_bits": [], "case": [{"optimizer": "adam", "problem": "quadratic",
+                                               "problem_args": {"d": 4, "sigma": 0.5}, "hparams": {"lr": 0.01}}]},
+        "trajectory": {"plans": [], "steps": 5},
+        "thresholds": {**default_config(quick=True)["thresholds"], "formats": []},
+        "scaling": {**default_config(quick=True)["scaling"], "components": [], "floor_plans": []},
+    })
+
+
+def test_resume_after_partial_run(tmp_path):
+    """A store holding part of the work (seed 0 only) is completed without redoing it."""
+    out = tmp_path / "r"
+    r1 = verify(_tiny_cfg([0]), out, show_progress=False)
+    n1 = r1["run"]["units_computed"]
+    lines1 = (out / "store" / "run.jsonl").read_text().splitlines()
+    r2 = verify(_tiny_cfg([0, 1]), out, show_progress=False)
+    assert r2["run"]["units_reused"] == n1 and r2["run"]["units_computed"] == n1
+    lines2 = (out / "store" / "run.jsonl").read_text().splitlines()
+    assert lines2[:len(lines1)] == lines1          # nothing rewritten, only appended
+    # a line cut off by an interruption is skipped, and its unit recomputed
+    with open(out / "store" / "run.jsonl", "a") as fh:
+        fh.write('{"key": "trunc')
+    r3 = verify(_tiny_cfg([0, 1]), out, show_progress=False)
+    assert r3["run"]["units_computed"] == 0
+
+
+def test_worker_count_does_not_change_numbers(tmp_path):
+    a = verify(_tiny_cfg([0, 1]), tmp_path / "a", workers=1, show_progress=False)
+    b = verify(_tiny_cfg([0, 1]), tmp_path / "b", workers=2, show_progress=False)
+    assert [r["per_seed"] for r in a["bounds"]] == [r["per_seed"] for r in b["bounds"]]
+
+
+def test_store_keys():
+    u = {"a": 1, "b": [1, 2]}
+    assert unit_key(u) == unit_key({"b": [1, 2], "a": 1})
+    assert unit_key(u) != unit_key({"a": 1, "b": [1, 3]})
+
+
+def test_store_roundtrip(tmp_path):
+    s = ResultStore(tmp_path)
+    s.put("x", {"k": 1}, {"v": 2.5})
+    assert ResultStore(tmp_path).get("x", {"k": 1})["result"] == {"v": 2.5}
+    assert ResultStore(tmp_path).get("x", {"k": 2}) is None
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("sedes = [1]\n", "Did you mean seeds"),
+    ("[grid]\nmantisa = [1]\n", "Accepted keys in [grid]"),
+    ("[grid]\nmantissa = 'x'\n", "expected a list"),
+    ("[[grid.case]]\noptimizer = 'adma'\nproblem = 'rosenbrock'\n", "Did you mean adam"),
+    ("[thresholds]\nformats = ['bf17']\n", "unknown format"),
+    ("[trajectory]\nplans = ['X=bf16']\n", "plan"),
+    ("seeds = [\n", "not valid TOML"),
+])
+def test_bad_config_exits_2(tmp_path, capsys, text, needle):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    rc = main(["verify", "--config", str(f), "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert needle in err
+    assert not (tmp_path / "o").exists()       # refused before any work
+
+
+def test_config_file_replaces_defaults(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text("seeds = [7]\n[scaling]\nT = {min = 16, max = 64, factor = 2}\n")
+    cfg = load_config(f)
+    assert cfg["seeds"] == [7] and cfg["scaling"]["T"] == [16, 32, 64]
+    assert cfg["grid"] == default_config()["grid"]
+    with pytest.raises(InputError):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_print_config_roundtrips(capsys):
+    assert main(["verify", "--print-config"]) == 0
+    assert capsys.readouterr().out == DEFAULT_TOML
