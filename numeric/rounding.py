@@ -26,6 +26,8 @@ NaN inputs give NaN (also for formats that have no NaN encoding; ml_dtypes retur
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .formats import FloatFormat, FormatError, check_rounding, get_format
@@ -90,8 +92,10 @@ def quantize(x, fmt, rounding: str = "rne", *, rng=None, sr_bits: int | None = N
     float for scalar input, else a float64 ndarray of the same shape.
 
     Arrays of at least ``FAST_MIN_SIZE`` elements run on the compiled kernel
-    (numeric._kernel_numba) when numba is importable; smaller ones on the numpy reference
-    :func:`_round_reference`. Both give bit-identical results (tests/numeric/test_rounding_fast.py).
+    (numeric._kernel_numba) when numba is importable, and so does everything once that kernel is
+    loaded; before that, smaller inputs use the numpy reference :func:`_round_reference` (no JIT
+    import for a process that only rounds a few values). Both kernels give bit-identical results,
+    SR included (tests/numeric/test_rounding_fast.py).
     """
     return _quantize(x, fmt, rounding, rng=rng, sr_bits=sr_bits, overflow=overflow,
                      sr_random=sr_random, path="auto")
@@ -137,6 +141,7 @@ def _fast_module():
 _FAST = None
 
 
+@functools.lru_cache(maxsize=256)
 def _kernel_params(fmt: FloatFormat, rounding: str, overflow: str) -> dict:
     """Per-call constants of the compiled kernel: the grid, and what overflow/inf map to.
 
@@ -166,7 +171,9 @@ def _quantize(x, fmt, rounding="rne", *, rng=None, sr_bits=None, overflow="ieee"
     scalar = np.ndim(x) == 0 and not isinstance(x, np.ndarray)
     arr = np.asarray(x)
     if path == "auto":
-        use_fast = arr.size >= FAST_MIN_SIZE and _fast_module() is not None
+        # the compiled kernel once it is loaded (~10 us per call), else numpy below FAST_MIN_SIZE
+        # elements so that short-lived processes (the CLI on a few values) never import numba
+        use_fast = (_FAST or arr.size >= FAST_MIN_SIZE) and _fast_module() is not None
     elif path == "fast":
         if _fast_module() is None:
             raise RuntimeError("the compiled kernel needs numba")
