@@ -314,3 +314,89 @@ def is_representable(x, fmt) -> np.ndarray:
 
 #: old name of the reference kernel
 _round_kernel = _round_reference
+
+
+def quantize_exact(values, fmt, rounding: str = "rne", *, rng=None, sr_bits: int | None = None,
+                   overflow: str = "ieee", sr_random=None, negative_zero=None):
+    """Round exact rationals (Fraction, int, or float taken exactly) into ``fmt``; float64 results.
+
+    The same rounding as :func:`quantize` (same modes, overflow rules and SR stream), but the input
+    is the exact rational, so a decimal such as Fraction("0.99804687500000000001") is rounded
+    without passing through float64 first (no double rounding). Computed with Fractions: for
+    |X| = (k + r) q on the grid of spacing q around |X|, each mode picks k or k + 1. Infinite and NaN
+    floats are accepted as floats. ``negative_zero`` (booleans, one per value) gives the sign of
+    zero inputs, which a Fraction cannot carry.
+
+    Returns a float for a single non-sequence value, else a float64 ndarray (1-d).
+    """
+    from fractions import Fraction
+
+    fmt = get_format(fmt)
+    check_rounding(rounding)
+    check_overflow(overflow)
+    single = not isinstance(values, (list, tuple, np.ndarray))
+    vals = [values] if single else list(values)
+    n = len(vals)
+    negz = [False] * n if negative_zero is None else [bool(v) for v in np.broadcast_to(negative_zero, (n,))]
+    k = 64
+    R = None
+    if rounding == "sr":
+        k = 64 if sr_bits is None else int(sr_bits)
+        if not (1 <= k <= 64):
+            raise ValueError(f"sr_bits must be in 1..64, got {sr_bits}")
+        if sr_random is None:
+            if not isinstance(rng, np.random.Generator):
+                raise ValueError("stochastic rounding needs an explicit rng=numpy.random.Generator (or sr_random)")
+            R = sr_random_stream(int(rng.integers(0, 1 << 64, dtype=np.uint64)), n, k)
+        else:
+            R = np.broadcast_to(np.asarray(sr_random, dtype=np.uint64), (n,))
+            if k < 64 and np.any(R >> _U64(k)):
+                raise ValueError(f"sr_random values must be < 2^sr_bits = 2^{k}")
+    huge = fmt.max_finite
+    out = np.empty(n, dtype=np.float64)
+    for i, v in enumerate(vals):
+        if isinstance(v, float) and not np.isfinite(v):
+            out[i] = _round_reference(np.array([v]), fmt, "rne" if rounding == "sr" else rounding,
+                                      overflow, None, 64)[0]
+            continue
+        X = Fraction(v)
+        neg = X < 0 or (X == 0 and (negz[i] or (isinstance(v, float) and np.signbit(v))))
+        A = abs(X)
+        if A == 0:
+            out[i] = -0.0 if neg else 0.0
+            continue
+        e = A.numerator.bit_length() - A.denominator.bit_length()
+        if Fraction(2) ** e > A:
+            e -= 1
+        if e >= fmt.emin:
+            q = Fraction(2) ** (e - fmt.man_bits)
+        elif fmt.subnormals:
+            q = Fraction(2) ** (fmt.emin - fmt.man_bits)
+        else:
+            q = Fraction(2) ** fmt.emin
+        kq, rem = divmod(A, q)
+        kq = int(kq)
+        r = rem / q
+        if rounding == "rne":
+            up = r > Fraction(1, 2) or (r == Fraction(1, 2) and kq % 2 == 1)
+        elif rounding == "rna":
+            up = r >= Fraction(1, 2)
+        elif rounding == "rtz":
+            up = False
+        elif rounding == "rup":
+            up = r > 0 and not neg
+        elif rounding == "rdn":
+            up = r > 0 and neg
+        else:
+            up = int(R[i]) < (r.numerator << k) // r.denominator
+        V = (kq + up) * q
+        if V > huge:
+            toward_zero = rounding == "rtz" or (rounding == "rup" and neg) or (rounding == "rdn" and not neg)
+            if overflow == "saturate" or fmt.policy == "none" or toward_zero:
+                mag = float(huge)
+            else:
+                mag = np.inf if fmt.has_inf else np.nan
+        else:
+            mag = float(V)
+        out[i] = -mag if neg else mag
+    return float(out[0]) if single else out
