@@ -51,7 +51,8 @@ def rerun_command(problem: Problem, optimizer: Optimizer, plan: QuantPlan, steps
 
 
 def run(problem, optimizer, plan=None, steps: int = 100, seed: int = 0, *, record_states: bool = False,
-        problem_kw: dict | None = None, hparams: dict | None = None, progress=None) -> Trajectory:
+        problem_kw: dict | None = None, hparams: dict | None = None, progress=None,
+        blas_threads: int | None = 1) -> Trajectory:
     """Run ``optimizer`` on ``problem`` for ``steps`` steps under ``plan``; see module docstring.
 
     Parameters
@@ -62,7 +63,19 @@ def run(problem, optimizer, plan=None, steps: int = 100, seed: int = 0, *, recor
     steps, seed : number of updates T and the run seed.
     record_states : keep the per-step states (x, xq, g, m_pre, m, v_pre, v), shape (T, d) each.
     progress : optional callable ``progress(k)`` called after each step.
+    blas_threads : BLAS threads during the run (default 1: the problems are small, multithreaded BLAS
+        only adds overhead, and sweeps parallelize over processes instead); None leaves BLAS alone.
+        Results do not depend on it beyond BLAS's own summation order.
     """
+    if blas_threads is not None:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            threadpool_limits = None
+        if threadpool_limits is not None:
+            with threadpool_limits(limits=int(blas_threads), user_api="blas"):
+                return run(problem, optimizer, plan, steps, seed, record_states=record_states,
+                           problem_kw=problem_kw, hparams=hparams, progress=progress, blas_threads=None)
     if not isinstance(problem, Problem):
         problem = make_problem(problem, **(problem_kw or {}))
     if not isinstance(optimizer, Optimizer):

@@ -5,7 +5,6 @@ Thin glue over numeric.harness, numeric.sweep and numeric.plots (imported inside
 from __future__ import annotations
 
 import json
-import sys
 
 OPTIMIZER_NAMES = ("adam", "adam-torch", "adamw", "muon", "sgdm")
 PROBLEM_NAMES = ("rosenbrock", "quadratic", "digits-logreg", "digits-mlp", "matrix-ls")
@@ -26,6 +25,9 @@ def register(sub):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", metavar="FILE", help="write the trajectory as JSON")
     p.add_argument("--states", action="store_true", help="record per-step states (x, xq, g, m, v) into --out")
+    p.add_argument("--reference", action="store_true",
+                   help="also repeat the unquantized run in mpmath (rosenbrock/quadratic without noise; adam, "
+                        "adam-torch, sgdm) and report the float64 path's own error")
     p.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sweep", help="grid of runs (optimizer x component x mantissa bits x seed), parallel, resumable",
@@ -106,7 +108,20 @@ def cmd_run(args):
             continue
         table.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
     table.add_row("seconds", f"{tr.meta['seconds']:.3g}")
+    ref = None
+    if args.reference:
+        from numeric.reference import reference_run
+        ref = reference_run(problem, opt, args.steps)
+        table.add_row("reference: max |x_float64 - x_exact|", f"{ref['max_x_err']:.3g}")
+        table.add_row("reference: max rel. error of ||grad||^2", f"{ref['max_grad_norm2_rel_err']:.3g}")
+        table.add_row("reference: final ||grad||^2 exact", f"{ref['final_grad_norm2_exact']:.6g}")
     Console().print(table)
+    if args.out and ref is not None:
+        with open(args.out) as fh:
+            d = json.load(fh)
+        d["reference"] = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in ref.items()}
+        with open(args.out, "w") as fh:
+            json.dump(d, fh, sort_keys=True, indent=1)
     if args.out:
         print(f"wrote {args.out}")
     return 0
@@ -135,7 +150,7 @@ def cmd_sweep(args):
     if args.steps < 1:
         raise InputError(f"--steps must be >= 1, got {args.steps}")
     configs = spec.configs()
-    recs = run_sweep(configs, args.out, workers=args.workers, progress=sys.stderr.isatty() or True)
+    recs = run_sweep(configs, args.out, workers=args.workers, progress=True)
     print(f"{len(recs)} runs in {args.out} ({len(configs)} in the grid)")
     return 0
 

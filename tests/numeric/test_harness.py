@@ -97,3 +97,12 @@ def test_cli_run_and_errors(tmp_path, capsys):
 def test_bad_steps():
     with pytest.raises(InputError):
         run("rosenbrock", "adam", "", -3, 0)
+
+
+def test_cli_run_reference(tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["run", "sgdm", "--problem", "quadratic", "--problem-args", "d=3", "--hp", "lr=1e-3",
+                 "--steps", "20", "--reference", "--out", str(out)]) == 0
+    ref = json.loads(out.read_text())["reference"]
+    assert ref["max_x_err"] < 1e-12 and len(ref["x_err"]) == 20
+    assert main(["run", "sgdm", "--problem", "digits-logreg", "--steps", "2", "--reference"]) == 2
