@@ -42,7 +42,10 @@ _IMPLICIT = _U64(1 << 52)
 
 def check_overflow(policy: str) -> str:
     if policy not in OVERFLOW_POLICIES:
-        raise FormatError(f"unknown overflow policy {policy!r}. Accepted: {', '.join(OVERFLOW_POLICIES)}.")
+        import difflib
+        close = difflib.get_close_matches(str(policy), OVERFLOW_POLICIES, n=1, cutoff=0.3)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        raise FormatError(f"unknown overflow policy {policy!r}.{hint} Accepted: {', '.join(OVERFLOW_POLICIES)}.")
     return policy
 
 
