@@ -147,17 +147,21 @@ class Rosenbrock(Problem):
         B = max(float(np.max(np.abs(x0))), 1.0)
         # Gershgorin bound of the Hessian over the box [-B, B]^d, which contains x0 and x*:
         # diagonal <= 1200 B^2 + 400 B + 202, off-diagonal row sum <= 2 * 400 B.
+        # On the same box: |dF/dx_i| <= 400 B (B + B^2) + 2 (1 + B) + 200 (B + B^2); uniform noise adds
+        # at most sqrt(3) sigma (Gaussian noise is unbounded).
+        Rbox = 400 * B * (B + B * B) + 2 * (1 + B) + 200 * (B + B * B)
+        R = Rbox + math.sqrt(3) * self.sigma if (self.noise == "uniform" or not self.sigma) else None
         c.update(L=1200 * B * B + 400 * B + 202 + 800 * B, F_star=0.0, Delta=self.loss([x0]),
-                 sigma=self.sigma, r=None)
+                 sigma=self.sigma, r=None, R=R)
         c["notes"] = {
             "L": f"estimated: Gershgorin bound of the Hessian on the box [-{B}, {B}]^d (Rosenbrock is not globally L-smooth)",
             "F_star": "exact: F(1,...,1) = 0",
             "Delta": "exact: F(x0) - 0, evaluated in float64",
             "sigma": f"exact: per-coordinate std of the additive {self.noise} noise",
-            "R": "unknown: the gradient is unbounded on R^d",
+            "R": (f"estimated: l_inf bound of the stochastic gradient valid while the iterates stay in the box "
+                  f"[-{B}, {B}]^d (the gradient is unbounded on R^d)" if R is not None
+                  else "unknown: Gaussian noise is not bounded a.s."),
         }
-        if self.noise == "uniform":
-            c["notes"]["R"] += f"; the noise itself is bounded by sqrt(3) sigma = {math.sqrt(3) * self.sigma:g} a.s."
         return c
 
 
@@ -209,11 +213,16 @@ class Quadratic(Problem):
 
     def constants(self):
         c = super().constants()
-        c.update(L=float(self.kw["kappa"]), F_star=0.0, Delta=self.loss(self.x0()), sigma=self.sigma)
+        B = float(np.max(np.abs(self.x0()[0])))
+        Rbox = float(np.max(np.sum(np.abs(self.A), axis=1))) * B
+        R = Rbox + math.sqrt(3) * self.sigma if (self.noise == "uniform" or not self.sigma) else None
+        c.update(L=float(self.kw["kappa"]), F_star=0.0, Delta=self.loss(self.x0()), sigma=self.sigma, R=R)
         c["notes"] = {"L": "exact: largest eigenvalue kappa", "F_star": "exact: F(0) = 0",
                       "Delta": "exact: F(x0), evaluated in float64",
                       "sigma": f"exact: per-coordinate std of the additive {self.noise} noise",
-                      "R": "unknown: the gradient is unbounded on R^d"}
+                      "R": (f"estimated: max row l1 norm of A times {B} (+ sqrt(3) sigma), an l_inf gradient bound "
+                            f"valid while the iterates stay in the box [-{B}, {B}]^d" if R is not None
+                            else "unknown: Gaussian noise is not bounded a.s.")}
         return c
 
 
@@ -395,14 +404,20 @@ class MatrixLS(Problem):
         L = float(np.linalg.eigvalsh(self.A.T @ self.A / N)[-1])
         Xs = np.linalg.lstsq(self.A, self.B, rcond=None)[0]
         fstar = self.loss([Xs])
-        c.update(L=L, F_star=fstar, Delta=self.loss(self.x0()) - fstar, r=min(self.shapes[0]))
+        # per-sample gradient at X_*: a_i r_i^T with r_i = a_i X_* - b_i; its mean is grad F(X_*) = 0, so
+        # the per-sample variance E||a_i r_i^T - grad F||_F^2 = mean_i ||a_i||^2 ||r_i||^2 exactly.
+        Rs = self.A @ Xs - self.B
+        var1 = float(np.mean(np.sum(self.A ** 2, axis=1) * np.sum(Rs ** 2, axis=1)))
+        c.update(L=L, F_star=fstar, Delta=self.loss(self.x0()) - fstar, r=min(self.shapes[0]),
+                 sigma=math.sqrt(var1), batch=self.batch)
         c["notes"] = {
             "L": "exact (to float64): lambda_max(A^T A / N), Frobenius smoothness; spectral-to-nuclear "
                  "smoothness constant is at most r times this",
             "F_star": "exact to float64: least-squares solution by numpy.linalg.lstsq",
             "Delta": "F(x0) - F_star in float64",
             "R": "unknown: mini-batch gradients grow with ||X||",
-            "sigma": "unknown (mini-batch noise, depends on the point)",
+            "sigma": "exact at the minimizer X_*: Frobenius std of ONE sample's gradient a_i r_i^T "
+                     "(a batch of B samples drawn with replacement has std sigma / sqrt(B)); it grows away from X_*",
             "r": "exact: min(m, n)",
         }
         return c

@@ -109,3 +109,25 @@ def test_bad_problem_input():
         make_problem("rosenbrock", d=1)
     with pytest.raises(InputError, match="noise"):
         make_problem("quadratic", noise="laplace")
+
+
+def test_matrix_ls_sigma_is_the_per_sample_std_at_the_minimizer():
+    m = make_problem("matrix-ls", m=6, n=4, N=40, batch=5)
+    c = m.constants()
+    Xs = np.linalg.lstsq(m.A, m.B, rcond=None)[0]
+    rng = np.random.default_rng(0)
+    draws = np.array([m.stoch_grad([Xs], rng)[0] for _ in range(4000)])
+    measured = np.sqrt(np.sum(draws.var(axis=0)) * m.batch)
+    print(f"sigma exact {c['sigma']:.4g}, sampled {measured:.4g}")
+    assert abs(measured - c["sigma"]) < 0.05 * c["sigma"]
+
+
+@pytest.mark.parametrize("name,kw", [("rosenbrock", dict(d=3, sigma=0.2)), ("quadratic", dict(d=5, sigma=0.1))])
+def test_R_bounds_gradients_in_the_box(name, kw):
+    p = make_problem(name, **kw)
+    R = p.constants()["R"]
+    rng = np.random.default_rng(0)
+    B = float(np.max(np.abs(p.x0()[0])))
+    worst = max(float(np.max(np.abs(p.stoch_grad([rng.uniform(-B, B, p.d)], rng)[0]))) for _ in range(300))
+    assert worst <= R
+    assert make_problem(name, **{**kw, "noise": "gaussian"}).constants()["R"] is None
