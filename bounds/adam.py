@@ -100,7 +100,10 @@ Ntil = T - beta1 / (1 - beta1)
 ratio_q = 1 - beta1 / bchk2
 U1 = (1 + q_M) / (sp.sqrt(1 - q_V) * (1 - bhat1 / sp.sqrt(bchk2)))
 X_1 = X0 + T * sp.sqrt(d) * alpha * (1 - beta1) * U1 / sp.sqrt(1 - beta2)
-kappa_e = ((1 + q_M) / (1 - bhat1 / sp.sqrt(bchk2)) - 1 / (1 - beta1 / sp.sqrt(bchk2))) / sp.sqrt(1 - q_V)
+_x = beta1 / sp.sqrt(bchk2)
+# (1+q_M)/(1 - x(1+q_M)) - 1/(1 - x) = q_M/((1 - x)(1 - x(1+q_M))), x = beta1/sqrt(beta2(1-q_V))
+KAPPA_E_RAW = ((1 + q_M) / (1 - _x * (1 + q_M)) - 1 / (1 - _x)) / sp.sqrt(1 - q_V)
+kappa_e = q_M / ((1 - _x) * (1 - _x * (1 + q_M)) * sp.sqrt(1 - q_V))
 phiV = (2 - q_V) / (2 * (1 - q_V))
 Eq_ = (alpha * d * Rh * L * (1 - beta1) * (1 + q_M) ** 2 / (ratio_q * (1 - beta2))
        + 12 * d * Rh ** 2 * sp.sqrt(1 - beta1) * (1 + q_M) ** 2 * phiV / (ratio_q ** sp.Rational(3, 2) * sp.sqrt(1 - beta2))
@@ -581,6 +584,10 @@ def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = Tru
                                       atoms={Gamma: sp.Symbol("Gamma_"), Lam: sp.Symbol("Lambda_")}),
                        _check_q0_reduction(BOUND0, THM2, "Défossez Thm 2")],
                       relation=BOUND0, uses=("descent.denominator", "descent.w_bias", "lemma.sum_of_ratios_q", "lemma.descent_direction_q", "lower_bound", "smoothness")))
+    steps.append(Step("momentum.bias", "|m_t - sum_k beta1^k g_(t-k)|/sqrt(eps+v_t) <= kappa_e = ((1+q_M)/(1-x(1+q_M)) - 1/(1-x))/sqrt(1-q_V) "
+                      "= q_M/((1-x)(1-x(1+q_M)) sqrt(1-q_V)), x = beta1/sqrt(beta2(1-q_V))",
+                      [check_identity(KAPPA_E_RAW, kappa_e, "closed form of the momentum rounding bias")],
+                      uses=("round.M", "envelope.v")))
     steps.append(Step("telescope.momentum", "beta1 > 0: quantized ingredients inserted in the Thm 4 skeleton (cited, not re-derived)",
                       [_check_q0_reduction(BOUND1, THM4, "Défossez Thm 4")], relation=BOUND1,
                       uses=("cited.defossez_thm4", "envelope.update", "descent.w_bias", "lemma.sum_of_ratios_q"), cited=True))
