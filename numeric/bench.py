@@ -1,0 +1,152 @@
+"""``qbound bench quantize``: speed of :func:`numeric.rounding.quantize` against ml_dtypes and gfloat.
+
+Everything is measured in one process on the same float32 input (10^7 values, 10^6 with
+``quick``): standard normal samples times 2^U(-4, 4), so every format sees its normal range and the
+small ones also their subnormals and overflow. Each timing is the best of several repetitions, and
+the two sides of every ratio are timed alternately so that background load hits both alike.
+
+Comparisons (issue 2 targets):
+
+* RNE to bf16 vs ml_dtypes' float32 -> bfloat16 -> float32 round trip (target: ratio <= 2);
+* RNE to fp8_e4m3fn vs ml_dtypes' float32 -> float8_e4m3fn cast (target: ratio <= 1);
+* every format and mode vs ``gfloat.round_ndarray`` (target: gfloat / ours >= 30). gfloat is slow,
+  so it is timed on a subsample (10^5 values, 2*10^4 with quick) and scaled per element: the
+  reported gfloat time is an extrapolation, stated as such in the result;
+* SR vs RNE for the same format (target: ratio <= 2).
+
+Our output is float64 (twice the bytes of the float32 round trip and eight times the fp8 cast).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+MODES = ("rne", "rna", "rtz", "rup", "rdn", "sr")
+
+
+def _time(fn, reps: int) -> float:
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _alternate(fa, fb, reps: int) -> tuple[float, float]:
+    """Best times of fa and fb, run alternately."""
+    ta = tb = float("inf")
+    for _ in range(reps):
+        ta = min(ta, _time(fa, 1))
+        tb = min(tb, _time(fb, 1))
+    return ta, tb
+
+
+def _gfloat_info(fmt):
+    from gfloat import FormatInfo
+    from gfloat.types import Domain
+    nans = {"ieee": (1 << fmt.man_bits) - 1, "fn": 1, "none": 0}[fmt.policy]
+    return FormatInfo(fmt.name, fmt.total_bits, fmt.p, bias=fmt.bias, is_signed=True,
+                      domain=Domain.Extended if fmt.policy == "ieee" else Domain.Finite, has_nz=True,
+                      num_high_nans=nans, has_subnormals=fmt.subnormals, is_twos_complement=False)
+
+
+def bench_quantize(quick: bool = False, *, progress: bool = True) -> dict:
+    """Measure and return the timings and ratios described in the module docstring."""
+    import ml_dtypes
+
+    from .formats import registry
+    from .rounding import FAST_MIN_SIZE, _fast_module, quantize
+
+    n = 10**6 if quick else 10**7
+    n_sub = 2 * 10**4 if quick else 10**5
+    reps = 3 if quick else 5
+    rng = np.random.default_rng(12345)
+    x = (rng.standard_normal(n) * np.exp2(rng.uniform(-4, 4, n))).astype(np.float32)
+    sub = x[:n_sub]
+    say = print if progress else (lambda *a, **k: None)
+
+    fast = _fast_module()
+    t0 = time.perf_counter()
+    for mode in MODES:  # load (or compile) every kernel before timing
+        quantize(x[:FAST_MIN_SIZE], "bf16", mode, rng=np.random.default_rng(0))
+        quantize(x[:FAST_MIN_SIZE].astype(np.float64), "bf16", mode, rng=np.random.default_rng(0))
+    warm = time.perf_counter() - t0
+    res: dict = {
+        "n": n, "input": "float32: standard normal times 2^U(-4,4), seed 12345",
+        "repetitions": f"best of {reps}", "compiled_kernel": fast is not None,
+        "threads": fast.n_threads() if fast else 1, "kernel_load_seconds": warm,
+        "load_average_before": _loadavg(),
+    }
+
+    say(f"[bench quantize] n={n}: bf16 and fp8_e4m3fn against ml_dtypes ...")
+    ours, ml = _alternate(lambda: quantize(x, "bf16"),
+                          lambda: x.astype(ml_dtypes.bfloat16).astype(np.float32), reps)
+    res["bf16_rne"] = {"ours_s": ours, "ml_dtypes_roundtrip_s": ml, "ratio_ours_to_ml_dtypes": ours / ml,
+                       "target": "ratio <= 2", "target_met": ours / ml <= 2}
+    ours, ml = _alternate(lambda: quantize(x, "fp8_e4m3fn"), lambda: x.astype(ml_dtypes.float8_e4m3fn), reps)
+    res["e4m3fn_rne"] = {"ours_s": ours, "ml_dtypes_cast_s": ml, "ratio_ours_to_ml_dtypes": ours / ml,
+                         "target": "ratio <= 1", "target_met": ours / ml <= 1}
+
+    say(f"[bench quantize] every format and mode (gfloat on {n_sub} values, scaled) ...")
+    ours_t: dict = {}
+    gf_ratio: dict = {}
+    sr_ratio: dict = {}
+    try:
+        from gfloat import RoundMode, round_ndarray
+        gmode = {"rne": RoundMode.TiesToEven, "rna": RoundMode.TiesToAway, "rtz": RoundMode.TowardZero,
+                 "rup": RoundMode.TowardPositive, "rdn": RoundMode.TowardNegative, "sr": RoundMode.Stochastic}
+    except ImportError:  # gfloat is a test extra
+        round_ndarray = None
+    srbits = rng.integers(0, 1 << 16, n_sub)
+    for fmt in registry().values():
+        for mode in MODES:
+            g = np.random.default_rng(1)
+            ours_fn = lambda: quantize(x, fmt, mode, rng=g)  # noqa: E731
+            if round_ndarray is not None:
+                fi = _gfloat_info(fmt)
+                sat = fmt.policy == "none"
+                kw = {"srbits": srbits, "srnumbits": 16} if mode == "sr" else {}
+                with np.errstate(all="ignore"):
+                    t_ours, t_g = _alternate(ours_fn, lambda: round_ndarray(fi, sub, gmode[mode], sat=sat, **kw),
+                                             max(2, reps - 2))
+                gf_ratio[f"{fmt.name}.{mode}"] = (t_g / n_sub) / (t_ours / n)
+            else:
+                t_ours = _time(ours_fn, reps)
+            ours_t[f"{fmt.name}.{mode}"] = t_ours
+        g = np.random.default_rng(1)
+        t_sr, t_rne = _alternate(lambda: quantize(x, fmt, "sr", rng=g), lambda: quantize(x, fmt, "rne"), reps)
+        sr_ratio[fmt.name] = t_sr / t_rne
+    res["ours_ms"] = {k: v * 1e3 for k, v in ours_t.items()}
+    if gf_ratio:
+        worst = min(gf_ratio, key=gf_ratio.get)
+        res["gfloat"] = {"note": f"gfloat.round_ndarray timed on {n_sub} values and scaled per element to n",
+                         "ratio_gfloat_to_ours": gf_ratio,
+                         "min_ratio_gfloat_to_ours": gf_ratio[worst], "slowest_vs_gfloat": worst,
+                         "target": "ratio >= 30", "target_met": gf_ratio[worst] >= 30}
+    else:
+        res["gfloat"] = {"note": "gfloat is not installed (pip install gfloat); not measured"}
+    worst = max(sr_ratio, key=sr_ratio.get)
+    res["sr_vs_rne"] = {"ratio_sr_to_rne": sr_ratio, "max_ratio_sr_to_rne": sr_ratio[worst], "worst_format": worst,
+                        "target": "ratio <= 2", "target_met": sr_ratio[worst] <= 2}
+
+    x6 = x[: 10**6]
+    res["bf16_rne_1e6_ms"] = _time(lambda: quantize(x6, "bf16"), reps) * 1e3
+    x6d = x6.astype(np.float64)
+    res["bf16_rne_1e6_float64_input_ms"] = _time(lambda: quantize(x6d, "bf16"), reps) * 1e3
+    met = [res["bf16_rne"]["target_met"], res["e4m3fn_rne"]["target_met"], res["sr_vs_rne"]["target_met"]]
+    if "target_met" in res["gfloat"]:
+        met.append(res["gfloat"]["target_met"])
+    res["all_targets_met"] = all(met)
+    res["load_average_after"] = _loadavg()
+    return res
+
+
+def _loadavg() -> str:
+    """1-minute load average and CPU count (timings on a busy machine are pessimistic)."""
+    import os
+    try:
+        return f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    except OSError:  # pragma: no cover
+        return "unknown"
