@@ -24,6 +24,9 @@ Text form (``--quant`` on the command line), components in any order, all option
 
     W=bf16,G=fp8_e5m2:sr,M=fp8_e4m3fn,V=bf16,master=stored,update=fp32
 
+A rounding mode follows the format after a colon (rne default, rna, rtz, rup, rdn, sr, or srK for
+stochastic rounding with K random bits per value).
+
 ``str(plan)`` gives the canonical text, and ``QuantPlan.parse(str(plan)) == plan``. The empty string
 (or ``"none"``) is the empty plan: everything in float64.
 """
@@ -42,10 +45,16 @@ _OTHER_KEYS = ("master", "update")
 
 @dataclass(frozen=True)
 class CompQuant:
-    """One component's quantizer: a format and a rounding mode (``rne`` by default)."""
+    """One component's quantizer: a format, a rounding mode (``rne`` by default), and for stochastic
+    rounding optionally the number of random bits per value (``sr_bits``, 1..64; None = 64).
+
+    Text form: ``"bf16"``, ``"fp8_e5m2:sr"``, ``"e8m3:sr8"`` (stochastic rounding with 8 random bits,
+    which is biased by less than 2^-8 quanta when more than 8 bits are discarded).
+    """
 
     fmt: FloatFormat
     rounding: str = "rne"
+    sr_bits: int | None = None
 
     def __post_init__(self):
         try:
@@ -55,19 +64,33 @@ class CompQuant:
         if self.rounding not in ROUNDING_MODES:
             close = difflib.get_close_matches(str(self.rounding), ROUNDING_MODES, n=2, cutoff=0.4)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise InputError(f"unknown rounding mode {self.rounding!r}.{hint} Accepted: {', '.join(ROUNDING_MODES)}.")
+            raise InputError(f"unknown rounding mode {self.rounding!r}.{hint} Accepted: {', '.join(ROUNDING_MODES)} "
+                             f"(and srK with K random bits, 1 <= K <= 64).")
+        if self.sr_bits is not None:
+            if self.rounding != "sr":
+                raise InputError("sr_bits applies to stochastic rounding only (e.g. 'e8m3:sr8')")
+            k = int(self.sr_bits)
+            if not (1 <= k <= 64):
+                raise InputError(f"stochastic rounding needs 1..64 random bits, got {self.sr_bits}")
+            object.__setattr__(self, "sr_bits", None if k == 64 else k)
 
     @classmethod
     def parse(cls, text: str) -> "CompQuant":
-        """``"bf16"`` or ``"fp8_e5m2:sr"``."""
+        """``"bf16"``, ``"fp8_e5m2:sr"`` or ``"e8m3:sr8"``."""
         text = text.strip()
         if ":" in text:
             name, mode = text.split(":", 1)
-            return cls(name.strip(), mode.strip().lower())
+            mode = mode.strip().lower()
+            if mode.startswith("sr") and mode[2:].isdigit():
+                return cls(name.strip(), "sr", int(mode[2:]))
+            return cls(name.strip(), mode)
         return cls(text)
 
     def __str__(self) -> str:
-        return self.fmt.name if self.rounding == "rne" else f"{self.fmt.name}:{self.rounding}"
+        if self.rounding == "rne":
+            return self.fmt.name
+        mode = f"sr{self.sr_bits}" if self.sr_bits is not None else self.rounding
+        return f"{self.fmt.name}:{mode}"
 
     @property
     def q(self):
@@ -75,7 +98,7 @@ class CompQuant:
         return self.fmt.rel_error_bound(self.rounding)
 
     def to_dict(self) -> dict:
-        return {"format": self.fmt.name, "rounding": self.rounding,
+        return {"format": self.fmt.name, "rounding": self.rounding, "sr_bits": self.sr_bits,
                 "exp_bits": self.fmt.exp_bits, "man_bits": self.fmt.man_bits}
 
 
@@ -168,7 +191,7 @@ class QuantPlan:
             if k in kw or (k == "update" and "update_format" in kw):
                 raise InputError(f"plan key {k!r} given twice in {text!r}")
             if k in COMPONENTS:
-                kw[k] = None if val.lower() in ("none", "fp64_exact") else CompQuant.parse(val)
+                kw[k] = None if val.lower() == "none" else CompQuant.parse(val)
             elif k == "master":
                 kw["master"] = val.lower()
             else:
@@ -200,7 +223,7 @@ class QuantPlan:
         for c in COMPONENTS:
             v = comps.get(c)
             if v:
-                kw[c] = CompQuant(v["format"], v.get("rounding", "rne"))
+                kw[c] = CompQuant(v["format"], v.get("rounding", "rne"), v.get("sr_bits"))
         return cls(master=d.get("master", "fp64"), update_format=d.get("update_format"), **kw)
 
     @classmethod
@@ -284,7 +307,7 @@ class Quantizers:
         import numpy as np
         x = np.asarray(x, dtype=np.float64)
         rng = self.rngs[count_as] if cq.rounding == "sr" else None
-        out = _round(x, cq.fmt, cq.rounding, rng, self.overflow)
+        out = _round(x, cq.fmt, cq.rounding, rng, self.overflow, cq.sr_bits)
         c = self.counts[count_as]
         huge = self._huge.get(cq.fmt)
         if huge is None:
@@ -303,7 +326,7 @@ class Quantizers:
         return self.apply(self._u, x, "U")
 
 
-def _round(x, fmt, rounding, rng, overflow):
+def _round(x, fmt, rounding, rng, overflow, sr_bits=None):
     """numeric.rounding.quantize, taking the compiled kernel also for small arrays when it exists.
 
     The compiled and the reference kernels are bit-identical (same SR stream too, see
@@ -314,11 +337,11 @@ def _round(x, fmt, rounding, rng, overflow):
     if _FAST_OK:
         try:
             from .rounding import _quantize
-            return _quantize(x, fmt, rounding, rng=rng, overflow=overflow, path="fast")
+            return _quantize(x, fmt, rounding, rng=rng, overflow=overflow, sr_bits=sr_bits, path="fast")
         except (ImportError, RuntimeError, TypeError):
             _FAST_OK = False
     from .rounding import quantize
-    return quantize(x, fmt, rounding, rng=rng, overflow=overflow)
+    return quantize(x, fmt, rounding, rng=rng, overflow=overflow, sr_bits=sr_bits)
 
 
 _FAST_OK = True

@@ -19,7 +19,8 @@ def test_parse_full_plan():
 
 
 @pytest.mark.parametrize("text", ["", "none", "V=bf16", "W=e8m3:rtz,master=stored", "G=fp16:sr,update=fp32",
-                                  "M=fp8_e4m3fn,V=e5m2:rna", "V=bf16,M=fp16,G=fp32,W=tf32"])
+                                  "M=fp8_e4m3fn,V=e5m2:rna", "V=bf16,M=fp16,G=fp32,W=tf32",
+                                  "G=e8m3:sr8,V=bf16:sr"])
 def test_text_round_trip(text):
     p = QuantPlan.parse(text)
     assert QuantPlan.parse(str(p)) == p
@@ -59,6 +60,8 @@ def test_q_values():
     ("Vbf16", "KEY=VALUE"),
     ("V=bf16,V=fp16", "twice"),
     ("update=fp99", "unknown format"),
+    ("G=bf16:sr0", "1..64"),
+    ("G=bf16:sr65", "1..64"),
 ])
 def test_bad_plans_are_refused(text, needle):
     with pytest.raises(InputError) as ei:
@@ -90,3 +93,16 @@ def test_sr_streams_depend_only_on_seed():
     b = Quantizers(p, np.random.SeedSequence(5))("G", x)
     c = Quantizers(p, np.random.SeedSequence(6))("G", x)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_sr_bits():
+    p = QuantPlan.parse("G=e8m2:sr4,M=e8m2:sr64")
+    assert p.G.sr_bits == 4 and str(p.M) == "e8m2:sr" and str(p) == "G=e8m2:sr4,M=e8m2:sr"
+    with pytest.raises(InputError, match="stochastic rounding only"):
+        CompQuant("bf16", "rne", 8)
+    # 4 random bits: a value 1/32 of a quantum above the grid point never rounds up (floor(r 2^4) = 0)
+    x = np.full(2000, 1.0 + 2.0 ** -7)  # e8m2 quantum at 1 is 2^-2, so r = 2^-5
+    qz = Quantizers(p, np.random.SeedSequence(0))
+    assert np.all(qz("G", x) == 1.0)
+    up = Quantizers(QuantPlan.parse("G=e8m2:sr"), np.random.SeedSequence(0))("G", x)
+    assert 0 < np.mean(up > 1.0) < 0.1
