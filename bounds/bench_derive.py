@@ -1,0 +1,48 @@
+"""``qbound bench derive``: time to regenerate every derivation from scratch.
+
+Runs a fresh Python process (so no SymPy or lru caches survive) that imports the theory layer,
+derives Adam and Muon with all their checks (sampled points, trajectory checks) and builds both
+asymptotic rate tables; reports wall seconds per part and in total, the CPU seconds of that process (less sensitive to other
+load on the machine), and the ratio to the 20 s target
+(``target_ratio`` < 1 means within target).  ``quick=True`` uses 2000 sampled points per check and
+skips the trajectory checks (a smoke run, not the target number).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+TARGET_SECONDS = 20.0
+
+_SCRIPT = r"""
+import json, sys, time
+t0 = time.perf_counter(); c0 = time.process_time()
+import bounds
+from bounds.asymptotics import rate_table
+t_import = time.perf_counter() - t0
+kw = {"n": 2000, "trajectory": False} if sys.argv[1] == "quick" else {}
+out = {"import": t_import}
+for name in ("adam", "muon"):
+    t = time.perf_counter(); d = bounds.derive(name, **kw); out[name + "_steps"] = time.perf_counter() - t
+    out[name + "_status"] = d.status
+    t = time.perf_counter(); rate_table(name); out[name + "_rates"] = time.perf_counter() - t
+out["total_in_process"] = time.perf_counter() - t0
+out["cpu_seconds"] = time.process_time() - c0
+print(json.dumps(out))
+"""
+
+
+def bench_derive(quick: bool = False) -> dict:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _SCRIPT, "quick" if quick else "full"],
+                          capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed", "wall_seconds": wall}
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    parts = {k: round(v, 3) for k, v in res.items() if isinstance(v, float)}
+    status = {k: v for k, v in res.items() if k.endswith("_status")}
+    return {"quick": quick, "seconds": parts, "status": status, "wall_seconds_fresh_process": round(wall, 3),
+            "target_seconds": TARGET_SECONDS, "target_ratio": round(wall / TARGET_SECONDS, 3)}

@@ -1,0 +1,192 @@
+"""Subcommands of the theory layer: ``derive``, ``mantissa``, ``floor``, ``check-config``.
+
+    qbound derive adam|muon [--latex] [--json FILE] [--quick]
+    qbound mantissa adam|muon --T 10000 [--tol 1] [--rounding rtz] [--json FILE]
+    qbound floor adam|muon --quant W=bf16,V=bf16 [--beta1 0] [--json FILE]
+    qbound check-config adam --quant ... --beta1 0.9 --beta2 0.999 --lr 1e-3 --eps 1e-8 --T 100000 [--problem rosenbrock]
+
+Numbers on the command line are parsed with float(); plan strings with the plan parser; nothing
+is passed to sympify/parse_expr.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+from numeric.errors import InputError
+
+NAMES = ("adam", "muon")
+
+
+def _name(text):
+    from bounds import _check_name
+    return _check_name(text)
+
+
+def _num(text, what):
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number, got {text!r}") from None
+    if not math.isfinite(v):
+        raise InputError(f"{what} must be finite, got {text!r}")
+    return v
+
+
+def _write_json(path, obj):
+    from bounds.cli import version
+    if isinstance(obj, dict):
+        obj.setdefault("version", version())
+    with open(path, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True, default=str)
+
+
+def register(sub):
+    p = sub.add_parser("derive", help="derive a convergence bound step by step (SymPy), with checks")
+    p.add_argument("name", help="adam or muon")
+    p.add_argument("--latex", action="store_true", help="print the bound and conditions as LaTeX")
+    p.add_argument("--json", metavar="FILE", help="write steps, checks, bound, conditions, asymptotic table")
+    p.add_argument("--quick", action="store_true", help="fewer sampled points (2000) and no trajectory check")
+    p.set_defaults(func=run_derive)
+
+    p = sub.add_parser("mantissa", help="mantissa bits each component needs for a horizon T")
+    p.add_argument("name", help="adam or muon")
+    p.add_argument("--T", required=True, help="number of iterations")
+    p.add_argument("--tol", default="1", help="allowed relative increase of the bound (default 1 = at most doubles)")
+    p.add_argument("--rounding", default="rtz", help="rounding mode of the hypothetical formats (default rtz = the paper's 2^-M)")
+    p.add_argument("--beta1", default=None, help="Adam's beta1 (default 0: the fully derived bound)")
+    p.add_argument("--json", metavar="FILE")
+    p.set_defaults(func=run_mantissa)
+
+    p = sub.add_parser("floor", help="fixed-precision error floor of the bound for a plan (T -> oo)")
+    p.add_argument("name", help="adam or muon")
+    p.add_argument("--quant", default="", help="plan, e.g. W=bf16,G=fp8_e5m2:sr,M=bf16,V=bf16")
+    p.add_argument("--beta1", default="0", help="Adam's beta1 (0 = fully derived bound; > 0 uses the cited Thm 4 skeleton)")
+    p.add_argument("--json", metavar="FILE")
+    p.set_defaults(func=run_floor)
+
+    p = sub.add_parser("check-config", help="evaluate every premise and condition of a bound for one configuration")
+    p.add_argument("name", help="adam or muon")
+    p.add_argument("--quant", default="", help="plan, e.g. W=bf16,V=bf16")
+    p.add_argument("--beta1"); p.add_argument("--beta2"); p.add_argument("--lr"); p.add_argument("--eps")
+    p.add_argument("--beta", help="Muon momentum")
+    p.add_argument("--T", required=True)
+    p.add_argument("--problem", help="numeric problem name for the constants (e.g. rosenbrock)")
+    for k in ("R", "L", "d", "Delta", "X0", "sigma", "B", "r", "W0"):
+        p.add_argument(f"--{k}", dest=f"const_{k}", help=f"problem constant {k} (overrides --problem)")
+    p.add_argument("--json", metavar="FILE")
+    p.set_defaults(func=run_check_config)
+
+
+def run_derive(args):
+    from rich.console import Console
+    from rich.table import Table
+    import bounds
+    name = _name(args.name)
+    kw = {"n": 2000, "trajectory": False} if args.quick else {}
+    der = bounds.derive(name, **kw)
+    con = Console()
+    t = Table(title=f"qbound derive {name}  (status: {der.status}, {der.seconds:.1f} s)")
+    for c in ("step", "check", "status", "worst margin", "statement"):
+        t.add_column(c, overflow="fold")
+    for s in der.steps:
+        wm = "" if s.worst_margin is None else f"{s.worst_margin:.3g}"
+        t.add_row(s.name + (" (cited)" if s.cited else ""), s.check, s.status, wm, s.statement)
+    con.print(t)
+    cited = [p for p in der.premises if p.kind == "cited"]
+    for p in cited:
+        con.print(f"[yellow]cited premise[/yellow] {p.name}: {p.statement} ({p.source})")
+    con.print("[bold]bound[/bold]:", str(der.bound))
+    if name == "adam":
+        con.print("[bold]bound (beta1 = 0, fully derived)[/bold]:", str(der.extras["bound_beta1_0"]))
+    con.print("[bold]conditions[/bold]:", "; ".join(str(c) for c in der.conditions))
+    if args.latex:
+        print(der.latex())
+    if args.json:
+        _write_json(args.json, der.to_dict(asymptotics=True))
+        con.print(f"wrote {args.json}")
+    return 0 if der.status == "passed" else 1
+
+
+def run_mantissa(args):
+    from rich.console import Console
+    from rich.table import Table
+    from bounds.mantissa import required_bits
+    name = _name(args.name)
+    T = _num(args.T, "--T")
+    consts = {}
+    if args.beta1 is not None:
+        if name != "adam":
+            raise InputError("--beta1 applies to adam only")
+        consts["beta1"] = _num(args.beta1, "--beta1")
+    from numeric.formats import check_rounding
+    res = required_bits(name, T, tol=_num(args.tol, "--tol"), rounding=check_rounding(args.rounding), constants=consts)
+    t = Table(title=f"qbound mantissa {name} --T {T:g}  ({res['criterion']})")
+    for c in ("component", "bits", "k (q = c T^-k)", "k log2 T", "const"):
+        t.add_column(c)
+    for X, c in res["components"].items():
+        t.add_row(X, str(c["bits"]), str(c["k"]), "" if c["k_log2_T"] is None else f"{c['k_log2_T']:.2f}",
+                  "" if c["const"] is None else f"{c['const']:.2f}")
+    Console().print(t)
+    if args.json:
+        _write_json(args.json, res)
+    return 0
+
+
+def run_floor(args):
+    from rich.console import Console
+    from bounds.check_config import parse_plan
+    from bounds.floor import error_floor
+    name = _name(args.name)
+    plan = parse_plan(args.quant)
+    b1 = _num(args.beta1, "--beta1")
+    if not 0 <= b1 < 1:
+        raise InputError("--beta1 must be in [0, 1)")
+    res = error_floor(name, plan, beta1=b1)
+    con = Console()
+    con.print(f"[bold]qbound floor {name}[/bold] plan {args.quant or '(none)'}  q = {res['q']}")
+    con.print(f"constants: {res['constants']}   method: {res['method']}")
+
+    def show(label, f):
+        if f["finite"]:
+            extra = {k: v for k, v in f.items() if k not in ("value", "finite")}
+            con.print(f"  {label}: floor = {f['value']:.6g}  {extra}")
+        else:
+            con.print(f"  {label}: [red]no finite floor[/red]: {f['why']}")
+    show("plan", res["floor"])
+    for X, f in res.get("per_component", {}).items():
+        show(f"{X} alone", f)
+    if args.json:
+        _write_json(args.json, res)
+    return 0
+
+
+def run_check_config(args):
+    from rich.console import Console
+    from bounds.check_config import check_config, parse_plan
+    name = _name(args.name)
+    hp = {}
+    for k in ("beta1", "beta2", "lr", "eps", "beta"):
+        v = getattr(args, k)
+        if v is not None:
+            hp[k] = _num(v, f"--{k}")
+    consts = {}
+    for k in ("R", "L", "d", "Delta", "X0", "sigma", "B", "r", "W0"):
+        v = getattr(args, f"const_{k}")
+        if v is not None:
+            consts[k] = _num(v, f"--{k}")
+    res = check_config(name, parse_plan(args.quant), hp, _num(args.T, "--T"), problem=args.problem, constants=consts)
+    con = Console()
+    con.print(f"[bold]qbound check-config {name}[/bold] plan {res['plan']} T = {res['T']:g}")
+    if res.get("problem"):
+        con.print(f"problem {res['problem']}: constants {res['problem_constants']}")
+    for e in res["entries"]:
+        mark = {True: "[green]holds[/green]", False: "[red]FAILS[/red]", None: "[yellow]unknown[/yellow]"}[e["holds"]]
+        con.print(f"  {mark}  {e['item']}: {e['why']}")
+    if res["bound"] is not None:
+        con.print(f"[bold]bound value[/bold]: {res['bound']:.6g}   ({res['bound_note']})")
+    else:
+        con.print(f"[bold]bound[/bold]: {res['bound_note']}")
+    if args.json:
+        _write_json(args.json, res)
+    return 0
