@@ -107,19 +107,30 @@ def problem_constants(problem: str, problem_args: dict) -> dict:
     c = dict(p.constants())
     c.setdefault("notes", {})
     c["batch"] = getattr(p, "batch", None)
+    from numeric.problems import flatten
+    c["_x0_norm"] = float(np.linalg.norm(flatten(p.x0())))
     return c
 
 
 def estimate_sigma(problem: str, problem_args: dict, draws: int = 200, seed: int = 12345) -> float:
-    """Per-sample gradient noise std estimated at x0: sqrt(batch * mean ||g_B - grad F||_F^2)."""
-    from numeric.problems import flatten, make_problem
+    """Per-sample gradient noise std sqrt(batch * E||g_B - grad F||_F^2), estimated from ``draws``
+    mini-batches at x0 and, when the problem has one, at its least-squares solution; the max of the two."""
+    from numeric.problems import flatten, make_problem, unflatten
     p = make_problem(problem, **problem_args)
-    x0 = p.x0()
-    g = flatten(p.grad(x0))
+    points = [p.x0()]
+    if hasattr(p, "A") and hasattr(p, "B") and getattr(p, "A").ndim == 2:
+        try:
+            points.append([np.linalg.lstsq(p.A, p.B, rcond=None)[0]])
+        except Exception:
+            pass
     rng = np.random.default_rng(seed)
-    dev = [float(np.sum((flatten(p.stoch_grad(x0, rng)) - g) ** 2)) for _ in range(draws)]
     B = getattr(p, "batch", 1) or 1
-    return math.sqrt(B * float(np.mean(dev)))
+    best = 0.0
+    for x in points:
+        g = flatten(p.grad(x))
+        dev = [float(np.sum((flatten(p.stoch_grad(x, rng)) - g) ** 2)) for _ in range(draws)]
+        best = max(best, math.sqrt(B * float(np.mean(dev))))
+    return best
 
 
 def bound_values(optimizer: str, case: dict, plan: str, steps: int, consts: dict, r_est=None,
@@ -153,14 +164,28 @@ def bound_values(optimizer: str, case: dict, plan: str, steps: int, consts: dict
                 **{k: qs[k] for k in ("q_W", "q_G", "q_M", "q_V")}}
     else:
         r = consts.get("r")
+        L_spec = None
+        if consts.get("L") is not None and r is not None:
+            L_spec = float(consts["L"]) * float(r)
+            how["L"] = ("upper bound: r * L_Frobenius (||H D||_* <= ||H||_op ||D||_* <= r ||H||_op ||D||_op); "
+                        + str(notes.get("L", "")))
         vals = {"T": steps, "eta": float(hp.get("lr", 1e-2)), "beta": float(hp.get("beta", 0.9)),
-                "L": const("L"), "r": const("r"), "Delta": const("Delta"),
-                "sigma": const("sigma", sigma_est, "estimated at x0 from 200 mini-batches (per sample)"),
+                "L": L_spec, "r": const("r"), "Delta": const("Delta"),
+                "sigma": const("sigma", sigma_est, "estimated: per-sample std from 200 mini-batches at x0 and at the minimiser, max"),
                 "B": float(consts.get("batch") or 1),
                 **{k: qs[k] for k in ("q_W", "q_G", "q_M")}}
         how["B"] = "exact: the problem's mini-batch size"
         if r is None:
             how["r"] = "unknown"
+    vals["X0"] = vals["W0"] = float(consts["_x0_norm"])
+    how["X0"] = how["W0"] = "exact: ||x_0||_2 (= ||W_0||_F) of the problem's initial point"
+    try:   # keep only the symbols the bound actually has (when the bounds layer says which)
+        from bounds import symbols
+        names = set(symbols(bound_name(optimizer)))
+        vals = {k: v for k, v in vals.items() if k in names}
+        how = {k: v for k, v in how.items() if k in names}
+    except Exception:
+        pass
     for k in list(vals):
         if k.startswith("q_"):
             how[k] = "exact: rel_error_bound of the format and rounding mode (0 = not quantized)"
@@ -182,8 +207,21 @@ def evaluate(name: str, vals: dict):
     except Exception as exc:
         return None, f"evaluate_bound raised {type(exc).__name__}: {exc}"
     if math.isnan(v):
-        return None, "bound evaluates to NaN (a condition of the bound fails for these values)"
+        return None, "bound evaluates to NaN"
+    if math.isinf(v):
+        return None, "the bound says nothing here (infinite): " + _failed_conditions(name, vals)
     return v, ""
+
+
+def _failed_conditions(name, vals) -> str:
+    """Which of the bound's conditions fail at these values (text), via bounds.bound_and_conditions."""
+    try:
+        import bounds as B
+        _, conds = B.bound_and_conditions(name, vals)
+        bad = [str(c) for c in conds if not B._numeric_relation(c, vals)]
+        return ("conditions failing: " + "; ".join(bad)) if bad else "no condition fails; the expression is infinite"
+    except Exception as exc:  # pragma: no cover - depends on the provider's internals
+        return f"(could not list the failing conditions: {type(exc).__name__})"
 
 
 def analyze_grid(cfg: dict, store) -> list[dict]:
@@ -316,7 +354,7 @@ def analyze_thresholds(cfg: dict, store) -> list[dict]:
             row["command"] = r.get("command")
             row["run_error"] = r.get("error")
             for k in ("v_updates", "v_lost", "v_lost_frac", "v_decrease_opportunities", "v_decreases",
-                      "lost_update_frac", "w_rel_update", "w_swamping"):
+                      "v_decrease_blocked_frac", "lost_update_frac", "w_rel_update", "w_swamping"):
                 if k in r:
                     row[k] = r[k]
         else:

@@ -77,7 +77,7 @@ steps = 200
 [thresholds]
 optimizer = "adam"
 problem = "quadratic"
-problem_args = {sigma = 1.0}    # noisy gradients: the exact v wants to go down as well as up
+problem_args = {kappa = 10.0, sigma = 1.0}   # noisy gradients: the exact v wants to go down as well as up
 formats = ["bf16", "fp16", "fp8_e4m3fn"]
 beta2 = [0.9, 0.99, 0.999, 0.9999]
 rounding = "rne"

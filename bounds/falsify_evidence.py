@@ -509,8 +509,8 @@ def ev_stagnation(th_rows) -> list[Evidence]:
         elif never and opp:
             out.append(Evidence("experiment", eid, head, "supports", nums, cmds))
         elif never:
-            out.append(Evidence("experiment", eid, head, "inconclusive", nums, cmds,
-                                reason="the exact v never wanted to decrease in this run"))
+            out.append(Evidence("experiment", eid, head + " (no opportunity to test: the exact v never "
+                                "fell below the stored v at a normal value)", "info", nums, cmds))
         else:
             out.append(Evidence("experiment", eid, head, "info", nums, cmds))
     return out
@@ -551,8 +551,8 @@ def ev_swamping(th_rows) -> list[Evidence]:
         elif below.sum():
             out.append(Evidence("experiment", eid, head, "supports", nums, cmds))
         else:
-            out.append(Evidence("experiment", eid, head, "inconclusive", nums, cmds,
-                                reason="no update fell below the threshold"))
+            out.append(Evidence("experiment", eid, head + " (no update fell below the threshold: nothing to test)",
+                                "info", nums, cmds))
     return out or [missing("experiment", "exp.swamping", "no swamping runs configured")]
 
 
@@ -714,9 +714,11 @@ def build_claims(results: dict) -> list[Claim]:
                         ev_swamping(th)))
     fl = results.get("floor") or {}
     ev = []
-    for name in D:
+    from .falsify import bound_name
+    fname = bound_name(fl.get("optimizer", ""))
+    if fname in D:
         for plan in (fl.get("plans") or {}):
-            ev.append(ev_floor_theory(D, name, plan))
+            ev.append(ev_floor_theory(D, fname, plan))
     ev.append(ev_floor_experiment(fl))
     claims.append(Claim("qbound.floor", "qbound",
                         "At fixed precision there is an error floor: the derived floor is finite and the measured "

@@ -303,7 +303,8 @@ def _v_threshold_stats(plan, states) -> dict:
     dec = ok & (cur < prev)
     return {"v_updates": int(upd.sum()), "v_lost": int(lost.sum()),
             "v_lost_frac": float(lost.sum() / upd.sum()) if upd.sum() else None,
-            "v_decrease_opportunities": int(opp.sum()), "v_decreases": int(dec.sum())}
+            "v_decrease_opportunities": int(opp.sum()), "v_decreases": int(dec.sum()),
+            "v_decrease_blocked_frac": float(1.0 - dec.sum() / opp.sum()) if opp.sum() else None}
 
 
 def _w_swamping_stats(unit, plan, states) -> dict:
@@ -383,12 +384,18 @@ def theory_unit(unit: dict) -> dict:
     name = unit["name"]
     d = B.derive(name)
     out = {"derivation": _jsonable(d.to_dict()), "latex": _safe(lambda: d.latex()),
+           "latex_extras": _safe(lambda: {k: _latex(v) for k, v in (getattr(d, "extras", {}) or {}).items()}),
            "steps_failed": [s.name for s in d.steps if getattr(s, "status", "passed") != "passed"]}
     out["rate_table"] = _safe(lambda: _jsonable(B.rate_table(name)))
     out["required_bits"] = {str(T): _safe(lambda T=T: _jsonable(B.required_bits(name, T)))
                             for T in unit.get("T", [])}
     out["floors"] = {p: _safe(lambda p=p: _jsonable(B.error_floor(name, p))) for p in unit.get("plans", [])}
     return out
+
+
+def _latex(v):
+    import sympy
+    return sympy.latex(v) if isinstance(v, sympy.Basic) else str(v)
 
 
 def _safe(fn):

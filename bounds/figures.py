@@ -72,9 +72,16 @@ def fig_bound_vs_measured(results, out):
             by = [r["bound"] for r in cr if _finite(r.get("bound")) and r["bound"] > 0]
             if by:
                 ax.plot(bx, by, "k--", lw=1.2, label="derived bound")
+            nob = [r["mantissa"] for r in cr if r.get("bound") is None and "condition" in (r.get("bound_reason") or "")]
+            if nob:
+                import matplotlib.transforms as mtr
+                tr = mtr.blended_transform_factory(ax.transData, ax.transAxes)
+                ax.plot(nob, [0.97] * len(nob), "kx", ms=5, transform=tr, label="bound void (condition fails)")
             if base and _finite(base["measured"].get("mean")):
                 ax.axhline(base["measured"]["mean"], color="0.5", lw=0.8, ls=":", label="full precision")
-            ax.set_yscale("log")
+            allv = [v for v in m + by if _finite(v) and v > 0]
+            if allv and max(allv) / min(allv) > 20:
+                ax.set_yscale("log")
             if i == 0:
                 ax.set_title(f"quantize {comp}" if comp != "all" else "quantize all")
             if i == len(cases) - 1:
@@ -82,10 +89,14 @@ def fig_bound_vs_measured(results, out):
             if j == 0:
                 ax.set_ylabel(f"{cr[0]['optimizer']} / {cr[0]['problem']}\n"
                               + ("mean ||grad||_* " if cr[0]["optimizer"] == "muon" else "E ||grad F||^2"))
-            if i == 0 and j == len(comps) - 1:
-                ax.legend(fontsize=7, loc="best")
+    handles = {}
+    for ax in fig.axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=len(handles), fontsize=8,
+               frameon=False)
     fig.suptitle("Derived bound vs measured, per quantized component (format e8mM)", y=0.995)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     path = out / "bound_vs_measured.png"
     fig.savefig(path)
     plt.close(fig)
@@ -106,10 +117,14 @@ def fig_required_bits(results, out):
     for j, (comp, c) in enumerate(comps.items()):
         ax = axes[0][j]
         col = COMP_COLORS.get(comp, "k")
-        found = [p for p in c["points"] if p["status"] in ("found", "censored-low")]
+        found = [p for p in c["points"] if p["status"] == "found"]
+        low = [p for p in c["points"] if p["status"] == "censored-low"]
         high = [p for p in c["points"] if p["status"] == "censored-high"]
         if found:
             ax.plot([p["T"] for p in found], [p["M_star"] for p in found], "o", color=col, label="empirical M*")
+        if low:
+            ax.plot([p["T"] for p in low], [lo_m] * len(low), "v", color=col, mfc="none",
+                    label=f"M* <= {lo_m} (smallest tried)")
         if high:
             ax.plot([p["T"] for p in high], [hi_m + 0.5] * len(high), "^", color=col, mfc="none",
                     label=f"M* > {hi_m}")
@@ -137,7 +152,7 @@ def fig_required_bits(results, out):
     plt.close(fig)
     return {"file": path.name, "title": "Required bits vs T",
             "caption": "Empirical smallest mantissa M*(T) keeping the run within the stated factor of full "
-                       "precision (circles; open triangles: not reached within the searched range) with its "
+                       "precision (circles; open triangles: outside the searched range, above or below) with its "
                        "least-squares fit in log2 T, against the bits the derived bound requires (dashed)."}
 
 
@@ -148,39 +163,46 @@ def fig_lost_updates(results, out):
         return None
     plt = _plt()
     from .falsify import _fact_field
-    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4), sharex=True)
     fmts = sorted({r["format"] for r in rows})
     cmap = plt.get_cmap("tab10")
     for k, f in enumerate(fmts):
         rs = sorted([r for r in rows if r["format"] == f], key=lambda r: r["beta2"])
         xs = [1 - r["beta2"] for r in rs]
-        ax.plot(xs, [r["v_lost_frac"] for r in rs], "o-", color=cmap(k), label=f)
         thr = _fact_field(rs[0].get("fact") or {}, "threshold_float", "threshold")
-        try:
-            thr = float(thr)
-            if thr > 0:
-                ax.axvline(thr, color=cmap(k), ls=":", lw=1)
-        except (TypeError, ValueError):
-            pass
-        for r in rs:
-            never = _fact_field(r.get("fact") or {}, "never_decreases", "stagnates")
-            if never:
-                ax.plot([1 - r["beta2"]], [r["v_lost_frac"]], "s", mfc="none", mec=cmap(k), ms=9)
-    ax.set_xscale("log")
-    ax.set_xlabel("1 - beta2")
-    ax.set_ylabel("fraction of v updates lost to rounding")
-    ax.set_ylim(-0.03, 1.03)
-    ax.set_title("Second moment stored in a short format (Adam, V quantized)")
-    ax.legend(title="V format", fontsize=7)
+        for ax, key in ((axes[0], "v_lost_frac"), (axes[1], "v_decrease_blocked_frac")):
+            pts = [(x, r.get(key)) for x, r in zip(xs, rs) if r.get(key) is not None]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=cmap(k), label=f)
+            try:
+                if float(thr) > 0:
+                    ax.axvline(float(thr), color=cmap(k), ls=":", lw=1)
+            except (TypeError, ValueError):
+                pass
+            for x, r in zip(xs, rs):
+                if _fact_field(r.get("fact") or {}, "stagnates", "never_decreases") and r.get(key) is not None:
+                    ax.plot([x], [r[key]], "s", mfc="none", mec=cmap(k), ms=9)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("1 - beta2")
+        ax.set_ylim(-0.03, 1.03)
+    axes[0].set_ylabel("fraction")
+    axes[0].set_title("v updates lost (stored v unchanged)")
+    axes[1].set_title("would-be decreases of v that did not happen")
+    axes[0].legend(title="V format", fontsize=7)
+    fig.suptitle("Adam with the second moment stored in a short format (dotted: proved stagnation threshold)",
+                 y=0.99)
     fig.tight_layout()
     path = out / "lost_updates.png"
     fig.savefig(path)
     plt.close(fig)
     return {"file": path.name, "title": "Lost second-moment updates vs beta2 and format",
-            "caption": "Fraction of coordinates whose stored v did not change although the exact update "
-                       "differed, against 1 - beta2 (log scale), per storage format. Dotted: the proofs layer's "
-                       "stagnation threshold; open squares: configurations the proofs layer says can never "
-                       "decrease."}
+            "caption": "Left: fraction of coordinates whose stored v did not change although the exact update "
+                       "differed. Right: among steps where the exact v_pre was below the stored v (v should "
+                       "decrease), the fraction where the stored v did not decrease. Against 1 - beta2 (log "
+                       "scale), per storage format. Dotted: the proofs layer's stagnation threshold (below it v "
+                       "provably never decreases); open squares: configurations proved to stagnate, where the "
+                       "right panel must read 1."}
 
 
 def fig_floor(results, out):
@@ -207,7 +229,7 @@ def fig_floor(results, out):
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("T (steps, step sizes scaled with T)")
-    ax.set_ylabel("measured (mean over seeds)")
+    ax.set_ylabel(f"{fl.get('metric', 'measured')} (mean over seeds)")
     ax.set_title(f"Fixed precision vs full precision: {fl['optimizer']} on {fl['problem']}")
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -140,9 +140,13 @@ def derivation_section(results) -> str:
         bound = der.get("bound")
         txt = [f"### {name}\n"]
         if latex:
-            txt.append("$$\n" + str(latex).strip().strip("$") + "\n$$\n")
+            body = "\n".join(ln for ln in str(latex).splitlines() if not ln.lstrip().startswith("%"))
+            txt.append("$$\n" + body.strip().strip("$") + "\n$$\n")
         elif bound:
             txt.append(f"Bound: `{bound}`\n")
+        for k, v in (d.get("latex_extras") or {}).items():
+            if isinstance(v, str) and k.startswith("bound"):
+                txt.append(f"Variant `{k}`:\n\n$$\n{v}\n$$\n")
         conds = der.get("conditions") or []
         if conds:
             txt.append("Conditions: " + "; ".join(f"`{c}`" for c in conds) + "\n")

@@ -161,11 +161,11 @@ def _dedupe(errors):
 
 
 def analyze_floor(cfg, store) -> dict:
-    """Measured quantity vs T at fixed precision (floor_plans) and at full precision, fitted in log-log."""
+    """The scaling metric vs T at fixed precision (floor_plans) and at full precision, fitted in log-log."""
     from . import falsify_stats as st
     sc = cfg["scaling"]
-    key = F.measured_key(sc["optimizer"])
-    out = {"optimizer": sc["optimizer"], "problem": sc["problem"], "plans": {}, "commands": []}
+    out = {"optimizer": sc["optimizer"], "problem": sc["problem"], "metric": sc.get("metric", "final"),
+           "plans": {}, "commands": []}
     for plan in sc.get("floor_plans") or []:
         p = F.restrict_plan(plan, sc["optimizer"])
         pts = {"quantized": [], "full": []}
@@ -173,8 +173,9 @@ def analyze_floor(cfg, store) -> dict:
             for s in cfg["seeds"]:
                 for lab, pl in (("quantized", p), ("full", "")):
                     rec = store.get("run", F.scaling_unit(cfg, T, pl, s))
-                    if rec and "error" not in rec["result"] and rec["result"].get(key) is not None:
-                        pts[lab].append((T, s, rec["result"][key]))
+                    v = F._metric(cfg, rec["result"]) if rec else None
+                    if rec and "error" not in rec["result"] and v is not None:
+                        pts[lab].append((T, s, v))
         d = {"points": {k: [[t, s, v] for t, s, v in vs] for k, vs in pts.items()}}
         for lab in ("quantized", "full"):
             xs = [math.log2(t) for t, _, v in pts[lab]]

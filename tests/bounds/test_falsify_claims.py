@@ -97,7 +97,7 @@ def test_stagnation_evidence():
            "v_decreases": 0, "v_lost_frac": 0.9}
     assert ev_stagnation([row])[0].outcome == "supports"
     assert ev_stagnation([dict(row, v_decreases=3)])[0].outcome == "contradicts"
-    assert ev_stagnation([dict(row, v_decrease_opportunities=0)])[0].outcome == "inconclusive"
+    assert ev_stagnation([dict(row, v_decrease_opportunities=0)])[0].outcome == "info"   # nothing to test
     assert ev_stagnation([dict(row, fact={"stagnates": False})])[0].outcome == "info"
     assert ev_stagnation([dict(row, fact=None, fact_error="ModuleNotFoundError: x")])[0].outcome == "missing"
 
