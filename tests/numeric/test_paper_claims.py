@@ -72,21 +72,6 @@ def test_claim1_rosenbrock_grad_norm_shrinks_with_mantissa_bits(rounding):
     assert ratio >= 20.0, "3 more-or-less bits change the final gradient norm by less than 20x"
 
 
-# ------------------------------------------------------------------ claim 2
-@pytest.mark.parametrize("m", [3, 5])
-def test_claim2_adam_more_sensitive_to_W_and_V(m):
-    """Adam, one component at a time in e8mM: W or V alone hurts more than G or M alone."""
-    res = {c: tail(ROSEN["problem"], "adam", plan_for(c, m), ROSEN["steps"], problem_kw=ROSEN["problem_kw"],
-                   hparams=ROSEN["hparams"])[0] for c in "WGMV"}
-    base = rosen_fp64()
-    print(f"\nclaim 2 (Rosenbrock, e8m{m}): float64 {base:.3g}; "
-          + ", ".join(f"{c} only {v:.3g} (x{v / base:.3g})" for c, v in res.items()))
-    weakest_sensitive = min(res["W"], res["V"])
-    strongest_robust = max(res["G"], res["M"])
-    print(f"  min(W, V) / max(G, M) = {weakest_sensitive / strongest_robust:.3g}")
-    assert weakest_sensitive >= 10 * strongest_robust
-
-
 # ------------------------------------------------------------------ claim 3
 MATRIX = dict(problem="matrix-ls", problem_kw={}, steps=1000, seeds=(0, 1),
               hparams={"adam": {"lr": 1e-2}, "muon": {"lr": 1e-2}})
@@ -94,35 +79,95 @@ MATRIX = dict(problem="matrix-ls", problem_kw={}, steps=1000, seeds=(0, 1),
 # the best tail ||grad||^2 is at lr = 1e-2 for both Adam (3.0e-3) and Muon (1.4e-1, SVD polar factor).
 
 
-def _matrix_runs(opt, plan):
+def _matrix_runs(opt, plan, **extra_hp):
     p = MATRIX
-    return gmean([tail(p["problem"], opt, plan, p["steps"], s, p["problem_kw"], p["hparams"][opt])[0]
+    return gmean([tail(p["problem"], opt, plan, p["steps"], s, p["problem_kw"], {**p["hparams"][opt], **extra_hp})[0]
                   for s in p["seeds"]])
 
 
 @pytest.fixture(scope="module")
 def matrix_results():
     out = {}
-    for opt in ("adam", "muon"):
-        out[opt] = {"fp64": _matrix_runs(opt, ""), "q3": _matrix_runs(opt, plan_for("WGMV", 3))}
-    print("\nclaim 3 (matrix-ls, all of W, G, M, V in e8m3, geometric mean over seeds 0, 1):")
+    for label, opt, extra in (("adam", "adam", {}), ("muon", "muon", {}), ("muon-ns", "muon", {"polar": "ns"})):
+        out[label] = {"fp64": _matrix_runs(opt, "", **extra), "q3": _matrix_runs(opt, plan_for("WGMV", 3), **extra)}
+    print("\nclaim 3 (matrix-ls, all of W, G, M, V in e8m3, geometric mean over seeds 0, 1; "
+          "muon = exact polar factor, muon-ns = Newton-Schulz):")
     for opt, r in out.items():
         print(f"  {opt}: float64 {r['fp64']:.3g}, 3 bits {r['q3']:.3g}, degradation x{r['q3'] / r['fp64']:.3g}")
     return out
 
 
-def test_claim3_muon_degrades_less_than_adam_at_3_bits(matrix_results):
+@pytest.mark.parametrize("muon", ["muon", "muon-ns"])
+def test_claim3_muon_degrades_less_than_adam_at_3_bits(matrix_results, muon):
     """Degradation = tail ||grad||^2 at 3 bits / the same optimizer's float64 value."""
     deg = {o: r["q3"] / r["fp64"] for o, r in matrix_results.items()}
-    assert deg["muon"] * 5 <= deg["adam"]
+    assert deg[muon] * 5 <= deg["adam"]
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "measured: Muon's smaller relative degradation comes from its higher float64 floor (constant-lr "
-    "polar steps of unit spectral norm); at 3 bits both end near the same W-quantization floor "
-    "(||grad F|| at the quantized weights), Muon slightly above Adam"))
+    "measured: Muon's smaller relative degradation (x2.8 vs Adam's x122) comes from its higher float64 "
+    "floor (tail ||grad||^2 0.14 vs 0.003: constant-lr polar steps of unit spectral norm); at 3 bits both "
+    "end near the same W-quantization floor (0.39 Muon, 0.37 Adam; W alone gives 0.37 and 0.34)"))
 def test_claim3_absolute_muon_not_worse_than_adam_at_3_bits(matrix_results):
     assert matrix_results["muon"]["q3"] <= matrix_results["adam"]["q3"]
+
+
+# ------------------------------------------------------------------ claim 2
+CLAIM2_BITS = (3, 5)
+
+
+@functools.lru_cache(maxsize=None)
+def claim2_results(problem):
+    """{bits: {component: tail ||grad||^2 with that component alone in e8m<bits>}}, plus the float64 value."""
+    if problem == "rosenbrock":
+        def measure(plan):
+            return tail("rosenbrock", "adam", plan, ROSEN["steps"], 0, ROSEN["problem_kw"], ROSEN["hparams"])[0]
+    else:
+        def measure(plan):
+            return gmean([tail("matrix-ls", "adam", plan, MATRIX["steps"], s, {}, MATRIX["hparams"]["adam"])[0]
+                          for s in MATRIX["seeds"]])
+    base = measure("")
+    res = {m: {c: measure(plan_for(c, m)) for c in "WGMV"} for m in CLAIM2_BITS}
+    print(f"\nclaim 2 ({problem}, Adam, one component alone in e8mM): float64 {base:.3g}")
+    for m, r in res.items():
+        print(f"  M = {m}: " + ", ".join(f"{c} only {v:.3g} (x{v / base:.3g})" for c, v in r.items()))
+    return base, res
+
+
+def _claim2(problem, comp, m):
+    base, res = claim2_results(problem)
+    r = res[m]
+    robust = max(r["G"], r["M"])
+    print(f"  {problem} M = {m}: {comp} only / max(G only, M only) = {r[comp] / robust:.3g}")
+    assert r[comp] >= 10 * robust, f"{comp} alone at {m} bits is not 10x worse than G or M alone"
+
+
+@pytest.mark.parametrize("m", CLAIM2_BITS)
+@pytest.mark.parametrize("comp", ["W", "V"])
+def test_claim2_rosenbrock_adam_more_sensitive_to_W_and_V(comp, m):
+    """Adam on Rosenbrock: W alone and V alone each hurt at least 10x more than G alone or M alone."""
+    _claim2("rosenbrock", comp, m)
+
+
+def test_claim2_matrix_ls_adam_more_sensitive_to_W_3_bits():
+    _claim2("matrix-ls", "W", 3)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "measured on matrix-ls at 5 bits: W alone is worse than G or M alone (tail ||grad||^2 0.022 vs 0.0030, "
+    "x7.5), so the claim's direction holds, but not by this test's 10x margin (fixed before measuring)"))
+def test_claim2_matrix_ls_adam_more_sensitive_to_W_5_bits():
+    _claim2("matrix-ls", "W", 5)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "measured on matrix-ls (stochastic, 1000 steps): V alone at 3 or 5 bits does not hurt at all (tail "
+    "||grad||^2 0.0025 vs float64 0.0030, about 18% lower), while W alone is 7-110x worse. Quantized v "
+    "with beta2 = 0.999 stops decaying (claim 4), which shrinks Adam's effective step: on the "
+    "deterministic Rosenbrock that slows the final convergence (V hurts), at a noise floor it does not"))
+@pytest.mark.parametrize("m", CLAIM2_BITS)
+def test_claim2_matrix_ls_adam_more_sensitive_to_V(m):
+    _claim2("matrix-ls", "V", m)
 
 
 # ------------------------------------------------------------------ claim 4
