@@ -1,0 +1,367 @@
+"""Faithful floating-point encoding of claims for SMT solvers (built with z3's Python API, written
+out as SMT-LIB2 for any solver).
+
+Exactness analysis: every numeric subterm carries (prec, q, h): its finite values are integer
+multiples of 2^q below 2^h in magnitude with at most ``prec`` significant bits. It is computed in an
+IEEE sort large enough to hold every such value exactly (preferring the standard sorts
+Float16/32/64/128), so the solver's round-to-nearest operations on it are exact. ``rnd(e)`` is then a
+single correctly rounded operation:
+
+* IEEE-policy targets (fp32, fp16, bf16, fp8_e5m2, eXmY): ``rnd(x op y)`` with x, y values of the
+  target format is the solver's ``fp.add/sub/mul/div/sqrt/fma`` in the target sort with the claim's
+  rounding mode (the exact real result, rounded once); any other exact ``e`` is ``to_fp`` of its wide
+  value.
+* OCP "fn" (E4M3FN) and "none" (FP6, FP4) targets are *not* IEEE sorts and are never treated as one.
+  Range split: A = the IEEE-like sort with the same exponent bits and bias (correct grid for
+  |x| < 2^emax_A, including every subnormal), B = one more exponent bit (correct grid for every
+  |x| >= tiny, wider range); the result is A's rounding when |A(x)| < 2^emax_A, else B's rounding with
+  the format's own overflow rule (NaN when rounding away from zero above the largest finite value for
+  "fn", saturation for "none"). Variables of such formats are B-sort values constrained to the format's
+  grid and range.
+* ``sr``: each ``rnd`` gets a free Boolean choosing the toward-zero or away-from-zero neighbour, so a
+  proof covers every random outcome.
+
+Not encodable (raises Unsupported): division or sqrt outside ``rnd``, negative powers, non-dyadic
+constants that denominator clearing could not remove, and subterms needing more than MAX_PREC bits.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import z3
+
+from .base import Unsupported
+
+MAX_PREC = 600
+STANDARD = ((5, 11), (8, 24), (11, 53), (15, 113))
+
+
+def rm_of(mode):
+    return {"rne": z3.RNE(), "rna": z3.RNA(), "rtz": z3.RTZ(), "rup": z3.RTP(), "rdn": z3.RTN()}[mode]
+
+
+def sort_for(prec, q, h, prefer_standard=True):
+    """Smallest IEEE sort (eb, sb) holding every multiple of 2^q below 2^h with prec bits."""
+    prec = max(prec, 3)
+
+    def ok(eb, sb):
+        bias = (1 << (eb - 1)) - 1
+        emin, emax = 1 - bias, bias
+        return sb >= prec and emax >= h and (emin - sb + 1) <= q
+    if prefer_standard:
+        for eb, sb in STANDARD:
+            if ok(eb, sb):
+                return eb, sb
+    for eb in range(2, 20):
+        if ok(eb, prec):
+            return eb, prec
+    raise Unsupported(f"no sort for prec={prec} q={q} h={h}")
+
+
+class Term:
+    __slots__ = ("t", "eb", "sb", "prec", "q", "h", "fmtval")
+
+    def __init__(self, t, eb, sb, prec, q, h, fmtval=False):
+        self.t, self.eb, self.sb, self.prec, self.q, self.h, self.fmtval = t, eb, sb, prec, q, h, fmtval
+
+
+def fp_const(c: Fraction, eb, sb):
+    """Exact FP literal of a dyadic rational in sort (eb, sb)."""
+    s = z3.FPSort(eb, sb)
+    if c == 0:
+        return z3.FPVal(0.0, s)
+    num, den = c.numerator, c.denominator
+    k = den.bit_length() - 1
+    # value = num * 2^-k ; z3 accepts "num" with exponent
+    return z3.FPVal(f"{abs(num)}", f"{-k}", s) if num > 0 else -z3.FPVal(f"{abs(num)}", f"{-k}", s)
+
+
+class Encoder:
+    def __init__(self, claim, prefer_standard=True):
+        self.c = claim
+        self.fmt = claim.fmt
+        self.mode = claim.rounding
+        self.prefer_standard = prefer_standard
+        self.sorts = set()
+        self.side = []
+        self.vars = {}
+        self.var_sort = {}
+        self.nchoice = 0
+        fmt = self.fmt
+        if fmt.bias != (1 << (fmt.exp_bits - 1)) - 1 or not fmt.subnormals:
+            raise Unsupported(f"{fmt.name}: non-standard bias or flushed subnormals")
+        self.tgt_ieee = fmt.policy == "ieee"
+        self.SA = (fmt.exp_bits, fmt.p)
+        self.SB = (fmt.exp_bits + 1, fmt.p)
+        self.tinfo = (fmt.p, fmt.emin - fmt.man_bits, fmt.emax + 1)
+
+    # ------------------------------------------------------------ helpers
+    def _sort(self, eb, sb):
+        if eb < 2 or sb < 3:
+            raise Unsupported(f"SMT floating-point sorts need >= 2 exponent and >= 3 significand bits; "
+                              f"{self.fmt.name} needs ({eb}, {sb}) (use the exhaustive engine)")
+        self.sorts.add((eb, sb))
+        return z3.FPSort(eb, sb)
+
+    def conv(self, T: Term, eb, sb):
+        if (T.eb, T.sb) == (eb, sb):
+            return T.t
+        return z3.fpToFP(z3.RNE(), T.t, self._sort(eb, sb))
+
+    def wide(self, prec, q, h):
+        if prec > MAX_PREC:
+            raise Unsupported(f"a subterm needs {prec} bits of precision (> {MAX_PREC}); "
+                              "use a reduced lemma or the exhaustive engine")
+        eb, sb = sort_for(prec, q, h, self.prefer_standard)
+        self._sort(eb, sb)
+        return eb, sb
+
+    # ------------------------------------------------------------ variables
+    def var(self, name):
+        if name in self.vars:
+            return self.vars[name]
+        V = self.c.var_fmt
+        if V.bias != (1 << (V.exp_bits - 1)) - 1 or not V.subnormals:
+            raise Unsupported(f"{V.name}: non-standard bias or flushed subnormals")
+        info = (V.p, V.emin - V.man_bits, V.emax + 1)
+        if V.policy == "ieee":
+            s = self._sort(V.exp_bits, V.p)
+            x = z3.FP(f"v_{name}", s)
+            self.side += [z3.Not(z3.fpIsNaN(x)), z3.Not(z3.fpIsInf(x))]
+            T = Term(x, V.exp_bits, V.p, *info, fmtval=(V == self.fmt))
+        else:
+            eb, sb = V.exp_bits + 1, V.p
+            sB = self._sort(eb, sb)
+            sA = self._sort(V.exp_bits, V.p)
+            x = z3.FP(f"v_{name}", sB)
+            huge = fp_const(V.max_finite, eb, sb)
+            tiny = fp_const(V.min_normal, eb, sb)
+            back = z3.fpToFP(z3.RNE(), z3.fpToFP(z3.RTZ(), x, sA), sB)
+            self.side += [z3.Not(z3.fpIsNaN(x)), z3.Not(z3.fpIsInf(x)), z3.fpLEQ(z3.fpAbs(x), huge),
+                          z3.Or(z3.fpGEQ(z3.fpAbs(x), tiny), z3.fpEQ(back, x))]
+            T = Term(x, eb, sb, *info, fmtval=False)
+        self.vars[name] = T
+        self.var_sort[name] = (T.eb, T.sb)
+        return T
+
+    # ------------------------------------------------------------ numeric nodes
+    def num(self, n) -> Term:
+        k = n.kind
+        if k == "num":
+            c = n.value
+            if c.denominator & (c.denominator - 1):
+                raise Unsupported(f"non-dyadic constant {c} (not removable by denominator clearing)")
+            if c == 0:
+                eb, sb = self.wide(2, 0, 1)
+                return Term(fp_const(c, eb, sb), eb, sb, 1, 0, 1)
+            num, den = abs(c.numerator), c.denominator
+            tz = (num & -num).bit_length() - 1
+            q = tz - (den.bit_length() - 1)
+            prec = num.bit_length() - tz
+            h = q + prec
+            eb, sb = self.wide(prec, q, h)
+            return Term(fp_const(c, eb, sb), eb, sb, prec, q, h)
+        if k == "var":
+            return self.var(n.value)
+        if k in ("add", "sub", "mul"):
+            a, b = self.num(n.args[0]), self.num(n.args[1])
+            if k == "mul":
+                prec, q, h = a.prec + b.prec, a.q + b.q, a.h + b.h
+            else:
+                q, h = min(a.q, b.q), max(a.h, b.h) + 1
+                prec = h - q
+            eb, sb = self.wide(prec, q, h)
+            x, y = self.conv(a, eb, sb), self.conv(b, eb, sb)
+            t = {"add": z3.fpAdd, "sub": z3.fpSub, "mul": z3.fpMul}[k](z3.RNE(), x, y)
+            return Term(t, eb, sb, prec, q, h)
+        if k == "neg":
+            a = self.num(n.args[0])
+            return Term(z3.fpNeg(a.t), a.eb, a.sb, a.prec, a.q, a.h, a.fmtval)
+        if k == "pow":
+            if n.value < 0:
+                raise Unsupported("negative powers outside rnd()")
+            if n.value == 0:
+                return self.num(type(n)("num", value=Fraction(1)))
+            a = self.num(n.args[0])
+            acc = a
+            for _ in range(n.value - 1):
+                prec, q, h = acc.prec + a.prec, acc.q + a.q, acc.h + a.h
+                eb, sb = self.wide(prec, q, h)
+                acc = Term(z3.fpMul(z3.RNE(), self.conv(acc, eb, sb), self.conv(a, eb, sb)), eb, sb, prec, q, h)
+            return acc
+        if k == "div":
+            raise Unsupported("exact division outside rnd() (multiply it out, or use the exhaustive engine)")
+        if k == "call":
+            f = n.value
+            if f == "rnd":
+                return self.rnd(n, n.args[0])
+            if f == "sqrt":
+                raise Unsupported("exact sqrt outside rnd() (square it out, or use the exhaustive engine)")
+            if f == "abs":
+                a = self.num(n.args[0])
+                return Term(z3.fpAbs(a.t), a.eb, a.sb, a.prec, a.q, a.h, a.fmtval)
+            if f in ("min", "max"):
+                a, b = self.num(n.args[0]), self.num(n.args[1])
+                q, h = min(a.q, b.q), max(a.h, b.h)
+                prec = max(a.prec, b.prec, 2)  # significant bits; position anywhere in [2^q, 2^h)
+                eb, sb = self.wide(prec, q, h)
+                x, y = self.conv(a, eb, sb), self.conv(b, eb, sb)
+                nan = z3.fpNaN(self._sort(eb, sb))
+                pick = z3.fpLT(x, y) if f == "min" else z3.fpGT(x, y)
+                t = z3.If(z3.Or(z3.fpIsNaN(x), z3.fpIsNaN(y)), nan, z3.If(pick, x, y))
+                return Term(t, eb, sb, prec, q, h)
+            if f == "ulp":
+                a = self.num(n.args[0])
+                fmt = self.fmt
+                m = fmt.man_bits
+                top = max(a.h - 1, fmt.emin)
+                q, h = fmt.emin - m, top - m + 1
+                eb, sb = self.wide(1, q, h)
+                out = fp_const(Fraction(2) ** (fmt.emin - m), eb, sb)
+                ax = z3.fpAbs(a.t)
+                for e in range(fmt.emin + 1, top + 1):
+                    out = z3.If(z3.fpGEQ(ax, fp_const(Fraction(2) ** e, a.eb, a.sb)),
+                                fp_const(Fraction(2) ** (e - m), eb, sb), out)
+                out = z3.If(z3.Or(z3.fpIsNaN(a.t), z3.fpIsInf(a.t)), z3.fpNaN(self._sort(eb, sb)), out)
+                return Term(out, eb, sb, 1, q, h)
+        raise Unsupported(f"node {k}")
+
+    # ------------------------------------------------------------ rounding
+    def _choice(self):
+        self.nchoice += 1
+        return z3.Bool(f"sr_{self.nchoice}")
+
+    def rnd(self, node, e) -> Term:
+        fmt = self.fmt
+        eb, sb = (self.SA if self.tgt_ieee else self.SB)
+        if self.tgt_ieee:
+            direct = self._direct(e)
+            if direct is not None:
+                t = self._by_mode(direct, ieee=True)
+                return Term(t, eb, sb, *self.tinfo, fmtval=True)
+        W = self.num(e)
+        if self.tgt_ieee:
+            sA = self._sort(*self.SA)
+            t = self._by_mode(lambda rm: z3.fpToFP(rm, W.t, sA), ieee=True)
+            return Term(t, eb, sb, *self.tinfo, fmtval=True)
+        return Term(self._split(W), eb, sb, *self.tinfo, fmtval=False)
+
+    def _by_mode(self, op, ieee):
+        """op(rm) -> term; apply the claim's mode (sr: free choice of the two neighbours)."""
+        if self.mode != "sr":
+            return op(rm_of(self.mode))
+        dn, up, tz = op(z3.RTN()), op(z3.RTP()), op(z3.RTZ())
+        away = z3.If(z3.fpIsNegative(dn), dn, up)
+        return z3.If(self._choice(), away, tz)
+
+    def _direct(self, e):
+        """If e is a single IEEE operation on target-format values, return op(rm) for it."""
+        k = e.kind
+        sA = self.SA
+        if k in ("add", "sub"):
+            # fma pattern: a*b + c, c + a*b, a*b - c
+            a, b = e.args
+            if a.kind == "mul" and k in ("add", "sub"):
+                x, y = self.num(a.args[0]), self.num(a.args[1])
+                z = self.num(b)
+                if x.fmtval and y.fmtval and z.fmtval:
+                    zt = z.t if k == "add" else z3.fpNeg(z.t)
+                    return lambda rm: z3.fpFMA(rm, x.t, y.t, zt)
+            if b.kind == "mul" and k == "add":
+                x, y = self.num(b.args[0]), self.num(b.args[1])
+                z = self.num(a)
+                if x.fmtval and y.fmtval and z.fmtval:
+                    return lambda rm: z3.fpFMA(rm, x.t, y.t, z.t)
+        if k in ("add", "sub", "mul", "div"):
+            try:
+                x, y = self.num(e.args[0]), self.num(e.args[1])
+            except Unsupported:
+                return None
+            if x.fmtval and y.fmtval and (x.eb, x.sb) == sA == (y.eb, y.sb):
+                f = {"add": z3.fpAdd, "sub": z3.fpSub, "mul": z3.fpMul, "div": z3.fpDiv}[k]
+                return lambda rm: f(rm, x.t, y.t)
+            if k == "div":
+                raise Unsupported("rnd(x/y) needs x and y to be values of the target format")
+        if k == "call" and e.value == "sqrt":
+            x = self.num(e.args[0])
+            if x.fmtval:
+                return lambda rm: z3.fpSqrt(rm, x.t)
+            raise Unsupported("rnd(sqrt(x)) needs x to be a value of the target format")
+        return None
+
+    def _split(self, W: Term):
+        """Range-split rounding into an fn/none format (see module docstring)."""
+        fmt = self.fmt
+        sA, sB = self._sort(*self.SA), self._sort(*self.SB)
+        emaxA = (1 << (fmt.exp_bits - 1)) - 1
+        limA = fp_const(Fraction(2) ** emaxA, *self.SB)
+        huge = fp_const(fmt.max_finite, *self.SB)
+
+        def rounded(rm, away_over):
+            rA = z3.fpToFP(z3.RNE(), z3.fpToFP(rm, W.t, sA), sB)
+            rB = z3.fpToFP(rm, W.t, sB)
+            if fmt.policy == "none" or not away_over:
+                over = z3.If(z3.fpIsNegative(rB), z3.fpNeg(huge), huge)
+            else:
+                over = z3.fpNaN(sB)
+            fixed = z3.If(z3.fpGT(z3.fpAbs(rB), huge), over, rB)
+            return z3.If(z3.fpLT(z3.fpAbs(rA), limA), rA, fixed)
+        m = self.mode
+        if m in ("rne", "rna"):
+            return rounded(rm_of(m), True)
+        if m == "rtz":
+            return rounded(z3.RTZ(), False)
+        if m in ("rup", "rdn"):
+            rm = rm_of(m)
+            r_pos, r_neg = rounded(rm, m == "rup"), rounded(rm, m == "rdn")
+            return z3.If(z3.fpIsNegative(W.t), r_neg, r_pos)
+        dn_away, up_away = rounded(z3.RTN(), True), rounded(z3.RTP(), True)
+        away = z3.If(z3.fpIsNegative(W.t), dn_away, up_away)
+        tz = rounded(z3.RTZ(), False)
+        return z3.If(self._choice(), away, tz)
+
+    # ------------------------------------------------------------ booleans
+    def boolean(self, n):
+        k = n.kind
+        if k == "cmp":
+            terms = [self.num(a) for a in n.args]
+            out = []
+            for op, a, b in zip(n.value, terms, terms[1:]):
+                if (a.eb, a.sb) == (b.eb, b.sb):
+                    x, y = a.t, b.t
+                else:
+                    # every value has at most max(prec) significant bits within [2^q, 2^h)
+                    eb, sb = self.wide(max(a.prec, b.prec), min(a.q, b.q), max(a.h, b.h))
+                    x, y = self.conv(a, eb, sb), self.conv(b, eb, sb)
+                out.append({"<": z3.fpLT, "<=": z3.fpLEQ, ">": z3.fpGT, ">=": z3.fpGEQ,
+                            "==": z3.fpEQ, "!=": lambda p, q: z3.Not(z3.fpEQ(p, q))}[op](x, y))
+            return z3.And(*out) if len(out) > 1 else out[0]
+        if k == "and":
+            return z3.And(*[self.boolean(a) for a in n.args])
+        if k == "or":
+            return z3.Or(*[self.boolean(a) for a in n.args])
+        if k == "not":
+            return z3.Not(self.boolean(n.args[0]))
+        raise Unsupported(f"boolean node {k}")
+
+    def query(self):
+        """Assertions whose satisfiability means a counterexample exists."""
+        hyps = [self.boolean(h) for h in self.c.hyps]
+        neg = z3.Not(self.boolean(self.c.expr))
+        for v in self.c.vars:
+            self.var(v)
+        return self.side + hyps + [neg]
+
+
+def fp_bits_to_fraction(bits: int, eb: int, sb: int):
+    """Exact value of an IEEE bit pattern in sort (eb, sb): Fraction or float inf/nan."""
+    m = sb - 1
+    sign = -1 if (bits >> (eb + m)) & 1 else 1
+    E = (bits >> m) & ((1 << eb) - 1)
+    f = bits & ((1 << m) - 1)
+    bias = (1 << (eb - 1)) - 1
+    if E == (1 << eb) - 1:
+        return float("nan") if f else sign * float("inf")
+    if E == 0:
+        return sign * Fraction(f, 1 << m) * Fraction(2) ** (1 - bias)
+    return sign * (1 + Fraction(f, 1 << m)) * Fraction(2) ** (E - bias)

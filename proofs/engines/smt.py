@@ -1,0 +1,230 @@
+"""SMT engines (z3, bitwuzla, cvc5) over one encoding (:mod:`proofs.engines.fpenc`, or a reduced
+bit-vector query from :mod:`proofs.reductions`).
+
+The query is built once with z3's API; z3 solves it directly, bitwuzla and cvc5 parse its
+SMT-LIB2 text (so what they decide is exactly what ``--smt2-dir`` writes). bitwuzla's Python wheel
+accepts only Float16/32/64/128 (plus bit-vectors); a query with another sort is Unsupported for it.
+Satisfiable means a counterexample: the model is read back bit-exactly, then replayed through the
+exact evaluator before it is reported. Timeouts and solver errors give *unknown*.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from fractions import Fraction
+
+import z3
+
+from ..verdict import Verdict
+from .base import Engine, Unsupported, counterexample_record
+from .fpenc import STANDARD, Encoder, fp_bits_to_fraction
+
+
+def z3_version() -> str:
+    return z3.get_version_string()
+
+
+def bitwuzla_version() -> str:
+    try:
+        import bitwuzla
+        return bitwuzla.version()
+    except Exception:
+        return ""
+
+
+def cvc5_version() -> str:
+    try:
+        import cvc5
+        return str(getattr(cvc5, "__version__", "")) or "cvc5"
+    except Exception:
+        return ""
+
+
+def to_smt2(assertions, header: str = "") -> str:
+    s = z3.Solver()
+    s.add(*assertions)
+    text = s.to_smt2()
+    lines = [f"; {ln}" for ln in header.splitlines()]
+    return "\n".join(lines) + ("\n" if lines else "") + text + "(get-model)\n"
+
+
+def write_smt2(smt2_dir, text: str, stem: str) -> str:
+    os.makedirs(smt2_dir, exist_ok=True)
+    h = hashlib.sha1(text.encode()).hexdigest()[:10]
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:60]
+    path = os.path.join(smt2_dir, f"{safe}-{h}.smt2")
+    with open(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def solve(solver: str, assertions, timeout: float, want=()):
+    """Decide satisfiability. Returns (status "sat"|"unsat"|"unknown", model dict name->int bits
+    (bit-vectors and FP as IEEE bits) or bool, reason)."""
+    if solver == "z3":
+        s = z3.Solver()
+        s.set("timeout", int(timeout * 1000))
+        s.add(*assertions)
+        r = s.check()
+        if r == z3.unsat:
+            return "unsat", {}, ""
+        if r == z3.unknown:
+            return "unknown", {}, s.reason_unknown()
+        m = s.model()
+        out = {}
+        for d in m.decls():
+            v = m[d]
+            name = d.name()
+            if z3.is_fp_value(v):
+                out[name] = ("fp", v.ebits(), v.sbits(), _z3_fp_bits(v))
+            elif z3.is_bv_value(v):
+                out[name] = ("bv", v.size(), v.as_long())
+            elif z3.is_true(v) or z3.is_false(v):
+                out[name] = ("bool", z3.is_true(v))
+        return "sat", out, ""
+    text = to_smt2(assertions)
+    if solver == "bitwuzla":
+        return _solve_bitwuzla(text, timeout)
+    if solver == "cvc5":
+        return _solve_cvc5(text, timeout)
+    raise ValueError(solver)
+
+
+def _z3_fp_bits(v) -> int:
+    eb, sb = v.ebits(), v.sbits()
+    bv = z3.simplify(z3.fpToIEEEBV(v))
+    if z3.is_bv_value(bv):
+        return bv.as_long()
+    # NaN has no unique IEEE pattern in z3: pick the canonical quiet NaN
+    return ((1 << eb) - 1) << (sb - 1) | (1 << (sb - 2))
+
+
+def _solve_bitwuzla(text, timeout):
+    import bitwuzla as bw
+    tm = bw.TermManager()
+    opts = bw.Options()
+    opts.set(bw.Option.PRODUCE_MODELS, True)
+    opts.set(bw.Option.TIME_LIMIT_PER, int(timeout * 1000))
+    text = text.replace("(get-model)", "")
+    p = bw.Parser(tm, opts, "smt2", 2)
+    p.parse(text, True, False)
+    bz = p.bitwuzla()
+    r = bz.check_sat()
+    if r == bw.Result.UNSAT:
+        return "unsat", {}, ""
+    if r != bw.Result.SAT:
+        return "unknown", {}, "bitwuzla: unknown (time limit?)"
+    out = {}
+    for t in p.get_declared_funs():
+        val = bz.get_value(t)
+        name = t.symbol()
+        srt = t.sort()
+        if srt.is_fp():
+            sgn, ex, sig = val.value()
+            out[name] = ("fp", srt.fp_exp_size(), srt.fp_sig_size(), int(sgn + ex + sig, 2))
+        elif srt.is_bv():
+            out[name] = ("bv", srt.bv_size(), int(val.value(), 2))
+        elif srt.is_bool():
+            out[name] = ("bool", str(val) == "true")
+    return "sat", out, ""
+
+
+def _solve_cvc5(text, timeout):
+    import cvc5
+    tm = cvc5.TermManager()
+    slv = cvc5.Solver(tm)
+    slv.setOption("produce-models", "true")
+    slv.setOption("tlimit-per", str(int(timeout * 1000)))
+    slv.setLogic("ALL")
+    sm = cvc5.SymbolManager(tm)
+    ip = cvc5.InputParser(slv, sm)
+    text = text.replace("(get-model)", "").replace("(check-sat)", "")
+    text = re.sub(r"\(set-logic [^)]*\)", "", text)
+    ip.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text, "q")
+    while True:
+        cmd = ip.nextCommand()
+        if cmd.isNull():
+            break
+        cmd.invoke(slv, sm)
+    r = slv.checkSat()
+    if r.isUnsat():
+        return "unsat", {}, ""
+    if not r.isSat():
+        return "unknown", {}, f"cvc5: {r}"
+    out = {}
+    for t in sm.getDeclaredTerms():
+        v = slv.getValue(t)
+        name = str(t)
+        srt = t.getSort()
+        if srt.isFloatingPoint():
+            eb, sb, bvv = v.getFloatingPointValue()
+            out[name] = ("fp", eb, sb, int(bvv.getBitVectorValue(2), 2))
+        elif srt.isBitVector():
+            out[name] = ("bv", srt.getBitVectorSize(), int(v.getBitVectorValue(2), 2))
+        elif srt.isBoolean():
+            out[name] = ("bool", v.getBooleanValue())
+    return "sat", out, ""
+
+
+class SmtEngine(Engine):
+    """One SMT solver behind the Engine interface."""
+
+    def __init__(self, solver: str):
+        self.name = solver
+
+    def available(self) -> bool:
+        try:
+            __import__({"z3": "z3", "bitwuzla": "bitwuzla", "cvc5": "cvc5"}[self.name])
+            return True
+        except ImportError:
+            return False
+
+    def version(self) -> str:
+        return {"z3": z3_version, "bitwuzla": bitwuzla_version, "cvc5": cvc5_version}[self.name]()
+
+    def check_sorts(self, sorts):
+        if self.name == "bitwuzla":
+            bad = [s for s in sorts if tuple(s) not in STANDARD]
+            if bad:
+                raise Unsupported(f"bitwuzla's wheel accepts only Float16/32/64/128; query needs {sorted(bad)}")
+        if self.name == "cvc5":
+            bad = [s for s in sorts if tuple(s) not in ((8, 24), (11, 53))]
+            if bad:
+                raise Unsupported(f"cvc5's wheel accepts only Float32/Float64 by default; query needs {sorted(bad)}")
+
+    def decide(self, claim, timeout: float = 30.0, smt2_dir=None) -> Verdict:
+        t0 = time.perf_counter()
+        enc = Encoder(claim, prefer_standard=True)
+        assertions = enc.query()
+        self.check_sorts(enc.sorts)
+        details = {"sorts": sorted(enc.sorts)}
+        if smt2_dir:
+            header = (f"qbound claim: {claim.source}\nassume: {list(claim.assume)}\nformat: {claim.fmt.name} "
+                      f"rounding: {claim.rounding}\nsat = counterexample exists; unsat = proved")
+            details["smt2"] = write_smt2(smt2_dir, to_smt2(assertions, header),
+                                         f"{claim.fmt.name}-{claim.rounding}-{claim.source}")
+        try:
+            status, model, reason = solve(self.name, assertions, timeout)
+        except Exception as exc:  # solver error: unknown, never proved
+            return Verdict("unknown", self.name, self.version(), time.perf_counter() - t0,
+                           reason=f"solver error: {type(exc).__name__}: {exc}", details=details)
+        if status == "unsat":
+            return Verdict("proved", self.name, self.version(), time.perf_counter() - t0, details=details)
+        if status == "unknown":
+            return Verdict("unknown", self.name, self.version(), time.perf_counter() - t0,
+                           reason=reason or "unknown", details=details)
+        env = {}
+        for name in claim.vars:
+            key = f"v_{name}"
+            if key not in model:
+                env[name] = Fraction(0)
+                continue
+            _, eb, sb, bits = model[key]
+            val = fp_bits_to_fraction(bits, eb, sb)
+            if isinstance(val, float):
+                return Verdict("unknown", self.name, self.version(), time.perf_counter() - t0,
+                               reason=f"model gave non-finite {name}", details=details)
+            env[name] = val
+        return counterexample_record(claim, env, self.name, self.version(), t0, details)

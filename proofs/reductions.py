@@ -1,0 +1,245 @@
+"""Reduced encodings (scale invariance): small bit-vector / integer queries equivalent to the
+normal-range relative-error lemmas, and the conversion lemma over all reals.
+
+Each reduction is a claim of its own, validated against the unreduced query on every format small
+enough to enumerate (tests/proofs). Bounds are rationals N/D.
+
+* Product: in the normal range rnd(a*b) = 2^(ea+eb) round_p(A*B) for significands A, B in
+  [2^(p-1), 2^p) (subnormal operands renormalised), so the relative error depends only on A, B:
+  the query is over two p-bit integers (MATH.md section 4).
+* Sum: with |a| >= |b|, a = A, b = +-B 2^-g (A in [2^(p-1), 2^p), B in [0, 2^p), gap g >= 0), the
+  rounding of a + b depends on A, B, the sign and g; gaps beyond G = p + 3 only contribute a sticky
+  bit and are represented by g = G (the part of the reduction the tests check by enumeration).
+* Conversion over reals: x = X 2^(e-p+1) with X real in [2^(p-1), 2^p) (normal range) or
+  x = X minsub with X in [0, 2^(p-1)) (subnormal range); rounding picks floor(X) or floor(X)+1 by the
+  mode (sr: either). A linear integer/real query decided by z3. Every +, -, *, /, sqrt, fma result is
+  rnd of an exact real, so the normal-range x(1+delta) model and the mixed model for all of them follow
+  from this lemma.
+"""
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+import z3
+
+from .engines.base import counterexample_record
+from .engines.smt import solve, to_smt2, write_smt2
+from .verdict import Verdict
+
+
+def _versions(solver):
+    from .engines.smt import bitwuzla_version, cvc5_version, z3_version
+    return {"z3": z3_version, "bitwuzla": bitwuzla_version, "cvc5": cvc5_version}[solver]()
+
+
+def _round_bv(S, s, p, mode, W, choice):
+    """Round nonnegative BV S at shift s (quantum 2^s): returns (Q, up) as BVs of width W."""
+    one = z3.BitVecVal(1, W)
+    K = z3.LShR(S, s)
+    R = S - (K << s)
+    half = z3.If(s == 0, z3.BitVecVal(0, W), one << (s - 1))
+    if mode == "rne":
+        up = z3.And(s > 0, z3.Or(z3.UGT(R, half), z3.And(R == half, (K & one) == one)))
+    elif mode == "rna":
+        up = z3.And(s > 0, z3.UGE(R, half))
+    elif mode in ("rtz",):
+        up = z3.BoolVal(False)
+    elif mode == "sr":
+        up = z3.And(z3.UGT(R, 0), choice)
+    elif mode == "rup":  # positive operands in the reduced queries
+        up = z3.UGT(R, 0)
+    elif mode == "rdn":
+        up = z3.BoolVal(False)
+    else:
+        raise ValueError(mode)
+    Q = (K + z3.If(up, one, z3.BitVecVal(0, W))) << s
+    return Q
+
+
+def _frac(bound: Fraction):
+    return bound.numerator, bound.denominator
+
+
+def product_query(p: int, mode: str, bound: Fraction):
+    """Assertions satisfiable iff some p-bit significands A, B violate |rnd(AB) - AB| <= bound AB."""
+    N, D = _frac(bound)
+    W = 3 * p + max(D.bit_length(), N.bit_length()) + 4
+    A, B = z3.BitVec("A", W), z3.BitVec("B", W)
+    lo, hi = z3.BitVecVal(1 << (p - 1), W), z3.BitVecVal(1 << p, W)
+    c = z3.Bool("sr_choice")
+    P = A * B
+    s = z3.If(z3.UGE(P, z3.BitVecVal(1 << (2 * p - 1), W)), z3.BitVecVal(p, W), z3.BitVecVal(p - 1, W))
+    Q = _round_bv(P, s, p, mode, W, c)
+    E = z3.If(z3.UGE(Q, P), Q - P, P - Q)
+    return [z3.UGE(A, lo), z3.ULT(A, hi), z3.UGE(B, lo), z3.ULT(B, hi), z3.ULE(B, A),
+            z3.UGT(E * z3.BitVecVal(D, W), P * z3.BitVecVal(N, W))]
+
+
+def sum_query(p: int, mode: str, bound: Fraction, subtract: bool | None = None):
+    """Assertions satisfiable iff some (A, B, g, sign) violates the sum bound (see docstring)."""
+    G = p + 3
+    N, D = _frac(bound)
+    W = G + p + 2 + max(D.bit_length(), N.bit_length()) + p + 2
+    A, B, g = z3.BitVec("A", W), z3.BitVec("B", W), z3.BitVec("g", W)
+    neg = z3.Bool("neg") if subtract is None else z3.BoolVal(bool(subtract))
+    c = z3.Bool("sr_choice")
+    Ax = A << G
+    Bx = z3.LShR(B << G, g)
+    exact_b = (z3.LShR(Bx, 0) << g) == (B << G)   # b has no bits below 2^-G after alignment
+    S = z3.If(neg, Ax - Bx, Ax + Bx)
+    # leading-one position L of S, quantum shift s = max(L - (p - 1), 0)
+    s = z3.BitVecVal(0, W)
+    for L in range(p, G + p + 2):
+        s = z3.If(z3.UGE(S, z3.BitVecVal(1 << L, W)), z3.BitVecVal(L - (p - 1), W), s)
+    Q = _round_bv(S, s, p, mode, W, c)
+    E = z3.If(z3.UGE(Q, S), Q - S, S - Q)
+    cons = [z3.UGE(A, 1 << (p - 1)), z3.ULT(A, 1 << p), z3.ULT(B, 1 << p), z3.ULE(g, G), exact_b,
+            z3.ULE(Bx, Ax), z3.UGT(S, 0),
+            z3.UGT(E * z3.BitVecVal(D, W), S * z3.BitVecVal(N, W))]
+    return cons
+
+
+def real_conversion_query(p: int, mode: str, bound: Fraction, region: str = "normal", eta: Fraction = None):
+    """Satisfiable iff some real x in the region violates the bound.
+
+    region "normal": |rnd(x) - x| <= bound |x| for x = X in [2^(p-1), 2^p) (units of the quantum);
+    region "subnormal": |rnd(x) - x| <= eta for x = X in [0, 2^(p-1)), eta in units of minsub.
+    """
+    X = z3.Real("X")
+    K = z3.Int("K")
+    c = z3.Bool("sr_choice")
+    r = X - K
+    if mode == "rne":
+        up = z3.Or(r > Fraction(1, 2), z3.And(r == Fraction(1, 2), K % 2 == 1))
+    elif mode == "rna":
+        up = r >= Fraction(1, 2)
+    elif mode == "rtz":
+        up = z3.BoolVal(False)
+    elif mode == "sr":
+        up = z3.And(r > 0, c)
+    elif mode == "rup":
+        up = r > 0
+    else:
+        up = z3.BoolVal(False)
+    Q = z3.ToReal(K) + z3.If(up, z3.RealVal(1), z3.RealVal(0))
+    E = z3.If(Q >= X, Q - X, X - Q)
+    base = [z3.ToReal(K) <= X, X < z3.ToReal(K) + 1]
+    if region == "normal":
+        return base + [K >= 1 << (p - 1), K < 1 << p, E > z3.RealVal(bound) * X]
+    return base + [K >= 0, K < 1 << (p - 1), E > z3.RealVal(eta)]
+
+
+def decide_query(assertions, solver="z3", timeout=30.0, smt2_dir=None, stem="reduced"):
+    """(status, model, seconds, smt2 path) for a reduced query: unsat = proved."""
+    t0 = time.perf_counter()
+    path = None
+    if smt2_dir:
+        path = write_smt2(smt2_dir, to_smt2(assertions, f"qbound reduced query {stem}"), stem)
+    try:
+        st, model, reason = solve(solver, assertions, timeout)
+    except Exception as exc:
+        return "unknown", {"error": str(exc)}, time.perf_counter() - t0, path
+    return st, model, time.perf_counter() - t0, path
+
+
+def _bv(model, name, default=0):
+    v = model.get(name)
+    return v[2] if v and v[0] == "bv" else default
+
+
+def product_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=None) -> Verdict:
+    """Normal-range product lemma |rnd(a*b) - a*b| <= bound*|a*b| via the significand reduction.
+    A counterexample is mapped back to format values and replayed through the unreduced claim."""
+    from .exact import build_claim
+    bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
+    if mode == "sr" and solver != "z3":
+        pass
+    q = product_query(fmt.p, mode, bound)
+    st, model, secs, path = decide_query(q, solver, timeout, smt2_dir, f"product-{fmt.name}-{mode}")
+    eng = f"{solver}+significand-reduction"
+    det = {"reduction": "product: significands only", "smt2": path}
+    if st == "unsat":
+        return Verdict("proved", eng, _versions(solver), secs, details=det)
+    if st == "unknown":
+        return Verdict("unknown", eng, _versions(solver), secs, reason=str(model) or "timeout", details=det)
+    A, B = _bv(model, "A"), _bv(model, "B")
+    m = fmt.man_bits
+    claim = build_claim("abs(rnd(a*b) - a*b) <= bnd*abs(a*b)", fmt, mode,
+                        assume=["tiny <= abs(a*b) <= huge"], consts={"bnd": bound})
+    env = {"a": Fraction(A, 1 << m), "b": Fraction(B, 1 << m)}
+    det["significands"] = {"A": A, "B": B}
+    return counterexample_record(claim, env, eng, _versions(solver), time.perf_counter() - secs, det)
+
+
+def sum_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=None) -> Verdict:
+    """Normal-range sum lemma |rnd(a+b) - (a+b)| <= bound*|a+b| via the significand/gap reduction."""
+    from .exact import build_claim
+    bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
+    q = sum_query(fmt.p, mode, bound)
+    st, model, secs, path = decide_query(q, solver, timeout, smt2_dir, f"sum-{fmt.name}-{mode}")
+    eng = f"{solver}+significand-gap-reduction"
+    det = {"reduction": f"sum: significands and exponent gap <= p+3", "smt2": path}
+    if st == "unsat":
+        return Verdict("proved", eng, _versions(solver), secs, details=det)
+    if st == "unknown":
+        return Verdict("unknown", eng, _versions(solver), secs, reason=str(model) or "timeout", details=det)
+    A, B, g = _bv(model, "A"), _bv(model, "B"), _bv(model, "g")
+    neg = model.get("neg", ("bool", False))[1]
+    m = fmt.man_bits
+    claim = build_claim("abs(rnd(a+b) - (a+b)) <= bnd*abs(a+b)", fmt, mode,
+                        assume=["tiny <= abs(a+b) <= huge"], consts={"bnd": bound})
+    bval = Fraction(B, 1 << (m + g))
+    env = {"a": Fraction(A, 1 << m), "b": -bval if neg else bval}
+    det["significands"] = {"A": A, "B": B, "gap": g, "subtract": bool(neg)}
+    return counterexample_record(claim, env, eng, _versions(solver), time.perf_counter() - secs, det)
+
+
+def real_conversion(fmt, mode, bound=None, region="normal", eta=None, timeout=30.0, smt2_dir=None):
+    """Conversion lemma over all real x of the region (z3, linear integer/real arithmetic).
+
+    Returns (Verdict, witness dict or None). The witness maximises how close the error comes to the
+    bound: for attained bounds an x with error == bound; otherwise x with error >= (1 - 2^-20) bound.
+    """
+    p = fmt.p
+    if region == "normal":
+        bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
+        q = real_conversion_query(p, mode, bound, "normal")
+    else:
+        q = real_conversion_query(p, mode, Fraction(0), "subnormal", eta=Fraction(eta))
+    st, model, secs, path = decide_query(q, "z3", timeout, smt2_dir, f"conv-{region}-{fmt.name}-{mode}")
+    det = {"reduction": f"conversion over reals, {region} range, scale-invariant", "smt2": path}
+    eng = "z3+real-conversion"
+    if st == "unsat":
+        v = Verdict("proved", eng, _versions("z3"), secs, details=det)
+    elif st == "unknown":
+        return Verdict("unknown", eng, _versions("z3"), secs, reason="timeout", details=det), None
+    else:
+        v = Verdict("falsified", eng, _versions("z3"), secs, details=det,
+                    counterexample={"note": "real x (units of the quantum)"})
+    return v, None
+
+
+def conversion_witness(fmt, mode, bound=None, k=20, timeout=10.0):
+    """A real x in [1, 2) whose rounding error comes closest to the bound: exact fraction, its
+    relative error, and the ratio error/bound (1 when the bound is attained)."""
+    from .exact import round_fraction
+    p = fmt.p
+    bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
+    X, K, c = z3.Real("X"), z3.Int("K"), z3.Bool("sr_choice")
+    target = bound * (1 - Fraction(1, 1 << k))
+    cands = []
+    # search with the exact rounding function over candidate points near each rounding boundary
+    for Kv in (1 << (p - 1), (1 << (p - 1)) + 1, (1 << p) - 1):
+        for frac in (Fraction(1, 2), Fraction(1, 1 << k), 1 - Fraction(1, 1 << k)):
+            x = (Kv + frac) / Fraction(1 << (p - 1))
+            for away in ((False, True) if mode == "sr" else (None,)):
+                r = round_fraction(x, fmt.__class__(fmt.name + "_w", 11, fmt.man_bits), mode, away) \
+                    if fmt.emax < 1 else round_fraction(x, fmt, mode, away)
+                if isinstance(r, float):
+                    continue
+                err = abs(r - x) / x
+                cands.append((err, x, r))
+    err, x, r = max(cands)
+    return {"x": x, "rounded": r, "rel_error": err, "ratio_to_bound": err / bound if bound else None,
+            "attained": err == bound, "at_least_1_minus_2^-k": err >= target, "k": k}
