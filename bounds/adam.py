@@ -272,7 +272,7 @@ def check_update_bound(n=10_000, seed=3, steps=30, **kw) -> Check:
     return check_sampled(sampler, mf, me, n=n, seed=seed, detail="per-coordinate update bound", **kw)
 
 
-def check_sum_of_ratios(n=10_000, seed=4, steps=40, **kw) -> Check:
+def check_sum_of_ratios(n=10_000, seed=4, steps=40, wrong: bool = False, **kw) -> Check:
     """For a_j >= 0 and b_j = (1+nu_j)(beta2 b_{j-1} + a_j), |nu_j| <= q_V:
     sum_{j<=t} a_j/(eps + b_j) <= (ln(1 + b_t/eps) - t ln(beta2 (1 - q_V)))/(1 - q_V), every t."""
     def sampler(rng, N):
@@ -286,7 +286,8 @@ def check_sum_of_ratios(n=10_000, seed=4, steps=40, **kw) -> Check:
         for t in range(steps):
             b = (1 + p["u"][:, t] * p["q"]) * (p["b2"] * b + p["a"][:, t])
             s = s + p["a"][:, t] / (p["eps"] + b)
-            rhs = (np.log1p(b / p["eps"]) - (t + 1) * np.log(p["b2"] * (1 - p["q"]))) / (1 - p["q"])
+            rhs = ((np.log1p(b / p["eps"]) - (t + 1) * np.log(p["b2"])) if wrong else
+                   (np.log1p(b / p["eps"]) - (t + 1) * np.log(p["b2"] * (1 - p["q"]))) / (1 - p["q"]))
             worst = np.minimum(worst, (rhs - s) / np.maximum(rhs, 1e-300))
         return worst
 
@@ -297,11 +298,13 @@ def check_sum_of_ratios(n=10_000, seed=4, steps=40, **kw) -> Check:
             a = mp.mpf(pt["a"][t])
             b = (1 + mp.mpf(pt["u"][t]) * q) * (b2 * b + a)
             s += a / (e + b)
-            rhs = (mp.log(1 + b / e) - (t + 1) * mp.log(b2 * (1 - q))) / (1 - q)
+            rhs = ((mp.log(1 + b / e) - (t + 1) * mp.log(b2)) if wrong else
+                   (mp.log(1 + b / e) - (t + 1) * mp.log(b2 * (1 - q))) / (1 - q))
             worst = min(worst, (rhs - s) / rhs)
         return worst
 
-    return check_sampled(sampler, mf, me, n=n, seed=seed, detail="quantized sum-of-ratios lemma", **kw)
+    return check_sampled(sampler, mf, me, n=n, seed=seed,
+                         detail="quantized sum-of-ratios lemma" + (" (deliberately wrong: Défossez's q = 0 form)" if wrong else ""), **kw)
 
 
 def _dd_params(rng, N, K=3):
@@ -321,10 +324,10 @@ def _dd_params(rng, N, K=3):
             "G": G, "vp": vp, "b2": rng.uniform(0, 1, N)}
 
 
-def check_descent_direction(n=10_000, seed=5, **kw) -> Check:
+def check_descent_direction(n=10_000, seed=5, kappa_scale: float = 1.0, c_scale: float = 1.0, **kw) -> Check:
     """Quantized descent-direction lemma (beta1 = 0), for any finite distribution of h with
     |h| <= R - sqrt(eps), Ghat = E h, g = (1+gamma) h, m = (1+mu) g, v = (1+nu)(beta2 v' + g^2),
-    vt = beta2 v' + E g^2:
+    vt = beta2 v' + E g^2 (kappa_scale / c_scale != 1 give deliberately altered statements for tests):
         E[G m/sqrt(eps+v)] >= G^2/(2 sqrt(eps+vt)) - |G||G - Ghat|/sqrt(eps+vt) - kappa |G| - C E[g^2/(eps+v)]."""
     def parts(p, xp):
         sqrt = xp["sqrt"]; E = xp["E"]; ab = xp["abs"]
@@ -338,8 +341,8 @@ def check_descent_direction(n=10_000, seed=5, **kw) -> Check:
         lhs = E([G * mi / sqrt(p["eps"] + vi) for mi, vi in zip(m, v)])
         rat = E([gi * gi / (p["eps"] + vi) for gi, vi in zip(g, v)])
         rho_ = (1 + p["qg"]) * (1 + p["qm"]) - 1
-        kap = rho_ / (1 - p["qg"]) + p["qv"] * (1 + p["qm"]) / (1 - p["qv"])
-        C_ = (1 + p["qm"]) ** 2 * Rh_ * (2 - p["qv"]) / (1 - p["qv"])
+        kap = (rho_ / (1 - p["qg"]) + p["qv"] * (1 + p["qm"]) / (1 - p["qv"])) * kappa_scale
+        C_ = (1 + p["qm"]) ** 2 * Rh_ * (2 - p["qv"]) / (1 - p["qv"]) * c_scale
         sv = sqrt(p["eps"] + vt)
         rhs = G * G / (2 * sv) - ab(G) * ab(G - Ghat) / sv - kap * ab(G) - C_ * rat
         scale = G * G / sv + ab(G) + p["R"] * rat + 1e-300
@@ -469,14 +472,14 @@ def adam_states(fmt_name, rounding, *, steps=200, dim=64, beta1_=0.9, beta2_=0.9
             "min_normal": float(fmt.min_normal), "max_finite": float(fmt.max_finite), "beta1": beta1_, "beta2": beta2_}
 
 
-def check_envelopes_trajectory(plans=TRAJ_PLANS, steps=200, dim=64, seed=0, eps_=1e-8) -> Check:
+def check_envelopes_trajectory(plans=TRAJ_PLANS, steps=200, dim=64, seed=0, eps_=1e-8, q_scale: float = 1.0) -> Check:
     """Check the m, v envelopes and the update bound on real quantized sequences, every step and
     coordinate (float64 evaluation of the envelopes with relative slack 1e-12)."""
     t0 = time.perf_counter()
     worst = np.inf; fails = []; outside = 0; total = 0
     for fmt_name, rnd in plans:
         st = adam_states(fmt_name, rnd, steps=steps, dim=dim, seed=seed)
-        q, b1, b2 = st["q"], st["beta1"], st["beta2"]
+        q, b1, b2 = st["q"] * q_scale, st["beta1"], st["beta2"]
         ok_range = (np.abs(st["m_pre"]) >= st["min_normal"]) & (np.abs(st["v_pre"]) >= st["min_normal"]) \
             & (np.abs(st["m_pre"]) <= st["max_finite"]) & (np.abs(st["v_pre"]) <= st["max_finite"])
         outside += int((~ok_range).sum()); total += ok_range.size

@@ -247,6 +247,7 @@ def check_sampled(
     else:
         neg = np.flatnonzero((mf < -1e-9) | bad_float)
         idx = np.unique(np.concatenate([order[:n_exact], neg[:2000]]))
+        idx = idx[np.argsort(np.where(bad_float[idx], -np.inf, mf[idx]))]  # most suspicious first
     worst = None
     failed = []
     with mpmath.workdps(50):
@@ -257,8 +258,9 @@ def check_sampled(
                 worst = m
             if m < -exact_tol:
                 failed.append(int(i))
+                break  # one exact counterexample fails the check
     ok = not failed
-    msg = (f"{n} points (float64 screen), {len(idx)} re-checked in mpmath at 50 digits"
+    msg = (f"{n} points (float64 screen), {len(idx) if not failed else 'stopped at the first of ' + str(len(idx))} re-checked in mpmath at 50 digits"
            + (f"; FAILED at {len(failed)} point(s), e.g. index {failed[0]}" if failed else ""))
     return Check("sampled", "passed" if ok else "failed", float(worst) if worst is not None else None, n,
                  time.perf_counter() - t0, (detail + "; " if detail else "") + msg)

@@ -1,0 +1,89 @@
+"""Quantized Adam: the derivation passes its checks, reduces to Défossez at q = 0, round-trips."""
+import math
+
+import pytest
+import sympy as sp
+
+import bounds
+from bounds import adam as A
+from numeric.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def der():
+    return bounds.derive("adam", n=2000, trajectory=False)
+
+
+def test_steps_pass_and_are_named(der):
+    names = [s.name for s in der.steps]
+    for want in ("envelope.m", "envelope.v", "envelope.update", "descent.w_bias", "lemma.sum_of_ratios_q",
+                 "lemma.descent_direction_q", "telescope.beta1_0", "telescope.momentum"):
+        assert want in names
+    assert der.status == "passed", [(s.name, [c.detail for c in s.checks]) for s in der.steps if s.status != "passed"]
+    kinds = {c.kind for s in der.steps for c in s.checks}
+    assert {"symbolic", "sampled"} <= kinds
+    assert der.step("telescope.momentum").cited
+
+
+def test_q0_reduces_to_defossez():
+    assert sp.simplify(A.resolve_q0(A.BOUND0) - A.THM2) == 0
+    assert sp.simplify(A.resolve_q0(A.BOUND1) - A.THM4) == 0
+
+
+def test_wrong_lemmas_are_caught():
+    assert A.check_sum_of_ratios(n=10_000, wrong=True).status == "failed"
+    assert A.check_descent_direction(n=10_000, c_scale=0.0).status == "failed"
+
+
+def test_trajectory_envelopes_and_a_wrong_envelope():
+    plans = (("bf16", "rne"), ("fp8_e4m3fn", "rtz"), ("fp8_e5m2", "sr"))
+    ok = A.check_envelopes_trajectory(plans=plans, steps=60, dim=16)
+    assert ok.status == "passed" and ok.kind == "trajectory"
+    bad = A.check_envelopes_trajectory(plans=(("fp8_e4m3fn", "rne"),), steps=60, dim=16, q_scale=0.5)
+    assert bad.status == "failed"
+
+
+def test_json_roundtrip(der):
+    d = der.to_dict()
+    loc = bounds.symbols("adam")
+    back = sp.parse_expr(d["bound"], local_dict=loc)
+    assert back == der.bound
+    assert [sp.parse_expr(c, local_dict=loc) for c in d["conditions"]] == der.conditions
+    assert {s["status"] for s in d["steps"]} == {"passed"}
+    assert "version" in d and d["derivation"] == "adam"
+
+
+VALS = dict(T=10000, alpha=0.01, beta1=0.0, beta2=0.999, eps=1e-8, R=1, L=1, d=10, Delta=1,
+            q_W=0, q_G=0, q_M=0, q_V=0, X0=1)
+
+
+def test_evaluate_matches_theorem2_at_q0():
+    v = bounds.evaluate_bound("adam", VALS)
+    th2 = float(A.THM2.subs({A.SYMBOLS[k]: x for k, x in VALS.items() if k in A.SYMBOLS}))
+    assert math.isclose(v, th2, rel_tol=1e-12)
+
+
+def test_evaluate_monotone_in_q_and_conditions():
+    base = bounds.evaluate_bound("adam", VALS)
+    for X in ("W", "G", "M", "V"):
+        v = dict(VALS, **{f"q_{X}": 2 ** -10})
+        assert bounds.evaluate_bound("adam", v) > base
+    # coupling condition violated -> the bound says nothing
+    v = dict(VALS, beta1=0.99, beta2=0.9)
+    assert bounds.evaluate_bound("adam", v) == math.inf
+
+
+def test_evaluate_reports_missing_and_unknown_symbols():
+    with pytest.raises(InputError, match="missing"):
+        bounds.evaluate_bound("adam", {"T": 10})
+    with pytest.raises(InputError, match="alpah"):
+        bounds.evaluate_bound("adam", dict(VALS, alpah=1))
+    with pytest.raises(InputError, match="Did you mean adam"):
+        bounds.derive("adma")
+
+
+def test_q_of():
+    from fractions import Fraction
+    assert bounds.q_of("bf16") == Fraction(1, 257)
+    assert bounds.q_of(None) == 0
+    assert bounds.q_of("bf16", "rtz") == Fraction(1, 129)

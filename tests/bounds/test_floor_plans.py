@@ -1,0 +1,39 @@
+"""Error floors and required bits."""
+import math
+
+import pytest
+
+from bounds.floor import error_floor
+from bounds.mantissa import q_for_bits, required_bits
+from numeric.errors import InputError
+
+
+def test_full_precision_floor_is_zero():
+    assert error_floor("adam", "")["floor"]["value"] == 0.0
+    assert error_floor("muon", "", per_component=False)["floor"]["value"] == 0.0
+
+
+def test_bf16_floors_finite_and_plan_dominates_components():
+    r = error_floor("adam", "G=bf16,M=bf16")
+    f = r["floor"]
+    assert f["finite"] and f["value"] > 0
+    assert f["value"] >= max(c["value"] for c in r["per_component"].values())
+
+
+def test_no_finite_floor_when_coupling_impossible():
+    r = error_floor("adam", {"M": 0.2}, beta1=0.9, per_component=False)
+    assert not r["floor"]["finite"] and "no admissible beta2" in r["floor"]["why"]
+
+
+def test_muon_rejects_V():
+    with pytest.raises(InputError):
+        error_floor("muon", "V=bf16")
+
+
+def test_required_bits_grow_like_k_log2_T():
+    r1 = required_bits("muon", 1e4)
+    r2 = required_bits("muon", 1e6)
+    for X, k in (("W", 0.5), ("M", 1.0)):
+        grow = r2["bits"][X] - r1["bits"][X]
+        assert abs(grow - k * math.log2(100)) <= 1.5
+    assert q_for_bits(7, "rne") == pytest.approx(1 / 257)
