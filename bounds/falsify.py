@@ -550,6 +550,52 @@ def _theory_bits(theory: dict, sc: dict, comp: str):
     return pts, st.linfit([math.log2(p["T"]) for p in pts], [p["bits"] for p in pts]), None
 
 
+# ============================================================================ theory constants
+def estimate_R(problem: str, problem_args: dict, eps: float, draws: int = 200, seed: int = 12345) -> float:
+    """max |g|_inf over ``draws`` stochastic gradients at x0, + sqrt(eps) (an estimate, not a.s.)."""
+    from numeric.problems import flatten, make_problem
+    p = make_problem(problem, **problem_args)
+    rng = np.random.default_rng(seed)
+    x0 = p.x0()
+    return max(float(np.max(np.abs(flatten(p.stoch_grad(x0, rng))))) for _ in range(draws)) + math.sqrt(eps)
+
+
+def theory_setting(cfg: dict, name: str) -> dict:
+    """Problem constants and schedule for ``bounds.required_bits`` / ``bounds.error_floor``.
+
+    The scaling experiment's problem and schedule when it runs this optimizer; otherwise the first
+    grid case with it, with the scaling schedule constants (a = lr_scale, b = one_minus_beta2).
+    Returns {"problem", "constants", "how"} (constants JSON-able; part of the theory unit's key).
+    """
+    sc = cfg["scaling"]
+    if bound_name(sc["optimizer"]) == name:
+        prob, pargs, hp = sc["problem"], sc["problem_args"], dict(sc["hparams"])
+    else:
+        cases = [c for c in cfg["grid"].get("case", []) if bound_name(c["optimizer"]) == name]
+        if not cases:
+            return {"problem": None, "constants": {}, "how": {"all": "defaults of the bounds layer (1.0)"}}
+        prob, pargs, hp = cases[0]["problem"], cases[0].get("problem_args", {}), dict(cases[0].get("hparams", {}))
+    c = problem_constants(prob, pargs)
+    how = {}
+    out = {"a": float(sc["lr_scale"]), "b": float(sc["one_minus_beta2"])}
+    how["a"] = how["b"] = "the scaling experiment's schedule constants"
+    if name == "adam":
+        eps = float(hp.get("eps", 1e-8))
+        out.update(eps=eps, beta1=float(hp.get("beta1", 0.0)), L=c.get("L"), d=c.get("d"), Delta=c.get("Delta"),
+                   X0=c["_x0_norm"])
+        out["R"] = c["R"] if c.get("R") is not None else estimate_R(prob, pargs, eps)
+        how["R"] = "problem" if c.get("R") is not None else "estimated: max |g|_inf of 200 stochastic gradients at x0 + sqrt(eps)"
+    else:
+        r = c.get("r")
+        out.update(L=(c["L"] * r if c.get("L") is not None and r else None), r=r, Delta=c.get("Delta"),
+                   W0=c["_x0_norm"], B=float(c.get("batch") or 1))
+        out["sigma"] = c["sigma"] if c.get("sigma") is not None else estimate_sigma(prob, pargs)
+        how["L"] = "r * L_Frobenius (upper bound on the spectral smoothness constant)"
+        how["sigma"] = "problem" if c.get("sigma") is not None else "estimated from mini-batches"
+    out = {k: float(v) for k, v in out.items() if v is not None}
+    return {"problem": prob, "constants": out, "how": how}
+
+
 # ============================================================================ floor (fixed precision)
 def floor_units(cfg):
     sc = cfg["scaling"]

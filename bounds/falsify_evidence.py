@@ -223,6 +223,13 @@ def ev_floor_theory(ders, name, plan) -> Evidence:
     if isinstance(fl, dict) and "error" in fl:
         return missing("derivation", eid, fl["error"])
     val = fl.get("floor", fl.get("value")) if isinstance(fl, dict) else fl
+    if isinstance(val, dict):
+        why = val.get("why")
+        val = val.get("value")
+        if why and val in (None, "inf", math.inf):
+            return Evidence("derivation", eid, f"no finite floor for {plan}: {why}", "inconclusive",
+                            {"floor": str(val)}, [f"qbound floor {name} --quant {plan}"],
+                            reason="the worst-case analysis gives no finite floor")
     cmd = [f"qbound floor {name} --quant {plan}"]
     try:
         v = float(val)

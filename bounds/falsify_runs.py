@@ -386,10 +386,16 @@ def theory_unit(unit: dict) -> dict:
     out = {"derivation": _jsonable(d.to_dict()), "latex": _safe(lambda: d.latex()),
            "latex_extras": _safe(lambda: {k: _latex(v) for k, v in (getattr(d, "extras", {}) or {}).items()}),
            "steps_failed": [s.name for s in d.steps if getattr(s, "status", "passed") != "passed"]}
+    consts = (unit.get("setting") or {}).get("constants") or {}
+    beta1 = consts.get("beta1", 0.0)
     out["rate_table"] = _safe(lambda: _jsonable(B.rate_table(name)))
-    out["required_bits"] = {str(T): _safe(lambda T=T: _jsonable(B.required_bits(name, T)))
-                            for T in unit.get("T", [])}
-    out["floors"] = {p: _safe(lambda p=p: _jsonable(B.error_floor(name, p))) for p in unit.get("plans", [])}
+    out["required_bits"] = {str(T): _safe(lambda T=T: _jsonable(B.required_bits(
+        name, T, tol=unit.get("tol", 1.0), rounding=unit.get("rounding", "rne"), constants=consts)))
+        for T in unit.get("T", [])}
+    fl_consts = {k: v for k, v in consts.items() if k not in ("a", "b", "beta1")}
+    out["floors"] = {p: _safe(lambda p=p: _jsonable(B.error_floor(name, p, constants=fl_consts, beta1=beta1)))
+                     for p in unit.get("plans", [])}
+    out["setting"] = unit.get("setting")
     return out
 
 

@@ -55,7 +55,12 @@ def theory_unit(cfg, name) -> dict:
     for p in plans:
         if p and p not in seen:
             seen.append(p)
-    return {"name": name, "T": list(sc["T"]), "plans": seen}
+    try:
+        setting = F.theory_setting(cfg, name)
+    except Exception as exc:  # the numeric layer is missing: the bounds layer's defaults are used
+        setting = {"problem": None, "constants": {}, "how": {"all": f"defaults ({type(exc).__name__}: {exc})"}}
+    return {"name": name, "T": list(sc["T"]), "plans": seen, "setting": setting,
+            "rounding": sc["rounding"], "tol": float(sc["factor"]) - 1.0}
 
 
 def submit_all(cfg: dict, sched) -> None:
