@@ -504,6 +504,64 @@ def check_envelopes_trajectory(plans=TRAJ_PLANS, steps=200, dim=64, seed=0, eps_
                  f"normal range: {outside}/{total}" + (f"; FAILED e.g. at {fails[0]}" if fails else ""))
 
 
+HARNESS_PLANS = ("G=bf16,M=bf16,V=bf16", "G=fp8_e5m2,M=fp8_e4m3fn,V=bf16:rtz", "W=bf16,G=bf16:sr,M=bf16:sr,V=bf16:sr")
+
+
+def check_harness_trajectory(plans=HARNESS_PLANS, problem="quadratic", steps=150, seed=0,
+                             beta1_=0.9, beta2_=0.99, lr=1e-2, eps_=1e-8):
+    """The rounding premises and the m/v envelopes on real optimizer states from
+    numeric.harness.run(..., record_states=True) (every step, every coordinate).  Returns None when
+    the harness is not available.  Coordinates are excluded from the envelope checks from the first
+    step where a pre-rounding value leaves the normal range (the premise does not hold there); the
+    number excluded is reported."""
+    try:
+        from numeric.harness import run
+        from numeric.quantplan import QuantPlan
+    except ImportError:
+        return None
+    t0 = time.perf_counter()
+    worst = np.inf; fails = []; excluded = 0; total = 0
+    for plan_s in plans:
+        plan = QuantPlan.parse(plan_s)
+        tr = run(problem, "adam", plan, steps, seed, record_states=True,
+                 hparams={"lr": lr, "beta1": beta1_, "beta2": beta2_, "eps": eps_})
+        S = tr.states
+        qM = float(plan.M.fmt.rel_error_bound(plan.M.rounding)) if plan.M else 0.0
+        qV = float(plan.V.fmt.rel_error_bound(plan.V.rounding)) if plan.V else 0.0
+        tinyM = float(plan.M.fmt.min_normal) if plan.M else 0.0
+        tinyV = float(plan.V.fmt.min_normal) if plan.V else 0.0
+        n_ok = int(np.sum(np.all(np.isfinite(S["m"]), axis=1)))
+        dim = S["m"].shape[1]
+        alive = np.ones(dim, dtype=bool)
+        envm = np.zeros(dim); lo = np.zeros(dim); hi = np.zeros(dim)
+        u = (1 + qM) / (np.sqrt(1 - qV) * (1 - beta1_ * (1 + qM) / np.sqrt(beta2_ * (1 - qV))))
+        for t in range(n_ok):
+            mp_, m, vp_, v, g = S["m_pre"][t], S["m"][t], S["v_pre"][t], S["v"][t], S["g"][t]
+            inrange = ((np.abs(mp_) >= tinyM) | (mp_ == 0)) & ((np.abs(vp_) >= tinyV) | (vp_ == 0))
+            alive &= inrange
+            total += dim
+            excluded += int((~alive).sum())
+            # rounding premises where they apply
+            prem = np.minimum((qM * np.abs(mp_) * (1 + 1e-12) - np.abs(m - mp_)), (qV * np.abs(vp_) * (1 + 1e-12) - np.abs(v - vp_)))
+            scale = np.maximum(np.abs(mp_) + np.abs(vp_), 1e-300)
+            envm = (1 + qM) * (beta1_ * envm + np.abs(g))
+            lo = (1 - qV) * (beta2_ * lo + g * g)
+            hi = (1 + qV) * (beta2_ * hi + g * g)
+            sc = np.maximum(hi, 1e-300)
+            margins = np.minimum.reduce([prem / scale, (envm * (1 + 1e-12) - np.abs(m)) / np.maximum(envm, 1e-300),
+                                         (v - lo * (1 - 1e-12)) / sc, (hi * (1 + 1e-12) - v) / sc,
+                                         (u * (1 + 1e-12) - np.abs(m) / np.sqrt(eps_ + v)) / u])
+            if alive.any():
+                mm = float(np.min(margins[alive]))
+                worst = min(worst, mm)
+                if mm < 0:
+                    fails.append((plan_s, t))
+    return Check("trajectory", "passed" if not fails else "failed", float(worst), total, time.perf_counter() - t0,
+                 f"numeric.harness.run('{problem}', 'adam', plan, {steps}) with record_states for plans {list(plans)}: "
+                 f"rounding premises |Q(y)-y| <= q|y| for m, v, and the envelopes; coordinate-steps excluded after "
+                 f"leaving the normal range: {excluded}/{total}" + (f"; FAILED e.g. {fails[0]}" if fails else ""))
+
+
 # ------------------------------------------------------------------------------------------
 # symbolic checks
 
@@ -548,7 +606,8 @@ def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = Tru
                       [check_nonnegative((Rh - sp.sqrt(eps)) - (1 + q_G) * (R - sp.sqrt(eps)), detail="difference = q_G sqrt(eps)")],
                       relation=sp.LessThan((1 + q_G) * (R - sp.sqrt(eps)), Rh - sp.sqrt(eps)), uses=("bounded_gradients", "round.G")))
     steps.append(Step("envelope.m", "|m_t| <= (1+q_M) sum_k (beta1(1+q_M))^(t-k) |g_k| <= (1+q_M)(Rh - sqrt eps)(1-(beta1(1+q_M))^t)/(1-beta1(1+q_M))",
-                      [geo_check, check_envelope_m(**kw)] + ([check_envelopes_trajectory()] if trajectory else []),
+                      [geo_check, check_envelope_m(**kw)] + ([check_envelopes_trajectory()] if trajectory else [])
+                      + [c for c in ([check_harness_trajectory()] if trajectory else []) if c is not None],
                       uses=("round.M", "envelope.gradient")))
     steps.append(Step("envelope.v", "(1-q_V) sum (beta2(1-q_V))^(t-k) g_k^2 <= v_t <= (1+q_V) sum (beta2(1+q_V))^(t-k) g_k^2 "
                       "<= (Rh-sqrt eps)^2 min((1+q_V)^t (1-beta2^t)/(1-beta2), (1+q_V)/(1-beta2(1+q_V)))",

@@ -87,3 +87,10 @@ def test_q_of():
     assert bounds.q_of("bf16") == Fraction(1, 257)
     assert bounds.q_of(None) == 0
     assert bounds.q_of("bf16", "rtz") == Fraction(1, 129)
+
+
+def test_harness_states_satisfy_premises_and_envelopes():
+    c = A.check_harness_trajectory(plans=("G=bf16,M=bf16,V=bf16",), steps=60)
+    if c is None:
+        pytest.skip("numeric.harness not available")
+    assert c.status == "passed", c.detail
