@@ -52,7 +52,7 @@ def constant_rounding(value, fmt, rounding="rne", *, engine="auto") -> dict:
     if rounding == "sr":
         lo = round_fraction(c, fmt, "sr", away=False)
         hi = round_fraction(c, fmt, "sr", away=True)
-        v = prove("rnd(c) == lo or rnd(c) == hi", fmt, "sr", consts={"c": c, "lo": lo, "hi": hi}, engine=engine)
+        v = prove("lo <= rnd(c) <= hi", fmt, "sr", consts={"c": c, "lo": lo, "hi": hi}, engine=engine)
         return {"value": fmt_value(c), "format": fmt.name, "rounding": rounding,
                 "rounded": [fmt_value(lo), fmt_value(hi)], "representable": lo == hi,
                 "rel_error": float(abs(hi - lo) / abs(c)) if c else 0.0, "verdict": v.to_dict()}
@@ -192,12 +192,13 @@ def swamping_threshold(fmt, rounding="rne", *, engine="auto") -> dict:
                     R, att = r, c
                 elif r == R:
                     att = att and c
-    claim = "rnd(w - r*w) == w and rnd(w + r*w) == w"
+    # w - r*w = w*(1 - r): written as products with constants (smaller exact sorts for SMT)
+    claim = "rnd(w*k1) == w and rnd(w*k2) == w"
     hyp = ["tiny <= abs(w) <= huge"]
     at = R if att else (R - R / (1 << _EPS_BITS) if R > 0 else Fraction(0))
     past = R + max(R, Fraction(1, 1 << fmt.p)) / (1 << _EPS_BITS) if att else R
-    v_at = prove(claim, fmt, rounding, assume=hyp, consts={"r": at}, engine=engine)
-    v_past = prove(claim, fmt, rounding, assume=hyp, consts={"r": past}, engine=engine)
+    v_at = prove(claim, fmt, rounding, assume=hyp, consts={"k1": 1 - at, "k2": 1 + at}, engine=engine)
+    v_past = prove(claim, fmt, rounding, assume=hyp, consts={"k1": 1 - past, "k2": 1 + past}, engine=engine)
     witness = None
     if v_past.falsified:
         cx = v_past.counterexample

@@ -324,6 +324,9 @@ class Encoder:
     def boolean(self, n):
         k = n.kind
         if k == "cmp":
+            ex = self._exactness(n)
+            if ex is not None:
+                return ex
             terms = [self.num(a) for a in n.args]
             out = []
             for op, a, b in zip(n.value, terms, terms[1:]):
@@ -344,6 +347,22 @@ class Encoder:
             return z3.Not(self.boolean(n.args[0]))
         raise Unsupported(f"boolean node {k}")
 
+    def _exactness(self, n):
+        """``rnd(E) == E`` (either order) with E one IEEE operation on target-format values:
+        E is exact iff rounding it down and up agree and the result is finite (no wide sort)."""
+        if len(n.args) != 2 or n.value != ("==",) or not self.tgt_ieee:
+            return None
+        a, b = n.args
+        if b.kind == "call" and b.value == "rnd":
+            a, b = b, a
+        if not (a.kind == "call" and a.value == "rnd" and _same(a.args[0], b) and b.kind in ("add", "sub", "mul")):
+            return None
+        d = self._direct(b)
+        if d is None:
+            return None
+        dn, up = d(z3.RTN()), d(z3.RTP())
+        return z3.And(z3.fpEQ(dn, up), z3.Not(z3.fpIsInf(dn)), z3.Not(z3.fpIsNaN(dn)))
+
     def query(self):
         """Assertions whose satisfiability means a counterexample exists."""
         hyps = [self.boolean(h) for h in self.c.hyps]
@@ -351,6 +370,12 @@ class Encoder:
         for v in self.c.vars:
             self.var(v)
         return self.side + hyps + [neg]
+
+
+def _same(x, y) -> bool:
+    """Structural equality of claim nodes (positions ignored)."""
+    return (x.kind == y.kind and x.value == y.value and len(x.args) == len(y.args)
+            and all(_same(a, b) for a, b in zip(x.args, y.args)))
 
 
 def fp_bits_to_fraction(bits: int, eb: int, sb: int):

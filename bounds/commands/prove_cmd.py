@@ -1,0 +1,164 @@
+"""``qbound prove``: decide a custom claim, or run a lemma suite.
+
+    qbound prove --claim "abs(rnd(a*b) - a*b) <= u/(1+u)*abs(a*b)" --format bf16 \
+        --assume "tiny <= abs(a*b) <= huge"
+    qbound prove --suite default [--format F]... [--rounding R]... [--json FILE] [--latex FILE]
+
+Exit status: 0 when every verdict is as expected (custom claims: proved), 1 otherwise, 2 on bad input.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(sub):
+    p = sub.add_parser("prove", help="decide rounding lemmas (custom --claim or a --suite)")
+    p.add_argument("--claim", help="claim text (see proofs.claims for the language)")
+    p.add_argument("--suite", help="run a lemma suite: default | quick")
+    p.add_argument("--format", action="append", dest="formats", metavar="F",
+                   help="target format (custom claim: exactly one; suite: repeatable)")
+    p.add_argument("--rounding", action="append", dest="roundings", metavar="R",
+                   help="rounding mode (rne rna rtz rup rdn sr); suite: repeatable")
+    p.add_argument("--var-format", help="format the claim's variables range over (default: --format)")
+    p.add_argument("--assume", action="append", default=[], metavar="EXPR", help="hypothesis (repeatable)")
+    p.add_argument("--const", action="append", default=[], metavar="NAME=VALUE",
+                   help="constant (custom claims: exact decimal; suite: beta1, beta2, lr, eps)")
+    p.add_argument("--engine", default="auto", help="auto | exhaustive | z3 | bitwuzla | cvc5")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per query (default 30)")
+    p.add_argument("--smt2-dir", help="write every SMT query of a custom claim as SMT-LIB2 here")
+    p.add_argument("--json", metavar="FILE", help="write one JSON record per (lemma, format, rounding)")
+    p.add_argument("--latex", metavar="FILE", help="write a LaTeX table of the proved statements")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from numeric.errors import InputError
+    if bool(args.claim) == bool(args.suite):
+        raise InputError("give exactly one of --claim EXPR or --suite NAME")
+    if args.claim:
+        return _claim(args)
+    return _suite(args)
+
+
+def _meta(args):
+    from bounds.cli import version
+    return {"qbound_version": version(), "command": "qbound " + " ".join(sys.argv[1:])}
+
+
+def _claim(args) -> int:
+    from numeric.errors import InputError
+    from proofs import prove
+    from proofs.claims import parse_const
+    fmts = args.formats or []
+    if len(fmts) != 1:
+        raise InputError("a custom claim needs exactly one --format")
+    rnds = args.roundings or ["rne"]
+    if len(rnds) != 1:
+        raise InputError("a custom claim takes one --rounding")
+    consts = dict(parse_const(c) for c in args.const)
+    v = prove(args.claim, fmts[0], rnds[0], assume=args.assume, consts=consts, engine=args.engine,
+              timeout=args.timeout, smt2_dir=args.smt2_dir, var_format=args.var_format)
+    rec = {"claim": args.claim, "assume": args.assume, "format": fmts[0], "rounding": rnds[0],
+           "consts": {k: str(v_) for k, v_ in consts.items()}, "engine_requested": args.engine,
+           "verdict": v.to_dict(), **_meta(args)}
+    _print_claim(rec)
+    if args.json:
+        with open(args.json, "w") as fh:
+            fh.write(json.dumps(rec, sort_keys=True) + "\n")
+    return 0 if v.status == "proved" else 1
+
+
+def _print_claim(rec):
+    from rich.console import Console
+    from rich.table import Table
+    v = rec["verdict"]
+    con = Console()
+    color = {"proved": "green", "falsified": "red", "unknown": "yellow"}[v["status"]]
+    con.print(f"[bold {color}]{v['status'].upper()}[/] by {v['engine']} {v['engine_version']} in {v['seconds']:.3f} s")
+    con.print(f"claim: {rec['claim']}   format {rec['format']}  rounding {rec['rounding']}")
+    for a in rec["assume"]:
+        con.print(f"assume: {a}")
+    if v["reason"]:
+        con.print(f"reason: {v['reason']}")
+    cx = v["counterexample"]
+    if cx:
+        t = Table(title="counterexample")
+        t.add_column("name")
+        t.add_column("decimal")
+        t.add_column("hex")
+        for k, val in cx.items():
+            if isinstance(val, dict):
+                t.add_row(k, val["decimal"], val["hex"])
+        t.add_row("lhs", str(cx.get("lhs")), "")
+        t.add_row("rhs", str(cx.get("rhs")), "")
+        con.print(t)
+
+
+def _suite(args) -> int:
+    import time
+    from proofs.claims import parse_const
+    from proofs.suite import run_suite
+    consts = {k: float(v) for k, v in (parse_const(c) for c in args.const)}
+    meta = _meta(args)
+    fh = open(args.json, "w") if args.json else None
+    t0 = time.perf_counter()
+
+    def on_result(r):
+        if fh:
+            rec = r.to_dict()
+            rec.update(meta)
+            fh.write(json.dumps(rec, sort_keys=True) + "\n")
+            fh.flush()
+    try:
+        res = run_suite(args.suite, formats=args.formats, roundings=args.roundings, progress=True,
+                        consts=consts, timeout=args.timeout, on_result=on_result)
+    finally:
+        if fh:
+            fh.close()
+    wall = time.perf_counter() - t0
+    _print_suite(res, wall)
+    if args.latex:
+        with open(args.latex, "w") as f:
+            f.write(latex_table(res))
+    return 0 if not any(r.surprise for r in res) else 1
+
+
+def _print_suite(res, wall):
+    from collections import Counter
+    from rich.console import Console
+    from rich.table import Table
+    con = Console()
+    t = Table(title="qbound prove: lemma suite")
+    for c in ("lemma", "format", "mode", "verdict", "expected", "engine", "s"):
+        t.add_column(c)
+    for r in res:
+        st = r.verdict.status
+        color = "red" if r.surprise else {"proved": "green", "falsified": "cyan", "unknown": "yellow"}[st]
+        t.add_row(r.lemma_id, r.format, r.rounding, f"[{color}]{st}{' (SURPRISE)' if r.surprise else ''}[/]",
+                  r.expected, r.verdict.engine, f"{r.verdict.seconds:.2f}")
+    con.print(t)
+    cnt = Counter(r.verdict.status for r in res)
+    sur = [r for r in res if r.surprise]
+    con.print(f"{len(res)} results: {dict(cnt)}; wall {wall:.1f} s")
+    if sur:
+        con.print(f"[bold red]{len(sur)} SURPRISES[/] (verdict differs from the library's expectation):")
+        for r in sur:
+            con.print(f"  [red]{r.lemma_id} {r.format} {r.rounding}: {r.verdict.status} (expected {r.expected}) "
+                      f"{r.verdict.reason[:120]}[/]")
+
+
+def latex_table(res) -> str:
+    """LaTeX table of the proved statements."""
+    def esc(s):
+        return (str(s).replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("&", r"\&")
+                .replace("%", r"\%").replace("#", r"\#").replace("$", r"\$").replace("{", r"\{").replace("}", r"\}"))
+    lines = [r"\begin{tabular}{llllp{7cm}l}", r"\hline",
+             r"lemma & format & mode & verdict & statement & engine \\", r"\hline"]
+    for r in res:
+        if r.verdict.status != "proved":
+            continue
+        lines.append(f"{esc(r.lemma_id)} & {esc(r.format)} & {esc(r.rounding)} & proved & "
+                     f"\\texttt{{{esc(r.statement)}}} & {esc(r.verdict.engine)} \\\\")
+    lines += [r"\hline", r"\end{tabular}", ""]
+    return "\n".join(lines)
