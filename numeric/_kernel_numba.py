@@ -222,6 +222,15 @@ def n_threads() -> int:
     return max(1, min(cpus, 8))
 
 
+def _after_fork_in_child():
+    global _POOL, _POOL_PID, _POOL_LOCK
+    _POOL, _POOL_PID, _POOL_LOCK = None, None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _pool(nth: int):
     """A thread pool owned by this process (recreated after fork)."""
     global _POOL, _POOL_PID

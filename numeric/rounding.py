@@ -23,6 +23,14 @@ rounds toward zero (rtz, or rup/rdn on the side that goes toward zero); formats 
 NaN saturate (as ml_dtypes does). ``overflow="saturate"`` always gives +-huge.
 
 NaN inputs give NaN (also for formats that have no NaN encoding; ml_dtypes returns -0 there).
+
+Two kernels compute this, bit for bit the same (tests/numeric/test_rounding_fast.py): the numpy
+reference :func:`_round_reference` (the oracle, and the path for small inputs before the compiled
+kernel is loaded) and the compiled numeric._kernel_numba (numba; float32 input is rounded from its
+32-bit patterns, which is the same as widening it first). For ``sr`` with an ``rng`` both draw one
+64-bit key from the generator and use the SplitMix64 counter stream :func:`sr_random_stream`, so a
+seed gives the same result on either kernel and for any thread count. :func:`quantize_exact` rounds
+exact rationals (e.g. decimal strings) the same way without going through float64.
 """
 from __future__ import annotations
 
@@ -306,7 +314,7 @@ def is_representable(x, fmt) -> np.ndarray:
     fmt = get_format(fmt)
     x64 = _as_float64(x)
     with np.errstate(invalid="ignore"):
-        q = _round_reference(x64, fmt, "rtz", "ieee", None, 64)
+        q = _quantize(x64, fmt, "rtz", overflow="ieee")
         same = (q == x64) | (np.isnan(q) & np.isnan(x64))
     if not fmt.has_inf:
         same &= ~np.isinf(x64)
