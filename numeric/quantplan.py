@@ -312,11 +312,16 @@ class Quantizers:
         huge = self._huge.get(cq.fmt)
         if huge is None:
             huge = self._huge[cq.fmt] = float(cq.fmt.max_finite)
+        if x.size == 0:
+            return out
         with np.errstate(invalid="ignore"):
-            ax = np.abs(x)
-            c["overflow"] += int(np.count_nonzero((ax > huge) & (ax != np.inf)))
-            c["nan"] += int(np.count_nonzero(out != out))
-            c["underflow"] += int(np.count_nonzero((out == 0) & (ax > 0)))
+            top = max(float(x.max()), -float(x.min()))  # NaN if any input is NaN
+            if not (top <= huge):  # something is NaN, infinite or beyond the largest finite value
+                ax = np.abs(x)
+                c["overflow"] += int(np.count_nonzero((ax > huge) & (ax != np.inf)))
+                c["nan"] += int(np.count_nonzero(out != out))
+            # zero rounds to zero, so the zeros of ``out`` that are not zeros of ``x`` are underflows
+            c["underflow"] += int(np.count_nonzero(out == 0)) - int(np.count_nonzero(x == 0))
         return out
 
     def U(self, x, index: int = 0):

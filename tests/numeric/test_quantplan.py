@@ -106,3 +106,22 @@ def test_sr_bits():
     assert np.all(qz("G", x) == 1.0)
     up = Quantizers(QuantPlan.parse("G=e8m2:sr"), np.random.SeedSequence(0))("G", x)
     assert 0 < np.mean(up > 1.0) < 0.1
+
+
+@pytest.mark.parametrize("fmt", ["fp8_e4m3fn", "fp8_e5m2", "fp6_e2m3", "bf16"])
+def test_counts_match_brute_force(fmt):
+    rng = np.random.default_rng(0)
+    x = np.ldexp(rng.uniform(-1, 1, 3000), rng.integers(-30, 30, 3000))
+    x[::97] = 0.0
+    x[::101] = np.nan
+    x[::103] = -np.inf
+    qz = Quantizers(QuantPlan.parse(f"M={fmt}"), np.random.SeedSequence(0))
+    out = qz("M", x)
+    huge = float(qz.plan.M.fmt.max_finite)
+    want = {"overflow": int(np.sum(np.isfinite(x) & (np.abs(x) > huge))), "nan": int(np.sum(np.isnan(out))),
+            "underflow": int(np.sum((out == 0) & (x != 0) & ~np.isnan(x)))}
+    assert qz.counts["M"] == want
+    qz.reset_counts()
+    y = np.ldexp(rng.uniform(0.5, 1, 500), rng.integers(-3, 3, 500))  # nothing special: no count
+    assert np.array_equal(qz("M", y), qz("M", -y) * -1)
+    assert qz.counts["M"] == {"overflow": 0, "nan": 0, "underflow": 0}
