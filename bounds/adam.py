@@ -605,16 +605,17 @@ def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = Tru
     steps.append(Step("envelope.gradient", "|g_t| = |Q_G(h_t)| <= (1+q_G)(R - sqrt eps) <= Rh - sqrt eps, Rh = (1+q_G)R",
                       [check_nonnegative((Rh - sp.sqrt(eps)) - (1 + q_G) * (R - sp.sqrt(eps)), detail="difference = q_G sqrt(eps)")],
                       relation=sp.LessThan((1 + q_G) * (R - sp.sqrt(eps)), Rh - sp.sqrt(eps)), uses=("bounded_gradients", "round.G")))
+    # the trajectory checks test the m and v envelopes and the update bound together: one run, attached to each
+    traj = ([check_envelopes_trajectory()] + [c for c in [check_harness_trajectory()] if c is not None]) if trajectory else []
     steps.append(Step("envelope.m", "|m_t| <= (1+q_M) sum_k (beta1(1+q_M))^(t-k) |g_k| <= (1+q_M)(Rh - sqrt eps)(1-(beta1(1+q_M))^t)/(1-beta1(1+q_M))",
-                      [geo_check, check_envelope_m(**kw)] + ([check_envelopes_trajectory()] if trajectory else [])
-                      + [c for c in ([check_harness_trajectory()] if trajectory else []) if c is not None],
+                      [geo_check, check_envelope_m(**kw)] + traj,
                       uses=("round.M", "envelope.gradient")))
     steps.append(Step("envelope.v", "(1-q_V) sum (beta2(1-q_V))^(t-k) g_k^2 <= v_t <= (1+q_V) sum (beta2(1+q_V))^(t-k) g_k^2 "
                       "<= (Rh-sqrt eps)^2 min((1+q_V)^t (1-beta2^t)/(1-beta2), (1+q_V)/(1-beta2(1+q_V)))",
-                      [check_envelope_v(**kw)], uses=("round.V", "envelope.gradient")))
+                      [check_envelope_v(**kw)] + traj, uses=("round.V", "envelope.gradient")))
     steps.append(Step("envelope.update", "|m_t|/sqrt(eps+v_t) <= U = (1+q_M)/(sqrt(1-q_V)(1 - beta1(1+q_M)/sqrt(beta2(1-q_V)))) "
                       "if beta1^2(1+q_M)^2 < beta2(1-q_V)  (beta1 = 0: U = (1+q_M)/sqrt(1-q_V))",
-                      [check_update_bound(**kw)], uses=("envelope.m", "envelope.v")))
+                      [check_update_bound(**kw)] + traj, uses=("envelope.m", "envelope.v")))
     # (2) descent
     nsym = sp.Symbol("n", positive=True)
     steps.append(Step("descent.step_size", "alpha_t = alpha(1-beta1) sqrt((1-beta2^t)/(1-beta2)) <= alpha(1-beta1)/sqrt(1-beta2)",
