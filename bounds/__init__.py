@@ -78,6 +78,11 @@ def _to_sympy_number(v):
         return sp.Rational(v)  # exact binary value
     if hasattr(v, "is_Number") and v.is_Number:
         return v
+    import numbers
+    if isinstance(v, numbers.Integral):
+        return sp.Integer(int(v))
+    if isinstance(v, numbers.Real):
+        return _to_sympy_number(float(v))
     raise InputError(f"values must be numbers (int, float, Fraction), got {type(v).__name__}")
 
 
