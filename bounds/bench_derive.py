@@ -44,5 +44,10 @@ def bench_derive(quick: bool = False) -> dict:
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     parts = {k: round(v, 3) for k, v in res.items() if isinstance(v, float)}
     status = {k: v for k, v in res.items() if k.endswith("_status")}
-    return {"quick": quick, "seconds": parts, "status": status, "wall_seconds_fresh_process": round(wall, 3),
+    try:
+        import os
+        load = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        load = None
+    return {"quick": quick, "seconds": parts, "load_average_1min": load, "status": status, "wall_seconds_fresh_process": round(wall, 3),
             "target_seconds": TARGET_SECONDS, "target_ratio": round(wall / TARGET_SECONDS, 3)}

@@ -117,6 +117,7 @@ class Derivation:
     prefactor: sp.Expr = sp.Integer(1)
     extras: dict = field(default_factory=dict)  # further named expressions (variants, anchors)
     notes: list = field(default_factory=list)
+    reductions: dict = field(default_factory=dict)  # q = 0 comparisons with the full-precision anchors
     seconds: float = 0.0
 
     @property
@@ -143,6 +144,7 @@ class Derivation:
             "premises": [p.to_dict() for p in self.premises],
             "steps": [s.to_dict() for s in self.steps],
             "notes": list(self.notes),
+            "reductions": dict(self.reductions),
             "seconds": round(self.seconds, 3),
             "version": version(),
             "rerun": f"qbound derive {self.name} --json FILE",

@@ -40,6 +40,7 @@ enabled = true
 suite = "default"
 formats = ["bf16", "fp16", "fp8_e4m3fn", "fp8_e5m2"]   # [] = the suite's own list
 roundings = ["rne", "rtz"]
+consts = {beta1 = 0.9, beta2 = 0.999, lr = 0.03, eps = 1e-8}   # the optimizer constants the facts use
 
 [derive]
 names = ["adam", "muon"]
@@ -282,7 +283,8 @@ SPEC = {
     "seeds": _list(_int(0)),
     "workers": _int(1, 64),
     "lemmas": _table({"enabled": _bool, "suite": _str, "formats": _list(_format, nonempty=False),
-                      "roundings": _list(_rounding, nonempty=False), "timeout": _float(0.1)}),
+                      "roundings": _list(_rounding, nonempty=False), "timeout": _float(0.1),
+                      "consts": _dict_any}),
     "derive": _table({"names": _list(_choice(DERIVATIONS), nonempty=False)}),
     "grid": _table({"components": _list(_component), "mantissa": _list(_int(1, 52)),
                     "exponent_bits": _int(2, 11), "rounding": _rounding, "steps": _int(2),

@@ -47,6 +47,22 @@ def _cmds(rows, k=3):
     return out[:k]
 
 
+def _rb_cmd(d, name, T):
+    """Exact Python call reproducing a required_bits number (the CLI has no constant flags)."""
+    c = ((d or {}).get("setting") or {}).get("constants") or {}
+    tol, rounding = (d or {}).get("tol", 1.0), (d or {}).get("rounding", "rne")
+    return (f"python -c \"import bounds; print(bounds.required_bits('{name}', {int(T)}, tol={tol}, "
+            f"rounding='{rounding}', constants={c!r}))\"")
+
+
+def _floor_cmd(d, name, plan):
+    c = dict(((d or {}).get("setting") or {}).get("constants") or {})
+    b1 = c.pop("beta1", 0.0)
+    c = {k: v for k, v in c.items() if k not in ("a", "b")}
+    return (f"python -c \"import bounds; print(bounds.error_floor('{name}', '{plan}', constants={c!r}, "
+            f"beta1={b1}))\"")
+
+
 def _layer_missing(section, layer, id):
     if section is None:
         return missing(layer, id, f"{layer} stage not run")
@@ -81,8 +97,11 @@ def ev_lemma_suite(lemmas) -> Evidence:
                     f"falsified with counterexample)", "supports", nums, cmd)
 
 
-def ev_lemma_family(lemmas, id_part: str, want: str, what: str) -> Evidence:
-    """All lemma rows whose id contains ``id_part`` must have verdict ``want``."""
+def ev_lemma_family(lemmas, id_part: str, want, what: str) -> Evidence:
+    """All lemma rows whose id contains ``id_part`` must have verdict ``want`` (a status), or, with
+    ``want=None``, come out as the suite expected (no surprise, nothing unknown)."""
+    if want is None:
+        return _ev_lemma_expected(lemmas, id_part, what)
     eid = f"lemmas.{id_part}"
     m = _layer_missing(lemmas, "lemmas", eid)
     if m:
@@ -103,6 +122,29 @@ def ev_lemma_family(lemmas, id_part: str, want: str, what: str) -> Evidence:
                         f"{decided_against[0]}", "contradicts", nums, cmd)
     return Evidence("lemmas", eid, f"{what}: {len(other)} undecided", "inconclusive", nums, cmd,
                     reason="unknown verdicts")
+
+
+def _ev_lemma_expected(lemmas, id_part, what) -> Evidence:
+    eid = f"lemmas.{id_part}"
+    m = _layer_missing(lemmas, "lemmas", eid)
+    if m:
+        return m
+    rows = [r for r in lemmas.get("rows", []) if id_part in str(r.get("lemma_id", ""))]
+    if not rows:
+        return missing("lemmas", eid, f"no lemma with id containing {id_part!r} in the suite")
+    status = [r.get("verdict", {}).get("status") for r in rows]
+    sur = [r for r in rows if r.get("surprise")]
+    nums = {"instances": len(rows), "proved": status.count("proved"), "falsified": status.count("falsified"),
+            "unknown": status.count("unknown"), "surprises": len(sur)}
+    cmd = [lemmas.get("command", "qbound prove --suite default")]
+    if sur:
+        return Evidence("lemmas", eid, f"{what}: {len(sur)} of {len(rows)} instances contrary to expectation",
+                        "contradicts", nums, cmd)
+    if nums["unknown"]:
+        return Evidence("lemmas", eid, f"{what}: {nums['unknown']} undecided", "inconclusive", nums, cmd,
+                        reason="unknown verdicts")
+    return Evidence("lemmas", eid, f"{what}: all {len(rows)} instances as expected ({nums['proved']} proved, "
+                    f"{nums['falsified']} falsified with witness)", "supports", nums, cmd)
 
 
 # ----------------------------------------------------------------------------- derivation evidence
@@ -148,7 +190,7 @@ def ev_theory_bits_order(ders, scaling) -> Evidence:
     if any(v is None for v in bits.values()):
         return missing("derivation", eid, f"required_bits({T}) lacks per-component bits: {str(rb[T])[:160]}")
     nums = {"T": int(T), "bits": bits}
-    cmd = [f"qbound mantissa adam --T {T}"]
+    cmd = [_rb_cmd(d, "adam", T)]
     wv, gm = min(bits["W"], bits["V"]), max(bits["G"], bits["M"])
     if wv > gm:
         return Evidence("derivation", eid, f"T={T}: W,V need {bits['W']:g},{bits['V']:g} bits vs G,M "
@@ -176,7 +218,7 @@ def ev_theory_muon_vs_adam(ders) -> Evidence:
     if any(v is None for v in list(ba.values()) + list(bm.values())):
         return missing("derivation", eid, "required_bits lacks per-component bits")
     nums = {"T": int(T), "adam": ba, "muon": bm}
-    cmd = [f"qbound mantissa adam --T {T}", f"qbound mantissa muon --T {T}"]
+    cmd = [_rb_cmd(a, "adam", T), _rb_cmd(m, "muon", T)]
     if all(bm[c] <= ba[c] for c in "WGM") and any(bm[c] < ba[c] for c in "WGM"):
         return Evidence("derivation", eid, f"T={T}: Muon needs fewer bits ({bm}) than Adam ({ba})",
                         "supports", nums, cmd)
@@ -187,29 +229,36 @@ def ev_theory_muon_vs_adam(ders) -> Evidence:
 
 
 def ev_theory_log_bits(ders, name) -> Evidence:
-    """The bounds layer's required bits grow at most linearly in log2 T (M = O(log T) suffices)."""
+    """The bounds layer keeps the full-precision rate with M_X >= k_X log2 T + const for every
+    component (finite k_X from its rate analysis), and its concrete required bits follow that law."""
     eid = f"derive.{name}.required_bits_log"
     from .falsify import bits_from_required
     d = (ders or {}).get(name)
     if not d or d.get("status") != "ok":
         return missing("derivation", eid, (d or {}).get("reason", f"{name} derivation not run"))
     rb = d.get("required_bits") or {}
-    Ts = sorted(rb, key=int)
+    Ts = sorted((t for t in rb if isinstance(rb[t], dict) and "error" not in rb[t]), key=int)
+    if not Ts:
+        errs = [rb[t]["error"] for t in rb if isinstance(rb[t], dict) and "error" in rb[t]]
+        return missing("derivation", eid, errs[0] if errs else "required_bits not computed")
     comps = "WGMV" if name == "adam" else "WGM"
-    fits, nums = {}, {"T": [int(t) for t in Ts]}
+    nums, ks = {"T": [int(t) for t in Ts]}, {}
     for c in comps:
+        comp = (rb[Ts[-1]].get("components") or {}).get(c) or {}
+        k = comp.get("k")
         ys = [bits_from_required(rb[t], c) for t in Ts]
-        if len(Ts) < 3 or any(y is None for y in ys):
-            return missing("derivation", eid, f"required_bits for {c} unavailable at >= 3 values of T")
-        f = st.linfit([math.log2(int(t)) for t in Ts], ys)
-        fits[c] = f
-        nums[c] = {"bits": ys, "slope_per_log2T": f["slope"], "r2": f["r2"]}
-    cmd = [f"qbound mantissa {name} --T {Ts[-1]}"]
-    if all(f["slope"] is not None and f["slope"] >= 0 and (f["r2"] or 0) > 0.98 for f in fits.values()):
-        slopes = ", ".join(f"{c}:{f['slope']:.2f}" for c, f in fits.items())
-        return Evidence("derivation", eid, f"required bits linear in log2 T (slopes {slopes})", "supports", nums, cmd)
-    return Evidence("derivation", eid, "required bits not linear in log2 T", "inconclusive", nums, cmd,
-                    reason="fit of required bits against log2 T has r2 <= 0.98 or a negative slope")
+        f = st.linfit([math.log2(int(t)) for t in Ts], ys) if len(Ts) >= 2 and None not in ys else {}
+        nums[c] = {"k": k, "bits": ys, "fitted_slope_per_log2T": f.get("slope")}
+        ks[c] = k
+    cmd = [_rb_cmd(d, name, Ts[-1])]
+    if any(k in (None, "None") for k in ks.values()):
+        bad = [c for c, k in ks.items() if k in (None, "None")]
+        return Evidence("derivation", eid, f"no polynomial decay of q keeps the rate for {', '.join(bad)}",
+                        "contradicts", nums, cmd)
+    law = ", ".join(f"M_{c} >= {k} log2 T + c" for c, k in ks.items())
+    return Evidence("derivation", eid, f"rate kept with {law} (required bits at T={Ts[0]}..{Ts[-1]}: " +
+                    "; ".join(f"{c} {nums[c]['bits'][0]:g}..{nums[c]['bits'][-1]:g}" for c in comps) + ")",
+                    "supports", nums, cmd)
 
 
 def ev_floor_theory(ders, name, plan) -> Evidence:
@@ -228,9 +277,9 @@ def ev_floor_theory(ders, name, plan) -> Evidence:
         val = val.get("value")
         if why and val in (None, "inf", math.inf):
             return Evidence("derivation", eid, f"no finite floor for {plan}: {why}", "inconclusive",
-                            {"floor": str(val)}, [f"qbound floor {name} --quant {plan}"],
+                            {"floor": str(val)}, [_floor_cmd(d, name, plan)],
                             reason="the worst-case analysis gives no finite floor")
-    cmd = [f"qbound floor {name} --quant {plan}"]
+    cmd = [_floor_cmd(d, name, plan)]
     try:
         v = float(val)
     except (TypeError, ValueError):
@@ -420,30 +469,28 @@ def ev_trajectory(traj_rows) -> list[Evidence]:
     else:
         out.append(Evidence("experiment", "exp.premise", f"|Q(x)-x| <= q|x| held at all {checked} normal-range "
                             f"coordinates (W, M, V)", "supports", {"checked": checked}, cm))
-    # envelopes
-    env_v, env_c, env_under = 0, 0, 0
+    # envelopes: a violation where the rounding premise held so far contradicts the derivation; one
+    # after the premise failed (below the normal range) is outside the model: evidence for the
+    # underflow claim (ev_envelope_underflow), context here
+    env_clean, env_after, env_c = 0, 0, 0
     for r in ok:
-        under = sum(p.get("violations_underflow", 0) for p in (r.get("premise") or {}).values())
         for k, e in (r.get("envelopes") or {}).items():
             env_c += e.get("checked", 0)
-            if e.get("violations"):
-                if under:
-                    env_under += e["violations"]
-                else:
-                    env_v += e["violations"]
+            env_clean += e.get("violations_clean", e.get("violations", 0))
+            env_after += e.get("violations_after_premise_failure", 0)
     if env_c == 0:
         out.append(missing("experiment", "exp.envelopes", "no Adam trajectory with recorded moments"))
-    elif env_v:
-        out.append(Evidence("experiment", "exp.envelopes", f"moment envelope violated {env_v} times without underflow",
-                            "contradicts", {"violations": env_v, "checked": env_c}, cm))
-    elif env_under:
-        out.append(Evidence("experiment", "exp.envelopes", f"envelope violated {env_under} times, only in runs "
-                            "with underflow (outside the normal-range model)", "inconclusive",
-                            {"violations_with_underflow": env_under, "checked": env_c}, cm,
-                            reason="underflow breaks the relative rounding premise the envelope assumes"))
+    elif env_clean:
+        out.append(Evidence("experiment", "exp.envelopes", f"moment envelope violated {env_clean} times where the "
+                            "rounding premise held", "contradicts", {"violations": env_clean, "checked": env_c}, cm))
     else:
-        out.append(Evidence("experiment", "exp.envelopes", f"|m_t|, v_t within their envelopes at all {env_c} "
-                            "(step, coordinate) pairs", "supports", {"checked": env_c}, cm))
+        out.append(Evidence("experiment", "exp.envelopes", f"|m_t|, v_t within their envelopes at every (step, "
+                            f"coordinate) where the premise held ({env_c} checked)", "supports",
+                            {"checked": env_c, "violations_after_premise_failure": env_after}, cm))
+        if env_after:
+            out.append(Evidence("experiment", "exp.envelopes.outside_model",
+                                f"{env_after} envelope violations, all after the premise failed below the normal "
+                                "range (outside the model; see qbound.underflow_breaks_model)", "info", {}))
     # descent inequality and gradient shift
     for key, name, text in (("descent", "exp.descent", "F(x+) <= F(x) + <grad F(x), dx> + L/2 |dx|^2"),
                             ("grad_shift", "exp.grad_shift", "|grad F(Q_W x) - grad F(x)| <= L |Q_W x - x|")):
@@ -470,6 +517,21 @@ def ev_trajectory(traj_rows) -> list[Evidence]:
 
 def _l_estimated(row) -> bool:
     return row.get("problem") in ("rosenbrock", "digits-mlp")
+
+
+def ev_envelope_underflow(traj_rows) -> Evidence:
+    """Envelope violations that occur only after the premise failed below the normal range."""
+    ok = [r for r in traj_rows if not r.get("error")]
+    after = sum(e.get("violations_after_premise_failure", 0) for r in ok for e in (r.get("envelopes") or {}).values())
+    checked = sum(e.get("checked", 0) for r in ok for e in (r.get("envelopes") or {}).values())
+    if not checked:
+        return missing("experiment", "exp.envelope_underflow", "no Adam trajectory with recorded moments")
+    if after:
+        return Evidence("experiment", "exp.envelope_underflow", f"{after} moment-envelope violations follow "
+                        "rounding below the normal range: the derivation's envelopes fail there",
+                        "supports", {"violations": after, "checked": checked}, _cmds(ok, 2))
+    return Evidence("experiment", "exp.envelope_underflow", "no envelope violation after underflow", "info",
+                    {"checked": checked})
 
 
 def ev_underflow(traj_rows) -> Evidence:
@@ -711,14 +773,16 @@ def build_claims(results: dict) -> list[Claim]:
     claims.append(Claim("qbound.underflow_breaks_model", "qbound",
                         "Below the normal range the relative model |Q(x)-x| <= q|x| fails (so the paper's "
                         "no-underflow assumption is needed).",
-                        [ev_lemma_family(L, "underflow", "falsified", "relative model below the normal range"),
-                         ev_underflow(traj)]))
+                        [ev_lemma_family(L, "sub.relfail", "falsified", "relative model below the normal range"),
+                         ev_lemma_family(L, "sub.mixed", "proved", "mixed model x(1+d)+eta below the normal range"),
+                         ev_underflow(traj), ev_envelope_underflow(traj)]))
     claims.append(Claim("qbound.stagnation_threshold", "qbound",
                         "The proved stagnation threshold predicts when a stored second moment can never decrease.",
-                        ev_stagnation(th)))
+                        [ev_lemma_family(L, "opt.stagnation", None, "stagnation lemma at the suite's beta2")]
+                        + ev_stagnation(th)))
     claims.append(Claim("qbound.swamping_threshold", "qbound",
                         "Weight updates below the proved swamping threshold are always lost (master=stored).",
-                        ev_swamping(th)))
+                        [ev_lemma_family(L, "opt.swamping", None, "swamping lemma")] + ev_swamping(th)))
     fl = results.get("floor") or {}
     ev = []
     from .falsify import bound_name

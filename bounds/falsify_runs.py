@@ -189,34 +189,49 @@ def _state_checks(unit, problem, plan, states) -> dict:
     return out
 
 
+def _premise_fail_cum(S, pre, post, q):
+    """Per (step, coordinate): has |post - pre| <= q |pre| failed at this coordinate up to this step?"""
+    if pre not in S or post not in S:
+        return np.zeros_like(S["g"], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        fail = ~(np.abs(S[post] - S[pre]) <= q * np.abs(S[pre]) * (1 + REL_SLACK))
+    return np.logical_or.accumulate(fail, axis=0)
+
+
 def _adam_envelopes(S, plan, beta1, beta2) -> dict:
     """Envelopes of the quantized Adam moments (Defossez form, m_0 = v_0 = 0), per coordinate:
 
     |m_t| <= e_t,   e_t = (1 + q_M)(beta1 e_{t-1} + |g_t|)
     l_t <= v_t <= u_t,   l_t = (1 - q_V)(beta2 l_{t-1} + g_t^2),  u_t = (1 + q_V)(beta2 u_{t-1} + g_t^2)
     with g_t the stored (quantized) gradient. They follow from m_t = (1 + d_t)(beta1 m_{t-1} + g_t),
-    |d_t| <= q_M (the rounding premise), and likewise for v.
+    |d_t| <= q_M (the rounding premise), and likewise for v. A violation at a coordinate where the
+    premise has already failed (below the normal range) is counted apart ("after_premise_failure"):
+    it is outside the model; a violation where the premise held at every step so far is "clean" and
+    would contradict the derivation.
     """
     qM = _q(plan, "M") or 0.0
     qV = _q(plan, "V") or 0.0
     g = S["g"]
+    cumM = _premise_fail_cum(S, "m_pre", "m", qM)
+    cumV = _premise_fail_cum(S, "v_pre", "v", qV)
     res = {}
     e = np.zeros(g.shape[1])
-    worst = 0.0
-    viol = 0
+    worst, clean, after = 0.0, 0, 0
     for t in range(g.shape[0]):
         e = (1 + qM) * (beta1 * e + np.abs(g[t]))
         m = np.abs(S["m"][t])
         bad = m > e * (1 + 1e-9) + 1e-300
-        viol += int(bad.sum())
+        clean += int((bad & ~cumM[t]).sum())
+        after += int((bad & cumM[t]).sum())
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.where(e > 0, m / e, 0.0)
         worst = max(worst, float(np.max(r)) if r.size else 0.0)
-    res["m"] = {"q": qM, "violations": viol, "checked": int(g.size), "max_ratio": worst}
+    res["m"] = {"q": qM, "violations": clean + after, "violations_clean": clean,
+                "violations_after_premise_failure": after, "checked": int(g.size), "max_ratio": worst}
     if "v" in S:
         lo = np.zeros(g.shape[1])
         hi = np.zeros(g.shape[1])
-        viol = 0
+        clean, after = 0, 0
         worst_hi = 0.0
         worst_lo = math.inf
         for t in range(g.shape[0]):
@@ -225,14 +240,16 @@ def _adam_envelopes(S, plan, beta1, beta2) -> dict:
             hi = (1 + qV) * (beta2 * hi + g2)
             v = S["v"][t]
             bad = (v > hi * (1 + 1e-9) + 1e-300) | (v < lo * (1 - 1e-9) - 1e-300)
-            viol += int(bad.sum())
+            clean += int((bad & ~cumV[t]).sum())
+            after += int((bad & cumV[t]).sum())
             with np.errstate(divide="ignore", invalid="ignore"):
                 rh = np.where(hi > 0, v / hi, 0.0)
                 rl = np.where(lo > 0, v / lo, np.inf)
             worst_hi = max(worst_hi, float(np.max(rh)))
             worst_lo = min(worst_lo, float(np.min(rl)))
-        res["v"] = {"q": qV, "violations": viol, "checked": int(g.size), "max_ratio_upper": worst_hi,
-                    "min_ratio_lower": worst_lo if math.isfinite(worst_lo) else None}
+        res["v"] = {"q": qV, "violations": clean + after, "violations_clean": clean,
+                    "violations_after_premise_failure": after, "checked": int(g.size),
+                    "max_ratio_upper": worst_hi, "min_ratio_lower": worst_lo if math.isfinite(worst_lo) else None}
     return res
 
 
@@ -360,8 +377,13 @@ def _subsample_pairs(rel, lost, k=50000):
 # ----------------------------------------------------------------------------- proofs / bounds
 def lemmas_unit(unit: dict) -> dict:
     from proofs import run_suite
+    kw = {}
+    if unit.get("consts"):
+        kw["consts"] = unit["consts"]
+    if unit.get("timeout"):
+        kw["timeout"] = unit["timeout"]
     rows = run_suite(unit["suite"], formats=unit["formats"] or None, roundings=unit["roundings"] or None,
-                     progress=False)
+                     progress=False, **kw)
     return {"rows": [r.to_dict() for r in rows]}
 
 
@@ -396,6 +418,7 @@ def theory_unit(unit: dict) -> dict:
     out["floors"] = {p: _safe(lambda p=p: _jsonable(B.error_floor(name, p, constants=fl_consts, beta1=beta1)))
                      for p in unit.get("plans", [])}
     out["setting"] = unit.get("setting")
+    out["tol"], out["rounding"] = unit.get("tol", 1.0), unit.get("rounding", "rne")
     return out
 
 

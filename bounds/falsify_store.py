@@ -5,8 +5,8 @@ problem, plan, hyperparameters, steps, seed, ...). Its key is the SHA-256 of the
 that dict (sorted keys, no whitespace), so
 
 * a finished unit is found again on resume and never recomputed,
-* changing any field of a unit (a seed, a step count, a format) gives a different key, and the old
-  record is simply ignored,
+* changing any field of a unit (a seed, a step count, a format), or the code version
+  :data:`RESULTS_VERSION`, gives a different key, and the old record is simply ignored,
 * the order in which workers finish does not matter: readers look records up by key.
 
 Each line is ``{"key", "stage", "unit", "result", "seconds", "version"}``; a line that is cut off by
@@ -20,9 +20,15 @@ import os
 from pathlib import Path
 
 
+#: salted into every key; bump it when bounds/falsify_runs.py changes what a unit returns, so
+#: results stored by older code are recomputed instead of being read back with missing fields
+RESULTS_VERSION = 2
+
+
 def unit_key(unit: dict) -> str:
-    """SHA-256 (hex, first 20 chars) of the canonical JSON of ``unit``."""
-    blob = json.dumps(unit, sort_keys=True, separators=(",", ":"), default=str)
+    """SHA-256 (hex, first 20 chars) of the canonical JSON of ``unit`` (and RESULTS_VERSION)."""
+    blob = json.dumps({"unit": unit, "results_version": RESULTS_VERSION}, sort_keys=True,
+                      separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

@@ -361,6 +361,13 @@ def _derive_cached(n: int, exact_all: bool, trajectory: bool) -> Derivation:
                      notes=["geometry: spectral smoothness, bound on (1/T) sum E||grad f(W_{t-1})||_* (nuclear norm)",
                             "W0 (bound on ||W_0||_F) is an extra symbol: the gradient at Q_W(W) needs ||W_t||_F",
                             "q=0: equals the anchor except sqrt(2 L Delta) for sqrt(2 r L Delta) in the momentum-initialisation term (ours is smaller)"])
+    der.reductions = {"q=0": {"anchor": "Kim & Oh exact-polar Muon bound (MATH.md section 2)",
+                              "difference_anchor_minus_ours": str(sp.simplify(ANCHOR - BOUND.subs(Q0))),
+                              "result": "equal except the momentum-initialisation term: sqrt(2 L Delta) here vs "
+                                        "sqrt(2 r L Delta) in the anchor (ours is smaller by sqrt r; equal when r = 1)",
+                              "anchor_expr": str(ANCHOR)},
+                      "frobenius": "under Frobenius smoothness L_F the same bound holds with L = r L_F "
+                                   "(||grad f(X) - grad f(Y)||_* <= sqrt(r) L_F ||X-Y||_F <= r L_F ||X-Y||_op)"}
     der.seconds = time.perf_counter() - t0
     return der
 

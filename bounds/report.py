@@ -197,7 +197,9 @@ def trajectory_section(results) -> str:
         ps = ", ".join(f"{c}: {p['violations_normal']}/{p['normal']} normal, {p['violations_underflow']}/"
                        f"{p['underflow_coords']} below normal" for c, p in prem.items())
         env = r.get("envelopes") or {}
-        es = ", ".join(f"{k}: {e['violations']}/{e['checked']}" for k, e in env.items())
+        es = ", ".join(f"{k}: {e.get('violations_clean', e['violations'])}/{e['checked']}"
+                       + (f" (+{e['violations_after_premise_failure']} after the premise failed)"
+                          if e.get("violations_after_premise_failure") else "") for k, e in env.items())
         de = r.get("descent")
         ds = f"{de['violations']}/{de['checked']} (L={_g(de['L'])})" if de else "n/a"
         gs = r.get("grad_shift")

@@ -41,10 +41,21 @@ def _version() -> str:
 
 
 # ----------------------------------------------------------------------------- planning
-def lemma_unit(cfg) -> dict:
+def lemma_units(cfg) -> list:
+    """One unit per format (so two workers share the suite), or one for the suite's own format list."""
+    fmts = cfg["lemmas"].get("formats", [])
+    return [lemma_unit(cfg, [f]) for f in fmts] if fmts else [lemma_unit(cfg, [])]
+
+
+def lemma_unit(cfg, formats) -> dict:
     lc = cfg["lemmas"]
-    return {"suite": lc.get("suite", "default"), "formats": lc.get("formats", []),
-            "roundings": lc.get("roundings", [])}
+    u = {"suite": lc.get("suite", "default"), "formats": list(formats),
+         "roundings": lc.get("roundings", [])}
+    if lc.get("consts"):
+        u["consts"] = dict(lc["consts"])
+    if lc.get("timeout"):
+        u["timeout"] = lc["timeout"]
+    return u
 
 
 def theory_unit(cfg, name) -> dict:
@@ -67,7 +78,8 @@ def submit_all(cfg: dict, sched) -> None:
     """Queue every unit; long single units first so two workers stay busy."""
     sub = sched.submit
     if cfg["lemmas"].get("enabled", True):
-        sub("lemmas", lemma_unit(cfg), "lemmas (proofs)")
+        for u in lemma_units(cfg):
+            sub("lemmas", u, "lemmas (proofs)")
     for name in cfg["derive"]["names"]:
         sub("theory", theory_unit(cfg, name), "derivations (bounds)")
     F.ScalingSearch(cfg, sched.store, sub).start()
@@ -104,14 +116,22 @@ def analyze(cfg: dict, store) -> dict:
     errors = []
     lemmas = None
     if cfg["lemmas"].get("enabled", True):
-        rec = store.get("lemmas", lemma_unit(cfg))
-        res = rec["result"] if rec else None
-        status, reason = _layer_status(res, ("proofs",))
+        rows, status, reason, res, secs = [], "ok", "", None, 0.0
+        for u in lemma_units(cfg):
+            rec = store.get("lemmas", u)
+            res = rec["result"] if rec else None
+            st_, why = _layer_status(res, ("proofs",))
+            if st_ != "ok":
+                status, reason = st_, why
+                break
+            rows.extend(res.get("rows", []))
+            secs += rec.get("seconds") or 0.0
         lc = cfg["lemmas"]
         cmd = "qbound prove --suite " + lc.get("suite", "default") + "".join(
-            f" --format {f}" for f in lc.get("formats", [])) + "".join(f" --rounding {r}" for r in lc.get("roundings", []))
-        lemmas = {"status": status, "reason": reason, "rows": (res or {}).get("rows", []) if status == "ok" else [],
-                  "command": cmd, "seconds": rec.get("seconds") if rec else None}
+            f" --format {f}" for f in lc.get("formats", [])) + "".join(f" --rounding {r}" for r in lc.get("roundings", [])) \
+            + "".join(f" --const {k}={v}" for k, v in (lc.get("consts") or {}).items())
+        lemmas = {"status": status, "reason": reason, "rows": rows if status == "ok" else [],
+                  "command": cmd, "seconds": round(secs, 2)}
         if status != "ok":
             errors.append({"layer": "lemmas", "status": status, "error": reason,
                            "traceback": (res or {}).get("traceback")})

@@ -39,3 +39,11 @@ def test_evaluate():
     assert math.isfinite(base) and base > 0
     assert bounds.evaluate_bound("muon", dict(v, q_M=2 ** -8)) > base
     assert bounds.evaluate_bound("muon", dict(v, beta=0.999, q_M=0.01)) == math.inf  # beta(1+q_M) >= 1
+
+
+def test_json_roundtrip_and_reductions():
+    d = bounds.derive("muon", n=2000, trajectory=False)
+    j = d.to_dict()
+    loc = bounds.symbols("muon")
+    assert sp.parse_expr(j["bound"], local_dict=loc) == d.bound
+    assert "sqrt(r)" in j["reductions"]["q=0"]["difference_anchor_minus_ours"]
