@@ -47,6 +47,7 @@ def register(sub):
     p.add_argument("--latex", action="store_true", help="print the bound and conditions as LaTeX")
     p.add_argument("--json", metavar="FILE", help="write steps, checks, bound, conditions, asymptotic table")
     p.add_argument("--quick", action="store_true", help="fewer sampled points (2000) and no trajectory check")
+    p.add_argument("--exact", action="store_true", help="evaluate every sampled point in mpmath (slow), not only the worst")
     p.set_defaults(func=run_derive)
 
     p = sub.add_parser("mantissa", help="mantissa bits each component needs for a horizon T")
@@ -84,6 +85,8 @@ def run_derive(args):
     import bounds
     name = _name(args.name)
     kw = {"n": 2000, "trajectory": False} if args.quick else {}
+    if args.exact:
+        kw["exact_all"] = True
     der = bounds.derive(name, **kw)
     con = Console()
     t = Table(title=f"qbound derive {name}  (status: {der.status}, {der.seconds:.1f} s)")
