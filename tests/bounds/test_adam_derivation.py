@@ -94,3 +94,8 @@ def test_harness_states_satisfy_premises_and_envelopes():
     if c is None:
         pytest.skip("numeric.harness not available")
     assert c.status == "passed", c.detail
+
+
+def test_theorem_holds_with_exact_expectation_on_quantized_runs():
+    c = A.check_theorem_exact_expectation(configs=A.EXACT_CONFIGS[:2])
+    assert c.status == "passed" and c.worst_margin > 0
