@@ -572,8 +572,9 @@ EXACT_CONFIGS = (
 )
 
 
-def check_theorem_exact_expectation(configs=EXACT_CONFIGS, eps_=1e-8) -> Check:
-    """End-to-end check of the beta1 = 0 theorem with an exactly computed expectation.
+def check_theorem_exact_expectation(configs=EXACT_CONFIGS, eps_=1e-8, beta1_: float = 0.0) -> Check:
+    """End-to-end check of the theorem with an exactly computed expectation (beta1 = 0: the derived
+    bound; beta1 > 0: the bound built on the cited Thm 4 skeleton, so this is evidence, not proof).
 
     Problem: F(x) = sqrt(1 + x^2) (L = 1, F_* = 1, |F'| <= 1), stochastic gradient F'(y) + xi with
     xi = +-s equally likely (unbiased, |h| <= 1 + s = R - sqrt(eps)).  All 2^T noise paths are run
@@ -596,18 +597,22 @@ def check_theorem_exact_expectation(configs=EXACT_CONFIGS, eps_=1e-8) -> Check:
             return quantize(arr, f, r, rng=rng)
         P = 2 ** T_
         signs = ((np.arange(P)[:, None] >> np.arange(T_)[None, :]) & 1) * 2.0 - 1.0
-        x = np.full(P, x0); v = np.zeros(P); acc = 0.0
+        x = np.full(P, x0); v = np.zeros(P); m = np.zeros(P); acc = 0.0
+        if beta1_ > 0:  # tau is drawn with P[tau = j] proportional to 1 - beta1^(T - j)
+            w = np.array([1 - beta1_ ** (T_ - j) for j in range(T_)]); w /= w.sum()
+        else:
+            w = np.full(T_, 1.0 / T_)
         for t in range(T_):
-            acc += float(np.mean((x / np.sqrt(1 + x * x)) ** 2))
+            acc += w[t] * float(np.mean((x / np.sqrt(1 + x * x)) ** 2))
             y = Q("W", x)
             g = Q("G", y / np.sqrt(1 + y * y) + s * signs[:, t])
-            m = Q("M", g)
+            m = Q("M", beta1_ * m + g)
             v = Q("V", b2 * v + g * g)
-            at = a * math.sqrt((1 - b2 ** (t + 1)) / (1 - b2))
+            at = a * (1 - beta1_) * math.sqrt((1 - b2 ** (t + 1)) / (1 - b2))
             x = x - at * m / np.sqrt(eps_ + v)
-        lhs = acc / T_
+        lhs = acc
         qs = {f"q_{X}": (float(fm[X][0].rel_error_bound(fm[X][1])) if X in fm else 0.0) for X in "WGMV"}
-        vals = dict(T=T_, alpha=a, beta1=0.0, beta2=b2, eps=eps_, R=1 + s + math.sqrt(eps_), L=1.0, d=1, Delta=math.sqrt(1 + x0 * x0) - 1,
+        vals = dict(T=T_, alpha=a, beta1=beta1_, beta2=b2, eps=eps_, R=1 + s + math.sqrt(eps_), L=1.0, d=1, Delta=math.sqrt(1 + x0 * x0) - 1,
                     X0=abs(x0), **qs)
         bound = _b.evaluate_bound("adam", vals)
         mg = (bound - lhs) / bound if math.isfinite(bound) else 1.0
@@ -710,7 +715,9 @@ def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = Tru
                       [check_identity(KAPPA_E_RAW, kappa_e, "closed form of the momentum rounding bias")],
                       uses=("round.M", "envelope.v")))
     steps.append(Step("telescope.momentum", "beta1 > 0: quantized ingredients inserted in the Thm 4 skeleton (cited, not re-derived)",
-                      [_check_q0_reduction(BOUND1, THM4, "Défossez Thm 4")], relation=BOUND1,
+                      [_check_q0_reduction(BOUND1, THM4, "Défossez Thm 4")]
+                      + ([check_theorem_exact_expectation(beta1_=0.5), check_theorem_exact_expectation(beta1_=0.8)] if trajectory else []),
+                      relation=BOUND1,
                       uses=("cited.defossez_thm4", "envelope.update", "descent.w_bias", "lemma.sum_of_ratios_q"), cited=True))
     return steps
 
