@@ -261,6 +261,8 @@ class Encoder:
         if k in ("add", "sub"):
             # fma pattern: a*b + c, c + a*b, a*b - c
             a, b = e.args
+            if sA[0] > sA[1]:
+                a = b = e  # no fma shortcut either (same z3 limitation); fall through
             if a.kind == "mul" and k in ("add", "sub"):
                 x, y = self.num(a.args[0]), self.num(a.args[1])
                 z = self.num(b)
@@ -277,6 +279,8 @@ class Encoder:
                 x, y = self.num(e.args[0]), self.num(e.args[1])
             except Unsupported:
                 return None
+            if k in ("add", "sub") and sA[0] > sA[1]:
+                return None  # z3 does not support fp.add/sub with ebits > sbits: use the exact wide path
             if x.fmtval and y.fmtval and (x.eb, x.sb) == sA == (y.eb, y.sb):
                 f = {"add": z3.fpAdd, "sub": z3.fpSub, "mul": z3.fpMul, "div": z3.fpDiv}[k]
                 return lambda rm: f(rm, x.t, y.t)
