@@ -243,6 +243,7 @@ def analyze_grid(cfg: dict, store) -> list[dict]:
                "measured": st.mean_ci(vals), "final": st.mean_ci(finals),
                "final_log10": st.log_mean_ci(finals), "per_seed": vals, "per_seed_final": finals,
                "commands": [r.get("command") for r in res if r.get("command")],
+               "diverged": [r.get("diverged_at") for r in res if r.get("diverged_at") is not None],
                "errors": errors, "missing_runs": len(seeds) - len(res)}
         name = bound_name(opt)
         row["bound"], row["bound_reason"], row["constants"], row["constants_how"] = None, "", {}, {}
@@ -301,7 +302,7 @@ def analyze_trajectory(cfg: dict, store) -> list[dict]:
                 r = rec["result"]
                 if "error" in r:
                     row["error"] = r["error"]
-                for k in ("premise", "envelopes", "descent", "grad_shift", "counts", "command"):
+                for k in ("premise", "envelopes", "descent", "grad_shift", "counts", "command", "diverged_at"):
                     row[k] = r.get(k)
             rows.append(row)
     return rows

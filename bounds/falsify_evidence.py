@@ -168,6 +168,25 @@ def ev_derivation(ders, name) -> Evidence:
     return Evidence("derivation", eid, f"all {len(steps)} steps pass their checks", "supports", nums, cmd)
 
 
+def ev_trajectory_steps(ders, name) -> Evidence:
+    """The bounds layer's own checks of its steps against real quantized sequences (check kind
+    'trajectory')."""
+    eid = f"derive.{name}.trajectory_checks"
+    d = (ders or {}).get(name)
+    if not d or d.get("status") != "ok":
+        return missing("derivation", eid, (d or {}).get("reason", f"{name} derivation not run"))
+    steps = [s for s in (d.get("derivation") or {}).get("steps", []) if "trajectory" in str(s.get("check", ""))]
+    if not steps:
+        return missing("derivation", eid, "no step of the derivation is checked against trajectories")
+    failed = [s["name"] for s in steps if s.get("status") != "passed"]
+    nums = {"steps": [s["name"] for s in steps], "failed": failed}
+    cmd = [f"qbound derive {name}"]
+    if failed:
+        return Evidence("derivation", eid, f"trajectory checks failed: {', '.join(failed)}", "contradicts", nums, cmd)
+    return Evidence("derivation", eid, f"{len(steps)} steps checked against real quantized sequences by the bounds "
+                    f"layer ({', '.join(s['name'] for s in steps)[:120]})", "supports", nums, cmd)
+
+
 def _count(xs):
     c = defaultdict(int)
     for x in xs:
@@ -709,7 +728,9 @@ def build_claims(results: dict) -> list[Claim]:
     claims = []
 
     # paper 1: log T bits keep the rate
-    ev = [ev_lemma_family(L, "conv.relerr", "proved", "normal-range relative error |Q(x)-x| <= q|x|")]
+    premise = lambda: ev_lemma_family(L, "conv.relerr", "proved",  # noqa: E731
+                                      "premise |Q(x)-x| <= q|x| in the normal range (sharp q)")
+    ev = [premise()]
     for name in ("adam", "muon"):
         if name in D:
             ev.append(ev_theory_log_bits(D, name))
@@ -721,7 +742,7 @@ def build_claims(results: dict) -> list[Claim]:
                         ev))
 
     # paper 2: Adam sensitive to W and V
-    ev = [ev_theory_bits_order(D, sc)]
+    ev = [premise(), ev_theory_bits_order(D, sc)]
     adam_cases = [c for c in cases if c[1] == "adam"]
     for ci, _, _ in adam_cases:
         for M in compare:
@@ -732,7 +753,7 @@ def build_claims(results: dict) -> list[Claim]:
                         "Adam is more sensitive to quantizing the weights W and the second moment V than G and M.", ev))
 
     # paper 3: Muon more robust
-    ev = [ev_theory_muon_vs_adam(D)]
+    ev = [premise(), ev_theory_muon_vs_adam(D)]
     probs = sorted({p for _, o, p in cases if o == "muon"} & {p for _, o, p in cases if o == "adam"})
     for p in probs:
         for M in compare:
@@ -743,7 +764,7 @@ def build_claims(results: dict) -> list[Claim]:
                         "Muon is more robust to low-precision quantization than Adam.", ev))
 
     # paper 4: more bits -> smaller gradient norm
-    ev = []
+    ev = [premise()]
     for ci, _, _ in cases:
         comp = "all" if any(r["case"] == ci and r["component"] == "all" for r in rows) else None
         comps = [comp] if comp else sorted({r["component"] for r in rows if r["case"] == ci} - {"none"})
@@ -756,7 +777,8 @@ def build_claims(results: dict) -> list[Claim]:
 
     # qbound: bound holds (per derived bound)
     for name in ("adam", "muon"):
-        ev = [ev_derivation(D, name)] if name in D else [missing("derivation", f"derive.{name}.steps", "not configured")]
+        ev = [premise()]
+        ev += [ev_derivation(D, name)] if name in D else [missing("derivation", f"derive.{name}.steps", "not configured")]
         cs = [c for c in cases if c[1] == name]
         for ci, _, _ in cs:
             ev.extend(ev_bound_holds(rows, ci))
@@ -766,10 +788,11 @@ def build_claims(results: dict) -> list[Claim]:
                             f"The derived quantized-{name.capitalize()} bound, evaluated with the problem's constants, "
                             "is not exceeded by measured runs (mean over seeds, 95% interval).", ev))
 
+    ev_int = [premise()] + [ev_trajectory_steps(D, n) for n in D] + ev_trajectory(traj)
     claims.append(Claim("qbound.intermediate_steps", "qbound",
                         "The derivation's intermediate steps hold along real quantized trajectories: the rounding "
                         "premise in the normal range, the moment envelopes, the descent inequality and the "
-                        "gradient shift at Q_W(x).", ev_trajectory(traj)))
+                        "gradient shift at Q_W(x).", ev_int))
     claims.append(Claim("qbound.underflow_breaks_model", "qbound",
                         "Below the normal range the relative model |Q(x)-x| <= q|x| fails (so the paper's "
                         "no-underflow assumption is needed).",
@@ -784,7 +807,7 @@ def build_claims(results: dict) -> list[Claim]:
                         "Weight updates below the proved swamping threshold are always lost (master=stored).",
                         [ev_lemma_family(L, "opt.swamping", None, "swamping lemma")] + ev_swamping(th)))
     fl = results.get("floor") or {}
-    ev = []
+    ev = [premise()]
     from .falsify import bound_name
     fname = bound_name(fl.get("optimizer", ""))
     if fname in D:

@@ -90,6 +90,7 @@ def run_unit(unit: dict) -> dict:
         luf = np.asarray(luf, dtype=float)
         out["lost_update_frac"] = float(np.nanmean(luf)) if luf.size else None
     out["counts"] = _counts(getattr(traj, "counts", None))
+    out["diverged_at"] = getattr(traj, "diverged_at", None)
     if record:
         states = traj.states
         if "g" in states:

@@ -177,8 +177,9 @@ def bounds_section(results) -> str:
             head += "Constants: " + "; ".join(f"{k} = {_g(vals.get(k))} ({how[k]})" for k in how
                                               if not k.startswith("q_")) + ".\n\n"
         tab = _table(["component", "mantissa", "plan", "measured mean [95% CI]", "bound", "measured/bound", "status"],
-                     [[r["component"], _g(r["mantissa"]), r["plan"], st.fmt_ci(r["measured"]), _g(r["bound"]),
-                       _g(r["tightness"]), r["status"] if r["bound"] is not None else
+                     [[r["component"], _g(r["mantissa"]), r["plan"],
+                       st.fmt_ci(r["measured"]) + (f" ({len(r['diverged'])} run(s) diverged)" if r.get("diverged") else ""),
+                       _g(r["bound"]), _g(r["tightness"]), r["status"] if r["bound"] is not None else
                        f"no bound: {r['bound_reason'][:80]}"] for r in rs])
         parts.append(head + tab)
     return "\n\n".join(parts)
@@ -204,7 +205,10 @@ def trajectory_section(results) -> str:
         ds = f"{de['violations']}/{de['checked']} (L={_g(de['L'])})" if de else "n/a"
         gs = r.get("grad_shift")
         gss = f"{gs['violations']}/{gs['checked']}, max ratio {_g(gs['max_ratio'])}" if gs else "n/a"
-        out.append([f"{r['optimizer']}/{r['problem']}", r["plan"], ps or "n/a", es or "n/a", ds, gss])
+        run = f"{r['optimizer']}/{r['problem']}"
+        if r.get("diverged_at") is not None:
+            run += f" (diverged at step {r['diverged_at']}: non-finite weights; checks cover the steps before)"
+        out.append([run, r["plan"], ps or "n/a", es or "n/a", ds, gss])
     return ("Violations / checked, at every step and coordinate of one recorded run (seed "
             f"{rows[0].get('seed')}).\n\n" +
             _table(["run", "plan", "premise |Q(x)-x| <= q|x|", "moment envelopes", "descent inequality",
