@@ -254,7 +254,9 @@ def _limit_check(term, T, p, l):
         lim = sp.limit(term / (T ** p * sp.log(T) ** l), T, sp.oo)
     except Exception:  # SymPy could not decide: report, do not guess
         return "undecided"
-    return "finite, non-zero" if (lim.is_finite and lim != 0) else f"limit = {lim}"
+    if lim == 0 or lim.has(sp.oo, -sp.oo, sp.zoo, sp.nan) or isinstance(lim, sp.Limit):
+        return f"limit = {lim}"
+    return "finite, non-zero" if lim.is_finite else f"finite, non-zero for admissible constants: {lim}"
 
 
 @lru_cache(maxsize=8)
