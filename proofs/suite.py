@@ -93,9 +93,15 @@ def lemmas_for(fmt: FloatFormat, mode: str, consts: dict, timeout=30.0):
                 continue
             if op == "mul":
                 v = product_lemma(fmt, mode, timeout=timeout)
-            elif op in ("add", "sub"):
+            elif op == "add":
                 v = sum_lemma(fmt, mode, timeout=timeout)
                 v.details["note"] = "the reduced query covers a+b and a-b (free sign)"
+                sum_verdict = v
+            elif op == "sub":
+                # a - b = a + (-b) and the format is symmetric: the same reduced query (free sign)
+                v = Verdict(**{k: getattr(sum_verdict, k) for k in ("status", "engine", "engine_version", "seconds",
+                                                                    "counterexample", "reason")},
+                            details={**sum_verdict.details, "shared_with": "op.add.relerr"})
             else:
                 v, _ = real_conversion(fmt, mode, timeout=timeout)
                 v.details["note"] = (f"{op} is one rounding of an exact real in the normal range "

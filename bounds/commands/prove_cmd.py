@@ -131,7 +131,7 @@ def _print_suite(res, wall):
     con = Console()
     t = Table(title="qbound prove: lemma suite")
     for c in ("lemma", "format", "mode", "verdict", "expected", "engine", "s"):
-        t.add_column(c)
+        t.add_column(c, overflow="fold", no_wrap=c in ("lemma", "verdict"))
     for r in res:
         st = r.verdict.status
         color = "red" if r.surprise else {"proved": "green", "falsified": "cyan", "unknown": "yellow"}[st]
