@@ -281,7 +281,8 @@ def round_fast(x, params: dict, mode: str, *, R=None, key=None, k: int = 64) -> 
     if nth == 1:
         work(0, n)
     else:
-        step = -(-n // nth)
+        # several chunks per thread, so a thread that the OS delays does not hold up the others
+        step = max(THREAD_MIN_SIZE // 2, -(-n // (4 * nth)))
         step = -(-step // 512) * 512  # chunk edges on 4 KiB pages of the output
         bounds = [(a, min(a + step, n)) for a in range(0, n, step)]
         list(_pool(nth).map(lambda ab: work(*ab), bounds))
