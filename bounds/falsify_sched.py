@@ -82,7 +82,8 @@ class Scheduler:
                 key, (stage, unit, group) = self._queue.popitem(last=False)
                 self._finish(key, stage, unit, group, execute(stage, unit))
             return
-        with cf.ProcessPoolExecutor(max_workers=self.workers) as pool:
+        pool = cf.ProcessPoolExecutor(max_workers=self.workers)
+        try:
             running: dict = {}
             while self._queue or running:
                 while self._queue and len(running) < 2 * self.workers:
@@ -92,3 +93,8 @@ class Scheduler:
                 for fut in done:
                     key, stage, unit, group = running.pop(fut)
                     self._finish(key, stage, unit, group, fut.result())
+        except BaseException:
+            # interrupted (Ctrl-C) or a worker died: what is stored stays; do not wait for the rest
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)

@@ -61,7 +61,6 @@ def lemma_unit(cfg, formats) -> dict:
 def theory_unit(cfg, name) -> dict:
     sc = cfg["scaling"]
     plans = [F.restrict_plan(p, name) for p in (sc.get("floor_plans") or [])]
-    plans += [F.restrict_plan(p, name) for p in cfg["trajectory"]["plans"]]
     seen = []
     for p in plans:
         if p and p not in seen:
