@@ -23,6 +23,10 @@ Stochastic rounding compares an integer R in [0, 2^k) with floor(rem 2^(k - s)).
 from a caller's array or generated in the kernel from a 64-bit key: R_i = splitmix64(key + (i + 1)
 * 0x9E3779B97F4A7C15) >> (64 - k), the SplitMix64 sequence, a counter-based stream, so the result does
 not depend on how the work is split. :func:`splitmix_stream` gives the same integers in numpy.
+
+Arrays of at least THREAD_MIN_SIZE elements are cut into chunks rounded by the GIL-free kernels on a
+small thread pool (n_threads(): the usable CPUs, at most 8; set QBOUND_THREADS=1 in worker processes
+that already run in parallel). The pool is recreated after fork.
 """
 from __future__ import annotations
 
