@@ -67,15 +67,20 @@ def run(problem, optimizer, plan=None, steps: int = 100, seed: int = 0, *, recor
         only adds overhead, and sweeps parallelize over processes instead); None leaves BLAS alone.
         Results do not depend on it beyond BLAS's own summation order.
     """
+    import contextlib
+    limits = contextlib.nullcontext()
     if blas_threads is not None:
         try:
             from threadpoolctl import threadpool_limits
+            limits = threadpool_limits(limits=int(blas_threads), user_api="blas")
         except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-            threadpool_limits = None
-        if threadpool_limits is not None:
-            with threadpool_limits(limits=int(blas_threads), user_api="blas"):
-                return run(problem, optimizer, plan, steps, seed, record_states=record_states,
-                           problem_kw=problem_kw, hparams=hparams, progress=progress, blas_threads=None)
+            pass
+    # diverging runs overflow on purpose; they are detected and recorded (diverged_at), not warned about
+    with limits, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _run(problem, optimizer, plan, steps, seed, record_states, problem_kw, hparams, progress)
+
+
+def _run(problem, optimizer, plan, steps, seed, record_states, problem_kw, hparams, progress):
     if not isinstance(problem, Problem):
         problem = make_problem(problem, **(problem_kw or {}))
     if not isinstance(optimizer, Optimizer):

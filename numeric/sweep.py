@@ -238,22 +238,50 @@ def run_sweep(spec_or_configs, out_path, *, workers: int = 1, progress: bool = T
                     if bar:
                         bar.update(task, advance=1, description=label(c))
             else:
-                from concurrent.futures import ProcessPoolExecutor, as_completed
-                with ProcessPoolExecutor(max_workers=workers) as ex:
-                    futs = {ex.submit(run_config, c): c for c in todo}
-                    try:
-                        for f in as_completed(futs):
-                            write(f.result())
-                            if bar:
-                                bar.update(task, advance=1, description=label(futs[f]))
-                    except BaseException:
-                        for f in futs:
-                            f.cancel()
-                        raise
+                _run_pool(todo, workers, write, lambda c: bar.update(task, advance=1, description=label(c))
+                          if bar else None)
         finally:
             if bar:
                 bar.stop()
     return [done[c["key"]] for c in configs if c["key"] in done]
+
+
+def _ignore_sigint():  # worker initializer: Ctrl-C is handled by the parent, which stops the pool
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_pool(todo, workers, write, advance):
+    """Run configs in a process pool, writing each record as it arrives. On Ctrl-C or SIGTERM the
+    pending runs are cancelled and the workers terminated; finished records are already on disk."""
+    import signal
+    import threading
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, on_term) if main_thread else None
+    ex = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    futs = {}
+    try:
+        futs = {ex.submit(run_config, c): c for c in todo}
+        for f in as_completed(futs):
+            write(f.result())
+            advance(futs[f])
+    except BaseException:
+        for f in futs:
+            f.cancel()
+        for p in list(getattr(ex, "_processes", {}).values()):
+            p.terminate()
+        ex.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        ex.shutdown(wait=True)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, old)
 
 
 def load_results(path) -> list[dict]:
