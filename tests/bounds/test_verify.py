@@ -164,3 +164,26 @@ def test_config_file_replaces_defaults(tmp_path):
 def test_print_config_roundtrips(capsys):
     assert main(["verify", "--print-config"]) == 0
     assert capsys.readouterr().out == DEFAULT_TOML
+
+
+def _cfg_with_lemmas():
+    cfg = _tiny_cfg([0])
+    cfg["lemmas"] = {"enabled": True, "suite": "default", "formats": ["fp8_e4m3fn"], "roundings": ["rne"]}
+    return cfg
+
+
+@pytest.mark.parametrize("exc,status", [(ModuleNotFoundError("No module named 'proofs.suite'"), "missing"),
+                                        (RuntimeError("engine crashed"), "error")])
+def test_lower_layer_failure_is_reported_not_hidden(tmp_path, monkeypatch, exc, status):
+    import bounds.falsify_runs as R
+
+    def boom(unit):
+        raise exc
+    monkeypatch.setattr(R, "lemmas_unit", boom)
+    res = verify(_cfg_with_lemmas(), tmp_path / "x", workers=1, show_progress=False)
+    errs = [e for e in res["errors"] if e["layer"] == "lemmas"]
+    assert errs and errs[0]["status"] == status and type(exc).__name__ in errs[0]["error"]
+    claim = next(c for c in res["claims"] if c["id"] == "qbound.lemmas")
+    assert claim["verdict"] == "inconclusive" and type(exc).__name__ in claim["why"]
+    md = (tmp_path / "x" / "report.md").read_text()
+    assert "## Errors and missing layers" in md and type(exc).__name__ in md
