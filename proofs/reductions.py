@@ -14,6 +14,13 @@ enough to enumerate (tests/proofs). Bounds are rationals N/D.
   formats the query covers g <= p + 3 and the remaining gaps (b below 1/8 ulp of a) are covered by the
   conversion lemma over reals, which holds for every real in the normal range: together a proof of
   "error <= bound" (not of the format's exact maximum, which depends on how small b can be).
+* Quotient: rnd(a/b) = 2^(ea-eb) round_p(A/B) in the normal range, so with N = A 2^(p+1),
+  N = Q0 B + R0 (integer division), the rounding of A/B is decided by Q0's low bits and whether
+  R0 > 0; the error test |Q B - N| D <= Nb N is in integers.
+* Square root: a = X 2^(2k) with X in [2^(p-1), 2^(p+1)) (the exponent parity folded into X); with
+  Y = X 2^(2p+2) and the integer square root R (R^2 <= Y < (R+1)^2, a constrained free variable),
+  sqrt(Y) has the same rounding as R with a sticky bit (Y > R^2); the error test compares squares
+  exactly: (1-b)^2 Y <= Q^2 <= (1+b)^2 Y.
 * Conversion over reals: x = X 2^(e-p+1) with X real in [2^(p-1), 2^p) (normal range) or
   x = X minsub with X in [0, 2^(p-1)) (subnormal range); rounding picks floor(X) or floor(X)+1 by the
   mode (sr: either). A linear integer/real query decided by z3. Every +, -, *, /, sqrt, fma result is
@@ -134,6 +141,80 @@ def real_conversion_query(p: int, mode: str, bound: Fraction, region: str = "nor
     return base + [K >= 0, K < 1 << (p - 1), E > z3.RealVal(eta)]
 
 
+def quotient_query(p: int, mode: str, bound: Fraction):
+    """Satisfiable iff some significands A, B violate |rnd(A/B) - A/B| <= bound A/B."""
+    Nb, D = _frac(bound)
+    W = 4 * p + max(D.bit_length(), Nb.bit_length()) + 8
+    A, B = z3.BitVec("A", W), z3.BitVec("B", W)
+    c = z3.Bool("sr_choice")
+    one, zero = z3.BitVecVal(1, W), z3.BitVecVal(0, W)
+    N = A << (p + 1)
+    # integer division as constraints (multiplication is far easier for the solvers than bvudiv)
+    Q0, R0 = z3.BitVec("Q0", W), z3.BitVec("R0", W)
+    divc = [N == Q0 * B + R0, z3.ULT(R0, B), z3.ULT(Q0, 1 << (p + 3))]
+    s = z3.If(z3.UGE(A, B), z3.BitVecVal(2, W), one)       # quotient in [2^(p+1), 2^(p+2)) or below
+    K = z3.LShR(Q0, s)
+    low = Q0 - (K << s)
+    half = one << (s - 1)
+    gt_half = z3.Or(z3.UGT(low, half), z3.And(low == half, z3.UGT(R0, 0)))
+    eq_half = z3.And(low == half, R0 == 0)
+    inexact = z3.Or(low != 0, z3.UGT(R0, 0))
+    if mode == "rne":
+        up = z3.Or(gt_half, z3.And(eq_half, (K & one) == one))
+    elif mode == "rna":
+        up = z3.Or(gt_half, eq_half)
+    elif mode in ("rtz", "rdn"):
+        up = z3.BoolVal(False)
+    elif mode == "rup":
+        up = inexact
+    else:
+        up = z3.And(inexact, c)
+    Q = (K + z3.If(up, one, zero)) << s
+    QB = Q * B
+    E = z3.If(z3.UGE(QB, N), QB - N, N - QB)
+    lo, hi = z3.BitVecVal(1 << (p - 1), W), z3.BitVecVal(1 << p, W)
+    return divc + [z3.UGE(A, lo), z3.ULT(A, hi), z3.UGE(B, lo), z3.ULT(B, hi),
+                   z3.UGT(E * z3.BitVecVal(D, W), N * z3.BitVecVal(Nb, W))]
+
+
+def sqrt_query(p: int, mode: str, bound: Fraction):
+    """Satisfiable iff some significand A and exponent parity t violate the sqrt bound.
+
+    X = A 2^(p-1+t) (so sqrt(X) = sqrt(a) 2^m has p integer bits), Y = 4X, R = isqrt(Y) (a free
+    variable constrained by R^2 <= Y < (R+1)^2): R has p+1 bits, its last bit is the round bit and
+    Y > R^2 the sticky bit."""
+    Nb, D = _frac(bound)
+    W = 2 * (p + 3) + 2 * max(D.bit_length(), Nb.bit_length()) + 2 * p + 8
+    A, R = z3.BitVec("A", W), z3.BitVec("R", W)
+    t = z3.Bool("t")
+    c = z3.Bool("sr_choice")
+    one, zero = z3.BitVecVal(1, W), z3.BitVecVal(0, W)
+    X = z3.If(t, A << p, A << (p - 1))
+    Y = X << 2
+    cons = [z3.UGE(A, 1 << (p - 1)), z3.ULT(A, 1 << p), z3.ULT(R, 1 << (p + 2)),
+            z3.ULE(R * R, Y), z3.UGT((R + 1) * (R + 1), Y)]
+    K = z3.LShR(R, 1)
+    rbit = R & one
+    sticky = z3.UGT(Y, R * R)
+    inexact = z3.Or(rbit == one, sticky)
+    if mode == "rne":
+        up = z3.And(rbit == one, z3.Or(sticky, (K & one) == one))
+    elif mode == "rna":
+        up = rbit == one
+    elif mode in ("rtz", "rdn"):
+        up = z3.BoolVal(False)
+    elif mode == "rup":
+        up = inexact
+    else:
+        up = z3.And(inexact, c)
+    Q = (K + z3.If(up, one, zero)) << 1
+    Q2 = Q * Q
+    d2 = z3.BitVecVal(D * D, W)
+    lo_c, hi_c = z3.BitVecVal((D - Nb) ** 2, W), z3.BitVecVal((D + Nb) ** 2, W)
+    cons.append(z3.Or(z3.ULT(d2 * Q2, lo_c * Y), z3.UGT(d2 * Q2, hi_c * Y)))
+    return cons
+
+
 def decide_query(assertions, solver="z3", timeout=30.0, smt2_dir=None, stem="reduced"):
     """(status, model, seconds, smt2 path) for a reduced query: unsat = proved."""
     t0 = time.perf_counter()
@@ -207,6 +288,52 @@ def sum_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=N
     env = {"a": Fraction(A, 1 << m), "b": -bval if neg else bval}
     det["significands"] = {"A": A, "B": B, "gap": g, "subtract": bool(neg)}
     return counterexample_record(claim, env, eng, _versions(solver), time.perf_counter() - secs, det)
+
+
+def quotient_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=None) -> Verdict:
+    """Normal-range quotient lemma via the significand reduction (counterexamples replayed in the
+    multiplied-out claim |rnd(a/b) b - a| <= bound |a|)."""
+    from .exact import build_claim
+    bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
+    q = quotient_query(fmt.p, mode, bound)
+    st, model, secs, path = decide_query(q, solver, timeout, smt2_dir, f"quotient-{fmt.name}-{mode}")
+    eng = f"{solver}+significand-reduction"
+    det = {"reduction": "quotient: significands only", "smt2": path}
+    if st == "unsat":
+        return Verdict("proved", eng, _versions(solver), secs, details=det)
+    if st == "unknown":
+        return Verdict("unknown", eng, _versions(solver), secs, reason=str(model) or "timeout", details=det)
+    A, B = _bv(model, "A"), _bv(model, "B")
+    m = fmt.man_bits
+    claim = build_claim("abs(rnd(a/b)*b - a) <= bnd*abs(a)", fmt, mode,
+                        assume=["b != 0", "tiny*abs(b) <= abs(a) <= huge*abs(b)"], consts={"bnd": bound})
+    det["significands"] = {"A": A, "B": B}
+    # a/b in [1, 2) when A >= B; otherwise scale a by 2 so the quotient is in [1, 2) (normal range)
+    a = Fraction(A, 1 << m) * (1 if A >= B else 2)
+    return counterexample_record(claim, {"a": a, "b": Fraction(B, 1 << m)}, eng,
+                                 _versions(solver), time.perf_counter() - secs, det)
+
+
+def sqrt_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=None) -> Verdict:
+    """Normal-range sqrt lemma via the significand/parity reduction."""
+    from .exact import build_claim
+    bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
+    q = sqrt_query(fmt.p, mode, bound)
+    st, model, secs, path = decide_query(q, solver, timeout, smt2_dir, f"sqrt-{fmt.name}-{mode}")
+    eng = f"{solver}+significand-reduction"
+    det = {"reduction": "sqrt: significand and exponent parity", "smt2": path}
+    if st == "unsat":
+        return Verdict("proved", eng, _versions(solver), secs, details=det)
+    if st == "unknown":
+        return Verdict("unknown", eng, _versions(solver), secs, reason=str(model) or "timeout", details=det)
+    A = _bv(model, "A")
+    par = bool(model.get("t", ("bool", False))[1])
+    m = fmt.man_bits
+    claim = build_claim("(1-bnd)**2*a <= rnd(sqrt(a))**2 <= (1+bnd)**2*a", fmt, mode,
+                        assume=["tiny**2 <= a"], consts={"bnd": bound})
+    det["significand"] = {"A": A, "odd_exponent": par}
+    return counterexample_record(claim, {"a": Fraction(A << int(par), 1 << m)}, eng, _versions(solver),
+                                 time.perf_counter() - secs, det)
 
 
 def real_conversion(fmt, mode, bound=None, region="normal", eta=None, timeout=30.0, smt2_dir=None):

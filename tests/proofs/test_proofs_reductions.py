@@ -75,3 +75,40 @@ def test_near_far_sum_split(mode):
     assert sum_lemma(fmt, mode, bound=b, full_gaps=False).status == "proved"
     v = sum_lemma(fmt, mode, bound=b / 2, full_gaps=False)
     assert v.status == "falsified" and v.counterexample["b"]["hex"].startswith("0x")
+
+
+def _max_quotient_error(fmt, mode):
+    v = [Fraction(float(x)) for x in fmt.finite_values() if x != 0]
+    worst = Fraction(0)
+    for a in v:
+        for b in v:
+            q = a / b
+            if fmt.min_normal <= abs(q) <= fmt.max_finite:
+                r = round_fraction(q, fmt, mode)
+                worst = max(worst, abs(r - q) / abs(q))
+    return worst
+
+
+@pytest.mark.parametrize("name", ["fp6_e3m2", "fp6_e2m3"])
+@pytest.mark.parametrize("mode", ["rne", "rtz"])
+def test_quotient_reduction_matches_enumeration(name, mode):
+    from proofs.reductions import quotient_lemma
+    fmt = get_format(name)
+    worst = _max_quotient_error(fmt, mode)
+    assert quotient_lemma(fmt, mode, bound=worst).status == "proved"
+    v = quotient_lemma(fmt, mode, bound=worst * (1 - Fraction(1, 1 << 20)))
+    assert v.status == "falsified" and v.counterexample is not None
+
+
+@pytest.mark.parametrize("name", ["fp6_e3m2", "fp8_e4m3fn", "fp8_e5m2"])
+@pytest.mark.parametrize("mode", ["rne", "rtz"])
+def test_sqrt_reduction_matches_enumeration(name, mode):
+    from proofs import prove
+    from proofs.reductions import sqrt_lemma
+    fmt = get_format(name)
+    b = fmt.rel_error_bound(mode)
+    for bound in (b, b * Fraction(3, 4), b / 2, b / 8):
+        red = sqrt_lemma(fmt, mode, bound=bound)
+        ex = prove("(1-bnd)**2*a <= rnd(sqrt(a))**2 <= (1+bnd)**2*a", fmt, mode, assume=["tiny**2 <= a"],
+                   consts={"bnd": bound}, engine="exhaustive")
+        assert red.status == ex.status != "unknown", (bound, red.reason)
