@@ -36,9 +36,13 @@ def _small(fmt) -> bool:
     return fmt.total_bits <= 8
 
 
+_SMT2_DIR = [None]   # set by iter_suite for the duration of a run (--smt2-dir)
+
+
 def _claim_lemma(lid, title, fmt, mode, claim, hyps, expected, consts=None, var_format=None, data=None,
                  timeout=30.0, engine="auto"):
-    v = prove(claim, fmt, mode, assume=hyps, consts=consts, var_format=var_format, timeout=timeout, engine=engine)
+    v = prove(claim, fmt, mode, assume=hyps, consts=consts, var_format=var_format, timeout=timeout, engine=engine,
+              smt2_dir=_SMT2_DIR[0])
     d = dict(data or {})
     if var_format is not None:
         d["var_format"] = get_format(var_format).name
@@ -59,7 +63,7 @@ def lemmas_for(fmt: FloatFormat, mode: str, consts: dict, timeout=30.0):
     det = mode != "sr"
 
     # 1. conversion over reals, sharp bound and witness
-    v, _ = real_conversion(fmt, mode, timeout=timeout)
+    v, _ = real_conversion(fmt, mode, timeout=timeout, smt2_dir=_SMT2_DIR[0])
     w = conversion_witness(fmt, mode)
     replay = None
     xf = float(w["x"])
@@ -92,9 +96,9 @@ def lemmas_for(fmt: FloatFormat, mode: str, consts: dict, timeout=30.0):
                 yield _claim_lemma(lid, title, fmt, mode, claim, hyps, "proved", bconst, timeout=timeout)
                 continue
             if op == "mul":
-                v = product_lemma(fmt, mode, timeout=timeout)
+                v = product_lemma(fmt, mode, timeout=timeout, smt2_dir=_SMT2_DIR[0])
             elif op == "add":
-                v = sum_lemma(fmt, mode, timeout=timeout)
+                v = sum_lemma(fmt, mode, timeout=timeout, smt2_dir=_SMT2_DIR[0])
                 v.details["note"] = "the reduced query covers a+b and a-b (free sign)"
                 sum_verdict = v
             elif op == "sub":
@@ -103,7 +107,7 @@ def lemmas_for(fmt: FloatFormat, mode: str, consts: dict, timeout=30.0):
                                                                     "counterexample", "reason")},
                             details={**sum_verdict.details, "shared_with": "op.add.relerr"})
             else:
-                v, _ = real_conversion(fmt, mode, timeout=timeout)
+                v, _ = real_conversion(fmt, mode, timeout=timeout, smt2_dir=_SMT2_DIR[0])
                 v.details["note"] = (f"{op} is one rounding of an exact real in the normal range "
                                      "(IEEE 754), so it is the conversion lemma over reals")
             yield LemmaResult(lid, title, fmt.name, mode, hyps, claim.replace("bnd", _bound_str(fmt, mode)),
@@ -128,7 +132,7 @@ def lemmas_for(fmt: FloatFormat, mode: str, consts: dict, timeout=30.0):
                               {"bound": bnd})
         eta = fmt.min_subnormal / 2 if mode == "rne" else fmt.min_subnormal
         v, _ = real_conversion(fmt, mode, region="subnormal", eta=Fraction(1, 2) if mode == "rne" else 1,
-                               timeout=timeout)
+                               timeout=timeout, smt2_dir=_SMT2_DIR[0])
         yield LemmaResult("sub.mixed", "mixed model below the normal range: |rnd(x) - x| <= eta", fmt.name, mode,
                           ["0 <= abs(x) < tiny", "x real"], f"abs(rnd(x) - x) <= {fmt_value(eta)}", "proved", v,
                           {"eta": eta, "delta": bnd, "model": "rnd(x) = x(1+delta) + eta', |delta| <= bound, "
@@ -268,7 +272,7 @@ def _sr(fmt):
                           f"E_R[rnd_sr(x; {k} bits)] == x", expected, v, data)
 
 
-def iter_suite(name="default", formats=None, roundings=None, consts=None, timeout=30.0):
+def iter_suite(name="default", formats=None, roundings=None, consts=None, timeout=30.0, smt2_dir=None):
     """Yield LemmaResults of a suite one by one (see module docstring)."""
     from numeric.errors import InputError
     if name not in SUITES:
@@ -284,16 +288,21 @@ def iter_suite(name="default", formats=None, roundings=None, consts=None, timeou
         if k not in DEFAULT_CONSTS:
             raise InputError(f"unknown optimizer constant {k!r}; accepted: {', '.join(DEFAULT_CONSTS)}")
         cs[k] = float(v)
-    for f in fmts:
-        for r in rnds:
-            yield from lemmas_for(f, r, cs, timeout)
+    _SMT2_DIR[0] = smt2_dir
+    try:
+        for f in fmts:
+            for r in rnds:
+                yield from lemmas_for(f, r, cs, timeout)
+    finally:
+        _SMT2_DIR[0] = None
 
 
 def run_suite(name="default", formats=None, roundings=None, progress=True, consts=None, timeout=30.0,
-              on_result=None) -> list:
-    """Run a suite and return the list of LemmaResults; ``on_result(r)`` is called as each arrives."""
+              on_result=None, smt2_dir=None) -> list:
+    """Run a suite and return the list of LemmaResults; ``on_result(r)`` is called as each arrives.
+    ``smt2_dir``: write every SMT query the suite issues as SMT-LIB2 there."""
     out = []
-    gen = iter_suite(name, formats, roundings, consts, timeout)
+    gen = iter_suite(name, formats, roundings, consts, timeout, smt2_dir)
     if progress:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as pg:

@@ -26,7 +26,7 @@ def register(sub):
                    help="constant (custom claims: exact decimal; suite: beta1, beta2, lr, eps)")
     p.add_argument("--engine", default="auto", help="auto | exhaustive | z3 | bitwuzla | cvc5")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per query (default 30)")
-    p.add_argument("--smt2-dir", help="write every SMT query of a custom claim as SMT-LIB2 here")
+    p.add_argument("--smt2-dir", help="write every SMT query (custom claim or suite) as SMT-LIB2 files here")
     p.add_argument("--json", metavar="FILE", help="write one JSON record per (lemma, format, rounding)")
     p.add_argument("--latex", metavar="FILE", help="write a LaTeX table of the proved statements")
     p.set_defaults(func=run)
@@ -112,7 +112,7 @@ def _suite(args) -> int:
             fh.flush()
     try:
         res = run_suite(args.suite, formats=args.formats, roundings=args.roundings, progress=True,
-                        consts=consts, timeout=args.timeout, on_result=on_result)
+                        consts=consts, timeout=args.timeout, on_result=on_result, smt2_dir=args.smt2_dir)
     finally:
         if fh:
             fh.close()
@@ -129,6 +129,8 @@ def _print_suite(res, wall):
     from rich.console import Console
     from rich.table import Table
     con = Console()
+    if not con.is_terminal:
+        con = Console(width=150)
     t = Table(title="qbound prove: lemma suite")
     for c in ("lemma", "format", "mode", "verdict", "expected", "engine", "s"):
         t.add_column(c, overflow="fold", no_wrap=c in ("lemma", "verdict"))

@@ -40,7 +40,7 @@ def rm_of(mode):
     return {"rne": z3.RNE(), "rna": z3.RNA(), "rtz": z3.RTZ(), "rup": z3.RTP(), "rdn": z3.RTN()}[mode]
 
 
-def sort_for(prec, q, h, prefer_standard=True):
+def sort_for(prec, q, h, prefer_standard=True, standard=STANDARD):
     """Smallest IEEE sort (eb, sb) holding every multiple of 2^q below 2^h with prec bits."""
     prec = max(prec, 3)
 
@@ -49,7 +49,7 @@ def sort_for(prec, q, h, prefer_standard=True):
         emin, emax = 1 - bias, bias
         return sb >= prec and emax >= h and (emin - sb + 1) <= q
     if prefer_standard:
-        for eb, sb in STANDARD:
+        for eb, sb in standard:
             if ok(eb, sb):
                 return eb, sb
     for eb in range(2, 20):
@@ -77,7 +77,8 @@ def fp_const(c: Fraction, eb, sb):
 
 
 class Encoder:
-    def __init__(self, claim, prefer_standard=True):
+    def __init__(self, claim, prefer_standard=True, standard=STANDARD):
+        self.standard = standard
         self.c = claim
         self.fmt = claim.fmt
         self.mode = claim.rounding
@@ -112,7 +113,7 @@ class Encoder:
         if prec > MAX_PREC:
             raise Unsupported(f"a subterm needs {prec} bits of precision (> {MAX_PREC}); "
                               "use a reduced lemma or the exhaustive engine")
-        eb, sb = sort_for(prec, q, h, self.prefer_standard)
+        eb, sb = sort_for(prec, q, h, self.prefer_standard, self.standard)
         self._sort(eb, sb)
         return eb, sb
 

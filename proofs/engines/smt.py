@@ -196,7 +196,8 @@ class SmtEngine(Engine):
 
     def decide(self, claim, timeout: float = 30.0, smt2_dir=None) -> Verdict:
         t0 = time.perf_counter()
-        enc = Encoder(claim, prefer_standard=True)
+        std = ((8, 24), (11, 53)) if self.name == "cvc5" else STANDARD
+        enc = Encoder(claim, prefer_standard=True, standard=std)
         assertions = enc.query()
         self.check_sorts(enc.sorts)
         details = {"sorts": sorted(enc.sorts)}
