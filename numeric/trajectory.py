@@ -7,7 +7,9 @@ Indexing convention (step t = 1..T, T = ``steps``; x_0 the initial master weight
   (1/T) sum_{t<T} ||grad F(x_t)||^2 that the convergence bounds control); ``final_loss`` and
   ``final_grad_norm2`` are F(x_T) and ||grad F(x_T)||^2.
 * ``lost_update_frac[k]``: fraction of the d coordinates whose stored master value did not change in
-  step k+1 although the update delta computed in float64 was non-zero (rounding swallowed it).
+  step k+1 although the update delta (as the optimizer computed it: float64, or the plan's
+  update_format) was non-zero, i.e. rounding of W - delta (to float64, update_format, or W's format
+  when master="stored") swallowed it.
 * ``stale_w_frac[k]``: fraction of coordinates with delta != 0 whose *quantized* weight Q_W(x) (what
   the gradient sees) did not change (0 when W is not quantized; equals lost_update_frac when
   master="stored").
