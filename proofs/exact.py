@@ -113,6 +113,7 @@ class Claim:
     expr: Node
     hyps: tuple
     vars: list = field(default_factory=list)
+    report_expr: Node | None = None   # names resolved and constants folded, no denominator clearing
 
     def describe(self) -> dict:
         return {
@@ -142,9 +143,11 @@ def build_claim(claim, fmt, rounding="rne", *, assume=(), consts=None, var_forma
     names = _name_values(fmt, rounding, cdict)
     expr = parse_expr(claim, cdict)
     hyps = tuple(parse_expr(a, cdict) for a in assume)
+    report = _fold(_resolve(expr, names), fmt, rounding)
     expr = normalize(expr, names, fmt, rounding)
     hyps = tuple(normalize(h, names, fmt, rounding) for h in hyps)
-    return Claim(claim, tuple(assume), fmt, rounding, var_fmt, cdict, expr, hyps, variables(expr, *hyps))
+    return Claim(claim, tuple(assume), fmt, rounding, var_fmt, cdict, expr, hyps, variables(expr, *hyps),
+                 report_expr=report)
 
 
 def _name_values(fmt, rounding, consts) -> dict:
@@ -528,9 +531,17 @@ def first_failing_sides(claim: Claim, env: dict, choice=None) -> tuple:
                 if r:
                     return r
         return None
-    r = find(claim.expr)
+    # sr choices are keyed by rnd-node identity in claim.expr; the report tree has its own nodes,
+    # so map the choices over by position (both trees list their rnd nodes in the same order)
+    top = claim.report_expr if claim.report_expr is not None else claim.expr
+    if top is not claim.expr and choice:
+        src = [id(x) for x in rnd_nodes(claim.expr)]
+        dst = [id(x) for x in rnd_nodes(top)]
+        if len(src) == len(dst):
+            choice = {d: choice[s_] for s_, d in zip(src, dst) if s_ in choice}
+    r = find(top)
     if r is None:
-        v = evaluate(claim.expr, env, claim.fmt, claim.rounding, choice)
+        v = evaluate(top, env, claim.fmt, claim.rounding, choice)
         return str(v), None
     return fmt_value(r[0]), fmt_value(r[1])
 
