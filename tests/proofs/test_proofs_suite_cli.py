@@ -89,3 +89,13 @@ def test_default_suite_full():
     res = run_suite("default", progress=False)
     assert not [r for r in res if r.surprise]
     assert not [r for r in res if r.verdict.status == "unknown"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["fp8_e4m3fn", "fp8_e5m2"])
+def test_fma_triples_exhaustive(fmt):
+    """The suite decides 8-bit fma via the conversion lemma over reals; enumerate every triple too."""
+    from proofs import prove
+    v = prove("abs(rnd(a*b+c) - (a*b+c)) <= u/(1+u)*abs(a*b+c)", fmt, "rne", assume=["tiny <= abs(a*b+c) <= huge"],
+              engine="exhaustive", timeout=600)
+    assert v.status == "proved"
