@@ -135,7 +135,10 @@ def lemmas_for(fmt: FloatFormat, mode: str, consts: dict, timeout=30.0):
         v, _ = real_conversion(fmt, mode, region="subnormal", eta=Fraction(1, 2) if mode == "rne" else 1,
                                timeout=timeout, smt2_dir=_SMT2_DIR[0])
         yield LemmaResult("sub.mixed", "mixed model below the normal range: |rnd(x) - x| <= eta", fmt.name, mode,
-                          ["0 <= abs(x) < tiny", "x real"], f"abs(rnd(x) - x) <= {fmt_value(eta)}", "proved", v,
+                          ["0 <= abs(x) < tiny", "x real"],
+                          f"abs(rnd(x) - x) <= 2**({eta.numerator.bit_length() - eta.denominator.bit_length()})"
+                          if eta.numerator == 1 or eta.denominator == 1 else f"abs(rnd(x) - x) <= {fmt_value(eta)}",
+                          "proved", v,
                           {"eta": eta, "delta": bnd, "model": "rnd(x) = x(1+delta) + eta', |delta| <= bound, "
                            "|eta'| <= eta, delta*eta' = 0"})
         # 4. overflow thresholds
