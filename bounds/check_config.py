@@ -192,6 +192,25 @@ def check_config(name: str, plan, hparams: dict, T, problem=None, constants: dic
             pass
     # problem constants
     pc = problem_constants(problem)
+    notes = pc.get("notes") if isinstance(pc.get("notes"), dict) else {}
+    pc = dict(pc)
+    if pc and name == "adam" and pc.get("R") is not None and "R" not in (constants or {}):
+        # the problem's R bounds ||grad f||_inf; Défossez's premise is ||grad f||_inf <= R - sqrt(eps)
+        pc["R"] = float(pc["R"]) + math.sqrt(vals["eps"])
+        entries.append({"item": "constant.R", "holds": None,
+                        "why": f"R = problem's l_inf gradient bound + sqrt(eps) = {pc['R']:.6g} ({notes.get('R', 'no note')})"})
+    if pc and name == "muon":
+        if pc.get("batch") is not None and "B" not in (constants or {}):
+            pc["B"] = pc["batch"]
+        if pc.get("L") is not None and pc.get("r") is not None and "L" not in (constants or {}) \
+                and "frobenius" in str(notes.get("L", "")).lower():
+            pc["L"] = float(pc["L"]) * float(pc["r"])
+            entries.append({"item": "constant.L", "holds": None,
+                            "why": f"the problem's L is a Frobenius smoothness constant; the spectral/nuclear L used by the "
+                                   f"bound is r L_F = {pc['L']:.6g} (||grad f(X)-grad f(Y)||_* <= sqrt(r) L_F ||X-Y||_F <= r L_F ||X-Y||_op)"})
+    for k, why in notes.items():
+        if k in ("L", "R", "sigma", "Delta") and pc.get(k) is not None and not any(e["item"] == f"constant.{k}" for e in entries):
+            entries.append({"item": f"constant.{k}", "holds": None, "why": f"{k} = {pc[k]:.6g}: {why}"})
     syms = symbols(name)
     for k in syms:
         if k in vals:
