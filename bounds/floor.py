@@ -12,9 +12,11 @@ so the infimum over s is closed form:  2 sqrt(A B) + C  (C when B = 0, i.e. q_W 
 s -> oo).  What remains is a one-dimensional minimisation over 1 - beta2 (or 1 - beta), done
 numerically on a log grid refined by golden section, and reported with the minimiser.
 
-"No finite floor" is reported when no admissible beta2 (beta) exists: e.g. Adam with momentum when
-beta1 (1 + q_M) >= 1 - the coupling condition beta1^2 (1+q_M)^2 < beta2 (1 - q_V) cannot hold for any
-beta2 < 1 - or Muon when... never (beta -> 0 is always admissible).
+"No finite floor" is reported when no admissible beta2 exists: Adam with momentum when the coupling
+conditions beta1^2 (1+q_M)^2 < beta2 (1 - q_V) and beta1 < beta2 (1 - q_V) cannot hold for any
+beta2 < 1/(1 + q_V) (e.g. beta1 = 0.9 with an fp8 first or second moment).  For Muon some beta is
+always admissible (beta -> 0), and for Adam with beta1 = 0 some beta2 always is, so their floors are
+finite for every q < 1 - but they can be far above anything a run shows (worst-case analysis).
 """
 from __future__ import annotations
 
