@@ -88,8 +88,26 @@ def claims_table(results) -> str:
             for e in items:
                 counts[e["outcome"]] = counts.get(e["outcome"], 0) + 1
             per.append(f"{layer}: " + ", ".join(f"{n} {o}" for o, n in sorted(counts.items())))
-        rows.append([c["id"], c["source"], c["statement"], VERDICT_MARK[c["verdict"]], "; ".join(per)])
-    return _table(["claim", "source", "statement", "verdict", "evidence (items per layer)"], rows)
+        rows.append([c["id"], c["source"], c["statement"], VERDICT_MARK[c["verdict"]], "; ".join(per),
+                     _key_evidence(c)])
+    return _table(["claim", "source", "statement", "verdict", "evidence (items per layer)", "key evidence"], rows)
+
+
+def _key_evidence(c) -> str:
+    """The item that decides the verdict: a contradiction, else an experiment that supports, else the
+    first non-supporting item (why it is inconclusive)."""
+    ev = [e for e in c["evidence"] if e["outcome"] != "info"]
+    pick = next((e for e in ev if e["outcome"] == "contradicts"), None)
+    if pick is None and c["verdict"] == "supported":
+        pick = next((e for e in ev if e["layer"] == "experiment"), ev[0] if ev else None)
+    if pick is None:
+        pick = next((e for e in ev if e["outcome"] != "supports"), ev[0] if ev else None)
+    if pick is None:
+        return ""
+    txt = f"{pick['id']} ({pick['outcome']}): {pick['summary']}"
+    if pick["outcome"] in ("inconclusive", "missing") and pick.get("reason"):
+        txt += f" [{pick['reason']}]"
+    return txt[:260]
 
 
 def claims_detail(results) -> str:
