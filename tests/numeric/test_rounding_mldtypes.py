@@ -125,3 +125,17 @@ def test_float64_inputs_into_float32():
     with np.errstate(over="ignore", invalid="ignore"):
         ref = x.astype(np.float32).astype(np.float64)
     assert_same(quantize(x, "fp32"), ref, x, "float64->fp32")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bf16", "fp16", "fp8_e4m3fn", "fp8_e5m2"])
+def test_every_float32_input(name):
+    """All 2^32 float32 patterns (in chunks of 2^26), except NaNs compared as NaN."""
+    dt = TARGETS[name]
+    step = 1 << 26
+    for start in range(0, 1 << 32, step):
+        x = np.arange(start, start + step, dtype=np.uint64).astype(np.uint32).view(np.float32)
+        ours = quantize(x, name)
+        ref = ml_round(x, dt)
+        ok = (ours.view(np.uint64) == ref.view(np.uint64)) | (np.isnan(ours) & np.isnan(ref))
+        assert ok.all(), (name, hex(start), x[~ok][:4], ours[~ok][:4], ref[~ok][:4])
