@@ -55,3 +55,4 @@ def test_claim3_mlp_muon_degrades_less_than_adam_at_3_bits():
           + "; ".join(f"{o}: float64 {a:.3g}, 3 bits {b:.3g}, x{b / a:.3g}" for o, (a, b) in out.items()))
     deg = {o: b / a for o, (a, b) in out.items()}
     assert deg["muon"] * 2 <= deg["adam"]
+
