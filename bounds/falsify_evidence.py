@@ -454,7 +454,9 @@ def ev_bound_holds(rows, case) -> list[Evidence]:
         out.append(Evidence("experiment", eid, f"{head}: {len(noisy)} exceed within noise", "inconclusive", nums,
                             _cmds(noisy, 1), reason="mean above the bound, interval reaches it"))
     else:
-        out.append(Evidence("experiment", eid, f"{head}: bound holds everywhere", "supports", nums, _cmds(with_b, 1)))
+        tt = f" (measured/bound {min(tight):.2g} to {max(tight):.2g})" if tight else ""
+        out.append(Evidence("experiment", eid, f"{head}: bound holds everywhere{tt}", "supports", nums,
+                            _cmds(with_b, 1)))
     if tight:
         out.append(Evidence("experiment", f"{eid}.tightness",
                             f"tightness measured/bound: min {min(tight):.2g}, median {np.median(tight):.2g}, "

@@ -11,7 +11,10 @@ def register(sub):
     p = sub.add_parser("verify", help="prove, derive, try to falsify by experiment, and write the report",
                        description="Run the embedded default configuration (or --config FILE): the rounding "
                                    "lemmas, the derived bounds, and quantized runs that try to falsify them; "
-                                   "write report.md, results.json and PNG figures into --out.")
+                                   "write report.md, results.json and PNG figures into --out. Finished work is "
+                                   "stored in OUT/store and reused by the next run (resume). Exit status: 0, or 1 "
+                                   "when a lower layer raised (the report lists it), 2 for a bad configuration, "
+                                   "130 when interrupted.")
     p.add_argument("--config", metavar="FILE", help="TOML file whose sections replace the defaults "
                                                     "(see --print-config)")
     p.add_argument("--quick", action="store_true", help="a smaller configuration (about a minute; used by CI)")
