@@ -170,10 +170,11 @@ def test_bit_exact_against_plain_float64(case, plan):
                                      ("sgdm", {})])
 def test_harness_empty_plan_equals_fp64_plan(opt, hp):
     a = run("digits-mlp", opt, "", 8, 3, problem_kw={"hidden": 4}, hparams=hp, record_states=True)
-    b = run("digits-mlp", opt, FP64_ALL, 8, 3, problem_kw={"hidden": 4}, hparams=hp, record_states=True)
-    assert np.array_equal(a.grad_norm2, b.grad_norm2)
-    for k in a.states:
-        assert np.array_equal(a.states[k], b.states[k], equal_nan=True)
+    for plan in (FP64_ALL, FP64_ALL + ",master=stored"):
+        b = run("digits-mlp", opt, plan, 8, 3, problem_kw={"hidden": 4}, hparams=hp, record_states=True)
+        assert np.array_equal(a.grad_norm2, b.grad_norm2) and a.final_loss == b.final_loss
+        for k in a.states:
+            assert np.array_equal(a.states[k], b.states[k], equal_nan=True)
 
 
 def test_quantized_states_are_representable():
