@@ -86,7 +86,6 @@ class LemmaResult:
         return self.verdict.status != self.expected
 
     def to_dict(self) -> dict:
-        from numeric.formats import get_format  # noqa: F401  (keeps layering explicit)
         return {
             "lemma_id": self.lemma_id,
             "title": self.title,

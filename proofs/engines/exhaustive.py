@@ -13,7 +13,6 @@ by the exact rational evaluator (:mod:`proofs.exact`).
 """
 from __future__ import annotations
 
-import itertools
 import time
 from fractions import Fraction
 

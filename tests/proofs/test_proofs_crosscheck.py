@@ -9,7 +9,6 @@
 """
 from fractions import Fraction
 
-import numpy as np
 import pytest
 
 from numeric.formats import get_format

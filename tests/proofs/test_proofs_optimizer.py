@@ -1,7 +1,6 @@
 """Optimizer-state facts: thresholds are exact and engine-checked; witnesses replay through quantize."""
 from fractions import Fraction
 
-import numpy as np
 import pytest
 
 from numeric.formats import get_format
