@@ -401,25 +401,35 @@ def facts_unit(unit: dict) -> dict:
     return {"fact": _jsonable(res)}
 
 
+THEORY_PARTS = ("derive", "rates", "bits", "floors")
+
+
 def theory_unit(unit: dict) -> dict:
-    """Derivation of one bound plus the tables the report uses (rates, required bits, floors)."""
+    """One part of the bounds layer's answers for one derivation (parts run in parallel workers):
+    "derive" (the derivation, its checks, LaTeX), "rates" (rate table), "bits" (required_bits at
+    each T with the unit's constants, rounding and tolerance), "floors" (error_floor per plan)."""
     import bounds as B
-    name = unit["name"]
-    d = B.derive(name)
-    out = {"derivation": _jsonable(d.to_dict()), "latex": _safe(lambda: d.latex()),
-           "latex_extras": _safe(lambda: {k: _latex(v) for k, v in (getattr(d, "extras", {}) or {}).items()}),
-           "steps_failed": [s.name for s in d.steps if getattr(s, "status", "passed") != "passed"]}
+    name, part = unit["name"], unit.get("part", "derive")
     consts = (unit.get("setting") or {}).get("constants") or {}
-    beta1 = consts.get("beta1", 0.0)
-    out["rate_table"] = _safe(lambda: _jsonable(B.rate_table(name)))
-    out["required_bits"] = {str(T): _safe(lambda T=T: _jsonable(B.required_bits(
-        name, T, tol=unit.get("tol", 1.0), rounding=unit.get("rounding", "rne"), constants=consts)))
-        for T in unit.get("T", [])}
-    fl_consts = {k: v for k, v in consts.items() if k not in ("a", "b", "beta1")}
-    out["floors"] = {p: _safe(lambda p=p: _jsonable(B.error_floor(name, p, constants=fl_consts, beta1=beta1)))
-                     for p in unit.get("plans", [])}
-    out["setting"] = unit.get("setting")
-    out["tol"], out["rounding"] = unit.get("tol", 1.0), unit.get("rounding", "rne")
+    out = {"setting": unit.get("setting"), "tol": unit.get("tol", 1.0), "rounding": unit.get("rounding", "rne")}
+    if part == "derive":
+        d = B.derive(name)
+        out.update({"derivation": _jsonable(d.to_dict()), "latex": _safe(lambda: d.latex()),
+                    "latex_extras": _safe(lambda: {k: _latex(v) for k, v in (getattr(d, "extras", {}) or {}).items()}),
+                    "steps_failed": [s.name for s in d.steps if getattr(s, "status", "passed") != "passed"]})
+    elif part == "rates":
+        out["rate_table"] = _safe(lambda: _jsonable(B.rate_table(name)))
+    elif part == "bits":
+        out["required_bits"] = {str(T): _safe(lambda T=T: _jsonable(B.required_bits(
+            name, T, tol=unit.get("tol", 1.0), rounding=unit.get("rounding", "rne"), constants=consts)))
+            for T in unit.get("T", [])}
+    elif part == "floors":
+        beta1 = consts.get("beta1", 0.0)
+        fl_consts = {k: v for k, v in consts.items() if k not in ("a", "b", "beta1")}
+        out["floors"] = {p: _safe(lambda p=p: _jsonable(B.error_floor(name, p, constants=fl_consts, beta1=beta1)))
+                         for p in unit.get("plans", [])}
+    else:
+        raise ValueError(f"unknown theory part {part!r}; accepted: {', '.join(THEORY_PARTS)}")
     return out
 
 

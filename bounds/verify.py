@@ -58,6 +58,22 @@ def lemma_unit(cfg, formats) -> dict:
     return u
 
 
+def theory_units(cfg, name) -> list:
+    """The bounds layer's parts for one derivation (see falsify_runs.theory_unit), each its own unit."""
+    from .falsify_runs import THEORY_PARTS
+    base = theory_unit(cfg, name)
+    units = []
+    for part in THEORY_PARTS:
+        u = {"name": name, "part": part, "setting": base["setting"], "rounding": base["rounding"],
+             "tol": base["tol"]}
+        if part == "bits":
+            u["T"] = base["T"]
+        if part == "floors":
+            u["plans"] = base["plans"]
+        units.append(u)
+    return units
+
+
 def theory_unit(cfg, name) -> dict:
     sc = cfg["scaling"]
     plans = [F.restrict_plan(p, name) for p in (sc.get("floor_plans") or [])]
@@ -80,7 +96,8 @@ def submit_all(cfg: dict, sched) -> None:
         for u in lemma_units(cfg):
             sub("lemmas", u, "lemmas (proofs)")
     for name in cfg["derive"]["names"]:
-        sub("theory", theory_unit(cfg, name), "derivations (bounds)")
+        for u in theory_units(cfg, name):
+            sub("theory", u, "derivations (bounds)")
     F.ScalingSearch(cfg, sched.store, sub).start()
     for _, _, u in F.floor_units(cfg):
         sub("run", u, "floor runs")
@@ -136,18 +153,26 @@ def analyze(cfg: dict, store) -> dict:
                            "traceback": (res or {}).get("traceback")})
     ders = {}
     for name in cfg["derive"]["names"]:
-        rec = store.get("theory", theory_unit(cfg, name))
-        res = rec["result"] if rec else None
-        status, reason = _layer_status(res, ("bounds",))
-        d = {"status": status, "reason": reason}
-        if status == "ok":
-            d.update(res)
-            for k in ("rate_table", "latex"):
-                if isinstance(res.get(k), dict) and "error" in res[k]:
-                    errors.append({"layer": f"bounds.{k}({name})", "status": "error", "error": res[k]["error"]})
-        else:
-            errors.append({"layer": f"derive({name})", "status": status, "error": reason,
-                           "traceback": (res or {}).get("traceback")})
+        d = {"status": "ok", "reason": ""}
+        for u in theory_units(cfg, name):
+            rec = store.get("theory", u)
+            res = rec["result"] if rec else None
+            status, reason = _layer_status(res, ("bounds",))
+            if status == "ok":
+                d.update(res)
+                for k in ("rate_table", "latex"):
+                    if isinstance(res.get(k), dict) and "error" in res[k]:
+                        errors.append({"layer": f"bounds.{k}({name})", "status": "error", "error": res[k]["error"]})
+                for k in ("required_bits", "floors"):
+                    for sub_k, v in (res.get(k) or {}).items():
+                        if isinstance(v, dict) and "error" in v:
+                            errors.append({"layer": f"bounds.{k}({name})", "status": "error",
+                                           "error": v["error"], "where": sub_k})
+            else:
+                errors.append({"layer": f"bounds {u['part']}({name})", "status": status, "error": reason,
+                               "traceback": (res or {}).get("traceback")})
+                if u["part"] == "derive":
+                    d["status"], d["reason"] = status, reason
         ders[name] = d
     bounds_rows = F.analyze_grid(cfg, store)
     traj = F.analyze_trajectory(cfg, store)
