@@ -239,8 +239,7 @@ def thresholds_section(results) -> str:
         return "No threshold experiments configured."
     out = []
     for r in rows:
-        fact = r.get("fact")
-        fs = r.get("fact_error") or (json.dumps(_clean(fact))[:140] if fact is not None else "n/a")
+        fs = r.get("fact_error") or _fact_text(r.get("fact"))
         if r["kind"] == "stagnation":
             meas = (f"lost {_g(r.get('v_lost_frac'))} of {r.get('v_updates')} v-updates; "
                     f"{r.get('v_decreases')} decreases / {r.get('v_decrease_opportunities')} opportunities")
@@ -251,6 +250,22 @@ def thresholds_section(results) -> str:
                     else str(r.get("w_swamping") or r.get("run_error")))
         out.append([r["kind"], r["format"], r["rounding"], _g(r["beta2"]), fs, meas])
     return _table(["fact", "format", "rounding", "beta2", "proofs layer", "measured"], out)
+
+
+def _fact_text(fact) -> str:
+    """One line for a proofs.optimizer_facts result: the exact condition and the engine's verdict."""
+    if not isinstance(fact, dict):
+        return "n/a"
+    v = fact.get("verdict") or {}
+    parts = [str(fact.get("condition", ""))]
+    if "stagnates" in fact:
+        parts.append(f"at this beta2: {'stagnates' if fact['stagnates'] else 'can decrease'}")
+    if v:
+        parts.append(f"{v.get('status')} by {v.get('engine')}")
+    past = fact.get("check_past_threshold") or {}
+    if past.get("status"):
+        parts.append(f"just past the threshold: {past['status']}")
+    return "; ".join(p for p in parts if p)
 
 
 def scaling_section(results) -> str:
