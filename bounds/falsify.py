@@ -115,7 +115,7 @@ def problem_constants(problem: str, problem_args: dict) -> dict:
 def estimate_sigma(problem: str, problem_args: dict, draws: int = 200, seed: int = 12345) -> float:
     """Per-sample gradient noise std sqrt(batch * E||g_B - grad F||_F^2), estimated from ``draws``
     mini-batches at x0 and, when the problem has one, at its least-squares solution; the max of the two."""
-    from numeric.problems import flatten, make_problem, unflatten
+    from numeric.problems import flatten, make_problem
     p = make_problem(problem, **problem_args)
     points = [p.x0()]
     if hasattr(p, "A") and hasattr(p, "B") and getattr(p, "A").ndim == 2:

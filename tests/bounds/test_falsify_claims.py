@@ -125,3 +125,35 @@ def test_stats():
     assert st.mean_ci([1.0, math.inf])["mean"] == math.inf               # divergence is not averaged away
     f = st.linfit([1, 2, 3, 4], [3, 5, 7, 9])
     assert f["slope"] == pytest.approx(2.0) and f["intercept"] == pytest.approx(1.0)
+
+
+def test_scaling_search_finds_smallest_mantissa(tmp_path):
+    """M* = the smallest M whose run is within factor x full precision, searched upwards; the
+    search submits only what it needs, and the analysis reads the same answer back."""
+    from bounds import falsify as F
+    from bounds.falsify_config import default_config
+    from bounds.falsify_store import ResultStore
+    cfg = default_config(quick=True)
+    cfg["seeds"] = [0, 1]
+    cfg["scaling"].update(T=[32], components=["W"], mantissa_min=1, mantissa_max=4, factor=2.0)
+    store = ResultStore(tmp_path)
+    final = {"": 1.0, "W=e8m1": 10.0, "W=e8m2": 3.0, "W=e8m3": 1.5, "W=e8m4": 1.1}   # within 2x from M = 3
+    submitted = []
+
+    def submit(stage, unit, group, cb):      # a synchronous fake scheduler
+        submitted.append(unit["plan"])
+        if store.get(stage, unit) is None:
+            store.put(stage, unit, {"final": final[unit["plan"]]})
+        if cb:
+            cb(store.get(stage, unit)["result"])
+    F.ScalingSearch(cfg, store, submit).start()
+    assert "W=e8m4" not in submitted                 # stopped at the first M within the factor
+    res = F.analyze_scaling(cfg, store, theory={})
+    p = res["components"]["W"]["points"][0]
+    assert (p["M_star"], p["status"]) == (3, "found")
+    final["W=e8m1"] = 1.2                           # a different store: within at once
+    store2 = ResultStore(tmp_path / "b")
+    store = store2
+    F.ScalingSearch(cfg, store2, submit).start()
+    p = F.analyze_scaling(cfg, store2, theory={})["components"]["W"]["points"][0]
+    assert (p["M_star"], p["status"]) == (1, "censored-low")
