@@ -9,9 +9,9 @@ enough to enumerate (tests/proofs). Bounds are rationals N/D.
   the query is over two p-bit integers (MATH.md section 4).
 * Sum: with |a| >= |b|, a = A, b = +-B 2^-g (A in [2^(p-1), 2^p), B in [0, 2^p), gap g >= 0), the
   rounding of a + b depends only on A, B, the sign and g, and every gap up to emax - emin is
-  realisable. For formats of at most 16 bits the query covers every gap g <= emax - emin: it is then
-  exactly the format's lemma (the tests check it finds the same worst case as enumeration). For wider
-  formats the query covers g <= p + 3 and the remaining gaps (b below 1/8 ulp of a) are covered by the
+  realisable. For formats with emax - emin <= 64 (fp16 and every 8-bit or smaller format) the query
+  covers every gap g <= emax - emin: it is then exactly the format's lemma (the tests check it finds
+  the same worst case as enumeration). For wide exponent ranges (bf16, fp32) the query covers g <= p + 3 and the remaining gaps (b below 1/8 ulp of a) are covered by the
   conversion lemma over reals, which holds for every real in the normal range: together a proof of
   "error <= bound" (not of the format's exact maximum, which depends on how small b can be).
 * Quotient: rnd(a/b) = 2^(ea-eb) round_p(A/B) in the normal range, so with N = A 2^(p+1),
@@ -261,7 +261,7 @@ def sum_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=N
     """Normal-range sum lemma |rnd(a+b) - (a+b)| <= bound*|a+b| via the significand/gap reduction."""
     from .exact import build_claim
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
-    full = fmt.total_bits <= 16 if full_gaps is None else full_gaps
+    full = (fmt.emax - fmt.emin) <= 64 if full_gaps is None else full_gaps
     G = (fmt.emax - fmt.emin) if full else fmt.p + 3
     q = sum_query(fmt.p, mode, bound, G=G)
     st, model, secs, path = decide_query(q, solver, timeout, smt2_dir, f"sum-{fmt.name}-{mode}")

@@ -4,7 +4,7 @@ convergence proofs assume, each with hypotheses and the verdict the library expe
 Lemma ids (stable): conv.relerr, op.{add,sub,mul,div,sqrt,fma}.relerr, sub.relfail, sub.mixed,
 overflow.threshold, exact.sterbenz, exact.pow2, opt.beta1, opt.beta2, opt.v_nonneg, opt.v_overflow,
 opt.stagnation,
-opt.swamping, opt.denominator, sr.unbiased, sr.bias.
+opt.swamping, opt.lr_swamping, opt.denominator, sr.unbiased, sr.bias.
 
 Engine choice per lemma (each choice is a reduction validated in tests/proofs against enumeration):
 formats of at most 8 bits are enumerated; wider formats use the significand reductions
@@ -185,6 +185,18 @@ def lemmas_for(fmt: FloatFormat, mode: str, consts: dict, timeout=30.0):
         yield _fact("opt.swamping", "weight updates below the swamping threshold leave w unchanged", fmt, mode,
                     "rnd(w - r*w) == w and rnd(w + r*w) == w", ["tiny <= abs(w) <= huge", f"r = {sw['checked_at']}"],
                     sw, "proved")
+        # the learning rate against the swamping threshold: an Adam step has |m/(sqrt(v)+eps)| <= ~1, so
+        # a step of size lr is lost for every |w| >= lr / r* (checked by enumeration on <= 16-bit formats)
+        r_star = Fraction(sw["threshold"])
+        lr = Fraction(float(consts["lr"]))
+        if r_star > 0:
+            W = round_fraction(lr / r_star, fmt, "rup")
+            if not isinstance(W, float) and fmt.total_bits <= 16:
+                yield _claim_lemma("opt.lr_swamping", f"a step of size lr = {consts['lr']} leaves every |w| >= "
+                                   f"{fmt_value(W)} unchanged", fmt, mode, "rnd(w - lr) == w and rnd(w + lr) == w",
+                                   [f"{fmt_value(W)} <= abs(w) <= huge"], "proved", {"lr": lr},
+                                   timeout=timeout, engine="exhaustive",
+                                   data={"lr": lr, "w_threshold": W, "swamping_threshold": r_star})
         eps = Fraction(float(consts["eps"]))
         yield _claim_lemma("opt.denominator", "lower bound of sqrt(v) + eps: v is 0 or >= minsub", fmt, mode,
                            "v == 0 or v >= minsub", ["v >= 0"], "proved", timeout=timeout,
@@ -215,8 +227,9 @@ def _overflow(fmt, mode, timeout):
     if mode == "rne":
         T = fmt.overflow_threshold(mode)
         tie_over = fmt.overflows_at_tie(mode)
-        below = T if not tie_over else T - fmt.ulp(huge) / 4
-        above = T + fmt.ulp(huge) / 4 if not tie_over else T
+        # the tie itself, and 1/32 ulp(huge) past it (fp8_e4m3fn: 464 -> 448, 465 -> NaN)
+        below = T if not tie_over else T - fmt.ulp(huge) / 32
+        above = T + fmt.ulp(huge) / 32 if not tie_over else T
     else:
         T = huge + fmt.ulp(huge)
         below, above = T - fmt.ulp(huge) / 4, 2 * huge
