@@ -321,7 +321,9 @@ class Quantizers:
                 c["overflow"] += int(np.count_nonzero((ax > huge) & (ax != np.inf)))
                 c["nan"] += int(np.count_nonzero(out != out))
             # zero rounds to zero, so the zeros of ``out`` that are not zeros of ``x`` are underflows
-            c["underflow"] += int(np.count_nonzero(out == 0)) - int(np.count_nonzero(x == 0))
+            zeros_out = int(np.count_nonzero(out == 0))
+            if zeros_out:
+                c["underflow"] += zeros_out - int(np.count_nonzero(x == 0))
         return out
 
     def U(self, x, index: int = 0):
