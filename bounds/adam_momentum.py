@@ -1,0 +1,471 @@
+r"""Adam with momentum (beta1 > 0), full precision: the Défossez et al. Theorem 4 skeleton, derived.
+
+This module replaces, for q_W = q_G = q_M = q_V = 0, the premise that used to be cited wholesale
+(Défossez, Bottou, Bach, Usunier, TMLR 2022, proof of Theorem 4).  The facts are theirs; the
+derivation, the constants and the checks are ours.  Per coordinate i (dropped when harmless),
+m_0 = v_0 = 0, n = 1..N (N = T), G_n = grad F(x_{n-1}), u_n = m_n/sqrt(eps + v_n),
+U_n = g_n/sqrt(eps + v_n), a = beta1/beta2, b = beta1/sqrt(beta2), 0 <= beta1 < beta2 < 1:
+
+1. unroll      m_n = sum_{k<n} beta1^k g_{n-k}; hence
+   G_n m_n = sum_k beta1^k G_{n-k} g_{n-k} + sum_k beta1^k (G_n - G_{n-k}) g_{n-k}.
+2. lag lemma   (the "v tilde" trick at lag k).  With E' = E[. | F_{n-k-1}],
+   vt = beta2^(k+1) v_{n-k-1} + E'[sum_{j=n-k}^{n} beta2^(n-j) g_j^2] (F_{n-k-1}-measurable),
+   G = G_{n-k} = E' g_{n-k}, |g_j| <= R - sqrt(eps):
+     E'[G g_{n-k}/sqrt(eps+v_n)] >= G^2/(2 sqrt(eps+vt)) - R sqrt(k+1) E'[g_{n-k}^2/(eps+v_n)]
+                                    - R beta2^(-k/2) E'[Z],   Z = sum_{j=n-k}^n beta2^(n-j) g_j^2/(eps+v_n).
+   Proof: 1/sqrt(eps+v) - 1/sqrt(eps+vt) = (vt - v)/(sqrt(eps+v) sqrt(eps+vt)(sqrt(eps+v)+sqrt(eps+vt)));
+   split vt - v into the E' part S' (<= vt, <= (k+1) R^2) and the random part P (<= v), and apply
+   xy <= x^2/4 + y^2 twice: once with x = |G|/(eps+vt)^(1/4), once with x weighted by
+   |g|/sqrt(E' g^2); the G^2/4 halves add to G^2/2.  (Défossez get 3R/sqrt(1-beta1) for the
+   combined penalty; this split gives R sqrt(k+1) plus the Z term.)
+3. gap         |(G_n - G_{n-k}) g|/sqrt(eps+v) <= c (G_n - G_{n-k})^2 + g^2/(4 c (eps+v)),
+   c = sqrt(1-beta1)/(4 R sqrt(k+1)) (Young), and by L-smoothness and Cauchy-Schwarz
+   ||G_n - G_{n-k}||^2 <= L^2 alpha_n^2 k sum_{l=1}^k ||u_{n-l}||^2 (alpha_n non-decreasing).
+4. ratios      g_{n-k}^2/(eps+v_n) <= beta2^(-k) U_{n-k}^2;  Z <= sum_{l<=k} U_{n-l}^2;
+   ||u_n||^2 <= 1/(1-beta1) sum_k a^k ||U_{n-k}||^2 (Cauchy-Schwarz);
+   sum_{n<=N} ||U_n||^2 <= d (ln(1 + R^2/((1-beta2) eps)) - N ln beta2) (sum-of-ratios, q = 0).
+5. geometric   sum_k a^k sqrt(k+1) <= (1-a)^(-3/2);  sum_k beta1^k k^(3/2) <= beta1 sqrt(1+beta1)/(1-beta1)^(5/2)
+   (both Cauchy-Schwarz with the closed forms of sum a^k, sum k a^k, sum k^2 a^k; Défossez state
+   2/(1-a)^(3/2) and 4a/(1-a)^(5/2));  sum_k b^k sum_{l<=k} x_l = sum_l x_l b^l/(1-b).
+6. weights     sum_{n<=N} sum_{k<n} beta1^k y_{n-k} = sum_{j<=N} y_j (1 - beta1^(N-j+1))/(1-beta1); so
+   tau with P[tau = j] proportional to 1 - beta1^(N-j), whose normaliser is
+   N - beta1(1-beta1^N)/(1-beta1) >= N~ = N - beta1/(1-beta1).
+7. assembly    descent lemma F(x_n) <= F(x_{n-1}) - alpha_n G_n.u_n + L alpha_n^2 ||u_n||^2/2, the
+   denominator bound alpha_n/sqrt(eps + vt) >= alpha(1-beta1)/R, alpha_n <= alpha(1-beta1)/sqrt(1-beta2),
+   summed over n and divided by alpha N~/(2R):
+
+   E||grad F(x_tau)||^2 <= 2 R Delta/(alpha N~) + (N/N~) E_M (ln(1 + R^2/((1-beta2) eps))/N - ln beta2),
+   E_M = alpha d R L (1-beta1)/((1-a)(1-beta2))
+       + 2 d R^2 [((1-beta1) + sqrt(1-beta1))/(1-a)^(3/2) + (1-beta1)/(1-b)^2]/sqrt(1-beta2)
+       + alpha^2 d L^2 beta1 sqrt(1+beta1)/(2 (1-a) (1-beta2)^(3/2)).
+8. vs Thm 4    E_M <= E of Theorem 4 term by term: the L term is identical; the R^2 bracket is
+   <= 6 sqrt(1-beta1)/(1-a)^(3/2) (vs 12), using (1-b)^2 - (1-beta1)(1-a) = beta1 (1/sqrt(beta2) - 1)^2;
+   the L^2 term has sqrt(1+beta1)/2 <= 1/sqrt(2) instead of 2.  So Theorem 4 as written in MATH.md
+   (and the q = 0 reduction of the quantized bound) follows from this derivation.
+
+Not derived here: how the quantization errors (Q_W, Q_G, Q_M, Q_V) enter this momentum skeleton;
+bounds.adam keeps that part as the narrowed cited premise ``cited.momentum_quantized``.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import sympy as sp
+
+from bounds.derivation import Check, Step, check_identity, check_nonnegative, check_sampled, log_uniform
+
+# symbols shared with bounds.adam (same names and assumptions)
+T = sp.Symbol("T", positive=True)
+alpha = sp.Symbol("alpha", positive=True)
+beta1 = sp.Symbol("beta1", nonnegative=True)
+beta2 = sp.Symbol("beta2", positive=True)
+eps = sp.Symbol("eps", positive=True)
+R = sp.Symbol("R", positive=True)
+L = sp.Symbol("L", positive=True)
+d = sp.Symbol("d", positive=True)
+Delta = sp.Symbol("Delta", positive=True)
+
+A_ = beta1 / beta2
+B_ = beta1 / sp.sqrt(beta2)
+NTIL = T - beta1 / (1 - beta1)
+LAM0 = sp.log(1 + R ** 2 / ((1 - beta2) * eps)) / T - sp.log(beta2)
+ALPHA_BAR = alpha * (1 - beta1) / sp.sqrt(1 - beta2)  # alpha_n <= ALPHA_BAR
+
+E_TERMS = {
+    "curvature": alpha * d * R * L * (1 - beta1) / ((1 - A_) * (1 - beta2)),
+    "lag_and_gap": 2 * d * R ** 2 * ((1 - beta1) + sp.sqrt(1 - beta1)) / ((1 - A_) ** sp.Rational(3, 2) * sp.sqrt(1 - beta2)),
+    "lag_tail": 2 * d * R ** 2 * (1 - beta1) / ((1 - B_) ** 2 * sp.sqrt(1 - beta2)),
+    "gap_smooth": alpha ** 2 * d * L ** 2 * beta1 * sp.sqrt(1 + beta1) / (2 * (1 - A_) * (1 - beta2) ** sp.Rational(3, 2)),
+}
+E_M = sp.Add(*E_TERMS.values())
+BOUND_M0 = 2 * R * Delta / (alpha * NTIL) + (T / NTIL) * E_M * LAM0
+CONDITIONS_M0 = [sp.StrictLessThan(beta1, beta2), sp.StrictLessThan(beta2, 1), sp.StrictGreaterThan(T, beta1 / (1 - beta1)),
+                 sp.GreaterThan(R, sp.sqrt(eps))]
+
+# Theorem 4 as written in MATH.md section 2 (N = T)
+E_THM4 = {
+    "curvature": alpha * d * R * L * (1 - beta1) / ((1 - A_) * (1 - beta2)),
+    "R2": 12 * d * R ** 2 * sp.sqrt(1 - beta1) / ((1 - A_) ** sp.Rational(3, 2) * sp.sqrt(1 - beta2)),
+    "L2": 2 * alpha ** 2 * d * L ** 2 * beta1 / ((1 - A_) * (1 - beta2) ** sp.Rational(3, 2)),
+}
+THM4 = 2 * R * Delta / (alpha * NTIL) + (T / NTIL) * sp.Add(*E_THM4.values()) * LAM0
+
+
+def _mp():
+    import mpmath
+    return mpmath
+
+
+# ------------------------------------------------------------------------------------------
+# 2. the lag lemma (sampled over finite joint distributions of the k+1 gradients in the window)
+
+KMAX = 3
+
+
+def _lag_params(rng, N, K=4):
+    R_ = rng.uniform(0.5, 4, N)
+    e = np.minimum(log_uniform(rng, 1e-10, 1, N), 0.8 * R_ ** 2)
+    Rg = R_ - np.sqrt(e)
+    k = rng.integers(0, KMAX + 1, N)
+    g = rng.uniform(-1, 1, (N, K, KMAX + 1))
+    mode = rng.random(N)
+    # adversarial modes: (a) later gradients large exactly when the lagged one is positive,
+    # (b) one rare, large atom carries the mean, (c) same-sign lagged gradients (large G)
+    a_ = mode < 0.3
+    later = np.where(g[:, :, :1] > 0, 1.0, 0.05) * np.sign(rng.uniform(-1, 1, (N, K, KMAX + 1)))
+    g[a_, :, 1:] = later[a_, :, 1:]
+    b_ = (mode >= 0.3) & (mode < 0.5)
+    g[b_, 0, 0] = 1.0
+    g[b_, 1:, 0] = -0.02 * rng.random((int(b_.sum()), K - 1))
+    c_ = (mode >= 0.5) & (mode < 0.7)
+    g[c_, :, 0] = np.abs(g[c_, :, 0])
+    # (d) one atom with a full-size lagged gradient and full-size later ones, the others ~ 0:
+    # the lagged gradient is seen through a v inflated by the later gradients
+    d_ = (mode >= 0.7) & (mode < 0.85)
+    g[d_] = 1e-3 * g[d_]
+    g[d_, 0, :] = 1.0
+    g = g * Rg[:, None, None]
+    mask = np.arange(KMAX + 1)[None, :] <= k[:, None]
+    g = g * mask[:, None, :]
+    p = rng.dirichlet(np.ones(K), N)
+    for sel in (b_, d_):
+        p0 = log_uniform(rng, 1e-3, 0.3, int(sel.sum()))
+        p[sel] = np.column_stack([p0, rng.dirichlet(np.ones(K - 1), int(sel.sum())) * (1 - p0)[:, None]])
+    vp = log_uniform(rng, 1e-6, 10, N) * R_ ** 2 * (rng.random(N) < 0.8)
+    vp[d_] = 0.0
+    return {"R": R_, "eps": e, "k": k.astype(float), "g": g.reshape(N, -1), "p": p, "vp": vp,
+            "b2": 1 - log_uniform(rng, 1e-3, 1, N) * 0.999}
+
+
+def check_lag_lemma(n=10_000, seed=11, wrong: str | None = None, **kw) -> Check:
+    """Sampled check of the lag lemma (step 2) for random finite joint distributions (4 atoms) of
+    (g_{n-k}, ..., g_n), lags k = 0..3, |g| <= R - sqrt(eps), v_{n-k-1} >= 0.
+
+    ``wrong="no_penalty"`` checks instead E'[G g_{n-k}/sqrt(eps+v_n)] >= G^2/(2 sqrt(eps+vt)), i.e. the
+    lag lemma with the price of replacing v_n by vt forgotten: a deliberately wrong momentum step.
+    (The beta1 = 0 form with penalty 2R E'[g_{n-k}^2/(eps+v_n)] alone is NOT a wrong step for
+    k <= 3: a counterexample needs k + 1 > 16/p for an atom of probability p < 1/4.)"""
+    K = 4
+
+    def parts(p, xp, Np=None):
+        sqrt = xp["sqrt"]
+        k = p["k"]
+        gs = p["g"]  # list over atoms of lists over window index j (0 = lagged gradient)
+        b2 = p["b2"]
+        w = [xp["pow"](b2, k - j) * (j <= k) for j in range(KMAX + 1)]
+        base = xp["pow"](b2, k + 1) * p["vp"]
+        v = [base + sum(w[j] * ga[j] * ga[j] for j in range(KMAX + 1)) for ga in gs]
+        probs = p["p"]
+        E = lambda xs: sum(pa * x for pa, x in zip(probs, xs))  # noqa: E731
+        vt = base + E([sum(w[j] * ga[j] * ga[j] for j in range(KMAX + 1)) for ga in gs])
+        G = E([ga[0] for ga in gs])
+        lhs = E([G * ga[0] / sqrt(p["eps"] + va) for ga, va in zip(gs, v)])
+        r0 = E([ga[0] * ga[0] / (p["eps"] + va) for ga, va in zip(gs, v)])
+        Z = E([sum(w[j] * ga[j] * ga[j] for j in range(KMAX + 1)) / (p["eps"] + va) for ga, va in zip(gs, v)])
+        sv = sqrt(p["eps"] + vt)
+        if wrong == "no_penalty":
+            rhs = G * G / (2 * sv)
+        else:
+            rhs = G * G / (2 * sv) - p["R"] * sqrt(k + 1) * r0 - p["R"] * xp["pow"](b2, -k / 2) * Z
+        scale = G * G / sv + p["R"] * (r0 + Z) + 1e-300
+        return (lhs - rhs) / scale
+
+    def mf(p):
+        N_ = p["k"].shape[0]
+        g = p["g"].reshape(N_, K, KMAX + 1)
+        q = dict(p)
+        q["g"] = [[g[:, a, j] for j in range(KMAX + 1)] for a in range(K)]
+        q["p"] = [p["p"][:, a] for a in range(K)]
+        xp = {"sqrt": np.sqrt, "pow": np.power}
+        return parts(q, xp)
+
+    def me(pt):
+        mp = _mp()
+        g = [mp.mpf(x) for x in pt["g"]]
+        q = {k_: mp.mpf(pt[k_]) for k_ in ("R", "eps", "k", "vp", "b2")}
+        q["g"] = [[g[a * (KMAX + 1) + j] for j in range(KMAX + 1)] for a in range(K)]
+        tot = sum(mp.mpf(x) for x in pt["p"])
+        q["p"] = [mp.mpf(x) / tot for x in pt["p"]]
+        xp = {"sqrt": mp.sqrt, "pow": lambda b, e: mp.power(b, e)}
+        return parts(q, xp)
+
+    return check_sampled(_lag_params, mf, me, n=n, seed=seed,
+                         detail="lag lemma (v tilde trick at lag k = 0..3) on random 4-atom joint distributions of the window "
+                                "(30% later gradients large exactly when the lagged one is positive, 20% a rare large atom, "
+                                "15% a rare atom whose later gradients inflate v)"
+                         + (" - deliberately wrong: no penalty for v_n -> vt" if wrong else ""), **kw)
+
+
+# ------------------------------------------------------------------------------------------
+# 3./4. the gap and the ratio facts on sequences
+
+def check_gap_smooth(n=10_000, seed=12, dim=3, kmax=6, **kw) -> Check:
+    """||sum_{l<=k} a_l u_l||^2 <= a_max^2 k sum_l ||u_l||^2 for 0 <= a_l <= a_max (so that, with
+    L-smoothness, ||G_n - G_{n-k}||^2 <= L^2 alpha_n^2 k sum_{l=1}^k ||u_{n-l}||^2)."""
+    def sampler(rng, N):
+        k = rng.integers(1, kmax + 1, N)
+        mask = (np.arange(kmax)[None, :] < k[:, None]).astype(float)
+        u = rng.normal(size=(N, kmax, dim)) * mask[:, :, None]
+        same = rng.random(N) < 0.3  # aligned updates (the worst case of Cauchy-Schwarz)
+        u[same] = np.abs(u[same, :1, :]) * mask[same][:, :, None]
+        am = log_uniform(rng, 1e-3, 10, N)
+        a = am[:, None] * rng.uniform(0, 1, (N, kmax)) ** 0.2
+        return {"k": k.astype(float), "u": u.reshape(N, -1), "a": a, "am": am}
+
+    def margin(k, u, a, am, sqrt_sum):
+        s = [sum(a[l] * u[l][c] for l in range(kmax)) for c in range(dim)]
+        lhs = sum(x * x for x in s)
+        rhs = am * am * k * sum(u[l][c] ** 2 for l in range(kmax) for c in range(dim))
+        return (rhs - lhs) / (rhs + 1e-300)
+
+    def mf(p):
+        N_ = p["k"].shape[0]
+        u = p["u"].reshape(N_, kmax, dim)
+        return margin(p["k"], [[u[:, l, c] for c in range(dim)] for l in range(kmax)],
+                      [p["a"][:, l] for l in range(kmax)], p["am"], None)
+
+    def me(pt):
+        mp = _mp()
+        u = [mp.mpf(x) for x in pt["u"]]
+        return margin(mp.mpf(pt["k"]), [[u[l * dim + c] for c in range(dim)] for l in range(kmax)],
+                      [mp.mpf(x) for x in pt["a"]], mp.mpf(pt["am"]), None)
+
+    return check_sampled(sampler, mf, me, n=n, seed=seed, detail=f"Cauchy-Schwarz for the sum of past updates (k <= {kmax}, d = {dim})", **kw)
+
+
+def check_ratio_facts(n=10_000, seed=13, steps=8, **kw) -> Check:
+    """On random gradient sequences with v_n = beta2 v_{n-1} + g_n^2 and 0 <= beta1 < beta2, every n, k:
+    (a) g_{n-k}^2/(eps+v_n) <= beta2^(-k) U_{n-k}^2, (b) Z_{n,k} <= sum_{l<=k} U_{n-l}^2,
+    (c) m_n^2/(eps+v_n) <= 1/(1-beta1) sum_k (beta1/beta2)^k U_{n-k}^2 (the min of the margins)."""
+    def sampler(rng, N):
+        b2 = 1 - log_uniform(rng, 1e-3, 1, N) * 0.999
+        b1 = b2 * rng.uniform(0, 1, N) ** 0.3 * 0.9999
+        b1[rng.random(N) < 0.1] = 0.0
+        g = rng.uniform(-1, 1, (N, steps)) * log_uniform(rng, 1e-3, 1e3, N)[:, None]
+        same = rng.random(N) < 0.3
+        g[same] = np.abs(g[same])
+        return {"b1": b1, "b2": b2, "eps": log_uniform(rng, 1e-10, 1, N), "g": g}
+
+    def run(b1, b2, e, g, xp):
+        v = []; cur = 0 * b2
+        for t in range(steps):
+            cur = b2 * cur + g[t] * g[t]
+            v.append(cur)
+        U2 = [g[t] * g[t] / (e + v[t]) for t in range(steps)]
+        worst = None
+        for nn in range(steps):
+            m = 0 * b2
+            for k in range(nn + 1):
+                m = m + xp["pow"](b1, k) * g[nn - k]
+            rhs_c = sum(xp["pow"](b1 / b2, k) * U2[nn - k] for k in range(nn + 1)) / (1 - b1)
+            lhs_c = m * m / (e + v[nn])
+            ms = [(rhs_c - lhs_c) / (rhs_c + 1e-300)]
+            for k in range(nn + 1):
+                ra = xp["pow"](b2, -k) * U2[nn - k]
+                ms.append((ra - g[nn - k] ** 2 / (e + v[nn])) / (ra + 1e-300))
+                Zk = sum(xp["pow"](b2, nn - j) * g[j] ** 2 for j in range(nn - k, nn + 1)) / (e + v[nn])
+                rb = sum(U2[nn - l] for l in range(k + 1))
+                ms.append((rb - Zk) / (rb + 1e-300))
+            for x in ms:
+                worst = x if worst is None else xp["min"](worst, x)
+        return worst
+
+    def mf(p):
+        return run(p["b1"], p["b2"], p["eps"], [p["g"][:, t] for t in range(steps)], {"pow": np.power, "min": np.minimum})
+
+    def me(pt):
+        mp = _mp()
+        return run(mp.mpf(pt["b1"]), mp.mpf(pt["b2"]), mp.mpf(pt["eps"]), [mp.mpf(x) for x in pt["g"]],
+                   {"pow": lambda b, e: mp.power(b, e) if e != 0 else mp.mpf(1), "min": min})
+
+    return check_sampled(sampler, mf, me, n=n, seed=seed, detail=f"ratio facts on {steps}-step gradient sequences", **kw)
+
+
+# ------------------------------------------------------------------------------------------
+# 5. geometric sums
+
+def check_geometric_sums(n=10_000, seed=14, wrong: bool = False, **kw) -> Check:
+    """sum_{k>=0} a^k sqrt(k+1) <= (1-a)^(-3/2) and sum_{k>=0} a^k k^(3/2) <= a sqrt(1+a)/(1-a)^(5/2),
+    0 <= a < 1 (infinite sums: mpmath polylog at 50 digits; float screen with 800 terms, a <= 0.95,
+    where the neglected tail is below 0.95^800 ~ 1e-18 of the sum).
+    ``wrong=True`` checks the (false) sum a^k sqrt(k+1) <= 1/(1-a)."""
+    K = 800
+    ks = np.arange(K, dtype=float)
+
+    def sampler(rng, N):
+        a = 1 - log_uniform(rng, 5e-2, 1, N)
+        a[rng.random(N) < 0.05] = 0.0
+        return {"a": a}
+
+    def mf(p):
+        a = p["a"]; out = np.empty_like(a)
+        for s in range(0, a.size, 500):
+            aa = a[s:s + 500, None]
+            pw = np.where(ks[None, :] == 0, 1.0, aa ** ks[None, :])
+            s1 = (pw * np.sqrt(ks + 1)).sum(1); s2 = (pw * ks ** 1.5).sum(1)
+            a1 = aa[:, 0]
+            r1 = 1 / (1 - a1) if wrong else (1 - a1) ** -1.5
+            r2 = a1 * np.sqrt(1 + a1) / (1 - a1) ** 2.5
+            out[s:s + 500] = np.minimum((r1 - s1) / r1, np.where(a1 > 0, (r2 - s2) / np.where(r2 > 0, r2, 1), 1.0))
+        return out
+
+    def me(pt):
+        mp = _mp(); a = mp.mpf(pt["a"])
+        if a == 0:
+            s1, s2 = mp.mpf(1), mp.mpf(0)
+        else:
+            s1 = mp.polylog(-0.5, a) / a; s2 = mp.polylog(-1.5, a)
+        r1 = 1 / (1 - a) if wrong else (1 - a) ** mp.mpf(-1.5)
+        r2 = a * mp.sqrt(1 + a) / (1 - a) ** mp.mpf(2.5)
+        return min((r1 - s1) / r1, (r2 - s2) / r2 if a > 0 else mp.mpf(1))
+
+    return check_sampled(sampler, mf, me, n=n, seed=seed,
+                         detail="geometric-type sums (Cauchy-Schwarz bounds)" + (" - deliberately wrong 1/(1-a)" if wrong else ""), **kw)
+
+
+# ------------------------------------------------------------------------------------------
+# 8. comparison with Theorem 4
+
+def check_vs_thm4(n=10_000, seed=15, **kw) -> Check:
+    """BOUND_M0 <= THM4 (both at the same point) over 0 <= beta1 < beta2 < 1, T > beta1/(1-beta1)."""
+    syms = [T, alpha, beta1, beta2, eps, R, L, d, Delta]
+    f_ours = sp.lambdify(syms, BOUND_M0, "numpy"); f_thm = sp.lambdify(syms, THM4, "numpy")
+    g_ours = sp.lambdify(syms, BOUND_M0, "mpmath"); g_thm = sp.lambdify(syms, THM4, "mpmath")
+    names = [s.name for s in syms]
+
+    def sampler(rng, N):
+        b2 = 1 - log_uniform(rng, 1e-5, 1, N) * 0.999
+        b1 = b2 * rng.uniform(0, 1, N) ** 0.3 * 0.99999
+        b1[rng.random(N) < 0.05] = 0.0
+        Tm = np.ceil(b1 / (1 - b1)) + np.ceil(log_uniform(rng, 1, 1e7, N))
+        R_ = log_uniform(rng, 1e-2, 1e2, N)
+        e = np.minimum(log_uniform(rng, 1e-12, 1, N), R_ ** 2)
+        return {"T": Tm, "alpha": log_uniform(rng, 1e-6, 10, N), "beta1": b1, "beta2": b2, "eps": e, "R": R_,
+                "L": log_uniform(rng, 1e-3, 1e3, N), "d": np.ceil(log_uniform(rng, 1, 1e6, N)), "Delta": log_uniform(rng, 1e-3, 1e3, N)}
+
+    def mf(p):
+        args = [p[k] for k in names]
+        th = f_thm(*args)
+        return (th - f_ours(*args)) / th
+
+    def me(pt):
+        mp = _mp()
+        args = [mp.mpf(pt[k]) for k in names]
+        th = g_thm(*args)
+        return (th - g_ours(*args)) / th
+
+    return check_sampled(sampler, mf, me, n=n, seed=seed, detail="derived momentum bound <= Theorem 4 (relative margin)", **kw)
+
+
+# ------------------------------------------------------------------------------------------
+# the steps
+
+def build_momentum_steps(n: int = 10_000, exact_all: bool = False) -> list:
+    kw = {"n": n, "exact_all": exact_all}
+    steps = []
+    # 1. unroll and split (identities, six steps of the recurrence)
+    t0 = time.perf_counter()
+    gs = sp.symbols("g1:7"); Gs = sp.symbols("G1:7")
+    m = sp.Integer(0)
+    for g in gs:
+        m = beta1 * m + g
+    nN = len(gs)
+    unrolled = sum(beta1 ** k * gs[nN - 1 - k] for k in range(nN))
+    split = (sum(beta1 ** k * Gs[nN - 1 - k] * gs[nN - 1 - k] for k in range(nN))
+             + sum(beta1 ** k * (Gs[-1] - Gs[nN - 1 - k]) * gs[nN - 1 - k] for k in range(nN)))
+    steps.append(Step("momentum.unroll", "m_n = sum_{k<n} beta1^k g_{n-k}; G_n m_n = sum_k beta1^k G_{n-k} g_{n-k} + sum_k beta1^k (G_n - G_{n-k}) g_{n-k}",
+                      [check_identity(m, unrolled, "recurrence unrolled over 6 steps"),
+                       check_identity(Gs[-1] * m, split, "split into lagged descent terms and gradient gaps")],
+                      uses=()))
+    # 2. lag lemma
+    steps.append(Step("momentum.lag_lemma",
+                      "E'[G_{n-k} g_{n-k}/sqrt(eps+v_n)] >= G_{n-k}^2/(2 sqrt(eps+vt_{n,k+1})) - R sqrt(k+1) E'[g_{n-k}^2/(eps+v_n)] "
+                      "- R beta2^(-k/2) E'[Z_{n,k}], vt_{n,k+1} = beta2^(k+1) v_{n-k-1} + E'[sum_{j=n-k}^n beta2^(n-j) g_j^2], E' = E[.|F_{n-k-1}]",
+                      [_young_check(), check_lag_lemma(**kw)], uses=("unbiased", "bounded_gradients")))
+    # 3. gap
+    c, x, y = sp.symbols("c x y", positive=True)
+    steps.append(Step("momentum.gap",
+                      "|(G_n-G_{n-k}) g|/sqrt(eps+v) <= c (G_n-G_{n-k})^2 + g^2/(4c(eps+v)), c = sqrt(1-beta1)/(4R sqrt(k+1)); "
+                      "||G_n - G_{n-k}||^2 <= L^2 alpha_n^2 k sum_{l=1}^k ||u_{n-l}||^2",
+                      [check_nonnegative(c * x ** 2 + y ** 2 / (4 * c) - x * y, detail="Young: c x^2 + y^2/(4c) - x y = (2 c x - y)^2/(4c)"),
+                       check_gap_smooth(**kw)], uses=("smoothness", "descent.step_size")))
+    # 4. ratio facts
+    steps.append(Step("momentum.ratios",
+                      "g_{n-k}^2/(eps+v_n) <= beta2^(-k) U_{n-k}^2; Z_{n,k} <= sum_{l<=k} U_{n-l}^2; "
+                      "||u_n||^2 <= 1/(1-beta1) sum_k (beta1/beta2)^k ||U_{n-k}||^2; sum_n ||U_n||^2 <= d N Lambda0 (sum-of-ratios at q = 0)",
+                      [check_ratio_facts(**kw)], uses=("lemma.sum_of_ratios_q",)))
+    # 5. geometric sums
+    steps.append(Step("momentum.geometric",
+                      "sum_k a^k sqrt(k+1) <= (1-a)^(-3/2); sum_k beta1^k k^(3/2) <= beta1 sqrt(1+beta1)/(1-beta1)^(5/2); "
+                      "sum_k b^k sum_{l<=k} x_l = sum_l x_l b^l/(1-b)",
+                      _closed_form_checks() + [check_geometric_sums(**kw)]))
+    # 6. weights
+    ys = sp.symbols("y1:7")
+    lhs_w = sum(beta1 ** k * ys[nn - k - 1] for nn in range(1, 7) for k in range(nn))
+    rhs_w = sum(ys[j - 1] * (1 - beta1 ** (6 - j + 1)) / (1 - beta1) for j in range(1, 7))
+    t2 = sp.Symbol("t2", positive=True); Ns = sp.Symbol("N", positive=True, integer=True)
+    norm = Ns - beta1 * (1 - beta1 ** Ns) / (1 - beta1)
+    steps.append(Step("momentum.weights",
+                      "sum_n sum_{k<n} beta1^k y_{n-k} = sum_j y_j (1-beta1^(N-j+1))/(1-beta1); P[tau=j] ~ 1 - beta1^(N-j) has normaliser "
+                      "N - beta1(1-beta1^N)/(1-beta1) >= N~ = N - beta1/(1-beta1)",
+                      [check_identity(lhs_w, rhs_w, "swap of the double sum, N = 6"),
+                       check_nonnegative((norm - (Ns - beta1 / (1 - beta1))).subs(beta1, 1 / (1 + t2)),
+                                         detail="difference = beta1^(N+1)/(1-beta1) >= 0 with beta1 = 1/(1+t2)")]))
+    # 7. assembly
+    Dn = d * T * LAM0  # sum_n ||U_n||^2 <= d N Lambda0
+    Su = Dn / ((1 - beta1) * (1 - A_))  # sum_n ||u_n||^2
+    E1 = ALPHA_BAR * R * (1 + 1 / sp.sqrt(1 - beta1)) * (1 - A_) ** sp.Rational(-3, 2) * Dn
+    E2 = ALPHA_BAR * R / (1 - B_) ** 2 * Dn
+    E3 = ALPHA_BAR ** 3 * sp.sqrt(1 - beta1) * L ** 2 / (4 * R) * beta1 * sp.sqrt(1 + beta1) / (1 - beta1) ** sp.Rational(5, 2) * Su
+    E4 = L / 2 * ALPHA_BAR ** 2 * Su
+    assembled = 2 * R / (alpha * NTIL) * (Delta + E1 + E2 + E3 + E4)
+    steps.append(Step("momentum.assembly",
+                      "descent lemma summed over n, lower term alpha_n/sqrt(eps+vt) >= alpha(1-beta1)/R, error terms bounded with "
+                      "alpha_n <= alpha(1-beta1)/sqrt(1-beta2), divided by alpha N~/(2R): the closed form BOUND_M0",
+                      [check_identity(assembled, BOUND_M0, "assembled sum of the four error terms equals the closed form",
+                                      atoms={LAM0: sp.Symbol("Lambda0_")})],
+                      relation=BOUND_M0,
+                      uses=("momentum.unroll", "momentum.lag_lemma", "momentum.gap", "momentum.ratios", "momentum.geometric",
+                            "momentum.weights", "descent.denominator", "lower_bound", "smoothness")))
+    # 8. comparison with Theorem 4
+    key = (1 - B_) ** 2 - (1 - beta1) * (1 - A_)
+    steps.append(Step("momentum.vs_thm4",
+                      "BOUND_M0 <= Défossez Thm 4 (MATH.md): same init and L terms, R^2 bracket <= 6 sqrt(1-beta1)/(1-a)^(3/2) (vs 12), "
+                      "L^2 term sqrt(1+beta1)/2 (vs 2); key fact (1-b)^2 - (1-beta1)(1-a) = beta1 (1/sqrt(beta2) - 1)^2",
+                      [check_identity(key, beta1 * (1 / sp.sqrt(beta2) - 1) ** 2, "key fact for the lag_tail term"),
+                       _l2_check(),
+                       check_vs_thm4(**kw)],
+                      relation=sp.LessThan(BOUND_M0, THM4), uses=("momentum.assembly",)))
+    return steps
+
+
+def _young_check() -> Check:
+    """The two Young inequalities of the lag lemma: x y <= x^2/4 + y^2 (symbolic)."""
+    x, y = sp.symbols("x y", positive=True)
+    return check_nonnegative(x ** 2 / 4 + y ** 2 - x * y, detail="x y <= x^2/4 + y^2, difference (x - 2y)^2/4")
+
+
+def _l2_check() -> Check:
+    """sqrt(1+beta1)/2 <= 2 for 0 <= beta1 < 1 (the L^2 term of Thm 4 dominates ours)."""
+    t = sp.Symbol("t", positive=True)
+    return check_nonnegative(16 - (1 + beta1), subs={beta1: 1 / (1 + t)},
+                             detail="16 (2^2 - (sqrt(1+beta1)/2)^2) = 15 - beta1 >= 0 with beta1 = 1/(1+t) in (0,1)")
+
+
+def _closed_form_checks() -> list:
+    """SymPy's closed forms of sum a^k, sum k a^k, sum k^2 a^k (|a| < 1) and the Cauchy-Schwarz products."""
+    a = sp.Symbol("a", positive=True)
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    out = []
+    for expr, closed, lab in ((a ** k, 1 / (1 - a), "sum a^k"), (k * a ** k, a / (1 - a) ** 2, "sum k a^k"),
+                              (k ** 2 * a ** k, a * (1 + a) / (1 - a) ** 3, "sum k^2 a^k")):
+        s = sp.summation(expr, (k, 0, sp.oo))
+        if isinstance(s, sp.Piecewise):
+            s = s.args[0][0]
+        out.append(check_identity(s, closed, lab + " (|a| < 1)"))
+    # Cauchy-Schwarz: (sum a^k sqrt(k+1))^2 <= (sum a^k)(sum a^k (k+1)) = 1/(1-a)^3
+    out.append(check_identity((1 / (1 - a)) * (1 / (1 - a) + a / (1 - a) ** 2), (1 - a) ** -3, "C-S product for sum a^k sqrt(k+1)"))
+    out.append(check_identity((a / (1 - a) ** 2) * (a * (1 + a) / (1 - a) ** 3), a ** 2 * (1 + a) / (1 - a) ** 5,
+                              "C-S product for sum a^k k^(3/2)"))
+    return out

@@ -1,0 +1,70 @@
+"""Adam with momentum at q = 0: the derived Thm 4 skeleton passes its checks, implies Thm 4, and
+deliberately wrong momentum steps are caught."""
+import math
+
+import sympy as sp
+
+import bounds
+from bounds import adam as A
+from bounds import adam_momentum as M
+
+
+def test_momentum_steps_pass():
+    steps = M.build_momentum_steps(n=2000)
+    names = [s.name for s in steps]
+    assert names == ["momentum.unroll", "momentum.lag_lemma", "momentum.gap", "momentum.ratios", "momentum.geometric",
+                     "momentum.weights", "momentum.assembly", "momentum.vs_thm4"]
+    bad = [(s.name, [c.detail for c in s.checks if c.status != "passed"]) for s in steps if s.status != "passed"]
+    assert not bad, bad
+    assert all(not s.cited for s in steps)
+    kinds = {c.kind for s in steps for c in s.checks}
+    assert kinds == {"symbolic", "sampled"}
+
+
+def test_wrong_lag_lemma_is_caught():
+    c = M.check_lag_lemma(n=10_000, wrong="no_penalty")
+    assert c.status == "failed" and c.worst_margin < 0
+
+
+def test_wrong_geometric_sum_is_caught():
+    c = M.check_geometric_sums(n=10_000, wrong=True)
+    assert c.status == "failed"
+
+
+def test_wrong_assembly_is_caught():
+    # dropping the lag_tail term from the closed form must break the assembly identity
+    from bounds.derivation import check_identity
+    bad = M.BOUND_M0 - (M.T / M.NTIL) * M.E_TERMS["lag_tail"] * M.LAM0
+    Dn = M.d * M.T * M.LAM0
+    E2 = M.ALPHA_BAR * M.R / (1 - M.B_) ** 2 * Dn
+    full = M.BOUND_M0
+    assert check_identity(full - bad, 2 * M.R / (M.alpha * M.NTIL) * E2).status == "passed"
+    assert check_identity(bad, full).status == "failed"
+
+
+def test_derived_bound_below_thm4_and_structure():
+    vals = {M.T: 10_000, M.alpha: sp.Rational(1, 100), M.beta1: sp.Rational(9, 10), M.beta2: sp.Rational(999, 1000),
+            M.eps: sp.Rational(1, 10 ** 8), M.R: 1, M.L: 1, M.d: 10, M.Delta: 1}
+    ours, thm = float(M.BOUND_M0.subs(vals)), float(M.THM4.subs(vals))
+    assert 0 < ours < thm
+    # init and curvature terms are those of Thm 4
+    assert sp.simplify(M.E_TERMS["curvature"] - M.E_THM4["curvature"]) == 0
+
+
+def test_adam_derivation_records_what_is_derived_and_cited():
+    der = bounds.derive("adam", n=2000, trajectory=False)
+    assert der.status == "passed"
+    cited = [p.name for p in der.premises if p.kind == "cited"]
+    assert cited == ["cited.momentum_quantized"]
+    tm = der.step("telescope.momentum")
+    assert tm.cited and "momentum.vs_thm4" in tm.uses
+    assert "bound_momentum_q0_derived" in der.extras
+    assert "implied by the derived" in der.reductions["beta1>0"]["result"]
+    # q = 0 value of the quantized bound equals Thm 4, which is >= the derived skeleton
+    v = dict(T=10000, alpha=0.01, beta1=0.9, beta2=0.999, eps=1e-8, R=1, L=1, d=10, Delta=1, q_W=0, q_G=0, q_M=0, q_V=0, X0=1)
+    b = bounds.evaluate_bound("adam", v)
+    thm = float(A.THM4.subs({A.SYMBOLS[k]: x for k, x in v.items()}))
+    assert math.isclose(b, thm, rel_tol=1e-12)
+    ours = float(M.BOUND_M0.subs({getattr(M, k): x for k, x in v.items() if hasattr(M, k) and k in
+                                  ("T", "alpha", "beta1", "beta2", "eps", "R", "L", "d", "Delta")}))
+    assert ours < b
