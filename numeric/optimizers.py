@@ -40,6 +40,9 @@ Names and update rules (per coordinate unless stated; g the stored gradient):
 ``sgdm`` - SGD with momentum (torch form, dampening 0): g <- g + wd W; b_t = Q_M(mu b_{t-1} + g);
   delta_t = lr (g + mu b_t) if nesterov else lr b_t.
 
+Every optimizer takes ``schedule``: "constant" (default; lr as given) or "inv_sqrt" (lr_t = lr / sqrt(t),
+also applied to Muon's adam_lr); "lr" above means lr_t.
+
 The arithmetic order written above is the one implemented, so a plain float64 implementation written
 the same way agrees bit for bit when the plan is empty (tests/numeric/test_optimizers.py checks this).
 """
@@ -54,6 +57,7 @@ from .errors import InputError
 from .quantplan import CompQuant
 
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
+SCHEDULES = ("constant", "inv_sqrt")
 
 
 class Optimizer:
@@ -85,10 +89,19 @@ class Optimizer:
         for k in ("eps", "adam_eps", "weight_decay"):
             if k in hp and not (float(hp[k]) >= 0):
                 raise InputError(f"{k} must be >= 0, got {hp[k]}")
+        if hp.get("schedule", "constant") not in SCHEDULES:
+            close = difflib.get_close_matches(str(hp["schedule"]), SCHEDULES, n=1, cutoff=0.3)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"schedule={hp['schedule']!r} is not accepted.{hint} Accepted: {', '.join(SCHEDULES)}.")
         for k, v in hp.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 hp[k] = float(v) if k not in ("ns_steps",) else int(v)
         return hp
+
+    def lr(self, t: int, key: str = "lr") -> float:
+        """Learning rate at step t: lr (schedule="constant") or lr / sqrt(t) ("inv_sqrt")."""
+        lr = self.hparams[key]
+        return lr if self.hparams["schedule"] == "constant" else lr / math.sqrt(t)
 
     def spec(self) -> dict:
         return {"name": self.name, **self.hparams}
@@ -126,7 +139,7 @@ def _adam_torch_param(i, g, m, v, t, qz, lr, b1, b2, eps):
 
 class AdamPaper(Optimizer):
     name = "adam"
-    defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "schedule": "constant"}
 
     def init(self, shapes):
         return {"m": [np.zeros(s) for s in shapes], "v": [np.zeros(s) for s in shapes]}
@@ -136,14 +149,14 @@ class AdamPaper(Optimizer):
         out = []
         for i, g in enumerate(grads):
             d, state["m"][i], state["v"][i] = _adam_paper_param(
-                i, g, state["m"][i], state["v"][i], t, qz, hp["lr"], hp["beta1"], hp["beta2"], hp["eps"])
+                i, g, state["m"][i], state["v"][i], t, qz, self.lr(t), hp["beta1"], hp["beta2"], hp["eps"])
             out.append(d)
         return out
 
 
 class AdamTorch(Optimizer):
     name = "adam-torch"
-    defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
+    defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "schedule": "constant"}
 
     def init(self, shapes):
         return {"m": [np.zeros(s) for s in shapes], "v": [np.zeros(s) for s in shapes]}
@@ -156,14 +169,14 @@ class AdamTorch(Optimizer):
             if wd:
                 g = qz.U(g + qz.U(wd * params[i]))
             d, state["m"][i], state["v"][i] = _adam_torch_param(
-                i, g, state["m"][i], state["v"][i], t, qz, hp["lr"], hp["beta1"], hp["beta2"], hp["eps"])
+                i, g, state["m"][i], state["v"][i], t, qz, self.lr(t), hp["beta1"], hp["beta2"], hp["eps"])
             out.append(d)
         return out
 
 
 class AdamW(AdamTorch):
     name = "adamw"
-    defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2}
+    defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2, "schedule": "constant"}
 
     def step(self, params, grads, state, t, qz):
         hp = self.hparams
@@ -171,9 +184,9 @@ class AdamW(AdamTorch):
         out = []
         for i, g in enumerate(grads):
             d, state["m"][i], state["v"][i] = _adam_torch_param(
-                i, g, state["m"][i], state["v"][i], t, qz, hp["lr"], hp["beta1"], hp["beta2"], hp["eps"])
+                i, g, state["m"][i], state["v"][i], t, qz, self.lr(t), hp["beta1"], hp["beta2"], hp["eps"])
             if hp["weight_decay"]:
-                d = U(U(U(hp["lr"] * hp["weight_decay"]) * params[i]) + d)
+                d = U(U(U(self.lr(t) * hp["weight_decay"]) * params[i]) + d)
             out.append(d)
         return out
 
@@ -210,7 +223,8 @@ class Muon(Optimizer):
     name = "muon"
     defaults = {"lr": 0.02, "beta": 0.95, "momentum": "sum", "nesterov": False, "polar": "svd",
                 "scale": "none", "ns_steps": 5, "ns_quant": None,
-                "adam": "adam", "adam_lr": 1e-3, "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_eps": 1e-8}
+                "adam": "adam", "adam_lr": 1e-3, "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_eps": 1e-8,
+                "schedule": "constant"}
     CHOICES = {"momentum": ("sum", "ema"), "polar": ("svd", "ns"), "scale": ("none", "jordan", "moonshot"),
                "adam": ("adam", "adam-torch")}
 
@@ -265,7 +279,7 @@ class Muon(Optimizer):
         for i, g in enumerate(grads):
             if g.ndim < 2:
                 d, state["m"][i], state["v"][i] = adam_fn(
-                    i, g, state["m"][i], state["v"][i], t, qz, hp["adam_lr"], hp["adam_beta1"],
+                    i, g, state["m"][i], state["v"][i], t, qz, self.lr(t, "adam_lr"), hp["adam_beta1"],
                     hp["adam_beta2"], hp["adam_eps"])
                 out.append(d)
                 continue
@@ -274,14 +288,14 @@ class Muon(Optimizer):
             state["m"][i] = m
             N = U(gg + U(beta * m)) if hp["nesterov"] else m
             O = self.direction(N, qz)
-            out.append(U(hp["lr"] * O))
+            out.append(U(self.lr(t) * O))
         return out
 
 
 # ---------------------------------------------------------------------- SGD with momentum
 class SGDM(Optimizer):
     name = "sgdm"
-    defaults = {"lr": 1e-2, "momentum_coef": 0.9, "nesterov": False, "weight_decay": 0.0}
+    defaults = {"lr": 1e-2, "momentum_coef": 0.9, "nesterov": False, "weight_decay": 0.0, "schedule": "constant"}
 
     def _validate(self, hp):
         hp = super()._validate(hp)
@@ -302,7 +316,7 @@ class SGDM(Optimizer):
             b = qz("M", U(U(mu * state["m"][i]) + g), i)
             state["m"][i] = b
             dvec = U(g + U(mu * b)) if hp["nesterov"] else b
-            out.append(U(hp["lr"] * dvec))
+            out.append(U(self.lr(t) * dvec))
         return out
 
 

@@ -226,3 +226,15 @@ def test_hparam_validation():
     with pytest.raises(InputError):
         make_optimizer("muon", ns_quant="bf17")
     assert set(OPTIMIZERS) == {"adam", "adam-torch", "adamw", "muon", "sgdm"}
+
+
+def test_inv_sqrt_schedule():
+    prob = make_problem("quadratic", d=4, kappa=10.0)
+    tr = run(prob, "sgdm", "", 6, 0, hparams={"lr": 0.01, "momentum_coef": 0.0, "schedule": "inv_sqrt"},
+             record_states=True)
+    x = prob.x0()[0].copy()
+    for t in range(1, 7):
+        x = x - (0.01 / math.sqrt(t)) * prob.grad([x])[0]
+    assert np.array_equal(x, prob.x0()[0] - (prob.x0()[0] - x)) and tr.final_loss == prob.loss([x])
+    with pytest.raises(InputError, match="inv_sqrt"):
+        make_optimizer("adam", schedule="cosine")
