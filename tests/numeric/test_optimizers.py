@@ -235,6 +235,6 @@ def test_inv_sqrt_schedule():
     x = prob.x0()[0].copy()
     for t in range(1, 7):
         x = x - (0.01 / math.sqrt(t)) * prob.grad([x])[0]
-    assert np.array_equal(x, prob.x0()[0] - (prob.x0()[0] - x)) and tr.final_loss == prob.loss([x])
+    assert tr.final_loss == prob.loss([x])
     with pytest.raises(InputError, match="inv_sqrt"):
         make_optimizer("adam", schedule="cosine")
