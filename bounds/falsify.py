@@ -385,8 +385,25 @@ def scaling_hparams(sc: dict, T: int) -> dict:
 
 def scaling_unit(cfg, T, plan, seed) -> dict:
     sc = cfg["scaling"]
+    need_states = sc["optimizer"] == "muon" and sc.get("metric", "final") == "measured"
     return run_unit(sc["optimizer"], sc["problem"], sc["problem_args"], scaling_hparams(sc, T), plan, T,
-                    seed, record_states=(sc["optimizer"] == "muon"))
+                    seed, record_states=need_states)
+
+
+def compare_scaling_cfgs(cfg) -> dict:
+    """{optimizer: cfg} for the scaling section's ``compare_with`` optimizers: the same problem, T range,
+    formats, factor and schedule, the optimizer's default hyperparameters otherwise, no floor runs."""
+    import copy
+    out = {}
+    for opt in cfg["scaling"].get("compare_with") or []:
+        if opt == cfg["scaling"]["optimizer"]:
+            continue
+        c = copy.deepcopy(cfg)
+        sc = c["scaling"]
+        sc.update(optimizer=opt, hparams={}, floor_plans=[], compare_with=[],
+                  components=[x for x in sc["components"] if x == "all" or x in components_of(opt)])
+        out[opt] = c
+    return out
 
 
 def scaling_plan(cfg, comp, M) -> str:

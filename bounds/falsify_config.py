@@ -100,6 +100,7 @@ factor = 2.0             # M* = smallest M whose run stays within factor x full 
 lr_scale = 0.5           # alpha = lr_scale / sqrt(T)        (Muon: eta = lr_scale T^-3/4)
 one_minus_beta2 = 1.0    # 1 - beta2 = one_minus_beta2 / T   (Muon: 1 - beta = one_minus_beta2 / sqrt(T))
 hparams = {beta1 = 0.0, eps = 1e-8}
+compare_with = ["muon"]  # the same search for these optimizers too (their defaults + the schedule above)
 floor_plans = ["W=e8m4,G=e8m4,M=e8m4,V=e8m4"]   # fixed precision at every T (error floor)
 """
 
@@ -303,7 +304,7 @@ SPEC["scaling"] = _table({
     "components": _list(_component, nonempty=False), "T": _t_range, "mantissa_max": _int(1, 52),
     "mantissa_min": _int(1, 52), "exponent_bits": _int(2, 11), "rounding": _rounding,
     "factor": _float(1.0), "lr_scale": _float(0.0), "one_minus_beta2": _float(0.0),
-    "metric": _choice(("final", "measured")),
+    "metric": _choice(("final", "measured")), "compare_with": _list(_choice(OPTIMIZERS), nonempty=False),
     "hparams": _dict_any, "floor_plans": _list(_plan, nonempty=False)})
 
 

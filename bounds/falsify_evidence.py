@@ -692,6 +692,48 @@ def ev_bits_vs_theory(scaling, comp) -> list[Evidence]:
     return out
 
 
+def _mstar_value(p, lo, hi):
+    """M* as an integer for comparisons: censored-low -> the smallest tried, censored-high -> max + 1."""
+    return {"found": p["M_star"], "censored-low": lo, "censored-high": hi + 1}.get(p["status"])
+
+
+def ev_scaling_compare(sc, other="muon") -> Evidence:
+    """Empirical bits needed: ``other`` (Muon) vs the primary scaling optimizer (Adam), per T and
+    component; fewer or equal everywhere and fewer somewhere -> supports; more somewhere -> contradicts."""
+    eid = f"exp.scaling.{other}_vs_{(sc or {}).get('optimizer')}"
+    o = ((sc or {}).get("compare") or {}).get(other)
+    if not sc or not sc.get("components") or not o:
+        return missing("experiment", eid, f"no mantissa-scaling run for {other} and the primary optimizer")
+    lo, hi = sc["mantissa_range"]
+    fewer, more, same, pairs = [], [], [], {}
+    for comp, c in o["components"].items():
+        mine = {p["T"]: p for p in sc["components"].get(comp, {}).get("points", [])}
+        for p in c["points"]:
+            q = mine.get(p["T"])
+            if q is None or "incomplete" in (p["status"], q["status"]):
+                continue
+            a, b = _mstar_value(q, lo, hi), _mstar_value(p, lo, hi)
+            pairs[f"{comp}@T={p['T']}"] = [a, b]
+            # both censored on the same side: no order
+            if a == b or (p["status"] == q["status"] and p["status"] != "found"):
+                same.append((comp, p["T"]))
+            elif b < a:
+                fewer.append((comp, p["T"]))
+            else:
+                more.append((comp, p["T"]))
+    nums = {"M_star_primary_vs_other": pairs, "fewer": len(fewer), "more": len(more), "same": len(same)}
+    head = (f"M*(T) {other} vs {sc['optimizer']} on {sc['problem']}: {other} needs fewer bits in {len(fewer)}, "
+            f"more in {len(more)}, the same in {len(same)} of {len(pairs)} (component, T) cells")
+    cmds = [p["command"] for p in next(iter(o["components"].values()))["points"] if p.get("command")][-1:]
+    if not pairs:
+        return missing("experiment", eid, "no comparable (component, T) cell")
+    if more:
+        return Evidence("experiment", eid, head + f"; more at {more[:4]}", "contradicts", nums, cmds)
+    if fewer:
+        return Evidence("experiment", eid, head, "supports", nums, cmds)
+    return Evidence("experiment", eid, head, "inconclusive", nums, cmds, reason="the same bits everywhere")
+
+
 def ev_floor_experiment(floor) -> Evidence:
     eid = "exp.floor"
     if not floor or not floor.get("plans"):
@@ -762,6 +804,8 @@ def build_claims(results: dict) -> list[Claim]:
             ev.append(ev_muon_vs_adam(rows, p, M))
     if not probs:
         ev.append(missing("experiment", "exp.muon_vs_adam", "no problem with both an Adam and a Muon grid case"))
+    if sc.get("optimizer") == "adam" and "muon" in (sc.get("compare") or {}):
+        ev.append(ev_scaling_compare(sc, "muon"))
     claims.append(Claim("paper.muon_robust", "paper",
                         "Muon is more robust to low-precision quantization than Adam.", ev))
 

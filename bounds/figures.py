@@ -135,6 +135,23 @@ def fig_required_bits(results, out):
         if f.get("slope") is not None and Ts:
             ax.plot(Ts, [f["intercept"] + f["slope"] * math.log2(t) for t in Ts], "-", color=col, lw=1,
                     label=f"fit: slope {f['slope']:.2f}/log2 T")
+        for k_o, (oname, osc) in enumerate((sc.get("compare") or {}).items()):
+            oc = (osc.get("components") or {}).get(comp)
+            if not oc:
+                continue
+            of = [p for p in oc["points"] if p["status"] == "found"]
+            ol = [p for p in oc["points"] if p["status"] == "censored-low"]
+            oh = [p for p in oc["points"] if p["status"] == "censored-high"]
+            dx = 1.08   # nudge right so coinciding markers stay visible
+            if of:
+                ax.plot([p["T"] * dx for p in of], [p["M_star"] for p in of], "D", color="0.35", ms=4,
+                        label=f"{oname} M*")
+            if ol:
+                ax.plot([p["T"] * dx for p in ol], [lo_m] * len(ol), "v", color="0.35", ms=4,
+                        label=f"{oname} M* <= {lo_m}")
+            if oh:
+                ax.plot([p["T"] * dx for p in oh], [hi_m + 0.5] * len(oh), "^", color="0.35", ms=4,
+                        label=f"{oname} M* > {hi_m}")
         tp = c.get("theory_points") or []
         if tp:
             tf = c.get("theory_fit") or {}

@@ -289,6 +289,12 @@ def scaling_section(results) -> str:
                          f"[{f['slope_lo']:.2f}, {f['slope_hi']:.2f}]",
                          f"slope {tf['slope']:.2f}" if tf.get("slope") is not None else (c.get("theory_error") or ""),
                          ""])
+    for oname, o in (sc.get("compare") or {}).items():
+        for comp, c in (o.get("components") or {}).items():
+            for p in c["points"]:
+                ms = {"found": str(p["M_star"]), "censored-high": f"> {sc['mantissa_range'][1]}",
+                      "censored-low": f"<= {sc['mantissa_range'][0]}", "incomplete": "incomplete"}[p["status"]]
+                rows.append([f"{comp} ({oname})", p["T"], ms, "", _g(p["baseline"])])
     return head + _table(["component", "T", "empirical M*", "bounds layer bits", "full-precision value"], rows)
 
 

@@ -99,6 +99,8 @@ def submit_all(cfg: dict, sched) -> None:
         for u in theory_units(cfg, name):
             sub("theory", u, "derivations (bounds)")
     F.ScalingSearch(cfg, sched.store, sub).start()
+    for c in F.compare_scaling_cfgs(cfg).values():
+        F.ScalingSearch(c, sched.store, sub).start()
     for _, _, u in F.floor_units(cfg):
         sub("run", u, "floor runs")
     for _, case, _, _, plan in F.grid_cells(cfg):
@@ -179,6 +181,7 @@ def analyze(cfg: dict, store) -> dict:
     th = F.analyze_thresholds(cfg, store)
     theory = {n: d for n, d in ders.items() if d["status"] == "ok"}
     scaling = F.analyze_scaling(cfg, store, theory)
+    scaling["compare"] = {opt: F.analyze_scaling(c, store, theory) for opt, c in F.compare_scaling_cfgs(cfg).items()}
     floor = analyze_floor(cfg, store)
     for r in bounds_rows:
         for e in r["errors"]:
