@@ -110,7 +110,7 @@ class SweepSpec:
         for c in self.components:
             if c not in SWEEP_COMPONENTS:
                 raise InputError(f"unknown sweep component {c!r}. Accepted: {', '.join(SWEEP_COMPONENTS)}.")
-        CompQuant("fp32", self.rounding)  # validates the rounding mode
+        CompQuant.parse(f"fp32:{self.rounding}")  # validates the rounding mode (rne, ..., sr, srK)
         pspec = make_problem(self.problem, **self.problem_kw).spec()
         pname = pspec.pop("name")
         out = []
@@ -127,7 +127,7 @@ class SweepSpec:
                 for comp in self.components:
                     for b in self.bits:
                         fmt = mantissa_format(b, self.exp_bits)
-                        cq = CompQuant(fmt, self.rounding)
+                        cq = CompQuant.parse(f"{fmt.name}:{self.rounding}")
                         comps = COMPONENTS if comp == "all" else (comp,)
                         if self.master == "stored" and "W" not in comps:
                             raise InputError("master=stored needs W among the quantized components")
