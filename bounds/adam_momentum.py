@@ -383,6 +383,11 @@ def build_momentum_steps(n: int = 10_000, exact_all: bool = False) -> list:
                       "E'[G_{n-k} g_{n-k}/sqrt(eps+v_n)] >= G_{n-k}^2/(2 sqrt(eps+vt_{n,k+1})) - R sqrt(k+1) E'[g_{n-k}^2/(eps+v_n)] "
                       "- R beta2^(-k/2) E'[Z_{n,k}], vt_{n,k+1} = beta2^(k+1) v_{n-k-1} + E'[sum_{j=n-k}^n beta2^(n-j) g_j^2], E' = E[.|F_{n-k-1}]",
                       [_young_check(), check_lag_lemma(**kw)], uses=("unbiased", "bounded_gradients")))
+    steps.append(Step("momentum.lag_lemma_q",
+                      "quantized lag lemma: E'[G g_{n-k}/sqrt(eps+v_n)] >= G^2/(2 sqrt(eps+vt)) - |G||G-Ghat|/sqrt(eps+vt) "
+                      "- s|G|((1-q_V)^(-(k+1)/2) - 1) - s(q_G|G| + |G-Ghat|)/(1-q_G) - u Rh sqrt(k+1)/(1-q_G)^2 E'[g_{n-k}^2/(eps+v_n)] "
+                      "- u R s/(1-q_G) E'[Z_n], s = beta2^(-k/2), u = (1+q_V)^(k+1), Ghat = grad F(Q_W(x_{n-k-1}))",
+                      [check_lag_lemma_q(**kw)], uses=("momentum.lag_lemma", "round.G", "round.V", "round.W", "unbiased", "bounded_gradients")))
     # 3. gap
     c, x, y = sp.symbols("c x y", positive=True)
     steps.append(Step("momentum.gap",
@@ -469,3 +474,106 @@ def _closed_form_checks() -> list:
     out.append(check_identity((a / (1 - a) ** 2) * (a * (1 + a) / (1 - a) ** 3), a ** 2 * (1 + a) / (1 - a) ** 5,
                               "C-S product for sum a^k k^(3/2)"))
     return out
+
+
+# ------------------------------------------------------------------------------------------
+# the quantized lag lemma (the first quantized piece of the momentum skeleton)
+
+def check_lag_lemma_q(n=10_000, seed=16, wrong: str | None = None, **kw) -> Check:
+    r"""Sampled check of the quantized lag lemma.  Per coordinate, lag k, E' = E[. | F_{n-k-1}]:
+    h_j stochastic gradients at the quantized weights (|h_j| <= R - sqrt(eps)), E' h_{n-k} = Ghat,
+    G the true gradient at the master weights (|G - Ghat| <= L q_W ||x|| in l2 after summing),
+    g_j = (1 + gamma_j) h_j, |gamma_j| <= q_G, and v_n from v_{n-k-1} >= 0 by the quantized
+    recursion w <- (1 + nu_j)(beta2 w + g_j^2), |nu_j| <= q_V (multipliers arbitrary, even adapted).
+    With vt = beta2^(k+1) v_{n-k-1} + E'[sum_j beta2^(n-j) g_j^2], s = beta2^(-k/2), Rh = (1+q_G) R,
+    l = (1-q_V)^(k+1), u = (1+q_V)^(k+1):
+
+      E'[G g_{n-k}/sqrt(eps+v_n)] >= G^2/(2 sqrt(eps+vt)) - |G||G-Ghat|/sqrt(eps+vt)
+          - s |G| (l^(-1/2) - 1) - s (q_G |G| + |G - Ghat|)/(1 - q_G)
+          - u Rh sqrt(k+1)/(1-q_G)^2 E'[g_{n-k}^2/(eps+v_n)] - u R s/(1-q_G) E'[Z_n],
+      Z_n = sum_{j=n-k}^n beta2^(n-j) g_j^2/(eps + v_n).
+
+    Proof: v_n lies in [l, u] times the unquantized recursion vbar from v_{n-k-1} (same g_j), so
+    replacing v_n by vbar costs s|G|(l^(-1/2) - 1) (as |g_{n-k}| <= s sqrt(vbar)); g = (1+gamma) h
+    costs s q_G |G|/(1-q_G); G -> Ghat in the numerator costs s|G-Ghat|/(1-q_G); the q = 0 lag
+    lemma for (Ghat, h) with vbar built from the g_j gives the rest, with |h| <= |g|/(1-q_G) and
+    E' h^2 <= beta2^(-k) vt/(1-q_G)^2; Ghat^2 >= G^2 - 2|G||G-Ghat|; finally 1/(eps+vbar) <= u/(eps+v_n).
+    At q = 0 and Ghat = G it is the lag lemma.  ``wrong="no_w_bias"`` drops the two terms that pay
+    for Ghat != G (as if the gradient were taken at the master weights): a deliberately wrong step.
+    (Dropping only the v-quantization price s|G|(l^(-1/2) - 1) is not detectably wrong for
+    q_V <= 0.25, k <= 3: the factor 1/2 of the main term absorbs it while (1+q_V)^(k+1) < 4.)"""
+    K = 4
+
+    def sampler(rng, N):
+        p = _lag_params(rng, N, K)
+        qg, qm, qv = (rng.uniform(0, 0.25, N) for _ in range(3))
+        for q in (qg, qv):
+            q[rng.random(N) < 0.1] = 0.0
+        sg = rng.random(N) < 0.3  # adversarial: multipliers at their extremes
+        gam = rng.uniform(-1, 1, (N, K, KMAX + 1)); nu = rng.uniform(-1, 1, (N, K, KMAX + 1))
+        gam[sg] = np.sign(gam[sg]); nu[sg] = -1.0
+        p.update({"qg": qg, "qv": qv, "gam": gam.reshape(N, -1), "nu": nu.reshape(N, -1),
+                  "dG": rng.uniform(-1, 1, N) * p["R"] * (rng.random(N) < 0.7) * rng.uniform(0, 1, N) ** 3})
+        return p
+
+    def parts(p, xp):
+        sqrt = xp["sqrt"]; pw = xp["pow"]; ab = xp["abs"]
+        k = p["k"]; b2 = p["b2"]; qg, qv = p["qg"], p["qv"]
+        hs = p["g"]  # atoms x window: the stochastic gradients h (|h| <= R - sqrt(eps))
+        probs = p["p"]
+        E = lambda xs: sum(pa * x for pa, x in zip(probs, xs))  # noqa: E731
+        gs = [[(1 + p["gam"][a][j] * qg) * hs[a][j] for j in range(KMAX + 1)] for a in range(K)]
+        act = [xp["where"](j <= k, 1.0, 0.0) for j in range(KMAX + 1)]
+        v = []
+        for a in range(K):
+            w = p["vp"]
+            for j in range(KMAX + 1):
+                w = act[j] * (1 + p["nu"][a][j] * qv) * (b2 * w + gs[a][j] ** 2) + (1 - act[j]) * w
+            v.append(w)
+        wts = [pw(b2, k - j) * act[j] for j in range(KMAX + 1)]
+        vt = pw(b2, k + 1) * p["vp"] + E([sum(wts[j] * ga[j] ** 2 for j in range(KMAX + 1)) for ga in gs])
+        Ghat = E([ha[0] for ha in hs])
+        G = Ghat + p["dG"]
+        dGa = ab(p["dG"])
+        lhs = E([G * ga[0] / sqrt(p["eps"] + va) for ga, va in zip(gs, v)])
+        r0 = E([ga[0] ** 2 / (p["eps"] + va) for ga, va in zip(gs, v)])
+        Z = E([sum(wts[j] * ga[j] ** 2 for j in range(KMAX + 1)) / (p["eps"] + va) for ga, va in zip(gs, v)])
+        s = pw(b2, -k / 2); lq = pw(1 - qv, k + 1); uq = pw(1 + qv, k + 1)
+        Rh_ = (1 + qg) * p["R"]
+        sv = sqrt(p["eps"] + vt)
+        dGp = 0 * dGa if wrong == "no_w_bias" else dGa
+        rhs = (G * G / (2 * sv) - ab(G) * dGp / sv
+               - s * ab(G) * (1 / sqrt(lq) - 1)
+               - s * (qg * ab(G) + dGp) / (1 - qg)
+               - uq * Rh_ * sqrt(k + 1) / (1 - qg) ** 2 * r0 - uq * p["R"] * s / (1 - qg) * Z)
+        scale = G * G / sv + ab(G) * s * (dGa / p["R"] + qg + qv) + p["R"] * (r0 + Z) + 1e-300
+        return (lhs - rhs) / scale
+
+    def split(p, N_):
+        q = dict(p)
+        for key in ("g", "gam", "nu"):
+            arr = p[key].reshape(N_, K, KMAX + 1)
+            q[key] = [[arr[:, a, j] for j in range(KMAX + 1)] for a in range(K)]
+        q["p"] = [p["p"][:, a] for a in range(K)]
+        return q
+
+    def mf(p):
+        N_ = p["k"].shape[0]
+        return parts(split(p, N_), {"sqrt": np.sqrt, "pow": np.power, "abs": np.abs, "where": np.where})
+
+    def me(pt):
+        mp = _mp()
+        q = {k_: mp.mpf(pt[k_]) for k_ in ("R", "eps", "k", "vp", "b2", "qg", "qv", "dG")}
+        for key in ("g", "gam", "nu"):
+            arr = [mp.mpf(x) for x in pt[key]]
+            q[key] = [[arr[a * (KMAX + 1) + j] for j in range(KMAX + 1)] for a in range(K)]
+        tot = sum(mp.mpf(x) for x in pt["p"])
+        q["p"] = [mp.mpf(x) / tot for x in pt["p"]]
+        xp = {"sqrt": mp.sqrt, "pow": lambda b, e: mp.power(b, e), "abs": abs,
+              "where": lambda c, x, y: mp.mpf(x) if c else mp.mpf(y)}
+        return parts(q, xp)
+
+    return check_sampled(sampler, mf, me, n=n, seed=seed,
+                         detail="quantized lag lemma (Q_G, Q_V multipliers, gradient at Q_W(x)) on random 4-atom joint "
+                                "distributions, lags 0..3, q_G, q_V <= 0.25 (30% multipliers at their extremes)"
+                         + (" - deliberately wrong: no price for the gradient at Q_W(x)" if wrong else ""), **kw)

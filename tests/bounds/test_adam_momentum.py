@@ -12,7 +12,7 @@ from bounds import adam_momentum as M
 def test_momentum_steps_pass():
     steps = M.build_momentum_steps(n=2000)
     names = [s.name for s in steps]
-    assert names == ["momentum.unroll", "momentum.lag_lemma", "momentum.gap", "momentum.ratios", "momentum.geometric",
+    assert names == ["momentum.unroll", "momentum.lag_lemma", "momentum.lag_lemma_q", "momentum.gap", "momentum.ratios", "momentum.geometric",
                      "momentum.weights", "momentum.assembly", "momentum.vs_thm4"]
     bad = [(s.name, [c.detail for c in s.checks if c.status != "passed"]) for s in steps if s.status != "passed"]
     assert not bad, bad
@@ -23,6 +23,12 @@ def test_momentum_steps_pass():
 
 def test_wrong_lag_lemma_is_caught():
     c = M.check_lag_lemma(n=10_000, wrong="no_penalty")
+    assert c.status == "failed" and c.worst_margin < 0
+
+
+def test_wrong_quantized_lag_lemma_is_caught():
+    assert M.check_lag_lemma_q(n=2000).status == "passed"
+    c = M.check_lag_lemma_q(n=10_000, wrong="no_w_bias")
     assert c.status == "failed" and c.worst_margin < 0
 
 
