@@ -121,7 +121,8 @@ class QuantPlan:
             if isinstance(val, (str, FloatFormat)):
                 object.__setattr__(self, c, CompQuant.parse(val) if isinstance(val, str) else CompQuant(val))
             elif isinstance(val, (tuple, list)) and len(val) == 2:
-                object.__setattr__(self, c, CompQuant(val[0], val[1]))
+                fmt = val[0].name if isinstance(val[0], FloatFormat) else str(val[0])
+                object.__setattr__(self, c, CompQuant.parse(f"{fmt}:{val[1]}"))
             else:
                 raise InputError(f"component {c}: expected None, a format name, 'fmt:mode' or CompQuant, got {val!r}")
         if self.master not in MASTER_MODES:
