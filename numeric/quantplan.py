@@ -121,8 +121,9 @@ class QuantPlan:
             if isinstance(val, (str, FloatFormat)):
                 object.__setattr__(self, c, CompQuant.parse(val) if isinstance(val, str) else CompQuant(val))
             elif isinstance(val, (tuple, list)) and len(val) == 2:
-                fmt = val[0].name if isinstance(val[0], FloatFormat) else str(val[0])
-                object.__setattr__(self, c, CompQuant.parse(f"{fmt}:{val[1]}"))
+                mode = str(val[1]).strip().lower()
+                k = int(mode[2:]) if mode.startswith("sr") and mode[2:].isdigit() else None
+                object.__setattr__(self, c, CompQuant(val[0], "sr" if k is not None else mode, k))
             else:
                 raise InputError(f"component {c}: expected None, a format name, 'fmt:mode' or CompQuant, got {val!r}")
         if self.master not in MASTER_MODES:
