@@ -42,13 +42,19 @@ def execute(stage: str, unit: dict) -> dict:
 
 # ----------------------------------------------------------------------------- runs
 def command_for(unit: dict) -> str:
-    """The ``qbound run`` command that reproduces one run unit."""
-    hp = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(unit.get("hparams", {}).items()))
-    pa = " ".join(f"--problem-arg {k}={v}" for k, v in sorted(unit.get("problem_args", {}).items()))
-    plan = unit.get("plan") or "none"
-    parts = [f"qbound run {unit['optimizer']} --problem {unit['problem']}", pa,
-             f"--quant {plan}", f"--steps {unit['steps']} --seed {unit['seed']}", hp]
-    return " ".join(p for p in parts if p)
+    """The ``qbound run`` command that reproduces one run unit (the harness's own rerun command)."""
+    try:
+        from numeric.harness import rerun_command
+        _, problem, opt, plan = _build(unit)
+        return rerun_command(problem, opt, plan, int(unit["steps"]), int(unit["seed"]))
+    except Exception:  # the harness is missing: a best-effort command in the same syntax
+        kv = lambda d: ",".join(f"{k}={v}" for k, v in sorted(d.items()))  # noqa: E731
+        parts = [f"qbound run {unit['optimizer']} --problem {unit['problem']}",
+                 f"--problem-args {kv(unit['problem_args'])}" if unit.get("problem_args") else "",
+                 f"--quant {unit.get('plan') or 'none'}",
+                 f"--hp {kv(unit['hparams'])}" if unit.get("hparams") else "",
+                 f"--steps {unit['steps']} --seed {unit['seed']}"]
+        return " ".join(p for p in parts if p)
 
 
 def _build(unit):
