@@ -187,3 +187,16 @@ def test_lower_layer_failure_is_reported_not_hidden(tmp_path, monkeypatch, exc, 
     assert claim["verdict"] == "inconclusive" and type(exc).__name__ in claim["why"]
     md = (tmp_path / "x" / "report.md").read_text()
     assert "## Errors and missing layers" in md and type(exc).__name__ in md
+
+
+def test_reproduce_command_gives_the_same_number(tmp_path):
+    """The `qbound run` command stored with a grid number reproduces it exactly."""
+    import shlex
+    res = verify(_tiny_cfg([0]), tmp_path / "r", workers=1, show_progress=False)
+    row = next(r for r in res["bounds"] if r["plan"] != "none")
+    args = shlex.split(row["commands"][0])
+    assert args[:2] == ["qbound", "run"]
+    assert main(args[1:] + ["--out", str(tmp_path / "run.json")]) == 0
+    g = json.loads((tmp_path / "run.json").read_text())["grad_norm2"]
+    tail = g[-max(1, len(g) // 10):]
+    assert sum(tail) / len(tail) == row["per_seed_final"][0]
