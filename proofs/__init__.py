@@ -92,6 +92,7 @@ def decide_auto(c, timeout=30.0, smt2_dir=None) -> Verdict:
 
 
 def run_suite(name="default", formats=None, roundings=None, progress=True, consts=None, **kw):
-    """Run a named lemma suite; see :mod:`proofs.suite`."""
+    """Run a named lemma suite; see :mod:`proofs.suite` (extra keywords: timeout, on_result,
+    smt2_dir, jobs)."""
     from .suite import run_suite as _run
     return _run(name, formats=formats, roundings=roundings, progress=progress, consts=consts, **kw)

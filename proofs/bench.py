@@ -49,7 +49,7 @@ def bench_prove(quick: bool = False) -> dict:
                 out["fp32_product_direct_over_reduced_ratio"] = round(secs / red, 3)
         from .suite import run_suite
         t0 = time.perf_counter()
-        res = run_suite("default", progress=False)
+        res = run_suite("default", progress=False, jobs=2)
         out["suite_default_wall_seconds"] = round(time.perf_counter() - t0, 2)
         out["suite_default_results"] = len(res)
         out["suite_default_unknown"] = sum(r.verdict.status == "unknown" for r in res)

@@ -301,8 +301,7 @@ def _sr(fmt):
                           f"E_R[rnd_sr(x; {k} bits)] == x", expected, v, data)
 
 
-def iter_suite(name="default", formats=None, roundings=None, consts=None, timeout=30.0, smt2_dir=None):
-    """Yield LemmaResults of a suite one by one (see module docstring)."""
+def _units(name, formats, roundings, consts):
     from numeric.errors import InputError
     if name not in SUITES:
         import difflib
@@ -317,21 +316,49 @@ def iter_suite(name="default", formats=None, roundings=None, consts=None, timeou
         if k not in DEFAULT_CONSTS:
             raise InputError(f"unknown optimizer constant {k!r}; accepted: {', '.join(DEFAULT_CONSTS)}")
         cs[k] = float(v)
+    return [(f, r) for f in fmts for r in rnds], cs
+
+
+def _run_unit(args):
+    fmt, mode, cs, timeout, smt2_dir = args
     _SMT2_DIR[0] = smt2_dir
     try:
-        for f in fmts:
-            for r in rnds:
-                yield from lemmas_for(f, r, cs, timeout)
+        return list(lemmas_for(fmt, mode, cs, timeout))
+    finally:
+        _SMT2_DIR[0] = None
+
+
+def iter_suite(name="default", formats=None, roundings=None, consts=None, timeout=30.0, smt2_dir=None, jobs=1):
+    """Yield LemmaResults of a suite one by one, in canonical order (see module docstring).
+
+    ``jobs`` > 1 decides the (format, rounding) units in that many forked worker processes; the
+    results and their order are the same as with ``jobs=1``.
+    """
+    units, cs = _units(name, formats, roundings, consts)
+    if jobs > 1 and len(units) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+        quantize(np.array([1.0]), units[0][0], "rne")  # compile/warm the rounding kernel before forking
+        ctx = mp.get_context("fork")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as ex:
+            futs = [ex.submit(_run_unit, (f, r, cs, timeout, smt2_dir)) for f, r in units]
+            for fu in futs:
+                yield from fu.result()
+        return
+    _SMT2_DIR[0] = smt2_dir
+    try:
+        for f, r in units:
+            yield from lemmas_for(f, r, cs, timeout)
     finally:
         _SMT2_DIR[0] = None
 
 
 def run_suite(name="default", formats=None, roundings=None, progress=True, consts=None, timeout=30.0,
-              on_result=None, smt2_dir=None) -> list:
+              on_result=None, smt2_dir=None, jobs=1) -> list:
     """Run a suite and return the list of LemmaResults; ``on_result(r)`` is called as each arrives.
-    ``smt2_dir``: write every SMT query the suite issues as SMT-LIB2 there."""
+    ``smt2_dir``: write every SMT query the suite issues as SMT-LIB2 there; ``jobs``: worker processes."""
     out = []
-    gen = iter_suite(name, formats, roundings, consts, timeout, smt2_dir)
+    gen = iter_suite(name, formats, roundings, consts, timeout, smt2_dir, jobs)
     if progress:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as pg:

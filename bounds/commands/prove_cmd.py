@@ -27,6 +27,7 @@ def register(sub):
     p.add_argument("--engine", default="auto", help="auto | exhaustive | z3 | bitwuzla | cvc5")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per query (default 30)")
     p.add_argument("--smt2-dir", help="write every SMT query (custom claim or suite) as SMT-LIB2 files here")
+    p.add_argument("--jobs", type=int, default=2, help="suite: worker processes (default 2; results identical)")
     p.add_argument("--json", metavar="FILE", help="write one JSON record per (lemma, format, rounding)")
     p.add_argument("--latex", metavar="FILE", help="write a LaTeX table of the proved statements")
     p.set_defaults(func=run)
@@ -112,7 +113,8 @@ def _suite(args) -> int:
             fh.flush()
     try:
         res = run_suite(args.suite, formats=args.formats, roundings=args.roundings, progress=True,
-                        consts=consts, timeout=args.timeout, on_result=on_result, smt2_dir=args.smt2_dir)
+                        consts=consts, timeout=args.timeout, on_result=on_result, smt2_dir=args.smt2_dir,
+                        jobs=max(1, args.jobs))
     finally:
         if fh:
             fh.close()
