@@ -99,3 +99,11 @@ def test_fma_triples_exhaustive(fmt):
     v = prove("abs(rnd(a*b+c) - (a*b+c)) <= u/(1+u)*abs(a*b+c)", fmt, "rne", assume=["tiny <= abs(a*b+c) <= huge"],
               engine="exhaustive", timeout=600)
     assert v.status == "proved"
+
+
+def test_jobs_do_not_change_results():
+    kw = dict(formats=["fp6_e2m3", "fp4_e2m1"], roundings=["rne", "sr"], progress=False)
+    a = run_suite("default", jobs=1, **kw)
+    b = run_suite("default", jobs=2, **kw)
+    key = lambda r: (r.lemma_id, r.format, r.rounding, r.verdict.status, json.dumps(r.verdict.counterexample, sort_keys=True))
+    assert [key(r) for r in a] == [key(r) for r in b]
