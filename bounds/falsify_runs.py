@@ -369,12 +369,14 @@ def _w_swamping_stats(unit, plan, states) -> dict:
     lost = np.concatenate(losts) if losts else np.zeros(0, bool)
     out = _subsample_pairs(rel, lost)
     out["n"] = int(rel.size)
+    out["n_lost"] = int(lost.sum())
     out["min_rel_kept"] = float(rel[~lost].min()) if (~lost).any() else None
     out["max_rel_lost"] = float(rel[lost].max()) if lost.any() else None
     return {"w_rel_update": out}
 
 
 def _subsample_pairs(rel, lost, k=50000):
+    """At most k (relative update, lost) pairs, evenly spaced; exact extremes are stored apart."""
     if rel.size > k:
         idx = np.linspace(0, rel.size - 1, k).astype(int)
         rel, lost = rel[idx], lost[idx]

@@ -34,6 +34,11 @@ def _clean(obj):
 def write_json(results: dict, path) -> None:
     from .verify import RESULT_KEYS
     data = {k: results.get(k) for k in RESULT_KEYS}
+    # the per-update (relative size, lost) pairs behind the swamping check stay in the store
+    # (store/run.jsonl); results.json keeps their counts and exact extremes
+    data["thresholds"] = [
+        {**r, "w_rel_update": {k: v for k, v in r["w_rel_update"].items() if k not in ("rel", "lost")}}
+        if isinstance(r.get("w_rel_update"), dict) else r for r in (data.get("thresholds") or [])]
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(_clean(data), fh, indent=1, sort_keys=False, default=str)
         fh.write("\n")
