@@ -162,6 +162,14 @@ def bound_values(optimizer: str, case: dict, plan: str, steps: int, consts: dict
                            "run, + sqrt(eps) (valid along these trajectories, not a.s.)"),
                 "L": const("L"), "d": const("d"), "Delta": const("Delta"),
                 **{k: qs[k] for k in ("q_W", "q_G", "q_M", "q_V")}}
+        # a problem's R that is itself an estimate (e.g. valid only in a box) is raised to what the
+        # runs actually saw, so the bound is never evaluated with an R the trajectory exceeds
+        if consts.get("R") is not None and r_est is not None and "exact" not in str(how.get("R", "")):
+            seen = r_est + math.sqrt(eps)
+            if seen > vals["R"]:
+                vals["R"] = seen
+                how["R"] = ("estimated: max |g|_inf seen along the runs + sqrt(eps), above the problem's own "
+                            f"estimate ({notes.get('R', '')})")
     else:
         r = consts.get("r")
         L_spec = None
