@@ -43,8 +43,26 @@ U_n = g_n/sqrt(eps + v_n), a = beta1/beta2, b = beta1/sqrt(beta2), 0 <= beta1 < 
    the L^2 term has sqrt(1+beta1)/2 <= 1/sqrt(2) instead of 2.  So Theorem 4 as written in MATH.md
    (and the q = 0 reduction of the quantized bound) follows from this derivation.
 
-Not derived here: how the quantization errors (Q_W, Q_G, Q_M, Q_V) enter this momentum skeleton;
-bounds.adam keeps that part as the narrowed cited premise ``cited.momentum_quantized``.
+Quantized skeleton (also derived here, steps ``momentum.lag_lemma_q``, ``momentum.ratios_q``,
+``momentum.geometric_q``, ``momentum.assembly_q``; :func:`quantized_bound`): m_n = mbar_n + e_n with
+|e_n|/sqrt(eps+v_n) <= kappa_e; the quantized lag lemma (v_n within (1 -+ q_V)^(k+1) of the
+unquantized recursion, g = (1+gamma) h, gradient at Q_W(x)); the ratio facts with beta2(1 - q_V)
+and (1 - q_V)^(-l); ||u_n||^2 with the effective decay beta1(1+q_M); progress
+alpha(1-beta1)/(2 Rh Gamma) per lagged ||G||^2; the quantized sum-of-ratios lemma:
+
+    E||grad F(x_tau)||^2 <= 2 Rh Gamma/(alpha N~) (Delta + T abar P + abar C_r D + gap_L + L abar^2 S_u/2),
+    abar = alpha(1-beta1)/sqrt(1-beta2), D = d T Lambda/(1-q_V), S_u = (1+q_M)^2 D/((1-beta1(1+q_M))(1-ah)),
+    P = d R kappa_e + d R ((1-q_V)^(-1/2)/(1-b/sqrt(1-q_V)) - 1/(1-b)) + (q_G d R + sqrt(d) L q_W X)/((1-q_G)(1-b))
+        + R sqrt(d) L q_W X/(sqrt(eps)(1-beta1)),
+    C_r = Rh(1+q_V)/(1-q_G)^2 (1-a1)^(-3/2) + R(1+q_V)/((1-q_G)(1-b1)(1-b1/(1-q_V))) + Rh (1-aq)^(-3/2)/sqrt(1-beta1),
+    aq = beta1/(beta2(1-q_V)), a1 = aq(1+q_V), b1 = b(1+q_V), ah = beta1(1+q_M)/(beta2(1-q_V)),
+    gap_L = abar^3 sqrt(1-beta1) L^2 beta1 sqrt(1+beta1) S_u/(4 Rh (1-beta1)^(5/2)),
+
+under beta1(1+q_V) < beta2(1-q_V), beta1(1+q_M) < beta2(1-q_V), beta1(1+q_V) < sqrt(beta2)(1-q_V).
+At q = 0 it equals BOUND_M0 (checked).  It is a different closed form from the API bound of
+bounds.adam (the Thm 4 form with quantized ingredients, whose q-dependence stays cited there): it is
+smaller at most sampled points with q_W = 0 but not everywhere, and its W term carries 1/(1-beta1)
+where the cited form has (1-beta1).
 """
 from __future__ import annotations
 
@@ -577,3 +595,187 @@ def check_lag_lemma_q(n=10_000, seed=16, wrong: str | None = None, **kw) -> Chec
                          detail="quantized lag lemma (Q_G, Q_V multipliers, gradient at Q_W(x)) on random 4-atom joint "
                                 "distributions, lags 0..3, q_G, q_V <= 0.25 (30% multipliers at their extremes)"
                          + (" - deliberately wrong: no price for the gradient at Q_W(x)" if wrong else ""), **kw)
+
+
+# ------------------------------------------------------------------------------------------
+# the quantized momentum skeleton: ratio facts on quantized sequences, closed form, assembly
+
+def _qsyms():
+    from bounds import adam as A
+    return A
+
+
+def check_ratio_facts_q(n=10_000, seed=17, steps=7, wrong: bool = False, **kw) -> Check:
+    """On quantized sequences (h_j in [-Rg, Rg], g = (1+gamma) h, m_n = (1+mu)(beta1 m + g),
+    v_n = (1+nu)(beta2 v + g^2), |gamma| <= q_G, |mu| <= q_M, |nu| <= q_V, beta1(1+q_M) < beta2(1-q_V)),
+    every n and lag k (U_j = g_j/sqrt(eps+v_j)):
+    (a) g_{n-k}^2/(eps+v_n) <= (beta2(1-q_V))^(-k) U_{n-k}^2;
+    (b) Z_{n,k} = sum_{j=n-k}^n beta2^(n-j) g_j^2/(eps+v_n) <= sum_{l<=k} (1-q_V)^(-l) U_{n-l}^2;
+    (c) m_n^2/(eps+v_n) <= (1+q_M)^2/(1-beta1(1+q_M)) sum_k (beta1(1+q_M)/(beta2(1-q_V)))^k U_{n-k}^2;
+    (d) |m_n - sum_k beta1^k g_{n-k}|/sqrt(eps+v_n) <= kappa_e (the momentum-rounding bias);
+    (e) eps + vt_{n,k+1} <= Rh^2 S_n Gamma_n^2 for vt_{n,k+1} = beta2^(k+1) v_{n-k-1} + sum_j beta2^(n-j) E'g_j^2,
+        any E'g_j^2 in [0, (Rh - sqrt eps)^2].
+    ``wrong=True`` uses beta2 instead of beta2(1 - q_V) in (a) (the q = 0 fact on quantized v)."""
+    def sampler(rng, N):
+        qg, qm, qv = (rng.uniform(0, 0.2, N) for _ in range(3))
+        for q in (qg, qm, qv):
+            q[rng.random(N) < 0.15] = 0.0
+        b2 = 1 - log_uniform(rng, 1e-3, 1, N) * 0.999
+        b1 = b2 * (1 - qv) / (1 + qm) * rng.uniform(0, 1, N) ** 0.3 * 0.9999
+        b1[rng.random(N) < 0.1] = 0.0
+        R_ = rng.uniform(0.5, 4, N)
+        e = np.minimum(log_uniform(rng, 1e-10, 1, N), 0.8 * R_ ** 2)
+        ext = rng.random(N) < 0.4  # multipliers at their extremes
+        mu, nu, gam = (rng.uniform(-1, 1, (N, steps)) for _ in range(3))
+        nu[ext] = np.where(rng.random((int(ext.sum()), steps)) < 0.5, -1.0, 1.0)
+        mu[ext] = 1.0
+        h = rng.uniform(-1, 1, (N, steps))
+        same = rng.random(N) < 0.4
+        h[same] = np.abs(h[same])
+        return {"qg": qg, "qm": qm, "qv": qv, "b1": b1, "b2": b2, "R": R_, "eps": e, "mu": mu, "nu": nu, "gam": gam,
+                "h": h, "r": rng.uniform(0, 1, (N, steps))}
+
+    def run(p, xp):
+        pw, sqrt, ab, mn = xp["pow"], xp["sqrt"], xp["abs"], xp["min"]
+        qg, qm, qv, b1, b2, e = p["qg"], p["qm"], p["qv"], p["b1"], p["b2"], p["eps"]
+        Rg = p["R"] - sqrt(e); Rh_ = (1 + qg) * p["R"]
+        g = [(1 + p["gam"][t] * qg) * p["h"][t] * Rg for t in range(steps)]
+        m = 0 * b1; v = 0 * b1; ms, vs = [], []
+        for t in range(steps):
+            m = (1 + p["mu"][t] * qm) * (b1 * m + g[t]); v = (1 + p["nu"][t] * qv) * (b2 * v + g[t] ** 2)
+            ms.append(m); vs.append(v)
+        U2 = [g[t] ** 2 / (e + vs[t]) for t in range(steps)]
+        x = b1 / sqrt(b2 * (1 - qv))
+        ke = ((1 + qm) / (1 - x * (1 + qm)) - 1 / (1 - x)) / sqrt(1 - qv)
+        bh = b1 * (1 + qm); ah = bh / (b2 * (1 - qv))
+        bq = b2 if wrong else b2 * (1 - qv)
+        worst = None
+
+        def upd(w, val):
+            return val if w is None else mn(w, val)
+        Eg = [p["r"][t] * (Rh_ - sqrt(e)) ** 2 for t in range(steps)]
+        for nn in range(steps):
+            mbar = sum(pw(b1, k) * g[nn - k] for k in range(nn + 1))
+            rc = (1 + qm) ** 2 / (1 - bh) * sum(pw(ah, k) * U2[nn - k] for k in range(nn + 1))
+            worst = upd(worst, (rc - ms[nn] ** 2 / (e + vs[nn])) / (rc + 1e-300))
+            dev = ab(ms[nn] - mbar) / sqrt(e + vs[nn])
+            worst = upd(worst, (ke - dev) / (ke + ab(mbar) / sqrt(e + vs[nn]) + 1e-300))
+            S = sum(pw(b2, j) for j in range(nn + 1))
+            capA = pw(1 + qv, nn); capB = xp["capB"](b2 * (1 + qv))
+            cap = Rh_ ** 2 * S * mn(capA, capB)
+            for k in range(nn + 1):
+                ra = pw(bq, -k) * U2[nn - k]
+                worst = upd(worst, (ra - g[nn - k] ** 2 / (e + vs[nn])) / (ra + 1e-300))
+                Zk = sum(pw(b2, nn - j) * g[j] ** 2 for j in range(nn - k, nn + 1)) / (e + vs[nn])
+                rb = sum(pw(1 - qv, -l) * U2[nn - l] for l in range(k + 1))
+                worst = upd(worst, (rb - Zk) / (rb + 1e-300))
+                old = pw(b2, k + 1) * vs[nn - k - 1] if nn - k - 1 >= 0 else 0 * b2
+                vt = old + sum(pw(b2, nn - j) * Eg[j] for j in range(nn - k, nn + 1))
+                worst = upd(worst, (cap - e - vt) / cap)
+        return worst
+
+    def mf(p):
+        q = dict(p)
+        for key in ("mu", "nu", "gam", "h", "r"):
+            q[key] = [p[key][:, t] for t in range(steps)]
+        xp = {"pow": np.power, "sqrt": np.sqrt, "abs": np.abs, "min": np.minimum,
+              "capB": lambda bh: np.where(bh < 1, 1 / np.where(bh < 1, 1 - bh, 1), np.inf)}
+        return run(q, xp)
+
+    def me(pt):
+        mp = _mp()
+        q = {k_: ([mp.mpf(x) for x in v] if isinstance(v, list) else mp.mpf(v)) for k_, v in pt.items()}
+        xp = {"pow": lambda b, ex: mp.power(b, ex) if ex != 0 else mp.mpf(1), "sqrt": mp.sqrt, "abs": abs, "min": min,
+              "capB": lambda bh: 1 / (1 - bh) if bh < 1 else mp.inf}
+        return run(q, xp)
+
+    return check_sampled(sampler, mf, me, n=n, seed=seed,
+                         detail=f"quantized ratio facts, momentum-rounding bias and lagged denominator on {steps}-step quantized "
+                                f"sequences (40% multipliers at their extremes)" + (" - deliberately wrong: beta2 for beta2(1-q_V)" if wrong else ""),
+                         **kw)
+
+
+def quantized_bound():
+    """(BOUND_MQ, CONDITIONS_MQ, pieces): the fully derived quantized momentum bound (see module docs)."""
+    A = _qsyms()
+    q_W, q_G, q_M, q_V, X0 = A.q_W, A.q_G, A.q_M, A.q_V, A.X0
+    Rh = (1 + q_G) * R
+    b = B_
+    aq = beta1 / (beta2 * (1 - q_V))
+    a1 = beta1 * (1 + q_V) / (beta2 * (1 - q_V))
+    b1 = beta1 * (1 + q_V) / sp.sqrt(beta2)
+    bh = beta1 * (1 + q_M)
+    ah = bh / (beta2 * (1 - q_V))
+    D = d * T * A.Lam / (1 - q_V)                       # sum_n ||U_n||^2
+    Su = (1 + q_M) ** 2 / ((1 - bh) * (1 - ah)) * D     # sum_n ||u_n||^2
+    X = A.X_1                                          # growth of ||x_t||_2
+    per_step = (d * R * A.kappa_e
+                + d * R * ((1 - q_V) ** sp.Rational(-1, 2) / (1 - b / sp.sqrt(1 - q_V)) - 1 / (1 - b))
+                + (q_G * d * R + sp.sqrt(d) * L * q_W * X) / ((1 - q_G) * (1 - b))
+                + R * sp.sqrt(d) * L * q_W * X / (sp.sqrt(eps) * (1 - beta1)))
+    ratio_coef = (Rh * (1 + q_V) / (1 - q_G) ** 2 * (1 - a1) ** sp.Rational(-3, 2)
+                  + R * (1 + q_V) / ((1 - q_G) * (1 - b1) * (1 - b1 / (1 - q_V)))
+                  + Rh / sp.sqrt(1 - beta1) * (1 - aq) ** sp.Rational(-3, 2))
+    gapL = ALPHA_BAR ** 3 * sp.sqrt(1 - beta1) * L ** 2 / (4 * Rh) * beta1 * sp.sqrt(1 + beta1) / (1 - beta1) ** sp.Rational(5, 2) * Su
+    curv = L / 2 * ALPHA_BAR ** 2 * Su
+    total = T * ALPHA_BAR * per_step + ALPHA_BAR * ratio_coef * D + gapL + curv
+    bound = 2 * Rh * A.Gamma / (alpha * NTIL) * (Delta + total)
+    conds = [sp.StrictLessThan(beta1 * (1 + q_V), beta2 * (1 - q_V)),
+             sp.StrictLessThan(beta1 * (1 + q_M), beta2 * (1 - q_V)),
+             sp.StrictLessThan(beta1 * (1 + q_V), sp.sqrt(beta2) * (1 - q_V)),
+             sp.StrictGreaterThan(T, beta1 / (1 - beta1))] + list(A.CONDITIONS0)
+    pieces = {"per_step": per_step, "ratio_coef": ratio_coef, "D": D, "Su": Su, "gapL": gapL, "curv": curv}
+    return bound, conds, pieces
+
+
+def check_q0_of_quantized() -> Check:
+    """BOUND_MQ with every q = 0 equals BOUND_M0 (SymPy)."""
+    A = _qsyms()
+    t0 = time.perf_counter()
+    bq, _, _ = quantized_bound()
+    lam_s = sp.Symbol("Lambda_")
+    lam_ok = sp.simplify(A.resolve_q0(A.Lam) - LAM0) == 0  # the log term reduces separately
+    gam_ok = sp.simplify(A.resolve_q0(A.Gamma) - 1) == 0
+    e = A.resolve_q0(bq.xreplace({A.Lam: lam_s, A.Gamma: sp.Symbol("Gamma_")})).subs(sp.Symbol("Gamma_"), 1)
+    diff = sp.cancel(sp.together(e - BOUND_M0.xreplace({LAM0: lam_s})))
+    if diff != 0:
+        diff = sp.simplify(diff)
+    ok = lam_ok and gam_ok and diff == 0
+    return Check("symbolic", "passed" if ok else "failed", 0.0 if ok else None, 0, time.perf_counter() - t0,
+                 "quantized momentum bound at q = 0 equals the derived skeleton BOUND_M0" + ("" if ok else f"; difference {diff}"))
+
+
+def build_quantized_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = True) -> list:
+    kw = {"n": n, "exact_all": exact_all}
+    A = _qsyms()
+    bq, _, pc = quantized_bound()
+    steps = [Step("momentum.ratios_q",
+                  "on quantized sequences: g_{n-k}^2/(eps+v_n) <= (beta2(1-q_V))^(-k) U_{n-k}^2; Z_{n,k} <= sum_{l<=k} (1-q_V)^(-l) U_{n-l}^2; "
+                  "||u_n||^2 <= (1+q_M)^2/(1-beta1(1+q_M)) sum_k (beta1(1+q_M)/(beta2(1-q_V)))^k ||U_{n-k}||^2; |m_n - mbar_n|/sqrt(eps+v_n) <= kappa_e; "
+                  "eps + vt_{n,k+1} <= Rh^2 S_n Gamma_n^2",
+                  [check_ratio_facts_q(**kw)], uses=("round.G", "round.M", "round.V", "envelope.v", "momentum.bias"))]
+    # geometric closed forms with the quantization factors
+    bb, cc = sp.symbols("b c", positive=True)
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    def _geo(base):
+        r = sp.summation(base ** k, (k, 0, sp.oo))
+        return r.args[0][0] if isinstance(r, sp.Piecewise) else r  # the |base| < 1 branch
+    s1 = cc * _geo(bb * cc) - _geo(bb)
+    steps.append(Step("momentum.geometric_q",
+                      "sum_k b^k ((1-q_V)^(-(k+1)/2) - 1) = c/(1-bc) - 1/(1-b), c = (1-q_V)^(-1/2), b = beta1/sqrt(beta2); "
+                      "sum_k beta1^k beta2^(-k/2) = 1/(1-b); sum_k a1^k sqrt(k+1) <= (1-a1)^(-3/2) (momentum.geometric with a = a1)",
+                      [check_identity(s1, cc / (1 - bb * cc) - 1 / (1 - bb), "geometric closed form (|bc| < 1)")],
+                      uses=("momentum.geometric",)))
+    # assembly: BOUND_MQ written from the summed terms
+    steps.append(Step("momentum.assembly_q",
+                      "descent lemma with m_n = mbar_n + e_n, summed over n: progress alpha(1-beta1)/(2 Rh Gamma) sum_k beta1^k ||G_{n-k}||^2 "
+                      "(momentum.ratios_q (e)), penalties of momentum.lag_lemma_q, the gap with c_k = sqrt(1-beta1)/(4 Rh sqrt(k+1)), "
+                      "quantized ratio facts, sum-of-ratios (quantized), ||x|| growth X; closed form BOUND_MQ, which equals BOUND_M0 at q = 0",
+                      [check_q0_of_quantized()]
+                      + ([A.check_theorem_exact_expectation(beta1_=b, bound_expr=bq, bound_conditions=quantized_bound()[1],
+                                                            label="the derived quantized momentum bound") for b in (0.5, 0.8)]
+                         if trajectory else []),
+                      relation=bq,
+                      uses=("momentum.lag_lemma_q", "momentum.gap", "momentum.ratios_q", "momentum.geometric_q", "momentum.weights",
+                            "lemma.sum_of_ratios_q", "descent.weight_growth", "descent.step_size")))
+    return steps

@@ -74,3 +74,25 @@ def test_adam_derivation_records_what_is_derived_and_cited():
     ours = float(M.BOUND_M0.subs({getattr(M, k): x for k, x in v.items() if hasattr(M, k) and k in
                                   ("T", "alpha", "beta1", "beta2", "eps", "R", "L", "d", "Delta")}))
     assert ours < b
+
+
+def test_quantized_momentum_steps_pass_and_reduce_at_q0():
+    steps = M.build_quantized_steps(n=2000, trajectory=False)
+    assert [s.name for s in steps] == ["momentum.ratios_q", "momentum.geometric_q", "momentum.assembly_q"]
+    bad = [(s.name, [c.detail for c in s.checks if c.status != "passed"]) for s in steps if s.status != "passed"]
+    assert not bad, bad
+    bq, conds, _ = M.quantized_bound()
+    assert {s.name for s in bq.free_symbols} >= {"q_W", "q_G", "q_M", "q_V", "X0"}
+    # grows with every q at a typical configuration
+    from bounds.adam import _eval_expr
+    v = dict(T=10000, alpha=0.01, beta1=0.9, beta2=0.999, eps=1e-8, R=1, L=1, d=10, Delta=1, X0=1,
+             q_W=0, q_G=0, q_M=0, q_V=0)
+    base = _eval_expr(bq, conds, v)
+    assert math.isfinite(base)
+    for X in "WGMV":
+        assert _eval_expr(bq, conds, dict(v, **{f"q_{X}": 2 ** -12})) > base
+
+
+def test_wrong_quantized_ratio_fact_is_caught():
+    c = M.check_ratio_facts_q(n=10_000, wrong=True)
+    assert c.status == "failed" and c.worst_margin < 0
