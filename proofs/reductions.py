@@ -233,21 +233,30 @@ def _bv(model, name, default=0):
     return v[2] if v and v[0] == "bv" else default
 
 
+def _decide_reduced(query, solver, timeout, smt2_dir, stem, engine, details):
+    """Decide a reduced query. Returns (verdict, model, seconds): the verdict is "proved" for unsat,
+    "unknown" for a timeout or engine error, and None for sat (the caller replays the model)."""
+    st, model, secs, path = decide_query(query, solver, timeout, smt2_dir, stem)
+    details["smt2"] = path
+    if st == "unsat":
+        return Verdict("proved", engine, _versions(solver), secs, details=details), model, secs
+    if st == "unknown":
+        return (Verdict("unknown", engine, _versions(solver), secs, reason=str(model) or "timeout",
+                        details=details), model, secs)
+    return None, model, secs
+
+
 def product_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=None) -> Verdict:
     """Normal-range product lemma |rnd(a*b) - a*b| <= bound*|a*b| via the significand reduction.
     A counterexample is mapped back to format values and replayed through the unreduced claim."""
     from .exact import build_claim
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
-    if mode == "sr" and solver != "z3":
-        pass
-    q = product_query(fmt.p, mode, bound)
-    st, model, secs, path = decide_query(q, solver, timeout, smt2_dir, f"product-{fmt.name}-{mode}")
     eng = f"{solver}+significand-reduction"
-    det = {"reduction": "product: significands only", "smt2": path}
-    if st == "unsat":
-        return Verdict("proved", eng, _versions(solver), secs, details=det)
-    if st == "unknown":
-        return Verdict("unknown", eng, _versions(solver), secs, reason=str(model) or "timeout", details=det)
+    det = {"reduction": "product: significands only"}
+    verdict, model, secs = _decide_reduced(product_query(fmt.p, mode, bound), solver, timeout, smt2_dir,
+                                           f"product-{fmt.name}-{mode}", eng, det)
+    if verdict is not None:
+        return verdict
     A, B = _bv(model, "A"), _bv(model, "B")
     m = fmt.man_bits
     claim = build_claim("abs(rnd(a*b) - a*b) <= bnd*abs(a*b)", fmt, mode,
@@ -295,14 +304,12 @@ def quotient_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_
     multiplied-out claim |rnd(a/b) b - a| <= bound |a|)."""
     from .exact import build_claim
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
-    q = quotient_query(fmt.p, mode, bound)
-    st, model, secs, path = decide_query(q, solver, timeout, smt2_dir, f"quotient-{fmt.name}-{mode}")
     eng = f"{solver}+significand-reduction"
-    det = {"reduction": "quotient: significands only", "smt2": path}
-    if st == "unsat":
-        return Verdict("proved", eng, _versions(solver), secs, details=det)
-    if st == "unknown":
-        return Verdict("unknown", eng, _versions(solver), secs, reason=str(model) or "timeout", details=det)
+    det = {"reduction": "quotient: significands only"}
+    verdict, model, secs = _decide_reduced(quotient_query(fmt.p, mode, bound), solver, timeout, smt2_dir,
+                                           f"quotient-{fmt.name}-{mode}", eng, det)
+    if verdict is not None:
+        return verdict
     A, B = _bv(model, "A"), _bv(model, "B")
     m = fmt.man_bits
     claim = build_claim("abs(rnd(a/b)*b - a) <= bnd*abs(a)", fmt, mode,
@@ -318,14 +325,12 @@ def sqrt_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=
     """Normal-range sqrt lemma via the significand/parity reduction."""
     from .exact import build_claim
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
-    q = sqrt_query(fmt.p, mode, bound)
-    st, model, secs, path = decide_query(q, solver, timeout, smt2_dir, f"sqrt-{fmt.name}-{mode}")
     eng = f"{solver}+significand-reduction"
-    det = {"reduction": "sqrt: significand and exponent parity", "smt2": path}
-    if st == "unsat":
-        return Verdict("proved", eng, _versions(solver), secs, details=det)
-    if st == "unknown":
-        return Verdict("unknown", eng, _versions(solver), secs, reason=str(model) or "timeout", details=det)
+    det = {"reduction": "sqrt: significand and exponent parity"}
+    verdict, model, secs = _decide_reduced(sqrt_query(fmt.p, mode, bound), solver, timeout, smt2_dir,
+                                           f"sqrt-{fmt.name}-{mode}", eng, det)
+    if verdict is not None:
+        return verdict
     A = _bv(model, "A")
     par = bool(model.get("t", ("bool", False))[1])
     m = fmt.man_bits
