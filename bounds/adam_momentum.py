@@ -73,16 +73,8 @@ import sympy as sp
 
 from bounds.derivation import Check, Step, check_identity, check_nonnegative, check_sampled, log_uniform
 
-# symbols shared with bounds.adam (same names and assumptions)
-T = sp.Symbol("T", positive=True)
-alpha = sp.Symbol("alpha", positive=True)
-beta1 = sp.Symbol("beta1", nonnegative=True)
-beta2 = sp.Symbol("beta2", positive=True)
-eps = sp.Symbol("eps", positive=True)
-R = sp.Symbol("R", positive=True)
-L = sp.Symbol("L", positive=True)
-d = sp.Symbol("d", positive=True)
-Delta = sp.Symbol("Delta", positive=True)
+# the Adam symbols are bounds.adam's own (bounds.adam imports this module only inside functions)
+from bounds.adam import Delta, L, R, T, alpha, beta1, beta2, d, eps  # noqa: E402
 
 A_ = beta1 / beta2
 B_ = beta1 / sp.sqrt(beta2)
@@ -383,7 +375,6 @@ def build_momentum_steps(n: int = 10_000, exact_all: bool = False) -> list:
     kw = {"n": n, "exact_all": exact_all}
     steps = []
     # 1. unroll and split (identities, six steps of the recurrence)
-    t0 = time.perf_counter()
     gs = sp.symbols("g1:7"); Gs = sp.symbols("G1:7")
     m = sp.Integer(0)
     for g in gs:
@@ -698,7 +689,7 @@ def check_ratio_facts_q(n=10_000, seed=17, steps=7, wrong: bool = False, **kw) -
 def quantized_bound():
     """(BOUND_MQ, CONDITIONS_MQ, pieces): the fully derived quantized momentum bound (see module docs)."""
     A = _qsyms()
-    q_W, q_G, q_M, q_V, X0 = A.q_W, A.q_G, A.q_M, A.q_V, A.X0
+    q_W, q_G, q_M, q_V = A.q_W, A.q_G, A.q_M, A.q_V
     Rh = (1 + q_G) * R
     b = B_
     aq = beta1 / (beta2 * (1 - q_V))
