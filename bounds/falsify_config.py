@@ -178,24 +178,21 @@ def _list(item, nonempty=True):
     return v
 
 
-def _format(x, path):
-    from numeric.formats import get_format
-    _str(x, path)
-    try:
-        get_format(x)
-    except InputError as exc:
-        _err(path, str(exc))
-    return x
+def _checked_name(checker_name: str):
+    """Validator for a string that numeric.formats.<checker_name> accepts (its message on refusal)."""
+    def v(x, path):
+        from numeric import formats
+        _str(x, path)
+        try:
+            getattr(formats, checker_name)(x)
+        except InputError as exc:
+            _err(path, str(exc))
+        return x
+    return v
 
 
-def _rounding(x, path):
-    from numeric.formats import check_rounding
-    _str(x, path)
-    try:
-        check_rounding(x)
-    except InputError as exc:
-        _err(path, str(exc))
-    return x
+_format = _checked_name("get_format")
+_rounding = _checked_name("check_rounding")
 
 
 def _plan(x, path):

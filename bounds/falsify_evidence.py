@@ -97,18 +97,27 @@ def ev_lemma_suite(lemmas) -> Evidence:
                     f"falsified with counterexample)", "supports", nums, cmd)
 
 
+def _lemma_rows(lemmas, id_part: str):
+    """(evidence id, the suite rows whose lemma id contains ``id_part``), or the "missing" Evidence
+    in place of the rows when the lemma layer or such rows are absent."""
+    eid = f"lemmas.{id_part}"
+    m = _layer_missing(lemmas, "lemmas", eid)
+    if m:
+        return eid, m
+    rows = [r for r in lemmas.get("rows", []) if id_part in str(r.get("lemma_id", ""))]
+    if not rows:
+        return eid, missing("lemmas", eid, f"no lemma with id containing {id_part!r} in the suite")
+    return eid, rows
+
+
 def ev_lemma_family(lemmas, id_part: str, want, what: str) -> Evidence:
     """All lemma rows whose id contains ``id_part`` must have verdict ``want`` (a status), or, with
     ``want=None``, come out as the suite expected (no surprise, nothing unknown)."""
     if want is None:
         return _ev_lemma_expected(lemmas, id_part, what)
-    eid = f"lemmas.{id_part}"
-    m = _layer_missing(lemmas, "lemmas", eid)
-    if m:
-        return m
-    rows = [r for r in lemmas.get("rows", []) if id_part in str(r.get("lemma_id", ""))]
-    if not rows:
-        return missing("lemmas", eid, f"no lemma with id containing {id_part!r} in the suite")
+    eid, rows = _lemma_rows(lemmas, id_part)
+    if isinstance(rows, Evidence):
+        return rows
     status = [r.get("verdict", {}).get("status") for r in rows]
     nums = {"instances": len(rows), want: status.count(want),
             "formats": sorted({str(r.get("format")) for r in rows})}
@@ -125,13 +134,9 @@ def ev_lemma_family(lemmas, id_part: str, want, what: str) -> Evidence:
 
 
 def _ev_lemma_expected(lemmas, id_part, what) -> Evidence:
-    eid = f"lemmas.{id_part}"
-    m = _layer_missing(lemmas, "lemmas", eid)
-    if m:
-        return m
-    rows = [r for r in lemmas.get("rows", []) if id_part in str(r.get("lemma_id", ""))]
-    if not rows:
-        return missing("lemmas", eid, f"no lemma with id containing {id_part!r} in the suite")
+    eid, rows = _lemma_rows(lemmas, id_part)
+    if isinstance(rows, Evidence):
+        return rows
     status = [r.get("verdict", {}).get("status") for r in rows]
     sur = [r for r in rows if r.get("surprise")]
     nums = {"instances": len(rows), "proved": status.count("proved"), "falsified": status.count("falsified"),

@@ -17,6 +17,15 @@ from pathlib import Path
 COMP_COLORS = {"W": "#1f77b4", "G": "#2ca02c", "M": "#9467bd", "V": "#d62728", "all": "#444444"}
 
 
+def _save(fig, out, name, title, caption):
+    """Write ``fig`` as out/name, close it, and return the report's figure record."""
+    import matplotlib.pyplot as plt
+    path = out / name
+    fig.savefig(path)
+    plt.close(fig)
+    return {"file": path.name, "title": title, "caption": caption}
+
+
 def _plt():
     import matplotlib
     matplotlib.use("Agg")
@@ -99,13 +108,10 @@ def fig_bound_vs_measured(results, out):
     # fixed margins (tight_layout on a grid of log axes costs seconds)
     fig.subplots_adjust(left=0.085, right=0.99, top=1 - 0.45 / fig.get_figheight(),
                         bottom=0.95 / fig.get_figheight(), wspace=0.12, hspace=0.3)
-    path = out / "bound_vs_measured.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return {"file": path.name, "title": "Bound vs measured",
-            "caption": "Measured quantity (mean over seeds, 95% interval) against mantissa bits for each "
-                       "quantized component, with the derived bound evaluated for the same run (dashed; "
-                       "absent where it could not be evaluated) and the full-precision value (dotted)."}
+    return _save(fig, out, "bound_vs_measured.png", "Bound vs measured",
+                 "Measured quantity (mean over seeds, 95% interval) against mantissa bits for each "
+                 "quantized component, with the derived bound evaluated for the same run (dashed; "
+                 "absent where it could not be evaluated) and the full-precision value (dotted).")
 
 
 def fig_required_bits(results, out):
@@ -166,13 +172,10 @@ def fig_required_bits(results, out):
     fig.suptitle(f"Required mantissa vs T: {sc['optimizer']} on {sc['problem']} "
                  f"(within {sc['factor']:g}x of full precision)", y=0.99)
     fig.tight_layout()
-    path = out / "required_bits.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return {"file": path.name, "title": "Required bits vs T",
-            "caption": "Empirical smallest mantissa M*(T) keeping the run within the stated factor of full "
-                       "precision (circles; open triangles: outside the searched range, above or below) with its "
-                       "least-squares fit in log2 T, against the bits the derived bound requires (dashed)."}
+    return _save(fig, out, "required_bits.png", "Required bits vs T",
+                 "Empirical smallest mantissa M*(T) keeping the run within the stated factor of full "
+                 "precision (circles; open triangles: outside the searched range, above or below) with its "
+                 "least-squares fit in log2 T, against the bits the derived bound requires (dashed).")
 
 
 def fig_lost_updates(results, out):
@@ -212,16 +215,13 @@ def fig_lost_updates(results, out):
     fig.suptitle("Adam with the second moment stored in a short format (dotted: proved stagnation threshold)",
                  y=0.99)
     fig.tight_layout()
-    path = out / "lost_updates.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return {"file": path.name, "title": "Lost second-moment updates vs beta2 and format",
-            "caption": "Left: fraction of coordinates whose stored v did not change although the exact update "
-                       "differed. Right: among steps where the exact v_pre was below the stored v (v should "
-                       "decrease), the fraction where the stored v did not decrease. Against 1 - beta2 (log "
-                       "scale), per storage format. Dotted: the proofs layer's stagnation threshold (below it v "
-                       "provably never decreases); open squares: configurations proved to stagnate, where the "
-                       "right panel must read 1."}
+    return _save(fig, out, "lost_updates.png", "Lost second-moment updates vs beta2 and format",
+                 "Left: fraction of coordinates whose stored v did not change although the exact update "
+                 "differed. Right: among steps where the exact v_pre was below the stored v (v should "
+                 "decrease), the fraction where the stored v did not decrease. Against 1 - beta2 (log "
+                 "scale), per storage format. Dotted: the proofs layer's stagnation threshold (below it v "
+                 "provably never decreases); open squares: configurations proved to stagnate, where the "
+                 "right panel must read 1.")
 
 
 def fig_floor(results, out):
@@ -252,10 +252,7 @@ def fig_floor(results, out):
     ax.set_title(f"Fixed precision vs full precision: {fl['optimizer']} on {fl['problem']}")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = out / "floor.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return {"file": path.name, "title": "Error floor at fixed precision",
-            "caption": "The measured quantity against T at a fixed mantissa and at full precision, with the "
-                       "step size and beta2 scaled with T as in the rate analysis; a floor shows as the "
-                       "quantized curve flattening while full precision keeps decreasing."}
+    return _save(fig, out, "floor.png", "Error floor at fixed precision",
+                 "The measured quantity against T at a fixed mantissa and at full precision, with the "
+                 "step size and beta2 scaled with T as in the rate analysis; a floor shows as the "
+                 "quantized curve flattening while full precision keeps decreasing.")
