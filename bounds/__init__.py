@@ -119,7 +119,6 @@ def evaluate_bound(name: str, values: dict) -> float:
     Raises InputError naming missing or unknown symbols.  Returns ``inf`` if a condition of the
     bound fails at these values (the bound is vacuous there).
     """
-    import sympy as sp
     name = _check_name(name)
     expr, conds = bound_and_conditions(name, values)
     _subs_values(name, values, expr.free_symbols)  # validates names, raises on missing ones

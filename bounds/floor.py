@@ -160,7 +160,6 @@ def error_floor(name: str, plan=None, *, constants: dict | None = None, beta1: f
 
 
 def _floor_for(name, qs, consts, beta1_val) -> dict:
-    m = _mod(name)
     key = [(f"q_{X}", q) for X, q in qs.items()] + list(consts.items())
     rng = _feasible_hi(name, qs, beta1_val)
     if rng is None:

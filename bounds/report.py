@@ -320,7 +320,7 @@ def render_markdown(results) -> str:
     for c in results["claims"]:
         counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
     run = results.get("run", {})
-    s = [f"# qbound verify report\n",
+    s = ["# qbound verify report\n",
          f"qbound {results['qbound_version']} · schema `{results['schema']}` · {results['created_utc']} · "
          f"command `{results['command']}` · {run.get('workers')} worker(s), {run.get('units_computed')} units "
          f"computed, {run.get('units_reused')} reused from the store, {run.get('seconds_total')} s.\n",

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import numpy as np
 
 from numeric.formats import check_rounding, get_format
 

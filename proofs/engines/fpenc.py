@@ -233,7 +233,6 @@ class Encoder:
         return z3.Bool(f"sr_{self.nchoice}")
 
     def rnd(self, node, e) -> Term:
-        fmt = self.fmt
         eb, sb = (self.SA if self.tgt_ieee else self.SB)
         if self.tgt_ieee:
             direct = self._direct(e)
