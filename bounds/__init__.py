@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from numeric.errors import InputError
+from qbound.numeric.errors import InputError
 
 NAMES = ("adam", "muon")
 
@@ -43,9 +43,9 @@ def _check_name(name: str) -> str:
 def _module(name: str):
     _check_name(name)
     if name == "adam":
-        from bounds import adam as mod
+        from qbound.bounds import adam as mod
     else:
-        from bounds import muon as mod
+        from qbound.bounds import muon as mod
     return mod
 
 
@@ -63,7 +63,7 @@ def q_of(fmt, rounding: str = "rne") -> Fraction:
     """Sharp relative error bound q = fmt.rel_error_bound(rounding) (Fraction); 0 for fmt None."""
     if fmt is None:
         return Fraction(0)
-    from numeric.formats import get_format
+    from qbound.numeric.formats import get_format
     return get_format(fmt).rel_error_bound(rounding)
 
 
@@ -170,22 +170,22 @@ def _numeric_relation(rel, values: dict) -> bool:
 
 
 def rate_table(name: str, **kw):
-    from bounds.asymptotics import rate_table as _rt
+    from qbound.bounds.asymptotics import rate_table as _rt
     return _rt(name, **kw)
 
 
 def required_bits(name: str, T, **kw):
-    from bounds.mantissa import required_bits as _rb
+    from qbound.bounds.mantissa import required_bits as _rb
     return _rb(name, T, **kw)
 
 
 def error_floor(name: str, plan, **kw):
-    from bounds.floor import error_floor as _ef
+    from qbound.bounds.floor import error_floor as _ef
     return _ef(name, plan, **kw)
 
 
 def check_config(name: str, plan, hparams: dict, T, problem=None, **kw):
-    from bounds.check_config import check_config as _cc
+    from qbound.bounds.check_config import check_config as _cc
     return _cc(name, plan, hparams, T, problem=problem, **kw)
 
 

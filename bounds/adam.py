@@ -55,7 +55,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from bounds.derivation import (Check, Derivation, Premise, Step, check_identity, check_nonnegative,
+from qbound.bounds.derivation import (Check, Derivation, Premise, Step, check_identity, check_nonnegative,
                                check_sampled, log_uniform)
 
 # ------------------------------------------------------------------------------------------
@@ -467,8 +467,8 @@ TRAJ_PLANS = (("bf16", "rne"), ("bf16", "rtz"), ("fp8_e4m3fn", "rne"), ("fp8_e5m
 def adam_states(fmt_name, rounding, *, steps=200, dim=64, beta1_=0.9, beta2_=0.99, seed=0):
     """Quantized m, v sequences driven by random bounded gradients (fixed sign per coordinate, so
     every pre-rounding value stays in the normal range).  Returns dict of arrays (steps, dim)."""
-    from numeric.formats import get_format
-    from numeric.rounding import quantize
+    from qbound.numeric.formats import get_format
+    from qbound.numeric.rounding import quantize
     fmt = get_format(fmt_name)
     rng = np.random.default_rng(seed)
     sign = np.where(rng.random(dim) < 0.5, -1.0, 1.0)
@@ -529,8 +529,8 @@ def check_harness_trajectory(plans=HARNESS_PLANS, problem="quadratic", steps=150
     step where a pre-rounding value leaves the normal range (the premise does not hold there); the
     number excluded is reported."""
     try:
-        from numeric.harness import run
-        from numeric.quantplan import QuantPlan
+        from qbound.numeric.harness import run
+        from qbound.numeric.quantplan import QuantPlan
     except ImportError:
         return None
     t0 = time.perf_counter()
@@ -595,9 +595,9 @@ def check_theorem_exact_expectation(configs=EXACT_CONFIGS, eps_=1e-8, beta1_: fl
     with the quantizers of numeric.rounding.quantize (gradient at Q_W(x), Q_G, Q_M, Q_V, master x in
     float64), so E||grad F(x_tau)||^2 (tau uniform on 0..T-1) is an exact average over paths.  The
     check passes when that expectation is <= the bound evaluated at the same numbers."""
-    from numeric.formats import get_format
-    from numeric.rounding import quantize
-    import bounds as _b
+    from qbound.numeric.formats import get_format
+    from qbound.numeric.rounding import quantize
+    import qbound.bounds as _b
     t0 = time.perf_counter()
     worst = np.inf; fails = []; pts = 0
     for plan, a, b2, s, x0, T_ in configs:
@@ -636,13 +636,13 @@ def check_theorem_exact_expectation(configs=EXACT_CONFIGS, eps_=1e-8, beta1_: fl
             fails.append(plan)
     return Check("trajectory", "passed" if not fails else "failed", float(worst), pts, time.perf_counter() - t0,
                  f"{len(configs)} configurations, all 2^T noise paths of F(x)=sqrt(1+x^2) with +-s noise, quantized by "
-                 f"numeric.rounding.quantize: exact E||grad F(x_tau)||^2 <= {label}" + (f"; FAILED for {fails[0]}" if fails else ""))
+                 f"qbound.numeric.rounding.quantize: exact E||grad F(x_tau)||^2 <= {label}" + (f"; FAILED for {fails[0]}" if fails else ""))
 
 
 def _eval_expr(expr, conds, vals) -> float:
     """Value of a bound expression at the named values (inf if a condition fails), via mpmath."""
     import mpmath
-    import bounds as _b
+    import qbound.bounds as _b
     with mpmath.workdps(30):
         for c in conds:
             if not _b._numeric_relation(c, vals):
@@ -743,7 +743,7 @@ def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = Tru
                       "= q_M/((1-x)(1-x(1+q_M)) sqrt(1-q_V)), x = beta1/sqrt(beta2(1-q_V))",
                       [check_identity(KAPPA_E_RAW, kappa_e, "closed form of the momentum rounding bias")],
                       uses=("round.M", "envelope.v")))
-    from bounds.adam_momentum import build_momentum_steps, build_quantized_steps
+    from qbound.bounds.adam_momentum import build_momentum_steps, build_quantized_steps
     steps.extend(build_momentum_steps(n=n, exact_all=exact_all))
     steps.extend(build_quantized_steps(n=n, exact_all=exact_all, trajectory=trajectory))
     steps.append(Step("telescope.momentum", "beta1 > 0: the quantized ingredients inserted in the Thm 4 form; at q = 0 it equals Thm 4, "
@@ -758,17 +758,17 @@ def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = Tru
 
 
 def _bm0():
-    from bounds.adam_momentum import BOUND_M0
+    from qbound.bounds.adam_momentum import BOUND_M0
     return BOUND_M0
 
 
 def _bmq():
-    from bounds.adam_momentum import quantized_bound
+    from qbound.bounds.adam_momentum import quantized_bound
     return quantized_bound()
 
 
 def _cm0():
-    from bounds.adam_momentum import CONDITIONS_M0
+    from qbound.bounds.adam_momentum import CONDITIONS_M0
     return CONDITIONS_M0
 
 

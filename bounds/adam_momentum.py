@@ -71,10 +71,10 @@ import time
 import numpy as np
 import sympy as sp
 
-from bounds.derivation import Check, Step, check_identity, check_nonnegative, check_sampled, log_uniform
+from qbound.bounds.derivation import Check, Step, check_identity, check_nonnegative, check_sampled, log_uniform
 
 # the Adam symbols are bounds.adam's own (bounds.adam imports this module only inside functions)
-from bounds.adam import Delta, L, R, T, alpha, beta1, beta2, d, eps  # noqa: E402
+from qbound.bounds.adam import Delta, L, R, T, alpha, beta1, beta2, d, eps  # noqa: E402
 
 A_ = beta1 / beta2
 B_ = beta1 / sp.sqrt(beta2)
@@ -592,7 +592,7 @@ def check_lag_lemma_q(n=10_000, seed=16, wrong: str | None = None, **kw) -> Chec
 # the quantized momentum skeleton: ratio facts on quantized sequences, closed form, assembly
 
 def _qsyms():
-    from bounds import adam as A
+    from qbound.bounds import adam as A
     return A
 
 

@@ -33,9 +33,9 @@ C_SYMS = {X: sp.Symbol(f"c_{X}", positive=True) for X in "WGMV"}
 
 def _module(name):
     if name == "adam":
-        from bounds import adam as m
+        from qbound.bounds import adam as m
     else:
-        from bounds import muon as m
+        from qbound.bounds import muon as m
     return m
 
 
@@ -306,7 +306,7 @@ def _rate_table_cached(name: str, variant: str, limit_checks: bool) -> dict:
 def rate_table(name: str, derivation=None, variant: str | None = None, limit_checks: bool = True) -> dict:
     """The asymptotic table for ``name``; for Adam both the beta1 = 0 (fully derived) and the
     momentum (cited skeleton) variants when ``variant`` is None."""
-    from bounds import _check_name
+    from qbound.bounds import _check_name
     name = _check_name(name)
     if name == "adam" and variant is None:
         return {"beta1_0": _rate_table_cached(name, "beta1_0", limit_checks),

@@ -22,7 +22,7 @@ import difflib
 import math
 from fractions import Fraction
 
-from numeric.errors import InputError
+from qbound.numeric.errors import InputError
 
 COMPONENTS = ("W", "G", "M", "V")
 
@@ -31,7 +31,7 @@ class _CQ:
     """Minimal stand-in for numeric.quantplan.CompQuant (format + rounding)."""
 
     def __init__(self, fmt, rounding="rne"):
-        from numeric.formats import check_rounding, get_format
+        from qbound.numeric.formats import check_rounding, get_format
         self.fmt = get_format(fmt)
         self.rounding = check_rounding(rounding)
 
@@ -49,7 +49,7 @@ def parse_plan(text: str):
     if not isinstance(text, str):
         return text
     try:
-        from numeric.quantplan import QuantPlan
+        from qbound.numeric.quantplan import QuantPlan
     except ImportError:
         QuantPlan = None
     if QuantPlan is not None:
@@ -79,20 +79,20 @@ def _comp(plan, X):
 
 def _represent(value: float, cq) -> dict:
     try:
-        from proofs.optimizer_facts import constant_rounding
+        from qbound.proofs.optimizer_facts import constant_rounding
     except ImportError:
         constant_rounding = None
     if constant_rounding is not None:
         try:
             r = constant_rounding(value, cq.fmt, cq.rounding)
             r = dict(r)
-            r.setdefault("source", "proofs.optimizer_facts.constant_rounding")
+            r.setdefault("source", "qbound.proofs.optimizer_facts.constant_rounding")
             return r
         except Exception as exc:  # fall back, but say so
             fallback_reason = f"constant_rounding failed: {exc}"
     else:
         fallback_reason = "proofs.optimizer_facts not available"
-    from numeric.rounding import quantize
+    from qbound.numeric.rounding import quantize
     import numpy as np
     rng = np.random.default_rng(0)
     qv = float(quantize(value, cq.fmt, cq.rounding if cq.rounding != "sr" else "rne", rng=rng))
@@ -106,14 +106,14 @@ def problem_constants(problem) -> dict:
     if problem is None:
         return {}
     try:
-        from numeric.problems import make_problem
+        from qbound.numeric.problems import make_problem
     except ImportError:
         return {"notes": "numeric.problems not available"}
     p = make_problem(problem) if isinstance(problem, str) else problem
     out = dict(p.constants())
     try:
         import numpy as np
-        from numeric.problems import flatten
+        from qbound.numeric.problems import flatten
         out["x0_norm"] = float(np.linalg.norm(flatten(p.x0())))
     except Exception:  # the constant stays unknown
         pass
@@ -125,7 +125,7 @@ def check_config(name: str, plan, hparams: dict, T, problem=None, constants: dic
 
     hparams (Adam): lr (alpha), beta1, beta2, eps; (Muon): lr (eta), beta.  ``constants`` overrides
     problem constants (keys R, L, d, Delta, X0, sigma, B, r, W0)."""
-    from bounds import _check_name, bound_and_conditions, evaluate_bound, symbols
+    from qbound.bounds import _check_name, bound_and_conditions, evaluate_bound, symbols
     name = _check_name(name)
     plan = parse_plan(plan) if isinstance(plan, str) else (plan if plan is not None else {})
     T = float(T)
@@ -180,7 +180,7 @@ def check_config(name: str, plan, hparams: dict, T, problem=None, constants: dic
     if name == "adam" and _comp(plan, "V") is not None and 0 < vals["beta2"] < 1:
         cq = _comp(plan, "V")
         try:
-            from proofs.optimizer_facts import stagnation_threshold
+            from qbound.proofs.optimizer_facts import stagnation_threshold
             st = stagnation_threshold(cq.fmt, cq.rounding, vals["beta2"])
             stag = st.get("stagnates")
             entries.append({"item": "fact.v_can_decrease", "holds": None if stag is None else (not stag),
@@ -222,7 +222,7 @@ def check_config(name: str, plan, hparams: dict, T, problem=None, constants: dic
             vals[k] = float(v)
     missing = sorted(k for k in syms if k not in vals)
     expr, conds = bound_and_conditions(name, vals)
-    from bounds import _numeric_relation
+    from qbound.bounds import _numeric_relation
     for c in conds:
         need = sorted(s.name for s in c.free_symbols if s.name not in vals)
         if need:

@@ -131,7 +131,7 @@ class Derivation:
         raise KeyError(name)
 
     def to_dict(self, asymptotics: bool = False) -> dict:
-        from bounds.cli import version
+        from qbound.app.cli import version
         d = {
             "derivation": self.name,
             "status": self.status,
@@ -150,7 +150,7 @@ class Derivation:
             "rerun": f"qbound derive {self.name} --json FILE",
         }
         if asymptotics:
-            from bounds.asymptotics import rate_table
+            from qbound.bounds.asymptotics import rate_table
             d["asymptotics"] = rate_table(self.name, derivation=self)
         return d
 

@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from numeric.errors import InputError
+from qbound.numeric.errors import InputError
 
 S_ = sp.Symbol("s", positive=True)
 
@@ -49,7 +49,7 @@ def plan_qs(name: str, plan) -> dict:
                 raise InputError(f"component {X!r} is not part of the {name} bound; accepted: {', '.join(comps)}")
             out[X] = Fraction(q)
         return out
-    from bounds.check_config import parse_plan
+    from qbound.bounds.check_config import parse_plan
     p = parse_plan(plan) if isinstance(plan, str) else plan
     out = {}
     for X in comps:
@@ -66,7 +66,7 @@ def plan_qs(name: str, plan) -> dict:
 
 
 def _mod(name):
-    from bounds import _module
+    from qbound.bounds import _module
     return _module(name)
 
 
@@ -135,7 +135,7 @@ def error_floor(name: str, plan=None, *, constants: dict | None = None, beta1: f
     momentum (0 = the fully derived bound; > 0 uses the cited Thm 4 skeleton).  Returns a dict with
     the plan's floor, the minimising 1 - beta2 (or 1 - beta) and step constant s, and per-component
     floors (that component alone quantized)."""
-    from bounds import _check_name
+    from qbound.bounds import _check_name
     name = _check_name(name)
     qs = plan_qs(name, plan)
     consts = dict(DEFAULT_CONSTANTS[name])

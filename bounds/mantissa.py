@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from numeric.errors import InputError
+from qbound.numeric.errors import InputError
 
 DEFAULTS = {
     "adam": {"R": 1.0, "L": 1.0, "d": 1.0, "Delta": 1.0, "eps": 1e-8, "X0": 1.0, "beta1": 0.0, "a": 1.0, "b": 1.0},
@@ -57,8 +57,8 @@ def _values(name, T, consts, qs):
 def required_bits(name: str, T, *, tol: float = 1.0, rounding: str = "rtz", constants: dict | None = None,
                   max_bits: int = 60) -> dict:
     """Bits per component for horizon T (see module docstring)."""
-    from bounds import _check_name, evaluate_bound
-    from bounds.asymptotics import rate_table
+    from qbound.bounds import _check_name, evaluate_bound
+    from qbound.bounds.asymptotics import rate_table
     name = _check_name(name)
     T = float(T)
     if not (T >= 2 and math.isfinite(T)):

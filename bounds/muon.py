@@ -40,7 +40,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from bounds.derivation import (Check, Derivation, Premise, Step, check_identity, check_nonnegative,
+from qbound.bounds.derivation import (Check, Derivation, Premise, Step, check_identity, check_nonnegative,
                                check_sampled, log_uniform)
 
 T = sp.Symbol("T", positive=True)
@@ -240,8 +240,8 @@ def check_polar_descent(n=10_000, seed=13, shape=(3, 2), **kw) -> Check:
 
 def muon_states(fmt_name, rounding, *, steps=150, shape=(8, 4), beta_=0.95, seed=0):
     """Quantized momentum C_t = Q_M(beta C_{t-1} + (1-beta) Q_G(g_t)) on random fixed-sign matrices."""
-    from numeric.formats import get_format
-    from numeric.rounding import quantize
+    from qbound.numeric.formats import get_format
+    from qbound.numeric.rounding import quantize
     fmt = get_format(fmt_name)
     rng = np.random.default_rng(seed)
     sign = np.where(rng.random(shape) < 0.5, -1.0, 1.0)

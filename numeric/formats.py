@@ -25,7 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .errors import InputError
+from qbound.numeric.errors import InputError
 
 POLICIES = ("ieee", "fn", "none")
 

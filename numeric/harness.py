@@ -21,10 +21,10 @@ import time
 
 import numpy as np
 
-from .optimizers import Optimizer, make_optimizer
-from .problems import Problem, flatten, make_problem
-from .quantplan import COMPONENTS, QuantPlan, Quantizers
-from .trajectory import COUNT_COMPONENTS, Trajectory, package_version
+from qbound.numeric.optimizers import Optimizer, make_optimizer
+from qbound.numeric.problems import Problem, flatten, make_problem
+from qbound.numeric.quantplan import COMPONENTS, QuantPlan, Quantizers
+from qbound.numeric.trajectory import COUNT_COMPONENTS, Trajectory, package_version
 
 
 def _fmt_kv(d: dict) -> str:
@@ -88,7 +88,7 @@ def _run(problem, optimizer, plan, steps, seed, record_states, problem_kw, hpara
     plan = QuantPlan.parse(plan) if not isinstance(plan, QuantPlan) else plan
     steps, seed = int(steps), int(seed)
     if steps < 0:
-        from .errors import InputError
+        from qbound.numeric.errors import InputError
         raise InputError(f"steps must be >= 0, got {steps}")
     t0 = time.perf_counter()
 

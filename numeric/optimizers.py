@@ -53,8 +53,8 @@ import math
 
 import numpy as np
 
-from .errors import InputError
-from .quantplan import CompQuant
+from qbound.numeric.errors import InputError
+from qbound.numeric.quantplan import CompQuant
 
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
 SCHEDULES = ("constant", "inv_sqrt")

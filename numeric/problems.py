@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from .errors import InputError
+from qbound.numeric.errors import InputError
 
 
 def flatten(params) -> np.ndarray:

@@ -35,8 +35,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, replace
 
-from .errors import InputError
-from .formats import FloatFormat, FormatError, ROUNDING_MODES, get_format
+from qbound.numeric.errors import InputError
+from qbound.numeric.formats import FloatFormat, FormatError, ROUNDING_MODES, get_format
 
 COMPONENTS = ("W", "G", "M", "V")
 MASTER_MODES = ("fp64", "stored")
@@ -345,11 +345,11 @@ def _round(x, fmt, rounding, rng, overflow, sr_bits=None):
     global _FAST_OK
     if _FAST_OK:
         try:
-            from .rounding import _quantize
+            from qbound.numeric.rounding import _quantize
             return _quantize(x, fmt, rounding, rng=rng, overflow=overflow, sr_bits=sr_bits, path="fast")
         except (ImportError, RuntimeError, TypeError):
             _FAST_OK = False
-    from .rounding import quantize
+    from qbound.numeric.rounding import quantize
     return quantize(x, fmt, rounding, rng=rng, overflow=overflow, sr_bits=sr_bits)
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
-from .harness import run
-from .optimizers import make_optimizer
-from .problems import Problem, make_problem
+from qbound.numeric.errors import InputError
+from qbound.numeric.harness import run
+from qbound.numeric.optimizers import make_optimizer
+from qbound.numeric.problems import Problem, make_problem
 
 REFERENCE_PROBLEMS = ("rosenbrock", "quadratic")
 REFERENCE_OPTIMIZERS = ("adam", "adam-torch", "sgdm")

@@ -38,7 +38,7 @@ import functools
 
 import numpy as np
 
-from .formats import FloatFormat, FormatError, check_rounding, get_format
+from qbound.numeric.formats import FloatFormat, FormatError, check_rounding, get_format
 
 OVERFLOW_POLICIES = ("ieee", "saturate")
 
@@ -142,7 +142,7 @@ def _fast_module():
     global _FAST
     if _FAST is None:
         try:
-            from . import _kernel_numba
+            from qbound.numeric import _kernel_numba
             _FAST = _kernel_numba
         except ImportError:  # pragma: no cover - numba missing: numpy reference only
             _FAST = False

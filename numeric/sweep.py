@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import InputError
-from .quantplan import COMPONENTS, CompQuant, QuantPlan, mantissa_format
+from qbound.numeric.errors import InputError
+from qbound.numeric.quantplan import COMPONENTS, CompQuant, QuantPlan, mantissa_format
 
 SWEEP_COMPONENTS = COMPONENTS + ("all",)
 TRACE_POINTS = 200
@@ -105,8 +105,8 @@ class SweepSpec:
 
     def configs(self) -> list[dict]:
         """Every run of the grid, in a fixed order (optimizer, seed, baseline first, component, bits)."""
-        from .optimizers import make_optimizer
-        from .problems import make_problem
+        from qbound.numeric.optimizers import make_optimizer
+        from qbound.numeric.problems import make_problem
         for c in self.components:
             if c not in SWEEP_COMPONENTS:
                 raise InputError(f"unknown sweep component {c!r}. Accepted: {', '.join(SWEEP_COMPONENTS)}.")
@@ -157,7 +157,7 @@ def _subsample(a: np.ndarray, n: int = TRACE_POINTS):
 
 def run_config(config: dict) -> dict:
     """Run one grid point and return its JSON record (used by the worker processes)."""
-    from .harness import run
+    from qbound.numeric.harness import run
     tr = run(config["problem"], config["optimizer"], config["plan"], config["steps"], config["seed"],
              problem_kw=config["problem_kw"], hparams=config["hparams"])
     steps_idx, gvals = _subsample(tr.grad_norm2)

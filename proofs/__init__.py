@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 
-from .verdict import LemmaResult, Verdict
+from qbound.proofs.verdict import LemmaResult, Verdict
 
 __all__ = ["prove", "Verdict", "LemmaResult", "run_suite", "build_claim"]
 
@@ -33,15 +33,15 @@ AUTO_EXHAUSTIVE_LIMIT = 1 << 17
 
 
 def build_claim(claim, fmt, rounding="rne", *, assume=(), consts=None, var_format=None):
-    from .exact import build_claim as _b
+    from qbound.proofs.exact import build_claim as _b
     return _b(claim, fmt, rounding, assume=assume, consts=consts, var_format=var_format)
 
 
 def prove(claim, fmt, rounding="rne", *, assume=(), consts=None, engine="auto", timeout=30.0,
           smt2_dir=None, var_format=None) -> Verdict:
     """Decide a claim (see module docstring). Bad input raises numeric.errors.InputError."""
-    from .engines import get_engine
-    from .engines.base import Unsupported
+    from qbound.proofs.engines import get_engine
+    from qbound.proofs.engines.base import Unsupported
     c = build_claim(claim, fmt, rounding, assume=assume, consts=consts, var_format=var_format)
     if engine != "auto":
         eng = get_engine(engine)
@@ -58,9 +58,9 @@ def prove(claim, fmt, rounding="rne", *, assume=(), consts=None, engine="auto", 
 
 def decide_auto(c, timeout=30.0, smt2_dir=None) -> Verdict:
     """The auto strategy on a built claim."""
-    from .engines import get_engine
-    from .engines.base import Unsupported
-    from .engines.exhaustive import ExhaustiveEngine
+    from qbound.proofs.engines import get_engine
+    from qbound.proofs.engines.base import Unsupported
+    from qbound.proofs.engines.exhaustive import ExhaustiveEngine
     reasons = []
     order = []
     ex = ExhaustiveEngine()
@@ -94,5 +94,5 @@ def decide_auto(c, timeout=30.0, smt2_dir=None) -> Verdict:
 def run_suite(name="default", formats=None, roundings=None, progress=True, consts=None, **kw):
     """Run a named lemma suite; see :mod:`proofs.suite` (extra keywords: timeout, on_result,
     smt2_dir, jobs)."""
-    from .suite import run_suite as _run
+    from qbound.proofs.suite import run_suite as _run
     return _run(name, formats=formats, roundings=roundings, progress=progress, consts=consts, **kw)

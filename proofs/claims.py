@@ -26,7 +26,7 @@ import difflib
 from dataclasses import dataclass
 from fractions import Fraction
 
-from numeric.errors import InputError
+from qbound.numeric.errors import InputError
 
 FUNCTIONS = {"rnd": 1, "sqrt": 1, "abs": 1, "min": 2, "max": 2, "ulp": 1}
 NAMES = ("u", "tiny", "huge", "minsub", "p")

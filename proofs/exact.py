@@ -22,10 +22,10 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from numeric.errors import InputError
-from numeric.formats import FloatFormat, _floor_log2, check_rounding, get_format
+from qbound.numeric.errors import InputError
+from qbound.numeric.formats import FloatFormat, _floor_log2, check_rounding, get_format
 
-from .claims import Node, parse_expr, to_text, variables
+from qbound.proofs.claims import Node, parse_expr, to_text, variables
 
 INF = float("inf")
 NAN = float("nan")

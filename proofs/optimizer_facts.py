@@ -25,9 +25,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 
-from numeric.formats import check_rounding, get_format
+from qbound.numeric.formats import check_rounding, get_format
 
-from .exact import fmt_value, round_fraction
+from qbound.proofs.exact import fmt_value, round_fraction
 
 _EPS_BITS = 24
 
@@ -44,7 +44,7 @@ def constant_rounding(value, fmt, rounding="rne", *, engine="auto") -> dict:
     representable (bool), rel_error (exact, as float and string), verdict (engine check of
     ``rnd(c) == rounded``).
     """
-    from . import prove
+    from qbound.proofs import prove
     fmt = get_format(fmt)
     check_rounding(rounding)
     c = _as_used(value)
@@ -132,12 +132,12 @@ def stagnation_threshold(fmt, rounding="rne", beta2=0.999, *, engine="auto") -> 
     the given beta2), verdict, witness (v that decreases past the threshold, with Q(beta2 v)),
     check_at_threshold and check_past_threshold (engine verdicts).
     """
-    from . import prove
+    from qbound.proofs import prove
     fmt = get_format(fmt)
     check_rounding(rounding)
     b2 = _as_used(beta2)
     if not (0 < b2 < 1):
-        from numeric.errors import InputError
+        from qbound.numeric.errors import InputError
         raise InputError(f"beta2 must be in (0, 1), got {beta2}")
     T, att = None, True
     for v in _positive_candidates(fmt):
@@ -179,7 +179,7 @@ def swamping_threshold(fmt, rounding="rne", *, engine="auto") -> dict:
     Returns dict: threshold (exact r*), threshold_attained, condition, verdict (engine check at r*
     or just below), witness (w and delta just above r* that change w), check_past_threshold.
     """
-    from . import prove
+    from qbound.proofs import prove
     fmt = get_format(fmt)
     check_rounding(rounding)
     R, att = None, True

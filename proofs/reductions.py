@@ -34,13 +34,13 @@ from fractions import Fraction
 
 import z3
 
-from .engines.base import counterexample_record
-from .engines.smt import solve, to_smt2, write_smt2
-from .verdict import Verdict
+from qbound.proofs.engines.base import counterexample_record
+from qbound.proofs.engines.smt import solve, to_smt2, write_smt2
+from qbound.proofs.verdict import Verdict
 
 
 def _versions(solver):
-    from .engines.smt import bitwuzla_version, cvc5_version, z3_version
+    from qbound.proofs.engines.smt import bitwuzla_version, cvc5_version, z3_version
     return {"z3": z3_version, "bitwuzla": bitwuzla_version, "cvc5": cvc5_version}[solver]()
 
 
@@ -249,7 +249,7 @@ def _decide_reduced(query, solver, timeout, smt2_dir, stem, engine, details):
 def product_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=None) -> Verdict:
     """Normal-range product lemma |rnd(a*b) - a*b| <= bound*|a*b| via the significand reduction.
     A counterexample is mapped back to format values and replayed through the unreduced claim."""
-    from .exact import build_claim
+    from qbound.proofs.exact import build_claim
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
     eng = f"{solver}+significand-reduction"
     det = {"reduction": "product: significands only"}
@@ -268,7 +268,7 @@ def product_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_d
 
 def sum_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=None, full_gaps=None) -> Verdict:
     """Normal-range sum lemma |rnd(a+b) - (a+b)| <= bound*|a+b| via the significand/gap reduction."""
-    from .exact import build_claim
+    from qbound.proofs.exact import build_claim
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
     full = (fmt.emax - fmt.emin) <= 64 if full_gaps is None else full_gaps
     G = (fmt.emax - fmt.emin) if full else fmt.p + 3
@@ -302,7 +302,7 @@ def sum_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=N
 def quotient_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=None) -> Verdict:
     """Normal-range quotient lemma via the significand reduction (counterexamples replayed in the
     multiplied-out claim |rnd(a/b) b - a| <= bound |a|)."""
-    from .exact import build_claim
+    from qbound.proofs.exact import build_claim
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
     eng = f"{solver}+significand-reduction"
     det = {"reduction": "quotient: significands only"}
@@ -323,7 +323,7 @@ def quotient_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_
 
 def sqrt_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=None) -> Verdict:
     """Normal-range sqrt lemma via the significand/parity reduction."""
-    from .exact import build_claim
+    from qbound.proofs.exact import build_claim
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
     eng = f"{solver}+significand-reduction"
     det = {"reduction": "sqrt: significand and exponent parity"}
@@ -374,7 +374,7 @@ def conversion_witness(fmt, mode, bound=None, k=20):
     (ties, and 2^-k above / below a grid point), rounded by the exact rational rounding function; the
     relative error is scale-invariant in the normal range, so [1, 2) is representative.
     """
-    from .exact import round_fraction
+    from qbound.proofs.exact import round_fraction
     p = fmt.p
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
     target = bound * (1 - Fraction(1, 1 << k))

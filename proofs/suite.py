@@ -20,12 +20,12 @@ from fractions import Fraction
 
 import numpy as np
 
-from numeric.formats import FloatFormat, get_format
-from numeric.rounding import quantize
+from qbound.numeric.formats import FloatFormat, get_format
+from qbound.numeric.rounding import quantize
 
-from . import prove
-from .exact import fmt_value, round_fraction
-from .verdict import LemmaResult, Verdict
+from qbound.proofs import prove
+from qbound.proofs.exact import fmt_value, round_fraction
+from qbound.proofs.verdict import LemmaResult, Verdict
 
 DEFAULT_FORMATS = ("fp32", "fp16", "bf16", "fp8_e4m3fn", "fp8_e5m2", "fp6_e3m2", "fp6_e2m3", "fp4_e2m1")
 DEFAULT_ROUNDINGS = ("rne", "rtz", "sr")
@@ -56,8 +56,8 @@ def _bound_str(fmt, mode):
 
 def lemmas_for(fmt: FloatFormat, mode: str, consts: dict, timeout=30.0):
     """Yield LemmaResults for one (format, rounding)."""
-    from .optimizer_facts import constant_rounding, stagnation_threshold, swamping_threshold
-    from .reductions import conversion_witness, product_lemma, real_conversion, sum_lemma
+    from qbound.proofs.optimizer_facts import constant_rounding, stagnation_threshold, swamping_threshold
+    from qbound.proofs.reductions import conversion_witness, product_lemma, real_conversion, sum_lemma
     bnd = fmt.rel_error_bound(mode)
     bconst = {"bnd": bnd}
     normal = "tiny <= abs(x) <= huge"
@@ -302,14 +302,14 @@ def _sr(fmt):
 
 
 def _units(name, formats, roundings, consts):
-    from numeric.errors import InputError
+    from qbound.numeric.errors import InputError
     if name not in SUITES:
         import difflib
         close = difflib.get_close_matches(str(name), SUITES, n=1)
         raise InputError(f"unknown suite {name!r}.{' Did you mean ' + close[0] + '?' if close else ''} "
                          f"Accepted: {', '.join(SUITES)}.")
     fmts = [get_format(f) for f in (formats or (DEFAULT_FORMATS if name == "default" else ("fp8_e4m3fn", "bf16")))]
-    from numeric.formats import check_rounding
+    from qbound.numeric.formats import check_rounding
     rnds = [check_rounding(r) for r in (roundings or DEFAULT_ROUNDINGS)]
     cs = dict(DEFAULT_CONSTS)
     for k, v in (consts or {}).items():

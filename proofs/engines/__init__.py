@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import difflib
 
-from numeric.errors import InputError
+from qbound.numeric.errors import InputError
 
 ENGINE_NAMES = ("auto", "exhaustive", "z3", "bitwuzla", "cvc5")
 
 
 def get_engine(name: str):
     if name == "exhaustive":
-        from .exhaustive import ExhaustiveEngine
+        from qbound.proofs.engines.exhaustive import ExhaustiveEngine
         return ExhaustiveEngine()
     if name in ("z3", "bitwuzla", "cvc5"):
-        from .smt import SmtEngine
+        from qbound.proofs.engines.smt import SmtEngine
         return SmtEngine(name)
     close = difflib.get_close_matches(str(name), ENGINE_NAMES, n=2)
     hint = f" Did you mean {', '.join(close)}?" if close else ""

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from fractions import Fraction
 
-from ..exact import Undecided, first_failing_sides, fmt_value, holds_at
-from ..verdict import Verdict
+from qbound.proofs.exact import Undecided, first_failing_sides, fmt_value, holds_at
+from qbound.proofs.verdict import Verdict
 
 
 class Unsupported(Exception):

@@ -18,11 +18,11 @@ from fractions import Fraction
 
 import numpy as np
 
-from numeric.rounding import quantize
+from qbound.numeric.rounding import quantize
 
-from ..exact import Undecided, choices_for, holds_at, rnd_nodes
-from ..verdict import Verdict
-from .base import Engine, Unsupported, counterexample_record
+from qbound.proofs.exact import Undecided, choices_for, holds_at, rnd_nodes
+from qbound.proofs.verdict import Verdict
+from qbound.proofs.engines.base import Engine, Unsupported, counterexample_record
 
 MAX_CASES = 1 << 25        # assignments enumerated at most
 MAX_FALLBACK = 200_000     # elements re-evaluated exactly at most

@@ -30,7 +30,7 @@ from fractions import Fraction
 
 import z3
 
-from .base import Unsupported
+from qbound.proofs.engines.base import Unsupported
 
 MAX_PREC = 600
 STANDARD = ((5, 11), (8, 24), (11, 53), (15, 113))

@@ -17,9 +17,9 @@ from fractions import Fraction
 
 import z3
 
-from ..verdict import Verdict
-from .base import Engine, Unsupported, counterexample_record
-from .fpenc import STANDARD, Encoder, fp_bits_to_fraction
+from qbound.proofs.verdict import Verdict
+from qbound.proofs.engines.base import Engine, Unsupported, counterexample_record
+from qbound.proofs.engines.fpenc import STANDARD, Encoder, fp_bits_to_fraction
 
 
 def z3_version() -> str:

@@ -4,9 +4,9 @@ import math
 import pytest
 import sympy as sp
 
-import bounds
-from bounds import adam as A
-from numeric.errors import InputError
+from qbound import bounds
+from qbound.bounds import adam as A
+from qbound.numeric.errors import InputError
 
 
 @pytest.fixture(scope="module")

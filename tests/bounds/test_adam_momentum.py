@@ -4,9 +4,9 @@ import math
 
 import sympy as sp
 
-import bounds
-from bounds import adam as A
-from bounds import adam_momentum as M
+from qbound import bounds
+from qbound.bounds import adam as A
+from qbound.bounds import adam_momentum as M
 
 
 def test_momentum_steps_pass():
@@ -39,7 +39,7 @@ def test_wrong_geometric_sum_is_caught():
 
 def test_wrong_assembly_is_caught():
     # dropping the lag_tail term from the closed form must break the assembly identity
-    from bounds.derivation import check_identity
+    from qbound.bounds.derivation import check_identity
     bad = M.BOUND_M0 - (M.T / M.NTIL) * M.E_TERMS["lag_tail"] * M.LAM0
     Dn = M.d * M.T * M.LAM0
     E2 = M.ALPHA_BAR * M.R / (1 - M.B_) ** 2 * Dn
@@ -84,7 +84,7 @@ def test_quantized_momentum_steps_pass_and_reduce_at_q0():
     bq, conds, _ = M.quantized_bound()
     assert {s.name for s in bq.free_symbols} >= {"q_W", "q_G", "q_M", "q_V", "X0"}
     # grows with every q at a typical configuration
-    from bounds.adam import _eval_expr
+    from qbound.bounds.adam import _eval_expr
     v = dict(T=10000, alpha=0.01, beta1=0.9, beta2=0.999, eps=1e-8, R=1, L=1, d=10, Delta=1, X0=1,
              q_W=0, q_G=0, q_M=0, q_V=0)
     base = _eval_expr(bq, conds, v)

@@ -1,7 +1,7 @@
 """Leading orders and the rate tables."""
 import sympy as sp
 
-from bounds.asymptotics import KGRID, leading, rate_table
+from qbound.bounds.asymptotics import KGRID, leading, rate_table
 
 T = sp.Symbol("T", positive=True)
 

@@ -2,7 +2,7 @@
 import numpy as np
 import sympy as sp
 
-from bounds.derivation import (Check, Derivation, Step, check_identity, check_nonnegative, check_sampled)
+from qbound.bounds.derivation import (Check, Derivation, Step, check_identity, check_nonnegative, check_sampled)
 
 
 def test_identity_passes_and_fails():

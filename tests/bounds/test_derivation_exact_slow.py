@@ -1,8 +1,8 @@
 """Slow: every sampled step re-evaluated in mpmath at all 10^4 points (no float screen)."""
 import pytest
 
-from bounds import adam as A
-from bounds import muon as M
+from qbound.bounds import adam as A
+from qbound.bounds import muon as M
 
 
 @pytest.mark.slow

@@ -3,9 +3,9 @@ import math
 
 import pytest
 
-from bounds.floor import error_floor
-from bounds.mantissa import q_for_bits, required_bits
-from numeric.errors import InputError
+from qbound.bounds.floor import error_floor
+from qbound.bounds.mantissa import q_for_bits, required_bits
+from qbound.numeric.errors import InputError
 
 
 def test_full_precision_floor_is_zero():

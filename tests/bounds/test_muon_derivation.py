@@ -3,8 +3,8 @@ import math
 
 import sympy as sp
 
-import bounds
-from bounds import muon as M
+from qbound import bounds
+from qbound.bounds import muon as M
 
 
 def test_derivation_passes():

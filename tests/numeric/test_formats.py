@@ -6,8 +6,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from numeric.errors import InputError
-from numeric.formats import (ROUNDING_MODES, FloatFormat, FormatError, check_rounding, get_format,
+from qbound.numeric.errors import InputError
+from qbound.numeric.formats import (ROUNDING_MODES, FloatFormat, FormatError, check_rounding, get_format,
                              registry)
 
 P2 = lambda e: F(2) ** e  # noqa: E731
@@ -69,7 +69,7 @@ def test_unit_roundoff_and_bounds():
     assert f.rel_error_bound_attained("rna") and not f.rel_error_bound_attained("rdn")
     # the nearest bound is attained at the tie 1 + u
     x = 1 + f.unit_roundoff("rne")
-    from numeric.rounding import quantize
+    from qbound.numeric.rounding import quantize
     assert abs(F(quantize(float(x), f)) - x) / x == f.rel_error_bound("rne")
 
 

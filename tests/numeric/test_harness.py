@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from bounds.cli import main
-from numeric.errors import InputError
-from numeric.harness import run
-from numeric.problems import make_problem
-from numeric.trajectory import Trajectory
+from qbound.app.cli import main
+from qbound.numeric.errors import InputError
+from qbound.numeric.harness import run
+from qbound.numeric.problems import make_problem
+from qbound.numeric.trajectory import Trajectory
 
 
 def test_same_seed_same_run_and_seed_matters():

@@ -1,8 +1,8 @@
 """The mpmath reference run: the float64 path's own error is tiny next to any quantization effect."""
 import pytest
 
-from numeric.errors import InputError
-from numeric.reference import reference_run
+from qbound.numeric.errors import InputError
+from qbound.numeric.reference import reference_run
 
 
 @pytest.mark.parametrize("problem,opt,hp,kw", [

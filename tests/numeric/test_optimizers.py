@@ -6,12 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from numeric.errors import InputError
-from numeric.harness import run
-from numeric.optimizers import OPTIMIZERS, make_optimizer, newton_schulz, polar_svd
-from numeric.problems import make_problem
-from numeric.quantplan import QuantPlan, Quantizers
-from numeric.rounding import is_representable
+from qbound.numeric.errors import InputError
+from qbound.numeric.harness import run
+from qbound.numeric.optimizers import OPTIMIZERS, make_optimizer, newton_schulz, polar_svd
+from qbound.numeric.problems import make_problem
+from qbound.numeric.quantplan import QuantPlan, Quantizers
+from qbound.numeric.rounding import is_representable
 
 FP64_ALL = "W=fp64,G=fp64,M=fp64,V=fp64,update=fp64"
 

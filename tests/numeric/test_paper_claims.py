@@ -15,8 +15,8 @@ import functools
 import numpy as np
 import pytest
 
-from numeric.harness import run
-from numeric.quantplan import CompQuant, QuantPlan, mantissa_format
+from qbound.numeric.harness import run
+from qbound.numeric.quantplan import CompQuant, QuantPlan, mantissa_format
 
 ROSEN = dict(problem="rosenbrock", problem_kw={"d": 2}, hparams={"lr": 3e-2}, steps=3000)
 # float64 tuning on Rosenbrock (d = 2, beta2 = 0.999, 3000 steps): lr 3e-2 reaches ||grad||^2 ~ 1e-7;

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from numeric.harness import run
-from numeric.quantplan import CompQuant, QuantPlan, mantissa_format
+from qbound.numeric.harness import run
+from qbound.numeric.quantplan import CompQuant, QuantPlan, mantissa_format
 
 pytestmark = pytest.mark.slow
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from numeric.errors import InputError
-from numeric.problems import PROBLEMS, flatten, make_problem, unflatten
+from qbound.numeric.errors import InputError
+from qbound.numeric.problems import PROBLEMS, flatten, make_problem, unflatten
 
 SMALL = {
     "rosenbrock": dict(d=5),

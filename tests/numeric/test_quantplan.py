@@ -4,9 +4,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from numeric.errors import InputError
-from numeric.formats import get_format
-from numeric.quantplan import COMPONENTS, CompQuant, QuantPlan, Quantizers, mantissa_format
+from qbound.numeric.errors import InputError
+from qbound.numeric.formats import get_format
+from qbound.numeric.quantplan import COMPONENTS, CompQuant, QuantPlan, Quantizers, mantissa_format
 
 
 def test_parse_full_plan():

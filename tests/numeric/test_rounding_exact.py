@@ -4,8 +4,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from numeric.formats import get_format
-from numeric.rounding import quantize, quantize_exact
+from qbound.numeric.formats import get_format
+from qbound.numeric.rounding import quantize, quantize_exact
 
 
 def mixed(fmt, n=300, seed=0):

@@ -9,8 +9,8 @@ float64 and float32 input, SR with caller-supplied random integers and with an r
 import numpy as np
 import pytest
 
-from numeric.formats import FloatFormat, get_format, registry
-from numeric.rounding import FAST_MIN_SIZE, _quantize, quantize, sr_random_stream
+from qbound.numeric.formats import FloatFormat, get_format, registry
+from qbound.numeric.rounding import FAST_MIN_SIZE, _quantize, quantize, sr_random_stream
 
 pytest.importorskip("numba")
 
@@ -91,7 +91,7 @@ def test_fast_equals_reference_sr(fmt):
 
 
 def test_sr_stream_numpy_equals_compiled():
-    from numeric._kernel_numba import splitmix_stream
+    from qbound.numeric._kernel_numba import splitmix_stream
     for key in (0, 1, 2**63 + 12345, 2**64 - 1):
         for k in (1, 7, 64):
             assert np.array_equal(sr_random_stream(key, 1000, k), splitmix_stream(key, 1000, k))
@@ -128,7 +128,7 @@ def test_fast_path_shapes_and_dtypes():
 
 def test_threaded_chunks_equal_reference(monkeypatch):
     """Splitting over threads changes nothing (also the SR stream, which is indexed globally)."""
-    from numeric import _kernel_numba as K
+    from qbound.numeric import _kernel_numba as K
     monkeypatch.setattr(K, "THREAD_MIN_SIZE", 1000)
     monkeypatch.setenv("QBOUND_THREADS", "3")
     x = tricky_inputs(get_format("bf16"), 5000, seed=11)

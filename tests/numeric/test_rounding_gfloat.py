@@ -25,8 +25,8 @@ gfloat = pytest.importorskip("gfloat")
 from gfloat import FormatInfo, RoundMode, round_float, round_ndarray  # noqa: E402
 from gfloat.types import Domain  # noqa: E402
 
-from numeric.formats import get_format, registry  # noqa: E402
-from numeric.rounding import quantize  # noqa: E402
+from qbound.numeric.formats import get_format, registry  # noqa: E402
+from qbound.numeric.rounding import quantize  # noqa: E402
 
 GF_MODE = {"rne": RoundMode.TiesToEven, "rna": RoundMode.TiesToAway, "rtz": RoundMode.TowardZero,
            "rup": RoundMode.TowardPositive, "rdn": RoundMode.TowardNegative}

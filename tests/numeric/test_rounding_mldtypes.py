@@ -14,8 +14,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from numeric.formats import get_format
-from numeric.rounding import _quantize, quantize
+from qbound.numeric.formats import get_format
+from qbound.numeric.rounding import _quantize, quantize
 
 TARGETS = {
     "bf16": ml_dtypes.bfloat16,

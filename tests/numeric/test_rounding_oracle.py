@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from numeric.formats import FloatFormat, get_format, registry
-from numeric.rounding import _quantize, is_representable, quantize
+from qbound.numeric.formats import FloatFormat, get_format, registry
+from qbound.numeric.rounding import _quantize, is_representable, quantize
 
 DET = ("rne", "rna", "rtz", "rup", "rdn")
 ORACLE_FORMATS = list(registry().values()) + [get_format("e3m4"), get_format("e6m9"),

@@ -11,8 +11,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from numeric.formats import get_format
-from numeric.rounding import _quantize, quantize
+from qbound.numeric.formats import get_format
+from qbound.numeric.rounding import _quantize, quantize
 
 FMTS = [get_format(n) for n in ("bf16", "fp8_e4m3fn", "fp8_e5m2", "fp4_e2m1", "e3m4")]
 

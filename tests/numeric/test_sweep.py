@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from bounds.cli import main
-from numeric.errors import InputError
-from numeric.sweep import SweepSpec, config_key, load_results, parse_int_list, parse_kv, run_sweep
+from qbound.app.cli import main
+from qbound.numeric.errors import InputError
+from qbound.numeric.sweep import SweepSpec, config_key, load_results, parse_int_list, parse_kv, run_sweep
 
 SPEC = dict(problem="matrix-ls", problem_kw={"m": 6, "n": 4, "N": 40, "batch": 8},
             optimizers=("adam", "muon"), components=("V", "M"), bits=(2, 5), seeds=(0, 1), steps=15)
@@ -31,7 +31,7 @@ def test_resume_skips_finished_and_repairs_torn_line(tmp_path):
     with open(out, "a") as fh:  # an interrupted write
         fh.write('{"key": "abc", "summ')
     calls = []
-    import numeric.sweep as sw
+    import qbound.numeric.sweep as sw
     orig = sw.run_config
     sw.run_config = lambda c: calls.append(c["key"]) or orig(c)
     try:

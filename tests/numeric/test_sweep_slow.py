@@ -1,8 +1,8 @@
 """A bigger sweep (slow): the issue's grid shape on matrix-ls, 1 vs 2 workers, then the plots."""
 import pytest
 
-from numeric.plots import plot_sweep
-from numeric.sweep import SweepSpec, run_sweep
+from qbound.app.plots import plot_sweep
+from qbound.numeric.sweep import SweepSpec, run_sweep
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ from fractions import Fraction
 
 import pytest
 
-from numeric.formats import get_format
-from numeric.rounding import quantize
-from proofs import prove
+from qbound.numeric.formats import get_format
+from qbound.numeric.rounding import quantize
+from qbound.proofs import prove
 
 SMALL = ["fp8_e5m2", "fp8_e4m3fn", "fp6_e3m2", "fp6_e2m3"]
 CLAIMS = [
@@ -93,7 +93,7 @@ def test_relative_model_counterexample_replays():
 def test_broken_encoding_is_caught(monkeypatch):
     """Break the SMT encoding (every rounding done toward zero) and check the cross-check sees it."""
     import z3
-    from proofs.engines import fpenc
+    from qbound.proofs.engines import fpenc
     claim, hyps, consts = "abs(rnd(x*c) - x*c) <= u/(1+u)*abs(x*c)", ["tiny <= abs(x*c) <= huge"], {"c": "1.9375"}
     good = prove(claim, "fp6_e3m2", "rne", assume=hyps, consts=consts, engine="z3")
     ref = prove(claim, "fp6_e3m2", "rne", assume=hyps, consts=consts, engine="exhaustive")
@@ -121,13 +121,13 @@ def test_smt2_written(tmp_path):
     text = files[0].read_text()
     assert "(check-sat)" in text
     # any solver can re-check the written query: bitwuzla parses the file and finds it unsat
-    from proofs.engines.smt import _solve_bitwuzla
+    from qbound.proofs.engines.smt import _solve_bitwuzla
     assert _solve_bitwuzla(text, 30.0)[0] == "unsat"
 
 
 def test_cvc5_agrees_when_installed():
     pytest.importorskip("cvc5")
-    from proofs.reductions import product_lemma
+    from qbound.proofs.reductions import product_lemma
     for hyps, expected in ((["b <= 2*a", "a <= 2*b"], "proved"), (["b <= 3*a", "a <= 3*b"], "falsified")):
         a = prove("rnd(a - b) == a - b", "fp32", assume=hyps, engine="cvc5", timeout=60)
         b = prove("rnd(a - b) == a - b", "fp32", assume=hyps, engine="bitwuzla", timeout=60)
@@ -141,7 +141,7 @@ def test_invalid_solver_model_is_not_a_counterexample():
     """z3 5.4.1 answers 'sat' for this true Sterbenz instance on the (3, 24) sort with a model that
     violates the query (found while building the suite). Whatever z3 does, the replay through the
     exact evaluator must never let it become 'falsified'."""
-    from numeric.formats import FloatFormat
+    from qbound.numeric.formats import FloatFormat
     v = prove("rnd(a - b) == a - b", FloatFormat("e3m23", 3, 23), "rne", assume=["b <= 2*a", "a <= 2*b"],
               engine="z3", timeout=60)
     assert v.status in ("proved", "unknown")

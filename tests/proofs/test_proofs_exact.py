@@ -5,9 +5,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from numeric.formats import get_format
-from numeric.rounding import quantize
-from proofs.exact import build_claim, evaluate, round_fraction
+from qbound.numeric.formats import get_format
+from qbound.numeric.rounding import quantize
+from qbound.proofs.exact import build_claim, evaluate, round_fraction
 
 FORMATS = ["fp8_e4m3fn", "fp8_e5m2", "fp6_e3m2", "fp6_e2m3", "fp4_e2m1", "bf16", "fp16"]
 

@@ -3,9 +3,9 @@ from fractions import Fraction
 
 import pytest
 
-from numeric.formats import get_format
-from numeric.rounding import quantize
-from proofs.optimizer_facts import constant_rounding, stagnation_threshold, swamping_threshold
+from qbound.numeric.formats import get_format
+from qbound.numeric.rounding import quantize
+from qbound.proofs.optimizer_facts import constant_rounding, stagnation_threshold, swamping_threshold
 
 
 @pytest.mark.parametrize("name", ["bf16", "fp16", "fp8_e4m3fn", "fp8_e5m2", "fp6_e2m3"])
@@ -26,7 +26,7 @@ def test_stagnation_rne(name):
 
 
 def round_exact(b2, v, fmt):
-    from proofs.exact import round_fraction
+    from qbound.proofs.exact import round_fraction
     return round_fraction(Fraction(b2) * Fraction(v), fmt, "rne")
 
 

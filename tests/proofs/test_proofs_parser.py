@@ -3,8 +3,8 @@ from fractions import Fraction
 
 import pytest
 
-from numeric.errors import InputError
-from proofs.claims import ClaimSyntaxError, parse_const, parse_expr, to_text, variables
+from qbound.numeric.errors import InputError
+from qbound.proofs.claims import ClaimSyntaxError, parse_const, parse_expr, to_text, variables
 
 
 @pytest.mark.parametrize("text", [

@@ -4,10 +4,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from numeric.formats import get_format
-from numeric.rounding import quantize
-from proofs.exact import round_fraction
-from proofs.reductions import conversion_witness, product_lemma, real_conversion, sum_lemma
+from qbound.numeric.formats import get_format
+from qbound.numeric.rounding import quantize
+from qbound.proofs.exact import round_fraction
+from qbound.proofs.reductions import conversion_witness, product_lemma, real_conversion, sum_lemma
 
 FMTS = ["fp8_e4m3fn", "fp8_e5m2", "fp6_e3m2"]
 
@@ -92,7 +92,7 @@ def _max_quotient_error(fmt, mode):
 @pytest.mark.parametrize("name", ["fp6_e3m2", "fp6_e2m3"])
 @pytest.mark.parametrize("mode", ["rne", "rtz"])
 def test_quotient_reduction_matches_enumeration(name, mode):
-    from proofs.reductions import quotient_lemma
+    from qbound.proofs.reductions import quotient_lemma
     fmt = get_format(name)
     worst = _max_quotient_error(fmt, mode)
     assert quotient_lemma(fmt, mode, bound=worst).status == "proved"
@@ -103,8 +103,8 @@ def test_quotient_reduction_matches_enumeration(name, mode):
 @pytest.mark.parametrize("name", ["fp6_e3m2", "fp8_e4m3fn", "fp8_e5m2"])
 @pytest.mark.parametrize("mode", ["rne", "rtz"])
 def test_sqrt_reduction_matches_enumeration(name, mode):
-    from proofs import prove
-    from proofs.reductions import sqrt_lemma
+    from qbound.proofs import prove
+    from qbound.proofs.reductions import sqrt_lemma
     fmt = get_format(name)
     b = fmt.rel_error_bound(mode)
     for bound in (b, b * Fraction(3, 4), b / 2, b / 8):

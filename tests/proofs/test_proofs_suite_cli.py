@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from bounds.cli import main
-from numeric.formats import get_format
-from proofs import run_suite
-from proofs.suite import sr_expectation
+from qbound.app.cli import main
+from qbound.numeric.formats import get_format
+from qbound.proofs import run_suite
+from qbound.proofs.suite import sr_expectation
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_default_suite_full():
 @pytest.mark.parametrize("fmt", ["fp8_e4m3fn", "fp8_e5m2"])
 def test_fma_triples_exhaustive(fmt):
     """The suite decides 8-bit fma via the conversion lemma over reals; enumerate every triple too."""
-    from proofs import prove
+    from qbound.proofs import prove
     v = prove("abs(rnd(a*b+c) - (a*b+c)) <= u/(1+u)*abs(a*b+c)", fmt, "rne", assume=["tiny <= abs(a*b+c) <= huge"],
               engine="exhaustive", timeout=600)
     assert v.status == "proved"

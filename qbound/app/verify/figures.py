@@ -184,7 +184,7 @@ def fig_lost_updates(results, out):
     if not rows:
         return None
     plt = _plt()
-    from .falsify import _fact_field
+    from qbound.app.verify.falsify import _fact_field
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4), sharex=True)
     fmts = sorted({r["format"] for r in rows})
     cmap = plt.get_cmap("tab10")

@@ -1,11 +1,11 @@
 """From analysed results (plain dicts) to the claims table: one Evidence item per layer and check.
 
-Every function here is pure: it reads the ``results`` dict that ``bounds.verify`` assembles
+Every function here is pure: it reads the ``results`` dict that ``qbound.app.verify.orchestrate`` assembles
 (sections ``lemmas``, ``derivations``, ``bounds``, ``trajectory``, ``thresholds``, ``scaling``,
-``floor``) and returns :class:`~bounds.falsify_claims.Evidence`; the verdicts follow from the rule in
-:mod:`bounds.falsify_claims`. Tests feed synthetic results to check that verdicts flip with the data.
+``floor``) and returns :class:`~qbound.app.verify.claims.Evidence`; the verdicts follow from the rule in
+:mod:`qbound.app.verify.claims`. Tests feed synthetic results to check that verdicts flip with the data.
 
-Decision rules (intervals are Student-t 95% over seeds, :mod:`bounds.falsify_stats`):
+Decision rules (intervals are Student-t 95% over seeds, :mod:`qbound.app.verify.stats`):
 
 * sensitivity (paper: Adam is more sensitive to W and V): at a given mantissa, on log10 of the final
   ||grad F||^2, both W and V above both G and M beyond intervals -> supports; G or M above W or V
@@ -27,8 +27,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import falsify_stats as st
-from .falsify_claims import Claim, Evidence, missing
+from qbound.app.verify import stats as st
+from qbound.app.verify.claims import Claim, Evidence, missing
 
 VERIFY_CMD = "qbound verify"
 
@@ -202,7 +202,7 @@ def _count(xs):
 def ev_theory_bits_order(ders, scaling) -> Evidence:
     """Adam: the bounds layer asks more bits for W and V than for G and M (at the largest T)."""
     eid = "derive.adam.required_bits_order"
-    from .falsify import bits_from_required
+    from qbound.app.verify.falsify import bits_from_required
     d = (ders or {}).get("adam")
     if not d or d.get("status") != "ok":
         return missing("derivation", eid, (d or {}).get("reason", "adam derivation not run"))
@@ -227,7 +227,7 @@ def ev_theory_bits_order(ders, scaling) -> Evidence:
 
 def ev_theory_muon_vs_adam(ders) -> Evidence:
     eid = "derive.muon_vs_adam.required_bits"
-    from .falsify import bits_from_required
+    from qbound.app.verify.falsify import bits_from_required
     a, m = (ders or {}).get("adam"), (ders or {}).get("muon")
     for n, d in (("adam", a), ("muon", m)):
         if not d or d.get("status") != "ok":
@@ -256,7 +256,7 @@ def ev_theory_log_bits(ders, name) -> Evidence:
     """The bounds layer keeps the full-precision rate with M_X >= k_X log2 T + const for every
     component (finite k_X from its rate analysis), and its concrete required bits follow that law."""
     eid = f"derive.{name}.required_bits_log"
-    from .falsify import bits_from_required
+    from qbound.app.verify.falsify import bits_from_required
     d = (ders or {}).get(name)
     if not d or d.get("status") != "ok":
         return missing("derivation", eid, (d or {}).get("reason", f"{name} derivation not run"))
@@ -580,7 +580,7 @@ def ev_stagnation(th_rows) -> list[Evidence]:
     out = []
     if not rows:
         return [missing("experiment", "exp.stagnation", "no threshold runs configured")]
-    from .falsify import _fact_field
+    from qbound.app.verify.falsify import _fact_field
     for r in rows:
         eid = f"exp.stagnation.{r['format']}.b{r['beta2']}"
         if r.get("fact_error") or r.get("fact") is None:
@@ -614,7 +614,7 @@ def ev_stagnation(th_rows) -> list[Evidence]:
 def ev_swamping(th_rows) -> list[Evidence]:
     rows = [r for r in th_rows if r["kind"] == "swamping"]
     out = []
-    from .falsify import _fact_field
+    from qbound.app.verify.falsify import _fact_field
     for r in rows:
         eid = f"exp.swamping.{r['format']}"
         if r.get("fact_error") or r.get("fact") is None:
@@ -859,7 +859,7 @@ def build_claims(results: dict) -> list[Claim]:
                         [ev_lemma_family(L, "opt.swamping", None, "swamping lemma")] + ev_swamping(th)))
     fl = results.get("floor") or {}
     ev = [premise()]
-    from .falsify import bound_name
+    from qbound.app.verify.falsify import bound_name
     fname = bound_name(fl.get("optimizer", ""))
     if fname in D:
         for plan in (fl.get("plans") or {}):

@@ -1,7 +1,7 @@
 """A small scheduler for ``qbound verify``: units run in worker processes, results stored as they come.
 
 ``submit(stage, unit, group, callback)`` either finds the unit's result in the
-:class:`~bounds.falsify_store.ResultStore` (resume: the callback fires at once, nothing is recomputed)
+:class:`~qbound.app.verify.store.ResultStore` (resume: the callback fires at once, nothing is recomputed)
 or queues it. ``run()`` executes queued units in ``workers`` processes (``workers == 1``: in this
 process, in submission order), appends each result to the store the moment it arrives, and calls the
 unit's callback, which may submit further units (the mantissa search does). Identical units submitted
@@ -13,8 +13,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 from collections import OrderedDict
 
-from .falsify_runs import execute
-from .falsify_store import ResultStore, unit_key
+from qbound.app.verify.runs import execute
+from qbound.app.verify.store import ResultStore, unit_key
 
 
 class Scheduler:

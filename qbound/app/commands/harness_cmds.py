@@ -1,6 +1,6 @@
 """``qbound run`` / ``qbound sweep`` / ``qbound plot``: quantized optimizer experiments.
 
-Thin glue over numeric.harness, numeric.sweep and numeric.plots (imported inside the handlers).
+Thin glue over numeric.harness, numeric.sweep and qbound.app.plots (imported inside the handlers).
 """
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def register(sub):
 
 def _check_name(name, accepted, what):
     import difflib
-    from numeric.errors import InputError
+    from qbound.numeric.errors import InputError
     if name not in accepted:
         close = difflib.get_close_matches(name, accepted, n=2, cutoff=0.4)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -73,11 +73,11 @@ def cmd_run(args):
     from rich.progress import Progress
     from rich.table import Table
 
-    from numeric.harness import run
-    from numeric.optimizers import make_optimizer
-    from numeric.problems import make_problem
-    from numeric.quantplan import QuantPlan
-    from numeric.sweep import parse_kv
+    from qbound.numeric.harness import run
+    from qbound.numeric.optimizers import make_optimizer
+    from qbound.numeric.problems import make_problem
+    from qbound.numeric.quantplan import QuantPlan
+    from qbound.numeric.sweep import parse_kv
 
     problem = make_problem(args.problem, **parse_kv(args.problem_args))
     hp = parse_kv(args.hp)
@@ -86,7 +86,7 @@ def cmd_run(args):
     opt = make_optimizer(args.optimizer, **hp)
     plan = QuantPlan.parse(args.quant)
     if args.steps < 0:
-        from numeric.errors import InputError
+        from qbound.numeric.errors import InputError
         raise InputError(f"--steps must be >= 0, got {args.steps}")
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as prog:
@@ -110,7 +110,7 @@ def cmd_run(args):
     table.add_row("seconds", f"{tr.meta['seconds']:.3g}")
     ref = None
     if args.reference:
-        from numeric.reference import reference_run
+        from qbound.numeric.reference import reference_run
         ref = reference_run(problem, opt, args.steps)
         table.add_row("reference: max |x_float64 - x_exact|", f"{ref['max_x_err']:.3g}")
         table.add_row("reference: max rel. error of ||grad||^2", f"{ref['max_grad_norm2_rel_err']:.3g}")
@@ -128,8 +128,8 @@ def cmd_run(args):
 
 
 def cmd_sweep(args):
-    from numeric.errors import InputError
-    from numeric.sweep import SweepSpec, parse_int_list, parse_kv, run_sweep
+    from qbound.numeric.errors import InputError
+    from qbound.numeric.sweep import SweepSpec, parse_int_list, parse_kv, run_sweep
 
     optimizers = tuple(o.strip() for o in args.optimizers.split(",") if o.strip())
     for o in optimizers:
@@ -156,8 +156,8 @@ def cmd_sweep(args):
 
 
 def cmd_plot(args):
-    from numeric.plots import plot_sweep
-    from numeric.sweep import load_results
+    from qbound.app.plots import plot_sweep
+    from qbound.numeric.sweep import load_results
 
     recs = load_results(args.results)
     paths = plot_sweep(recs, args.out_dir, metric=args.metric)

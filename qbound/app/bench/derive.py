@@ -19,8 +19,8 @@ TARGET_SECONDS = 20.0
 _SCRIPT = r"""
 import json, sys, time
 t0 = time.perf_counter(); c0 = time.process_time()
-import bounds
-from bounds.asymptotics import rate_table
+from qbound import bounds
+from qbound.bounds.asymptotics import rate_table
 t_import = time.perf_counter() - t0
 kw = {"n": 2000, "trajectory": False} if sys.argv[1] == "quick" else {}
 out = {"import": t_import}

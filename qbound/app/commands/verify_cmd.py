@@ -1,6 +1,6 @@
 """``qbound verify``: lemmas, derivations, experiments and the report, in one command.
 
-Thin glue over :func:`bounds.verify.verify`; the configuration lives in :mod:`bounds.falsify_config`.
+Thin glue over :func:`qbound.app.verify.orchestrate.verify`; the configuration lives in :mod:`qbound.app.verify.config`.
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def register(sub):
 
 
 def run(args) -> int:
-    from bounds.falsify_config import DEFAULT_TOML, load_config
-    from numeric.errors import InputError
+    from qbound.app.verify.config import DEFAULT_TOML, load_config
+    from qbound.numeric.errors import InputError
     if args.print_config:
         sys.stdout.write(DEFAULT_TOML)
         return 0
@@ -36,7 +36,7 @@ def run(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
     from rich.console import Console
-    from bounds.verify import verify
+    from qbound.app.verify.orchestrate import verify
     console = Console(stderr=True)
     cmd = "qbound verify" + (" --quick" if args.quick else "") + (f" --config {args.config}" if args.config else "") \
         + (f" --out {args.out}" if args.out != "qbound-report" else "")

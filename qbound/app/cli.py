@@ -1,6 +1,6 @@
 """The ``qbound`` command: thin glue over library functions.
 
-Each group of subcommands lives in its own module under ``bounds/commands/`` and exposes
+Each group of subcommands lives in its own module under ``qbound/app/commands/`` and exposes
 ``register(subparsers)``; registration must stay cheap (heavy imports happen inside handlers).
 Bad user input (:class:`numeric.errors.InputError`) exits with status 2 and a message that says
 what is accepted.
@@ -11,16 +11,16 @@ import argparse
 import importlib
 import sys
 
-from numeric.errors import InputError
+from qbound.numeric.errors import InputError
 
 #: command modules, in the order their subcommands appear in --help
 COMMAND_MODULES = (
-    "bounds.commands.verify_cmd",
-    "bounds.commands.numeric_cmds",
-    "bounds.commands.harness_cmds",
-    "bounds.commands.prove_cmd",
-    "bounds.commands.derive_cmds",
-    "bounds.commands.bench_cmd",
+    "qbound.app.commands.verify_cmd",
+    "qbound.app.commands.numeric_cmds",
+    "qbound.app.commands.harness_cmds",
+    "qbound.app.commands.prove_cmd",
+    "qbound.app.commands.derive_cmds",
+    "qbound.app.commands.bench_cmd",
 )
 
 

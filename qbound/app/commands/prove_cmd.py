@@ -34,7 +34,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from numeric.errors import InputError
+    from qbound.numeric.errors import InputError
     if bool(args.claim) == bool(args.suite):
         raise InputError("give exactly one of --claim EXPR or --suite NAME")
     if args.claim:
@@ -43,14 +43,14 @@ def run(args) -> int:
 
 
 def _meta(args):
-    from bounds.cli import version
+    from qbound.app.cli import version
     return {"qbound_version": version(), "command": "qbound " + " ".join(sys.argv[1:])}
 
 
 def _claim(args) -> int:
-    from numeric.errors import InputError
-    from proofs import prove
-    from proofs.claims import parse_const
+    from qbound.numeric.errors import InputError
+    from qbound.proofs import prove
+    from qbound.proofs.claims import parse_const
     fmts = args.formats or []
     if len(fmts) != 1:
         raise InputError("a custom claim needs exactly one --format")
@@ -98,8 +98,8 @@ def _print_claim(rec):
 
 def _suite(args) -> int:
     import time
-    from proofs.claims import parse_const
-    from proofs.suite import run_suite
+    from qbound.proofs.claims import parse_const
+    from qbound.proofs.suite import run_suite
     consts = {k: float(v) for k, v in (parse_const(c) for c in args.const)}
     meta = _meta(args)
     fh = open(args.json, "w") if args.json else None

@@ -1,16 +1,16 @@
 """``qbound verify``: prove the lemmas, derive the bounds, try to break them with real runs, write it up.
 
-:func:`verify` is the library entry point (the CLI in :mod:`bounds.commands.verify_cmd` is thin glue):
+:func:`verify` is the library entry point (the CLI in :mod:`qbound.app.commands.verify_cmd` is thin glue):
 
-1. plan every unit of work from the validated configuration (:mod:`bounds.falsify_config`): the lemma
+1. plan every unit of work from the validated configuration (:mod:`qbound.app.verify.config`): the lemma
    suite (proofs layer), the derivations and their tables (bounds layer), the optimizer-state facts
    (proofs layer), and the runs (numeric layer): grid, trajectory checks, thresholds, mantissa scaling
    and error floor;
-2. execute them in worker processes (:mod:`bounds.falsify_sched`), appending each result to the
+2. execute them in worker processes (:mod:`qbound.app.verify.sched`), appending each result to the
    resumable store ``OUT/store/*.jsonl`` the moment it is produced;
-3. analyse the stored results (:mod:`bounds.falsify`), compute the claims and their verdicts from the
-   evidence (:mod:`bounds.falsify_evidence`), draw the figures (:mod:`bounds.figures`) and write
-   ``report.md`` and ``results.json`` (:mod:`bounds.report`).
+3. analyse the stored results (:mod:`qbound.app.verify.falsify`), compute the claims and their verdicts from the
+   evidence (:mod:`qbound.app.verify.evidence`), draw the figures (:mod:`qbound.app.verify.figures`) and write
+   ``report.md`` and ``results.json`` (:mod:`qbound.app.verify.report`).
 
 An interrupted run resumes where it stopped (finished units are read back, not recomputed); a rerun
 with the same configuration reproduces the same numbers, whatever the number of workers. A lower
@@ -25,8 +25,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import falsify as F
-from .falsify_store import ResultStore
+from qbound.app.verify import falsify as F
+from qbound.app.verify.store import ResultStore
 
 SCHEMA = "qbound.verify/1"
 #: top-level keys of results.json (stable; tests check them)
@@ -36,7 +36,7 @@ RESULT_KEYS = ("schema", "qbound_version", "created_utc", "command", "config", "
 
 
 def _version() -> str:
-    from .cli import version
+    from qbound.app.cli import version
     return version()
 
 
@@ -60,7 +60,7 @@ def lemma_unit(cfg, formats) -> dict:
 
 def theory_units(cfg, name) -> list:
     """The bounds layer's parts for one derivation (see falsify_runs.theory_unit), each its own unit."""
-    from .falsify_runs import THEORY_PARTS
+    from qbound.app.verify.runs import THEORY_PARTS
     base = theory_unit(cfg, name)
     units = []
     for part in THEORY_PARTS:
@@ -195,7 +195,7 @@ def analyze(cfg: dict, store) -> dict:
             if r.get(k):
                 st_, why = ("missing", r[k]) if str(r[k]).startswith(("ModuleNotFoundError", "ImportError")) \
                     else ("error", r[k])
-                errors.append({"layer": "proofs.optimizer_facts" if k == "fact_error" else "numeric run (thresholds)",
+                errors.append({"layer": "qbound.proofs.optimizer_facts" if k == "fact_error" else "numeric run (thresholds)",
                                "status": st_, "error": why, "where": f"{r['kind']} {r['format']} beta2={r['beta2']}"})
     return {"lemmas": lemmas, "derivations": ders, "bounds": bounds_rows, "trajectory": traj,
             "thresholds": th, "scaling": scaling, "floor": floor, "errors": _dedupe(errors)}
@@ -214,7 +214,7 @@ def _dedupe(errors):
 
 def analyze_floor(cfg, store) -> dict:
     """The scaling metric vs T at fixed precision (floor_plans) and at full precision, fitted in log-log."""
-    from . import falsify_stats as st
+    from qbound.app.verify import stats as st
     sc = cfg["scaling"]
     out = {"optimizer": sc["optimizer"], "problem": sc["problem"], "metric": sc.get("metric", "final"),
            "plans": {}, "commands": []}
@@ -234,7 +234,7 @@ def analyze_floor(cfg, store) -> dict:
             ys = [math.log10(max(v, 1e-300)) if math.isfinite(v) else math.inf for _, _, v in pts[lab]]
             d[f"fit_{'quantized' if lab == 'quantized' else 'full'}"] = st.linfit(xs, ys)
         out["plans"][p] = d
-        from .falsify_runs import command_for
+        from qbound.app.verify.runs import command_for
         out["commands"].append(command_for(F.scaling_unit(cfg, sc["T"][-1], p, cfg["seeds"][0])))
     return out
 
@@ -243,7 +243,7 @@ def analyze_floor(cfg, store) -> dict:
 def verify(cfg: dict, out_dir="qbound-report", *, workers=None, fresh=False, console=None,
            show_progress=True, command="qbound verify", only_analyze=False) -> dict:
     """Run (or resume) everything in ``cfg`` and write the report into ``out_dir``; returns results."""
-    from .falsify_sched import Scheduler
+    from qbound.app.verify.sched import Scheduler
     out = Path(out_dir)
     t0 = time.perf_counter()
     if fresh and (out / "store").exists():
@@ -268,8 +268,8 @@ def verify(cfg: dict, out_dir="qbound-report", *, workers=None, fresh=False, con
             sched.run()
     t_runs = time.perf_counter() - t0
     results = analyze(cfg, store)
-    from . import falsify_stats as st
-    from .falsify_evidence import build_claims
+    from qbound.app.verify import stats as st
+    from qbound.app.verify.evidence import build_claims
     results["config"] = cfg
     claims = build_claims(results)
     results["claims"] = [c.to_dict() for c in claims]
@@ -282,7 +282,7 @@ def verify(cfg: dict, out_dir="qbound-report", *, workers=None, fresh=False, con
                        "comparisons": "on log10 values; A > B only when the intervals are disjoint"},
     })
     try:
-        from .figures import make_figures
+        from qbound.app.verify.figures import make_figures
         results["figures"] = make_figures(results, out)
     except Exception as exc:  # a figure failure must not lose the report, but it is listed
         import traceback
@@ -292,6 +292,6 @@ def verify(cfg: dict, out_dir="qbound-report", *, workers=None, fresh=False, con
     results["run"] = {"workers": n_workers, "units_computed": sched.computed, "units_reused": sched.reused,
                       "seconds_units": round(t_runs, 2), "seconds_total": round(time.perf_counter() - t0, 2),
                       "store": str(out / "store")}
-    from .report import write_report
+    from qbound.app.verify.report import write_report
     write_report(results, out)
     return results

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .errors import InputError
+from qbound.numeric.errors import InputError
 
 _COMP_COLORS = {"W": "tab:blue", "G": "tab:orange", "M": "tab:green", "V": "tab:red", "all": "tab:purple"}
 

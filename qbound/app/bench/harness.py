@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
-from .optimizers import make_optimizer
-from .quantplan import QuantPlan, Quantizers
+from qbound.numeric.optimizers import make_optimizer
+from qbound.numeric.quantplan import QuantPlan, Quantizers
 
 
 def _step_fn(opt, plan, shapes, seed=0):

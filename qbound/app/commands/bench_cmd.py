@@ -8,14 +8,14 @@ from __future__ import annotations
 import importlib
 import json
 
-from numeric.errors import InputError
+from qbound.numeric.errors import InputError
 
 #: topic -> "module:function"
 TOPICS = {
-    "quantize": "numeric.bench:bench_quantize",
-    "harness": "numeric.bench_harness:bench_harness",
-    "prove": "proofs.bench:bench_prove",
-    "derive": "bounds.bench_derive:bench_derive",
+    "quantize": "qbound.app.bench.quantize:bench_quantize",
+    "harness": "qbound.app.bench.harness:bench_harness",
+    "prove": "qbound.app.bench.prove:bench_prove",
+    "derive": "qbound.app.bench.derive:bench_derive",
 }
 
 

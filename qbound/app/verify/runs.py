@@ -1,7 +1,7 @@
 """Units of work for ``qbound verify``, executed in worker processes (one function per stage).
 
 Every unit is a plain dict that fully determines its result (so it doubles as the resume key, see
-:mod:`bounds.falsify_store`) and every result is a plain JSON-able dict of numbers. Runs reduce their
+:mod:`qbound.app.verify.store`) and every result is a plain JSON-able dict of numbers. Runs reduce their
 trajectories here, in the worker, to the few numbers the report needs:
 
 * ``measured_adam``: E_tau ||grad F(x_tau)||_2^2 with P[tau = j] proportional to 1 - beta1^(N - j),
@@ -44,7 +44,7 @@ def execute(stage: str, unit: dict) -> dict:
 def command_for(unit: dict) -> str:
     """The ``qbound run`` command that reproduces one run unit (the harness's own rerun command)."""
     try:
-        from numeric.harness import rerun_command
+        from qbound.numeric.harness import rerun_command
         _, problem, opt, plan = _build(unit)
         return rerun_command(problem, opt, plan, int(unit["steps"]), int(unit["seed"]))
     except Exception:  # the harness is missing: a best-effort command in the same syntax
@@ -58,10 +58,10 @@ def command_for(unit: dict) -> str:
 
 
 def _build(unit):
-    from numeric.harness import run
-    from numeric.optimizers import make_optimizer
-    from numeric.problems import make_problem
-    from numeric.quantplan import QuantPlan
+    from qbound.numeric.harness import run
+    from qbound.numeric.optimizers import make_optimizer
+    from qbound.numeric.problems import make_problem
+    from qbound.numeric.quantplan import QuantPlan
     problem = make_problem(unit["problem"], **unit.get("problem_args", {}))
     opt = make_optimizer(unit["optimizer"], **unit.get("hparams", {}))
     plan = QuantPlan.parse(unit.get("plan") or "")
@@ -148,12 +148,12 @@ def _q(plan, comp) -> float | None:
 
 
 def _grad_vec(problem, vec):
-    from numeric.problems import flatten, unflatten
+    from qbound.numeric.problems import flatten, unflatten
     return flatten(problem.grad(unflatten(vec, problem.shapes)))
 
 
 def _loss_vec(problem, vec):
-    from numeric.problems import unflatten
+    from qbound.numeric.problems import unflatten
     return problem.loss(unflatten(vec, problem.shapes))
 
 
@@ -295,7 +295,7 @@ def _grad_shift(problem, X, XQ, L) -> dict:
 
 def _muon_measure(problem, states) -> dict:
     """(1/T) sum_t ||grad f(W_t)||_* and ||.||_F at the recorded master weights (t = 0..T-1)."""
-    from numeric.problems import unflatten
+    from qbound.numeric.problems import unflatten
     X = np.asarray(states["x"], dtype=float)
     nuc, fro = [], []
     for x in X:
@@ -343,7 +343,7 @@ def _w_swamping_stats(unit, plan, states) -> dict:
     cq = plan["W"]
     if cq is None or plan.master != "stored" or unit["optimizer"] != "adam" or plan.update_format is not None:
         return {}
-    from numeric.rounding import quantize
+    from qbound.numeric.rounding import quantize
     X = np.asarray(states["x"], dtype=float)
     Mm = np.asarray(states["m"], dtype=float)
     V = np.asarray(states["v"], dtype=float)
@@ -385,7 +385,7 @@ def _subsample_pairs(rel, lost, k=50000):
 
 # ----------------------------------------------------------------------------- proofs / bounds
 def lemmas_unit(unit: dict) -> dict:
-    from proofs import run_suite
+    from qbound.proofs import run_suite
     kw = {}
     if unit.get("consts"):
         kw["consts"] = unit["consts"]
@@ -397,8 +397,8 @@ def lemmas_unit(unit: dict) -> dict:
 
 
 def facts_unit(unit: dict) -> dict:
-    from numeric.formats import get_format
-    from proofs import optimizer_facts as of
+    from qbound.numeric.formats import get_format
+    from qbound.proofs import optimizer_facts as of
     fmt = get_format(unit["format"])
     if unit["kind"] == "stagnation":
         res = of.stagnation_threshold(fmt, unit["rounding"], unit["beta2"])
@@ -416,7 +416,7 @@ def theory_unit(unit: dict) -> dict:
     """One part of the bounds layer's answers for one derivation (parts run in parallel workers):
     "derive" (the derivation, its checks, LaTeX), "rates" (rate table), "bits" (required_bits at
     each T with the unit's constants, rounding and tolerance), "floors" (error_floor per plan)."""
-    import bounds as B
+    import qbound.bounds as B
     name, part = unit["name"], unit.get("part", "derive")
     consts = (unit.get("setting") or {}).get("constants") or {}
     out = {"setting": unit.get("setting"), "tol": unit.get("tol", 1.0), "rounding": unit.get("rounding", "rne")}

@@ -4,11 +4,11 @@ import re
 
 import pytest
 
-from bounds.cli import main
-from bounds.falsify_config import DEFAULT_TOML, default_config, load_config, validate
-from bounds.falsify_store import ResultStore, unit_key
-from bounds.verify import RESULT_KEYS, SCHEMA, verify
-from numeric.errors import InputError
+from qbound.app.cli import main
+from qbound.app.verify.config import DEFAULT_TOML, default_config, load_config, validate
+from qbound.app.verify.store import ResultStore, unit_key
+from qbound.app.verify.orchestrate import RESULT_KEYS, SCHEMA, verify
+from qbound.numeric.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_results_schema_stable(quick):
 
 def test_verdicts_recomputed_from_stored_evidence(quick):
     """The verdict in results.json is exactly what the rule gives on the stored evidence."""
-    from bounds.falsify_claims import Evidence, verdict
+    from qbound.app.verify.claims import Evidence, verdict
     _, _, data = quick
     for c in data["claims"]:
         ev = [Evidence(**e) for e in c["evidence"]]
@@ -172,10 +172,10 @@ def _cfg_with_lemmas():
     return cfg
 
 
-@pytest.mark.parametrize("exc,status", [(ModuleNotFoundError("No module named 'proofs.suite'"), "missing"),
+@pytest.mark.parametrize("exc,status", [(ModuleNotFoundError("No module named 'qbound.proofs.suite'"), "missing"),
                                         (RuntimeError("engine crashed"), "error")])
 def test_lower_layer_failure_is_reported_not_hidden(tmp_path, monkeypatch, exc, status):
-    import bounds.falsify_runs as R
+    import qbound.app.verify.runs as R
 
     def boom(unit):
         raise exc

@@ -60,8 +60,8 @@ def bench_quantize(quick: bool = False, *, progress: bool = True) -> dict:
     """Measure and return the timings and ratios described in the module docstring."""
     import ml_dtypes
 
-    from .formats import registry
-    from .rounding import FAST_MIN_SIZE, _fast_module, quantize
+    from qbound.numeric.formats import registry
+    from qbound.numeric.rounding import FAST_MIN_SIZE, _fast_module, quantize
 
     n = 10**6 if quick else 10**7
     n_sub = 2 * 10**4 if quick else 10**5

@@ -1,4 +1,4 @@
-"""``qbound formats`` and ``qbound quantize`` run in-process through bounds.cli.main."""
+"""``qbound formats`` and ``qbound quantize`` run in-process through qbound.app.cli.main."""
 import json
 from fractions import Fraction
 
@@ -6,8 +6,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from bounds.cli import main
-from bounds.commands.numeric_cmds import exact_decimal, parse_value
+from qbound.app.cli import main
+from qbound.app.commands.numeric_cmds import exact_decimal, parse_value
 
 
 def run(capsys, *argv):

@@ -24,7 +24,7 @@ import re
 import sys
 from fractions import Fraction
 
-from numeric.errors import InputError
+from qbound.numeric.errors import InputError
 
 _DEC = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:e([+-]?\d+))?$")
 _HEX = re.compile(r"^([+-]?)0x([0-9a-f]*)(?:\.([0-9a-f]*))?(?:p([+-]?\d+))?$")
@@ -130,11 +130,11 @@ def register(sub):
 
 # ------------------------------------------------------------------ formats
 def cmd_formats(args):
-    from numeric.formats import get_format, registry
+    from qbound.numeric.formats import get_format, registry
 
     fmts = [get_format(n) for n in args.names] if args.names else list(registry().values())
     if args.json:
-        from bounds.cli import version
+        from qbound.app.cli import version
         print(json.dumps({"version": version(), "command": "qbound formats " + " ".join(args.names) + " --json",
                           "formats": [f.describe() for f in fmts]}, indent=2, sort_keys=True))
         return 0
@@ -161,8 +161,8 @@ def quantize_records(values, fmt, rounding="rne", overflow="ieee", seed=0, sr_bi
     """One record per input text: exact input, result, bit pattern, exact errors (see module docstring)."""
     import numpy as np
 
-    from numeric.formats import check_rounding, get_format
-    from numeric.rounding import check_overflow, quantize, quantize_exact
+    from qbound.numeric.formats import check_rounding, get_format
+    from qbound.numeric.rounding import check_overflow, quantize, quantize_exact
 
     fmt = get_format(fmt)
     check_rounding(rounding)
@@ -208,9 +208,9 @@ def quantize_records(values, fmt, rounding="rne", overflow="ieee", seed=0, sr_bi
 
 
 def cmd_quantize(args):
-    from numeric.formats import get_format
+    from qbound.numeric.formats import get_format
 
-    from bounds.cli import version
+    from qbound.app.cli import version
 
     fmt = get_format(args.fmt)
     recs = quantize_records(args.values, fmt, args.rounding, args.overflow, args.seed, args.sr_bits, args.exact)

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from bounds.check_config import check_config, parse_plan
-from bounds.cli import main
+from qbound.bounds.check_config import check_config, parse_plan
+from qbound.app.cli import main
 
 
 def test_check_config_entries():
@@ -35,6 +35,6 @@ def test_cli_paths(tmp_path, capsys):
 
 
 def test_plan_parse_rejects_bad_component():
-    from numeric.errors import InputError
+    from qbound.numeric.errors import InputError
     with pytest.raises(InputError):
         parse_plan("Q=bf16")

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import math
 
-from numeric.errors import InputError
+from qbound.numeric.errors import InputError
 
 NAMES = ("adam", "muon")
 
 
 def _name(text):
-    from bounds import _check_name
+    from qbound.bounds import _check_name
     return _check_name(text)
 
 
@@ -34,7 +34,7 @@ def _num(text, what):
 
 
 def _write_json(path, obj):
-    from bounds.cli import version
+    from qbound.app.cli import version
     if isinstance(obj, dict):
         obj.setdefault("version", version())
     with open(path, "w") as fh:
@@ -82,7 +82,7 @@ def register(sub):
 def run_derive(args):
     from rich.console import Console
     from rich.table import Table
-    import bounds
+    from qbound import bounds
     name = _name(args.name)
     kw = {"n": 2000, "trajectory": False} if args.quick else {}
     if args.exact:
@@ -114,7 +114,7 @@ def run_derive(args):
 def run_mantissa(args):
     from rich.console import Console
     from rich.table import Table
-    from bounds.mantissa import required_bits
+    from qbound.bounds.mantissa import required_bits
     name = _name(args.name)
     T = _num(args.T, "--T")
     consts = {}
@@ -122,7 +122,7 @@ def run_mantissa(args):
         if name != "adam":
             raise InputError("--beta1 applies to adam only")
         consts["beta1"] = _num(args.beta1, "--beta1")
-    from numeric.formats import check_rounding
+    from qbound.numeric.formats import check_rounding
     res = required_bits(name, T, tol=_num(args.tol, "--tol"), rounding=check_rounding(args.rounding), constants=consts)
     t = Table(title=f"qbound mantissa {name} --T {T:g}  ({res['criterion']})")
     for c in ("component", "bits", "k (q = c T^-k)", "k log2 T", "const"):
@@ -138,8 +138,8 @@ def run_mantissa(args):
 
 def run_floor(args):
     from rich.console import Console
-    from bounds.check_config import parse_plan
-    from bounds.floor import error_floor
+    from qbound.bounds.check_config import parse_plan
+    from qbound.bounds.floor import error_floor
     name = _name(args.name)
     plan = parse_plan(args.quant)
     b1 = _num(args.beta1, "--beta1")
@@ -166,7 +166,7 @@ def run_floor(args):
 
 def run_check_config(args):
     from rich.console import Console
-    from bounds.check_config import check_config, parse_plan
+    from qbound.bounds.check_config import check_config, parse_plan
     name = _name(args.name)
     hp = {}
     for k in ("beta1", "beta2", "lr", "eps", "beta"):

@@ -27,7 +27,7 @@ import copy
 import difflib
 import sys
 
-from numeric.errors import InputError
+from qbound.numeric.errors import InputError
 
 DEFAULT_TOML = """\
 # qbound verify: embedded default configuration (about 4 minutes on 2 cores).
@@ -181,7 +181,7 @@ def _list(item, nonempty=True):
 def _checked_name(checker_name: str):
     """Validator for a string that numeric.formats.<checker_name> accepts (its message on refusal)."""
     def v(x, path):
-        from numeric import formats
+        from qbound.numeric import formats
         _str(x, path)
         try:
             getattr(formats, checker_name)(x)
@@ -199,7 +199,7 @@ def _plan(x, path):
     """A plan string "W=fmt[:rnd],G=...": checked with numeric.quantplan when it exists."""
     _str(x, path)
     try:
-        from numeric.quantplan import QuantPlan
+        from qbound.numeric.quantplan import QuantPlan
     except ImportError:
         for part in filter(None, x.split(",")):
             comp, _, spec = part.partition("=")

@@ -3,9 +3,9 @@ import math
 
 import pytest
 
-from bounds import falsify_stats as st
-from bounds.falsify_claims import Evidence, verdict
-from bounds.falsify_evidence import (ev_bits_vs_theory, ev_bound_holds, ev_lemma_suite, ev_more_bits,
+from qbound.app.verify import stats as st
+from qbound.app.verify.claims import Evidence, verdict
+from qbound.app.verify.evidence import (ev_bits_vs_theory, ev_bound_holds, ev_lemma_suite, ev_more_bits,
                                      ev_muon_vs_adam, ev_sensitivity, ev_stagnation)
 
 
@@ -130,9 +130,9 @@ def test_stats():
 def test_scaling_search_finds_smallest_mantissa(tmp_path):
     """M* = the smallest M whose run is within factor x full precision, searched upwards; the
     search submits only what it needs, and the analysis reads the same answer back."""
-    from bounds import falsify as F
-    from bounds.falsify_config import default_config
-    from bounds.falsify_store import ResultStore
+    from qbound.app.verify import falsify as F
+    from qbound.app.verify.config import default_config
+    from qbound.app.verify.store import ResultStore
     cfg = default_config(quick=True)
     cfg["seeds"] = [0, 1]
     cfg["scaling"].update(T=[32], components=["W"], mantissa_min=1, mantissa_max=4, factor=2.0)

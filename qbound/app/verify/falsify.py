@@ -1,12 +1,12 @@
 """Falsification of the derived bounds by experiment: which runs to make, and what they say.
 
-This module turns a validated configuration (:mod:`bounds.falsify_config`) into units of work
-(:mod:`bounds.falsify_runs`), and the stored results back into tables and evidence:
+This module turns a validated configuration (:mod:`qbound.app.verify.config`) into units of work
+(:mod:`qbound.app.verify.runs`), and the stored results back into tables and evidence:
 
 * **bounds** (``analyze_grid``): for every grid case, component and mantissa, the derived bound is
   evaluated with the problem's constants (exact where the problem knows them, estimated and stated
   where not) and the run's hyperparameters and q's, and compared with the measured quantity averaged
-  over seeds (Student-t 95% interval, :mod:`bounds.falsify_stats`). ``lo > bound`` is FALSIFIED;
+  over seeds (Student-t 95% interval, :mod:`qbound.app.verify.stats`). ``lo > bound`` is FALSIFIED;
   the tightness ratio measured / bound is reported for every row, so a vacuous bound is visible.
 * **trajectory checks** (``analyze_trajectory``): premise, envelopes, descent inequality and gradient
   shift counted along recorded runs.
@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from . import falsify_stats as st
+from qbound.app.verify import stats as st
 
 OPT_COMPONENTS = {"adam": "WGMV", "adam-torch": "WGMV", "adamw": "WGMV", "muon": "WGM", "sgdm": "WGM"}
 
@@ -102,12 +102,12 @@ def bound_name(optimizer: str) -> str | None:
 
 # ----------------------------------------------------------------------------- bound values
 def problem_constants(problem: str, problem_args: dict) -> dict:
-    from numeric.problems import make_problem
+    from qbound.numeric.problems import make_problem
     p = make_problem(problem, **problem_args)
     c = dict(p.constants())
     c.setdefault("notes", {})
     c["batch"] = getattr(p, "batch", None)
-    from numeric.problems import flatten
+    from qbound.numeric.problems import flatten
     c["_x0_norm"] = float(np.linalg.norm(flatten(p.x0())))
     return c
 
@@ -115,7 +115,7 @@ def problem_constants(problem: str, problem_args: dict) -> dict:
 def estimate_sigma(problem: str, problem_args: dict, draws: int = 200, seed: int = 12345) -> float:
     """Per-sample gradient noise std sqrt(batch * E||g_B - grad F||_F^2), estimated from ``draws``
     mini-batches at x0 and, when the problem has one, at its least-squares solution; the max of the two."""
-    from numeric.problems import flatten, make_problem
+    from qbound.numeric.problems import flatten, make_problem
     p = make_problem(problem, **problem_args)
     points = [p.x0()]
     if hasattr(p, "A") and hasattr(p, "B") and getattr(p, "A").ndim == 2:
@@ -136,7 +136,7 @@ def estimate_sigma(problem: str, problem_args: dict, draws: int = 200, seed: int
 def bound_values(optimizer: str, case: dict, plan: str, steps: int, consts: dict, r_est=None,
                  sigma_est=None) -> tuple[dict, dict]:
     """The symbol values for ``bounds.evaluate_bound`` and how each was obtained."""
-    from numeric.quantplan import QuantPlan
+    from qbound.numeric.quantplan import QuantPlan
     hp = case.get("hparams", {})
     qs = {f"q_{c}": float(v) for c, v in QuantPlan.parse(plan or "").q_values().items()}
     notes = consts.get("notes", {}) or {}
@@ -188,7 +188,7 @@ def bound_values(optimizer: str, case: dict, plan: str, steps: int, consts: dict
     vals["X0"] = vals["W0"] = float(consts["_x0_norm"])
     how["X0"] = how["W0"] = "exact: ||x_0||_2 (= ||W_0||_F) of the problem's initial point"
     try:   # keep only the symbols the bound actually has (when the bounds layer says which)
-        from bounds import symbols
+        from qbound.bounds import symbols
         names = set(symbols(bound_name(optimizer)))
         vals = {k: v for k, v in vals.items() if k in names}
         how = {k: v for k, v in how.items() if k in names}
@@ -207,7 +207,7 @@ def evaluate(name: str, vals: dict):
         miss = [k for k, v in vals.items() if v is None]
         return None, f"constants unknown: {', '.join(miss)}"
     try:
-        from bounds import evaluate_bound
+        from qbound.bounds import evaluate_bound
     except ImportError as exc:
         return None, f"bounds.evaluate_bound unavailable ({exc})"
     try:
@@ -224,7 +224,7 @@ def evaluate(name: str, vals: dict):
 def _failed_conditions(name, vals) -> str:
     """Which of the bound's conditions fail at these values (text), via bounds.bound_and_conditions."""
     try:
-        import bounds as B
+        import qbound.bounds as B
         _, conds = B.bound_and_conditions(name, vals)
         bad = [str(c) for c in conds if not B._numeric_relation(c, vals)]
         return ("conditions failing: " + "; ".join(bad)) if bad else "no condition fails; the expression is infinite"
@@ -534,7 +534,7 @@ def analyze_scaling(cfg: dict, store, theory: dict) -> dict:
 
 
 def _scaling_cmd(cfg, T, comp, M):
-    from .falsify_runs import command_for
+    from qbound.app.verify.runs import command_for
     if M is None:
         return None
     return command_for(scaling_unit(cfg, T, scaling_plan(cfg, comp, M), cfg["seeds"][0]))
@@ -579,7 +579,7 @@ def _theory_bits(theory: dict, sc: dict, comp: str):
 # ============================================================================ theory constants
 def estimate_R(problem: str, problem_args: dict, eps: float, draws: int = 200, seed: int = 12345) -> float:
     """max |g|_inf over ``draws`` stochastic gradients at x0, + sqrt(eps) (an estimate, not a.s.)."""
-    from numeric.problems import flatten, make_problem
+    from qbound.numeric.problems import flatten, make_problem
     p = make_problem(problem, **problem_args)
     rng = np.random.default_rng(seed)
     x0 = p.x0()

@@ -27,8 +27,8 @@ def direct_product_query(fmt):
 
 
 def bench_prove(quick: bool = False) -> dict:
-    from numeric.formats import get_format
-    from .reductions import decide_query, product_lemma, sum_lemma
+    from qbound.numeric.formats import get_format
+    from qbound.proofs.reductions import decide_query, product_lemma, sum_lemma
     fp32 = get_format("fp32")
     out = {}
     for solver in ("bitwuzla", "z3"):
@@ -47,7 +47,7 @@ def bench_prove(quick: bool = False) -> dict:
             red = out.get("fp32_product_rne_bitwuzla_seconds")
             if red:
                 out["fp32_product_direct_over_reduced_ratio"] = round(secs / red, 3)
-        from .suite import run_suite
+        from qbound.proofs.suite import run_suite
         t0 = time.perf_counter()
         res = run_suite("default", progress=False, jobs=2)
         out["suite_default_wall_seconds"] = round(time.perf_counter() - t0, 2)

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 
-#: salted into every key; bump it when bounds/falsify_runs.py changes what a unit returns, so
+#: salted into every key; bump it when qbound/app/verify/runs.py changes what a unit returns, so
 #: results stored by older code are recomputed instead of being read back with missing fields
 RESULTS_VERSION = 3
 
