@@ -173,28 +173,85 @@ def run_config(config: dict) -> dict:
     }
 
 
+def _not_a_store(path, why: str) -> InputError:
+    return InputError(f"{path} is not a qbound sweep store ({why}); it was left unchanged. "
+                      f"Pass --out a new file name or an existing sweep .jsonl file.")
+
+
 def _read_done(path) -> dict:
-    """Finished records in ``path`` by key; a torn last line (interrupted write) is dropped and repaired."""
+    """Finished records in ``path`` by key; a torn last line (interrupted write) is dropped and repaired.
+
+    A file that is not a sweep store (any complete line that is not a keyed sweep record) is refused
+    with :class:`InputError` and left byte-identical. The repair is atomic (temp file, fsync, replace).
+    """
     done: dict = {}
     if not os.path.exists(path):
         return done
-    with open(path) as fh:
-        text = fh.read()
+    if not os.path.isfile(path):
+        raise _not_a_store(path, "not a regular file")
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _not_a_store(path, "not UTF-8 text") from None
+    lines = text.split("\n")
+    tail = lines.pop()  # text after the last newline: "" unless the last write was torn
     good_lines = []
-    for line in text.splitlines():
+    for i, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and "key" in rec:
+            rec = None
+        if not (isinstance(rec, dict) and isinstance(rec.get("key"), str) and isinstance(rec.get("config"), dict)):
+            raise _not_a_store(path, f"line {i} is not a sweep record")
+        done[rec["key"]] = rec
+        good_lines.append(line)
+    if tail.strip():
+        try:
+            rec = json.loads(tail)
+        except json.JSONDecodeError:
+            rec = None
+        if rec is None and not tail.lstrip().startswith("{"):
+            raise _not_a_store(path, f"line {len(lines) + 1} is not a sweep record")
+        if rec is not None:  # a complete record whose newline is missing
+            if not (isinstance(rec, dict) and isinstance(rec.get("key"), str)
+                    and isinstance(rec.get("config"), dict)):
+                raise _not_a_store(path, f"line {len(lines) + 1} is not a sweep record")
             done[rec["key"]] = rec
-            good_lines.append(line)
-    if text and (not text.endswith("\n") or len(good_lines) != len([ln for ln in text.splitlines() if ln.strip()])):
-        with open(path, "w") as fh:
-            fh.write("".join(ln + "\n" for ln in good_lines))
+            good_lines.append(tail)
+    if tail:
+        _atomic_write(path, "".join(ln + "\n" for ln in good_lines))
     return done
+
+
+def _atomic_write(path, text: str) -> None:
+    """Replace ``path`` by ``text`` atomically: a temp file in the same directory, fsync, os.replace."""
+    import tempfile
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:
+        dfd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
 
 
 def run_sweep(spec_or_configs, out_path, *, workers: int = 1, progress: bool = True) -> list[dict]:

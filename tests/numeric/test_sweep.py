@@ -78,3 +78,43 @@ def test_parsers():
         parse_int_list("a-b")
     with pytest.raises(InputError):
         parse_kv("lr")
+
+
+@pytest.mark.parametrize("content", [
+    b'{\n  "claims": [],\n  "ok": true\n}\n',          # a pretty-printed results.json report
+    b'{"ok": true, "n": 3}\n',                        # one JSON object without a sweep key
+    b'a,b,c\n1,2,3\n',                                # a CSV
+    b'a,b,c\n1,2,3',                                  # a CSV without its last newline
+    b'{"key": "k1", "other": 1}\n',                   # keyed JSON lines that are not sweep records
+])
+def test_cli_sweep_refuses_a_file_that_is_not_a_sweep_store(tmp_path, capsys, content):
+    out = tmp_path / "results.json"
+    out.write_bytes(content)
+    argv = ["sweep", "--problem", "matrix-ls", "--problem-args", "m=6,n=4,N=40,batch=8", "--components", "V",
+            "--bits", "2", "--steps", "5", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not a qbound sweep store" in err and len(err.splitlines()) == 1
+    assert out.read_bytes() == content
+
+
+def test_torn_line_repair_is_atomic(tmp_path, monkeypatch):
+    out = tmp_path / "s.jsonl"
+    run_sweep(SweepSpec(**SPEC).configs()[:3], out, progress=False)
+    with open(out, "a") as fh:
+        fh.write('{"key": "abc", "summ')
+    before = out.read_bytes()
+    import os
+
+    import qbound.numeric.sweep as sw
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sw._read_done(out)
+    assert out.read_bytes() == before  # an interrupt mid-repair loses nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.jsonl"]
+    monkeypatch.undo()
+    assert len(sw._read_done(out)) == 3
+    assert out.read_bytes() == before[:before.rindex(b"\n") + 1]
