@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from qbound.numeric.errors import InputError
+from qbound.numeric.errors import InputError, did_you_mean
 
 NAMES = ("adam", "muon")
 
@@ -34,9 +34,7 @@ NAMES = ("adam", "muon")
 def _check_name(name: str) -> str:
     if name in NAMES:
         return name
-    import difflib
-    close = difflib.get_close_matches(str(name), NAMES, n=2, cutoff=0.3)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    hint = did_you_mean(name, NAMES, n=2, cutoff=0.3)
     raise InputError(f"unknown derivation {name!r}.{hint} Accepted: {', '.join(NAMES)}.")
 
 

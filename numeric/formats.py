@@ -17,15 +17,15 @@ All derived constants are exact :class:`fractions.Fraction` values.
 """
 from __future__ import annotations
 
-import difflib
 import re
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
 
 import numpy as np
 
-from qbound.numeric.errors import InputError
+from qbound.numeric.errors import InputError, check_choice, did_you_mean
 
 POLICIES = ("ieee", "fn", "none")
 
@@ -343,9 +343,17 @@ BF16 = _register(FloatFormat("bf16", 8, 7, aliases=("bfloat16", "brain")))
 FP8_E5M2 = _register(FloatFormat("fp8_e5m2", 5, 2, aliases=("e5m2", "float8_e5m2")))
 FP8_E4M3FN = _register(FloatFormat("fp8_e4m3fn", 4, 3, policy="fn", aliases=("e4m3fn", "float8_e4m3fn", "fp8")))
 FP8_E4M3 = _register(FloatFormat("fp8_e4m3", 4, 3, aliases=("e4m3", "float8_e4m3")))
-FP6_E3M2 = _register(FloatFormat("fp6_e3m2", 3, 2, policy="none", aliases=("e3m2", "float6_e3m2fn", "e3m2fn")))
-FP6_E2M3 = _register(FloatFormat("fp6_e2m3", 2, 3, policy="none", aliases=("e2m3", "float6_e2m3fn", "e2m3fn")))
-FP4_E2M1 = _register(FloatFormat("fp4_e2m1", 2, 1, policy="none", aliases=("e2m1", "float4_e2m1fn", "e2m1fn", "fp4")))
+FP6_E3M2 = _register(FloatFormat("fp6_e3m2", 3, 2, policy="none", aliases=("float6_e3m2fn", "e3m2fn")))
+FP6_E2M3 = _register(FloatFormat("fp6_e2m3", 2, 3, policy="none", aliases=("float6_e2m3fn", "e2m3fn")))
+FP4_E2M1 = _register(FloatFormat("fp4_e2m1", 2, 1, policy="none", aliases=("float4_e2m1fn", "e2m1fn", "fp4")))
+
+#: the OCP finite formats whose plain eXmY spelling meant them before eXmY was always IEEE-like
+_OCP_FINITE = {"e2m1": "fp4_e2m1", "e3m2": "fp6_e3m2", "e2m3": "fp6_e2m3"}
+
+
+class FormatSpellingWarning(UserWarning):
+    """A format spelling whose meaning changed: plain ``e2m1``, ``e3m2``, ``e2m3`` are IEEE-like."""
+
 
 _EXMY = re.compile(r"^(?:fp(\d+)_)?e(\d+)m(\d+)$")
 
@@ -381,12 +389,16 @@ def get_format(name) -> FloatFormat:
             raise FormatError(f"eXmY formats need 2 <= X <= 11 and 1 <= Y <= 52; got e{x}m{y}")
         if mt.group(1) is not None and int(mt.group(1)) != 1 + x + y:
             raise FormatError(f"{name!r}: e{x}m{y} has 1 + {x} + {y} = {1 + x + y} bits, not {mt.group(1)}")
+        if f"e{x}m{y}" in _OCP_FINITE:
+            warnings.warn(
+                f"{name!r} is the IEEE-like e{x}m{y} (with infinities and NaN, as every eXmY); the OCP "
+                f"finite format is spelled e{x}m{y}fn or {_OCP_FINITE[f'e{x}m{y}']}", FormatSpellingWarning,
+                stacklevel=2)
         try:
             return FloatFormat(f"e{x}m{y}", x, y)
         except FormatError as exc:
             raise FormatError(f"e{x}m{y} does not fit float64: {exc}") from None
-    close = difflib.get_close_matches(key, accepted_names(), n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    hint = did_you_mean(key, accepted_names(), n=3, cutoff=0.5)
     raise FormatError(
         f"unknown format {name!r}.{hint} Accepted: {', '.join(sorted(_REGISTRY))}, "
         f"their aliases, or eXmY with 2 <= X <= 11, 1 <= Y <= 52."
@@ -397,6 +409,4 @@ def check_rounding(mode: str) -> str:
     """Validate a rounding-mode name, with close matches in the error."""
     if mode in ROUNDING_MODES:
         return mode
-    close = difflib.get_close_matches(str(mode), ROUNDING_MODES, n=2, cutoff=0.4)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise FormatError(f"unknown rounding mode {mode!r}.{hint} Accepted: {', '.join(ROUNDING_MODES)}.")
+    return check_choice(mode, ROUNDING_MODES, what="rounding mode", error=FormatError)

@@ -53,7 +53,7 @@ import math
 
 import numpy as np
 
-from qbound.numeric.errors import InputError
+from qbound.numeric.errors import InputError, did_you_mean
 from qbound.numeric.quantplan import CompQuant
 
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
@@ -90,8 +90,7 @@ class Optimizer:
             if k in hp and not (float(hp[k]) >= 0):
                 raise InputError(f"{k} must be >= 0, got {hp[k]}")
         if hp.get("schedule", "constant") not in SCHEDULES:
-            close = difflib.get_close_matches(str(hp["schedule"]), SCHEDULES, n=1, cutoff=0.3)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(hp["schedule"], SCHEDULES, n=1, cutoff=0.3)
             raise InputError(f"schedule={hp['schedule']!r} is not accepted.{hint} Accepted: {', '.join(SCHEDULES)}.")
         for k, v in hp.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -232,8 +231,7 @@ class Muon(Optimizer):
         hp = super()._validate(hp)
         for k, choices in self.CHOICES.items():
             if hp[k] not in choices:
-                close = difflib.get_close_matches(str(hp[k]), choices, n=1, cutoff=0.3)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
+                hint = did_you_mean(hp[k], choices, n=1, cutoff=0.3)
                 raise InputError(f"muon {k}={hp[k]!r} is not accepted.{hint} Accepted: {', '.join(choices)}.")
         hp["nesterov"] = _as_bool(hp["nesterov"], "nesterov")
         if hp["ns_quant"] in ("", "none", "None"):
@@ -342,7 +340,6 @@ def make_optimizer(name: str, **hparams) -> Optimizer:
         return name
     key = str(name).strip().lower().replace("_", "-")
     if key not in OPTIMIZERS:
-        close = difflib.get_close_matches(key, OPTIMIZERS, n=2, cutoff=0.4)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        hint = did_you_mean(key, OPTIMIZERS, n=2, cutoff=0.4)
         raise InputError(f"unknown optimizer {name!r}.{hint} Accepted: {', '.join(OPTIMIZERS)}.")
     return OPTIMIZERS[key](**hparams)

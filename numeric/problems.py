@@ -17,13 +17,11 @@ Every problem has
 Names: ``rosenbrock``, ``quadratic``, ``digits-logreg``, ``digits-mlp``, ``matrix-ls``.
 """
 from __future__ import annotations
-
-import difflib
 import math
 
 import numpy as np
 
-from qbound.numeric.errors import InputError
+from qbound.numeric.errors import InputError, did_you_mean
 
 
 def flatten(params) -> np.ndarray:
@@ -438,8 +436,7 @@ def make_problem(name: str, **kw) -> Problem:
         return name
     key = str(name).strip().lower().replace("_", "-")
     if key not in PROBLEMS:
-        close = difflib.get_close_matches(key, PROBLEMS, n=2, cutoff=0.4)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        hint = did_you_mean(key, PROBLEMS, n=2, cutoff=0.4)
         raise InputError(f"unknown problem {name!r}.{hint} Accepted: {', '.join(PROBLEMS)}.")
     cls = PROBLEMS[key]
     import inspect

@@ -31,11 +31,9 @@ stochastic rounding with K random bits per value).
 (or ``"none"``) is the empty plan: everything in float64.
 """
 from __future__ import annotations
-
-import difflib
 from dataclasses import dataclass, replace
 
-from qbound.numeric.errors import InputError
+from qbound.numeric.errors import InputError, did_you_mean
 from qbound.numeric.formats import FloatFormat, FormatError, ROUNDING_MODES, get_format
 
 COMPONENTS = ("W", "G", "M", "V")
@@ -62,8 +60,7 @@ class CompQuant:
         except FormatError as exc:
             raise InputError(str(exc)) from None
         if self.rounding not in ROUNDING_MODES:
-            close = difflib.get_close_matches(str(self.rounding), ROUNDING_MODES, n=2, cutoff=0.4)
-            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            hint = did_you_mean(self.rounding, ROUNDING_MODES, n=2, cutoff=0.4)
             raise InputError(f"unknown rounding mode {self.rounding!r}.{hint} Accepted: {', '.join(ROUNDING_MODES)} "
                              f"(and srK with K random bits, 1 <= K <= 64).")
         if self.sr_bits is not None:
@@ -127,8 +124,7 @@ class QuantPlan:
             else:
                 raise InputError(f"component {c}: expected None, a format name, 'fmt:mode' or CompQuant, got {val!r}")
         if self.master not in MASTER_MODES:
-            close = difflib.get_close_matches(str(self.master), MASTER_MODES, n=1, cutoff=0.3)
-            hint = f" Did you mean {close[0]}?" if close else ""
+            hint = did_you_mean(self.master, MASTER_MODES, n=1, cutoff=0.3)
             raise InputError(f"unknown master mode {self.master!r}.{hint} Accepted: {', '.join(MASTER_MODES)}.")
         if self.master == "stored" and self.W is None:
             raise InputError("master=stored keeps the weights in W's format, so W needs a format (e.g. W=bf16)")
@@ -187,8 +183,7 @@ class QuantPlan:
             key, val = (s.strip() for s in item.split("=", 1))
             k = key.upper() if key.upper() in COMPONENTS else key.lower()
             if k not in accepted:
-                close = difflib.get_close_matches(key, accepted, n=2, cutoff=0.3)
-                hint = f" Did you mean {', '.join(close)}?" if close else ""
+                hint = did_you_mean(key, accepted, n=2, cutoff=0.3)
                 raise InputError(f"unknown plan key {key!r}.{hint} Accepted: {', '.join(accepted)}.")
             if k in kw or (k == "update" and "update_format" in kw):
                 raise InputError(f"plan key {k!r} given twice in {text!r}")
@@ -237,8 +232,7 @@ class QuantPlan:
 def check_component(comp: str) -> str:
     if comp in COMPONENTS:
         return comp
-    close = difflib.get_close_matches(str(comp).upper(), COMPONENTS, n=1, cutoff=0.3)
-    hint = f" Did you mean {close[0]}?" if close else ""
+    hint = did_you_mean(str(comp).upper(), COMPONENTS, n=1, cutoff=0.3)
     raise InputError(f"unknown component {comp!r}.{hint} Accepted: {', '.join(COMPONENTS)}.")
 
 

@@ -34,6 +34,7 @@ exact rationals (e.g. decimal strings) the same way without going through float6
 """
 from __future__ import annotations
 
+from qbound.numeric.errors import did_you_mean
 import functools
 
 import numpy as np
@@ -50,9 +51,7 @@ _IMPLICIT = _U64(1 << 52)
 
 def check_overflow(policy: str) -> str:
     if policy not in OVERFLOW_POLICIES:
-        import difflib
-        close = difflib.get_close_matches(str(policy), OVERFLOW_POLICIES, n=1, cutoff=0.3)
-        hint = f" Did you mean {close[0]}?" if close else ""
+        hint = did_you_mean(policy, OVERFLOW_POLICIES, n=1, cutoff=0.3)
         raise FormatError(f"unknown overflow policy {policy!r}.{hint} Accepted: {', '.join(OVERFLOW_POLICIES)}.")
     return policy
 

@@ -22,11 +22,10 @@ shows the position with a caret.
 from __future__ import annotations
 
 import ast
-import difflib
 from dataclasses import dataclass
 from fractions import Fraction
 
-from qbound.numeric.errors import InputError
+from qbound.numeric.errors import InputError, did_you_mean
 
 FUNCTIONS = {"rnd": 1, "sqrt": 1, "abs": 1, "min": 2, "max": 2, "ulp": 1}
 NAMES = ("u", "tiny", "huge", "minsub", "p")
@@ -155,8 +154,7 @@ def _convert(n, text, consts) -> Node:
             raise _caret(text, pos, "only calls to " + ", ".join(FUNCTIONS) + " are allowed")
         fname = n.func.id
         if fname not in FUNCTIONS:
-            close = difflib.get_close_matches(fname, FUNCTIONS, n=2)
-            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            hint = did_you_mean(fname, FUNCTIONS, n=2)
             raise _caret(text, pos, f"unknown function {fname!r}.{hint} Allowed: {', '.join(FUNCTIONS)}")
         if n.keywords or any(isinstance(a, ast.Starred) for a in n.args):
             raise _caret(text, pos, f"{fname}() takes plain positional arguments only")

@@ -9,9 +9,7 @@
 """
 from __future__ import annotations
 
-import difflib
-
-from qbound.numeric.errors import InputError
+from qbound.numeric.errors import InputError, did_you_mean
 
 ENGINE_NAMES = ("auto", "exhaustive", "z3", "bitwuzla", "cvc5")
 
@@ -23,8 +21,7 @@ def get_engine(name: str):
     if name in ("z3", "bitwuzla", "cvc5"):
         from qbound.proofs.engines.smt import SmtEngine
         return SmtEngine(name)
-    close = difflib.get_close_matches(str(name), ENGINE_NAMES, n=2)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    hint = did_you_mean(name, ENGINE_NAMES, n=2)
     raise InputError(f"unknown engine {name!r}.{hint} Accepted: {', '.join(ENGINE_NAMES)}.")
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 
 from qbound.numeric.errors import InputError
 
@@ -38,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Convergence bounds, rounding lemmas and experiments for quantized adaptive optimizers.",
     )
     parser.add_argument("--version", action="version", version=f"qbound {version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -50,7 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings reach the user as one line, without the source location."""
+    print(f"qbound: warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv=None) -> int:
+    warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -64,6 +74,15 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"\nqbound {args.command}: interrupted; results written so far are kept.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``qbound ... | head``): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"qbound {args.command}: internal error: {type(exc).__name__}: {exc} "
+              f"(rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
     return 0 if rc is None else int(rc)
 
 

@@ -107,3 +107,27 @@ def test_parse_and_print_helpers():
     assert exact_decimal(2.0**-1074).startswith("0.000") and len(exact_decimal(2.0**-1074)) == 1076
     with pytest.raises(ValueError):
         exact_decimal(Fraction(1, 3))
+
+
+def test_unexpected_error_is_one_line_unless_debug(monkeypatch, capsys):
+    """An internal error prints one line (exit 1); --debug shows the traceback."""
+    import pytest
+
+    from qbound.app import cli
+    from qbound.app.commands import numeric_cmds
+
+    def boom(args):
+        raise RuntimeError("deliberate")
+    monkeypatch.setattr(numeric_cmds, "cmd_formats", boom)
+    assert cli.main(["formats"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: deliberate" in err and "Traceback" not in err
+    with pytest.raises(RuntimeError):
+        cli.main(["--debug", "formats"])
+
+
+def test_old_spelling_warns_in_one_line(capsys):
+    from qbound.app import cli
+    assert cli.main(["quantize", "--format", "e2m1", "0.3"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("qbound: warning: 'e2m1' is the IEEE-like e2m1") and err.count("\n") == 1

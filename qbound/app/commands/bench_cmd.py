@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 
-from qbound.numeric.errors import InputError
+from qbound.numeric.errors import InputError, did_you_mean
 
 #: topic -> "module:function"
 TOPICS = {
@@ -31,9 +31,7 @@ def run(args):
     topics = list(TOPICS) if args.topic == "all" else [args.topic]
     for t in topics:
         if t not in TOPICS:
-            import difflib
-            close = difflib.get_close_matches(t, TOPICS, n=2)
-            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            hint = did_you_mean(t, TOPICS, n=2)
             raise InputError(f"unknown bench topic {t!r}.{hint} Accepted: {', '.join(TOPICS)}, all.")
     results = {}
     for t in topics:

@@ -60,11 +60,9 @@ def register(sub):
 
 
 def _check_name(name, accepted, what):
-    import difflib
-    from qbound.numeric.errors import InputError
+    from qbound.numeric.errors import InputError, did_you_mean
     if name not in accepted:
-        close = difflib.get_close_matches(name, accepted, n=2, cutoff=0.4)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        hint = did_you_mean(name, accepted, n=2, cutoff=0.4)
         raise InputError(f"unknown {what} {name!r}.{hint} Accepted: {', '.join(accepted)}.")
 
 

@@ -24,10 +24,9 @@ Sections
 from __future__ import annotations
 
 import copy
-import difflib
 import sys
 
-from qbound.numeric.errors import InputError
+from qbound.numeric.errors import InputError, did_you_mean
 
 DEFAULT_TOML = """\
 # qbound verify: embedded default configuration (about 4 minutes on 2 cores).
@@ -161,8 +160,7 @@ def _str(x, path):
 def _choice(options):
     def v(x, path):
         if x not in options:
-            close = difflib.get_close_matches(str(x), options, n=2, cutoff=0.4)
-            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            hint = did_you_mean(x, options, n=2, cutoff=0.4)
             _err(path, f"unknown value {x!r}.{hint} Accepted: {', '.join(options)}.")
         return x
     return v
@@ -237,8 +235,7 @@ def _table(spec, required=()):
         out = {}
         for k, val in x.items():
             if k not in spec:
-                close = difflib.get_close_matches(k, list(spec), n=2, cutoff=0.5)
-                hint = f" Did you mean {', '.join(close)}?" if close else ""
+                hint = did_you_mean(k, list(spec), n=2, cutoff=0.5)
                 _err(f"{path}.{k}" if path else k,
                      f"unknown key.{hint} Accepted keys{' in [' + path + ']' if path else ''}: "
                      f"{', '.join(spec)}.")
