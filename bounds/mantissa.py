@@ -54,6 +54,29 @@ def _values(name, T, consts, qs):
     return v
 
 
+def _check_schedule(name: str, T: float, consts: dict) -> None:
+    """Refuse momentum parameters outside the range the bound is derived for (exactly, not in float64)."""
+    b = Fraction(consts["b"])
+    if name == "adam":
+        b1 = Fraction(consts["beta1"])
+        if not 0 <= b1 < 1:
+            raise InputError(f"--beta1 must be in [0, 1), got {consts['beta1']:g}")
+        beta2 = 1 - b / Fraction(T)
+        if not 0 < beta2 < 1:
+            raise InputError(f"beta2 = 1 - b/T = {float(beta2):g} must be in (0, 1) (b = {consts['b']:g}, T = {T:g})")
+        if b1 > 0 and not b1 < beta2:
+            raise InputError(f"the bound needs beta1 < beta2, got beta1 = {consts['beta1']:g} >= "
+                             f"beta2 = 1 - b/T = {float(beta2):g}: use a larger T or a smaller --beta1")
+        if not 1 - consts["b"] / T < 1:
+            raise InputError(f"T = {T:g} is too large: 1 - b/T rounds to 1 in float64, so the bound is not finite; "
+                             f"use T < {2 ** 53 * float(b):g}")
+    else:
+        if not 0 < consts["b"] <= math.sqrt(T):
+            raise InputError(f"beta = 1 - b/sqrt(T) must be in [0, 1), got b = {consts['b']:g}, T = {T:g}")
+        if not 1 - consts["b"] / math.sqrt(T) < 1:
+            raise InputError(f"T = {T:g} is too large: 1 - b/sqrt(T) rounds to 1 in float64")
+
+
 def required_bits(name: str, T, *, tol: float = 1.0, rounding: str = "rtz", constants: dict | None = None,
                   max_bits: int = 60) -> dict:
     """Bits per component for horizon T (see module docstring)."""
@@ -70,7 +93,12 @@ def required_bits(name: str, T, *, tol: float = 1.0, rounding: str = "rtz", cons
         if k not in consts:
             raise InputError(f"unknown constant {k!r}; accepted: {', '.join(consts)}")
         consts[k] = float(v)
+    _check_schedule(name, T, consts)
     base = evaluate_bound(name, _values(name, T, consts, {}))
+    if not math.isfinite(base):
+        raise InputError(f"the full-precision bound of {name} is not finite at T = {T:g} with these constants "
+                         f"(in float64 the schedule degenerates, e.g. 1 - b/T rounds to 1); no bit count can be "
+                         f"derived from it: use a smaller T or other constants")
     table = rate_table(name, limit_checks=False)
     if name == "adam":
         table = table["beta1_0" if consts["beta1"] == 0 else "momentum"]
@@ -82,11 +110,14 @@ def required_bits(name: str, T, *, tol: float = 1.0, rounding: str = "rtz", cons
         kX = table["comparison"][X]["k_min"]
         need = None
         lo, hi = 0, max_bits
-        if evaluate_bound(name, _values(name, T, consts, {X: q_for_bits(hi, rounding)})) <= (1 + tol) * base:
+        def ok(M):
+            val = evaluate_bound(name, _values(name, T, consts, {X: q_for_bits(M, rounding)}))
+            return math.isfinite(val) and val <= (1 + tol) * base  # a non-finite bound is never a success
+
+        if ok(hi):
             while hi - lo > 1:
                 mid = (lo + hi) // 2
-                val = evaluate_bound(name, _values(name, T, consts, {X: q_for_bits(mid, rounding)}))
-                if val <= (1 + tol) * base:
+                if ok(mid):
                     hi = mid
                 else:
                     lo = mid

@@ -37,3 +37,30 @@ def test_required_bits_grow_like_k_log2_T():
         grow = r2["bits"][X] - r1["bits"][X]
         assert abs(grow - k * math.log2(100)) <= 1.5
     assert q_for_bits(7, "rne") == pytest.approx(1 / 257)
+
+
+def test_required_bits_never_succeed_on_a_non_finite_bound():
+    # in float64 1 - 1/3e16 rounds to 1: the bound is inf and inf <= 2 * inf used to pass at 1 bit
+    with pytest.raises(InputError, match="not finite"):
+        required_bits("adam", 3e16)
+
+
+@pytest.mark.parametrize("beta1", [1.0, 1.5, -1.0])
+def test_required_bits_refuse_beta1_outside_0_1(beta1):
+    with pytest.raises(InputError, match="beta1"):
+        required_bits("adam", 1e4, constants={"beta1": beta1})
+
+
+def test_required_bits_refuse_beta1_not_below_beta2():
+    with pytest.raises(InputError, match="beta1 < beta2"):
+        required_bits("adam", 5, constants={"beta1": 0.9})  # beta2 = 1 - 1/5 = 0.8
+    with pytest.raises(InputError, match="beta2"):
+        required_bits("adam", 1e4, constants={"b": 2e4})  # beta2 = -1
+
+
+@pytest.mark.parametrize("argv", [["--T", "3e16"], ["--T", "1e4", "--beta1", "1"], ["--T", "1e4", "--beta1", "1.5"],
+                                  ["--T", "1e4", "--beta1", "-1"], ["--T", "5", "--beta1", "0.9"]])
+def test_cli_mantissa_refuses_bad_settings(argv, capsys):
+    from qbound.app.cli import main
+    assert main(["mantissa", "adam", *argv]) == 2
+    assert "error" in capsys.readouterr().err
