@@ -200,3 +200,71 @@ def test_reproduce_command_gives_the_same_number(tmp_path):
     g = json.loads((tmp_path / "run.json").read_text())["grad_norm2"]
     tail = g[-max(1, len(g) // 10):]
     assert sum(tail) / len(tail) == row["per_seed_final"][0]
+
+
+def test_failed_units_are_recomputed_on_resume(tmp_path, monkeypatch):
+    """A unit that raised (e.g. a transient MemoryError) stays recorded but is not reused."""
+    import qbound.app.verify.runs as R
+    out = tmp_path / "r"
+    orig = R.run_unit
+
+    def oom(unit):
+        raise MemoryError("transient")
+    monkeypatch.setattr(R, "run_unit", oom)
+    r1 = verify(_tiny_cfg([0]), out, show_progress=False)
+    failed = sum(1 for ln in (out / "store" / "run.jsonl").read_text().splitlines()
+                 if json.loads(ln)["result"].get("error", "").startswith("MemoryError"))
+    assert failed > 0
+    monkeypatch.setattr(R, "run_unit", orig)
+    r2 = verify(_tiny_cfg([0]), out, show_progress=False)
+    assert r2["run"]["units_computed"] >= failed
+    assert not any("MemoryError" in str(e.get("error")) for e in r2["errors"])
+    r3 = verify(_tiny_cfg([0]), out, show_progress=False)
+    assert r3["run"]["units_computed"] == 0 and r3["run"]["units_reused"] == r1["run"]["units_computed"]
+
+
+def test_scheduler_reruns_a_stored_failure_once(tmp_path, monkeypatch):
+    import qbound.app.verify.sched as S
+    store = ResultStore(tmp_path)
+    store.put("run", {"k": 1}, {"error": "MemoryError: transient"})
+    calls = []
+    monkeypatch.setattr(S, "execute", lambda stage, unit: calls.append(unit) or {"v": 1})
+    sched = S.Scheduler(store)
+    got = []
+    sched.submit("run", {"k": 1}, callback=got.append)
+    sched.run()
+    sched.submit("run", {"k": 1}, callback=got.append)  # computed in this run: reused now
+    assert len(calls) == 1 and sched.computed == 1 and sched.reused == 1 and got == [{"v": 1}, {"v": 1}]
+    assert ResultStore(tmp_path).get("run", {"k": 1})["result"] == {"v": 1}
+
+
+def test_torn_last_line_does_not_swallow_the_next_record(tmp_path):
+    s = ResultStore(tmp_path)
+    s.put("x", {"k": 1}, {"v": 1})
+    with open(tmp_path / "x.jsonl", "a") as fh:  # an interrupted write
+        fh.write('{"key": "trunc')
+    ResultStore(tmp_path).put("x", {"k": 2}, {"v": 2})
+    s3 = ResultStore(tmp_path)
+    assert s3.get("x", {"k": 1})["result"] == {"v": 1}
+    assert s3.get("x", {"k": 2})["result"] == {"v": 2}
+    assert all(json.loads(ln) for ln in (tmp_path / "x.jsonl").read_text().splitlines())
+
+
+def test_fresh_refuses_a_directory_that_is_not_a_store(tmp_path):
+    out = tmp_path / "r"
+    (out / "store").mkdir(parents=True)
+    (out / "store" / "notes.txt").write_text("mine\n")
+    (out / "store" / "data.jsonl").write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match="not a qbound verify store"):
+        verify(_tiny_cfg([0]), out, fresh=True, show_progress=False)
+    assert (out / "store" / "notes.txt").read_text() == "mine\n"
+    assert (out / "store" / "data.jsonl").read_text() == "a,b\n1,2\n"
+    assert main(["verify", "--quick", "--fresh", "--out", str(out), "--no-progress"]) == 2
+    assert (out / "store" / "notes.txt").exists()
+
+
+def test_fresh_clears_a_real_store(tmp_path):
+    out = tmp_path / "r"
+    verify(_tiny_cfg([0]), out, show_progress=False)
+    r = verify(_tiny_cfg([0]), out, fresh=True, show_progress=False)
+    assert r["run"]["units_reused"] == 0 and r["run"]["units_computed"] > 0

@@ -247,6 +247,13 @@ def verify(cfg: dict, out_dir="qbound-report", *, workers=None, fresh=False, con
     out = Path(out_dir)
     t0 = time.perf_counter()
     if fresh and (out / "store").exists():
+        from qbound.app.verify.store import foreign_files
+        from qbound.numeric.errors import InputError
+        if not (out / "store").is_dir() or foreign_files(out / "store"):
+            bad = [] if not (out / "store").is_dir() else foreign_files(out / "store")
+            raise InputError(f"--fresh would delete {out / 'store'}, which is not a qbound verify store"
+                             + (f" (it holds {', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''})" if bad else "")
+                             + "; nothing was deleted: move those files away or pick another output directory")
         shutil.rmtree(out / "store")
     out.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out / "store")

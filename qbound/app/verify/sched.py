@@ -29,6 +29,7 @@ class Scheduler:
         self._waiting: dict[str, list] = {}
         self.computed = 0
         self.reused = 0
+        self._ran: set[str] = set()       # units computed by this scheduler (failures included)
 
     # ------------------------------------------------------------------ progress
     def _task(self, group):
@@ -52,7 +53,8 @@ class Scheduler:
     # ------------------------------------------------------------------ API
     def submit(self, stage: str, unit: dict, group: str = "", callback=None):
         key = f"{stage}:{unit_key(unit)}"
-        rec = self.store.get(stage, unit)
+        # a unit that failed in an earlier run is recomputed; one computed in this run is not rerun
+        rec = self.store.get(stage, unit) if key in self._ran else self.store.reusable(stage, unit)
         if rec is not None:
             self.reused += 1
             self._grow(group or stage)
@@ -72,6 +74,7 @@ class Scheduler:
         seconds = result.pop("_seconds", 0.0)
         self.store.put(stage, unit, result, seconds=seconds, version=self.version)
         self.computed += 1
+        self._ran.add(key)
         self._advance(group)
         for cb in self._waiting.pop(key, []):
             cb(result)

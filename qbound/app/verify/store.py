@@ -49,6 +49,7 @@ class ResultStore:
         recs: dict[str, dict] = {}
         p = self.path(stage)
         if p.exists():
+            _cut_torn_tail(p)
             with open(p, encoding="utf-8") as fh:
                 for line in fh:
                     line = line.strip()
@@ -63,6 +64,12 @@ class ResultStore:
         self._cache[stage] = recs
         return recs
 
+    def reusable(self, stage: str, unit: dict):
+        """The stored record for ``unit`` if it holds a result, None if absent or the unit failed
+        (a failure, e.g. a MemoryError, stays recorded but is recomputed on the next run)."""
+        rec = self.get(stage, unit)
+        return None if rec is None or is_failure(rec) else rec
+
     def has(self, stage: str, unit: dict) -> bool:
         return unit_key(unit) in self._load(stage)
 
@@ -72,6 +79,7 @@ class ResultStore:
 
     def put(self, stage: str, unit: dict, result, seconds: float = 0.0, version: str = "") -> dict:
         """Append one record and flush it to disk immediately."""
+        self._load(stage)  # cuts a torn last line off first, so this record starts on a line of its own
         rec = {"key": unit_key(unit), "stage": stage, "unit": unit, "result": result,
                "seconds": round(float(seconds), 4), "version": version}
         line = json.dumps(rec, sort_keys=True, default=_json_default)
@@ -84,6 +92,81 @@ class ResultStore:
 
     def records(self, stage: str) -> list[dict]:
         return list(self._load(stage).values())
+
+
+def is_failure(rec: dict) -> bool:
+    """Whether a stored record is a unit that raised (``execute`` returned {"error": ...})."""
+    res = rec.get("result")
+    return isinstance(res, dict) and bool(res.get("error"))
+
+
+#: the files a store directory holds (besides temp files of an atomic repair)
+STORE_FILE_SUFFIX = ".jsonl"
+
+
+def foreign_files(root) -> list[str]:
+    """Names in ``root`` that are not the store's own (stage .jsonl files and repair temp files)."""
+    root = Path(root)
+    out = []
+    for p in sorted(root.iterdir()):
+        own = p.is_file() and (p.suffix == STORE_FILE_SUFFIX or (p.name.startswith(".") and p.name.endswith(".tmp")))
+        if own and p.suffix == STORE_FILE_SUFFIX:
+            own = _looks_like_store_file(p)
+        if not own:
+            out.append(p.name)
+    return out
+
+
+def _looks_like_store_file(p: Path) -> bool:
+    """Every complete line is a keyed store record (a torn last line is allowed)."""
+    try:
+        with open(p, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError):
+        return False
+    lines = text.split("\n")
+    lines.pop()
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            return False
+        if not (isinstance(rec, dict) and "key" in rec and "stage" in rec and "result" in rec):
+            return False
+    return True
+
+
+def _cut_torn_tail(p: Path) -> None:
+    """Cut a torn last line (text after the last newline, left by an interrupted write) off ``p``,
+    atomically (temp file in the same directory, fsync, os.replace), so the next append starts on a
+    line of its own instead of being glued onto the fragment."""
+    with open(p, "rb") as fh:
+        data = fh.read()
+    if not data or data.endswith(b"\n"):
+        return
+    cut = data.rfind(b"\n") + 1
+    tail = data[cut:]
+    try:  # a complete record whose newline is missing: keep it, add the newline
+        json.loads(tail.decode("utf-8"))
+        keep = data + b"\n"
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        keep = data[:cut]
+    import tempfile
+    fd, tmp = tempfile.mkstemp(prefix="." + p.name + ".", suffix=".tmp", dir=str(p.parent))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _json_default(obj):
