@@ -13,7 +13,7 @@ go downwards (``numeric <- proofs <- bounds <- app``), which import-linter check
 Importing ``qbound`` itself is cheap; the layers load when imported:
 
 >>> import qbound.numeric as n
->>> n.FORMATS["bf16"].precision
+>>> n.get_format("bf16").p
 8
 """
 from __future__ import annotations

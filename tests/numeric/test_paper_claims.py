@@ -65,7 +65,7 @@ def test_claim1_rosenbrock_grad_norm_shrinks_with_mantissa_bits(rounding):
     ratio = gmean(tails[:3]) / gmean(tails[-3:])
     print(f"\nclaim 1 ({rounding}): tail ||grad||^2 by mantissa bits 1..10: "
           + " ".join(f"{v:.3g}" for v in tails))
-    print(f"  last iterate: " + " ".join(f"{v:.3g}" for v in finals))
+    print("  last iterate: " + " ".join(f"{v:.3g}" for v in finals))
     print(f"  float64 baseline {base:.3g}; Spearman(bits, tail) = {rho:.3f}; "
           f"geomean(bits 1-3) / geomean(bits 8-10) = {ratio:.3g}")
     assert rho <= -0.8, "the gradient norm does not decrease (in rank) with the mantissa length"

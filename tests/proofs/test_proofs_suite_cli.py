@@ -75,11 +75,13 @@ def test_cli_bad_input_exit_2(argv, capsys):
 
 
 def test_cli_suite_json_latex(tmp_path):
-    j, t = tmp_path / "s.jsonl", tmp_path / "s.tex"
-    rc = main(["prove", "--suite", "default", "--format", "fp4_e2m1", "--rounding", "rne", "--json", str(j),
-               "--latex", str(t)])
+    j, d, t = tmp_path / "s.jsonl", tmp_path / "s.json", tmp_path / "s.tex"
+    rc = main(["prove", "--suite", "default", "--format", "fp4_e2m1", "--rounding", "rne", "--jsonl", str(j),
+               "--json", str(d), "--latex", str(t)])
     assert rc == 0
     recs = [json.loads(x) for x in j.read_text().splitlines()]
+    doc = json.loads(d.read_text())  # one document, not lines
+    assert doc["schema"] == "qbound.prove/1" and doc["results"] == recs
     assert recs and all({"lemma_id", "format", "rounding", "verdict", "qbound_version", "command"} <= set(r) for r in recs)
     assert "\\begin{tabular}" in t.read_text()
 

@@ -28,7 +28,10 @@ def register(sub):
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per query (default 30)")
     p.add_argument("--smt2-dir", help="write every SMT query (custom claim or suite) as SMT-LIB2 files here")
     p.add_argument("--jobs", type=int, default=2, help="suite: worker processes (default 2; results identical)")
-    p.add_argument("--json", metavar="FILE", help="write one JSON record per (lemma, format, rounding)")
+    p.add_argument("--json", metavar="FILE",
+                   help="write the results as one JSON document (a suite: {schema, results: [...]})")
+    p.add_argument("--jsonl", metavar="FILE",
+                   help="suite only: stream one JSON record per (lemma, format, rounding) line as each is decided")
     p.add_argument("--latex", metavar="FILE", help="write a LaTeX table of the proved statements")
     p.set_defaults(func=run)
 
@@ -96,19 +99,37 @@ def _print_claim(rec):
         con.print(t)
 
 
+def _write_json_atomic(path, doc) -> None:
+    """One JSON document, written to a temporary file beside ``path`` and renamed over it."""
+    import os
+    import tempfile
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".qbound-", suffix=".json.tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f, sort_keys=True, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def _suite(args) -> int:
     import time
     from qbound.proofs.claims import parse_const
     from qbound.proofs.suite import run_suite
     consts = {k: float(v) for k, v in (parse_const(c) for c in args.const)}
     meta = _meta(args)
-    fh = open(args.json, "w") if args.json else None
+    fh = open(args.jsonl, "w") if args.jsonl else None
     t0 = time.perf_counter()
+    records = []
 
     def on_result(r):
+        rec = r.to_dict()
+        rec.update(meta)
+        records.append(rec)
         if fh:
-            rec = r.to_dict()
-            rec.update(meta)
             fh.write(json.dumps(rec, sort_keys=True) + "\n")
             fh.flush()
     try:
@@ -119,6 +140,8 @@ def _suite(args) -> int:
         if fh:
             fh.close()
     wall = time.perf_counter() - t0
+    if args.json:
+        _write_json_atomic(args.json, {"schema": "qbound.prove/1", "suite": args.suite, "results": records})
     _print_suite(res, wall)
     if args.latex:
         with open(args.latex, "w") as f:
