@@ -28,11 +28,7 @@ from pathlib import Path
 from qbound.app.verify import falsify as F
 from qbound.app.verify.store import ResultStore
 
-SCHEMA = "qbound.verify/1"
-#: top-level keys of results.json (stable; tests check them)
-RESULT_KEYS = ("schema", "qbound_version", "created_utc", "command", "config", "statistics", "claims",
-               "lemmas", "derivations", "bounds", "trajectory", "thresholds", "scaling", "floor", "figures",
-               "errors", "run")
+from qbound.app.verify.schema import RESULT_KEYS, SCHEMA  # noqa: F401  (re-exported)
 
 
 def _version() -> str:

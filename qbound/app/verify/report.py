@@ -1,7 +1,7 @@
 """Writers for ``qbound verify``: ``report.md`` (a document for a paper review) and ``results.json``.
 
 ``results.json`` holds exactly what the report shows, as data: top-level keys
-:data:`qbound.app.verify.orchestrate.RESULT_KEYS`, ``schema = "qbound.verify/1"``, the package version, the full
+:data:`qbound.app.verify.schema.RESULT_KEYS`, ``schema = "qbound.verify/1"``, the package version, the full
 configuration and the command. Non-finite floats are written as the strings "inf", "-inf", "nan"
 (JSON has no infinities). Every number in ``report.md`` comes from the same dict.
 """
@@ -32,7 +32,7 @@ def _clean(obj):
 
 
 def write_json(results: dict, path) -> None:
-    from qbound.app.verify.orchestrate import RESULT_KEYS
+    from qbound.app.verify.schema import RESULT_KEYS
     data = {k: results.get(k) for k in RESULT_KEYS}
     # the per-update (relative size, lost) pairs behind the swamping check stay in the store
     # (store/run.jsonl); results.json keeps their counts and exact extremes
