@@ -44,7 +44,7 @@ def constant_rounding(value, fmt, rounding="rne", *, engine="auto") -> dict:
     representable (bool), rel_error (exact, as float and string), verdict (engine check of
     ``rnd(c) == rounded``).
     """
-    from qbound.proofs import prove
+    from qbound.proofs.prover import prove
     fmt = get_format(fmt)
     check_rounding(rounding)
     c = _as_used(value)
@@ -132,7 +132,7 @@ def stagnation_threshold(fmt, rounding="rne", beta2=0.999, *, engine="auto") -> 
     the given beta2), verdict, witness (v that decreases past the threshold, with Q(beta2 v)),
     check_at_threshold and check_past_threshold (engine verdicts).
     """
-    from qbound.proofs import prove
+    from qbound.proofs.prover import prove
     fmt = get_format(fmt)
     check_rounding(rounding)
     b2 = _as_used(beta2)
@@ -179,7 +179,7 @@ def swamping_threshold(fmt, rounding="rne", *, engine="auto") -> dict:
     Returns dict: threshold (exact r*), threshold_attained, condition, verdict (engine check at r*
     or just below), witness (w and delta just above r* that change w), check_past_threshold.
     """
-    from qbound.proofs import prove
+    from qbound.proofs.prover import prove
     fmt = get_format(fmt)
     check_rounding(rounding)
     R, att = None, True

@@ -23,7 +23,7 @@ import numpy as np
 from qbound.numeric.formats import FloatFormat, get_format
 from qbound.numeric.rounding import quantize
 
-from qbound.proofs import prove
+from qbound.proofs.prover import prove
 from qbound.proofs.exact import fmt_value, round_fraction
 from qbound.proofs.verdict import LemmaResult, Verdict
 
