@@ -73,8 +73,8 @@ import sympy as sp
 
 from qbound.bounds.derivation import Check, Step, check_identity, check_nonnegative, check_sampled, log_uniform
 
-# the Adam symbols are bounds.adam's own (bounds.adam imports this module only inside functions)
-from qbound.bounds.adam import Delta, L, R, T, alpha, beta1, beta2, d, eps  # noqa: E402
+# the Adam symbols live in bounds.adam_base; bounds.adam (the assembly) sits above this module
+from qbound.bounds.adam_base import Delta, L, R, T, alpha, beta1, beta2, d, eps
 
 A_ = beta1 / beta2
 B_ = beta1 / sp.sqrt(beta2)
@@ -592,7 +592,7 @@ def check_lag_lemma_q(n=10_000, seed=16, wrong: str | None = None, **kw) -> Chec
 # the quantized momentum skeleton: ratio facts on quantized sequences, closed form, assembly
 
 def _qsyms():
-    from qbound.bounds import adam as A
+    from qbound.bounds import adam_base as A
     return A
 
 

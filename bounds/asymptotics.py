@@ -306,7 +306,7 @@ def _rate_table_cached(name: str, variant: str, limit_checks: bool) -> dict:
 def rate_table(name: str, derivation=None, variant: str | None = None, limit_checks: bool = True) -> dict:
     """The asymptotic table for ``name``; for Adam both the beta1 = 0 (fully derived) and the
     momentum (cited skeleton) variants when ``variant`` is None."""
-    from qbound.bounds import _check_name
+    from qbound.bounds.evaluate import _check_name
     name = _check_name(name)
     if name == "adam" and variant is None:
         return {"beta1_0": _rate_table_cached(name, "beta1_0", limit_checks),

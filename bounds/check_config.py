@@ -125,7 +125,7 @@ def check_config(name: str, plan, hparams: dict, T, problem=None, constants: dic
 
     hparams (Adam): lr (alpha), beta1, beta2, eps; (Muon): lr (eta), beta.  ``constants`` overrides
     problem constants (keys R, L, d, Delta, X0, sigma, B, r, W0)."""
-    from qbound.bounds import _check_name, bound_and_conditions, evaluate_bound, symbols
+    from qbound.bounds.registry import _check_name, bound_and_conditions, evaluate_bound, symbols
     name = _check_name(name)
     plan = parse_plan(plan) if isinstance(plan, str) else (plan if plan is not None else {})
     T = float(T)
@@ -222,7 +222,7 @@ def check_config(name: str, plan, hparams: dict, T, problem=None, constants: dic
             vals[k] = float(v)
     missing = sorted(k for k in syms if k not in vals)
     expr, conds = bound_and_conditions(name, vals)
-    from qbound.bounds import _numeric_relation
+    from qbound.bounds.evaluate import _numeric_relation
     for c in conds:
         need = sorted(s.name for s in c.free_symbols if s.name not in vals)
         if need:

@@ -31,6 +31,8 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
+from qbound._version import version
+
 CHECK_KINDS = ("symbolic", "sampled", "trajectory")
 
 
@@ -130,8 +132,9 @@ class Derivation:
                 return s
         raise KeyError(name)
 
-    def to_dict(self, asymptotics: bool = False) -> dict:
-        from qbound.app.cli import version
+    def to_dict(self, asymptotics: dict | None = None) -> dict:
+        """The derivation as JSON-ready data; ``asymptotics``, when given, is the derivation's rate
+        table (``qbound.bounds.rate_table(name, derivation=self)``) and is included as is."""
         d = {
             "derivation": self.name,
             "status": self.status,
@@ -150,8 +153,7 @@ class Derivation:
             "rerun": f"qbound derive {self.name} --json FILE",
         }
         if asymptotics:
-            from qbound.bounds.asymptotics import rate_table
-            d["asymptotics"] = rate_table(self.name, derivation=self)
+            d["asymptotics"] = asymptotics
         return d
 
     def latex(self) -> str:

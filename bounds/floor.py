@@ -66,7 +66,7 @@ def plan_qs(name: str, plan) -> dict:
 
 
 def _mod(name):
-    from qbound.bounds import _module
+    from qbound.bounds.registry import _module
     return _module(name)
 
 
@@ -135,7 +135,7 @@ def error_floor(name: str, plan=None, *, constants: dict | None = None, beta1: f
     momentum (0 = the fully derived bound; > 0 uses the cited Thm 4 skeleton).  Returns a dict with
     the plan's floor, the minimising 1 - beta2 (or 1 - beta) and step constant s, and per-component
     floors (that component alone quantized)."""
-    from qbound.bounds import _check_name
+    from qbound.bounds.evaluate import _check_name
     name = _check_name(name)
     qs = plan_qs(name, plan)
     consts = dict(DEFAULT_CONSTANTS[name])

@@ -80,7 +80,7 @@ def _check_schedule(name: str, T: float, consts: dict) -> None:
 def required_bits(name: str, T, *, tol: float = 1.0, rounding: str = "rtz", constants: dict | None = None,
                   max_bits: int = 60) -> dict:
     """Bits per component for horizon T (see module docstring)."""
-    from qbound.bounds import _check_name, evaluate_bound
+    from qbound.bounds.registry import _check_name, evaluate_bound
     from qbound.bounds.asymptotics import rate_table
     name = _check_name(name)
     T = float(T)

@@ -73,3 +73,12 @@ def test_clean_tree_passes(tmp_path):
     })
     run = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout
+
+
+def test_repository_has_no_layering_violation_and_no_cycle():
+    graph, bad, cyc = ig.analyse(ROOT)
+    assert "qbound.bounds.derivation" in graph and "qbound.app.cli" in graph
+    assert bad == [], bad
+    assert cyc == [], cyc
+    run = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout

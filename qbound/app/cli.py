@@ -13,6 +13,7 @@ import os
 import sys
 import warnings
 
+from qbound._version import version  # noqa: F401  (re-exported: qbound.app.cli.version)
 from qbound.numeric.errors import InputError
 
 #: command modules, in the order their subcommands appear in --help
@@ -24,14 +25,6 @@ COMMAND_MODULES = (
     "qbound.app.commands.derive_cmds",
     "qbound.app.commands.bench_cmd",
 )
-
-
-def version() -> str:
-    try:
-        from importlib.metadata import version as _v
-        return _v("qbound")
-    except Exception:  # running from a source tree without installation
-        return "0+unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:

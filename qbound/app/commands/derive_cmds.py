@@ -106,7 +106,7 @@ def run_derive(args):
     if args.latex:
         print(der.latex())
     if args.json:
-        _write_json(args.json, der.to_dict(asymptotics=True))
+        _write_json(args.json, der.to_dict(asymptotics=bounds.rate_table(der.name, derivation=der)))
         con.print(f"wrote {args.json}")
     return 0 if der.status == "passed" else 1
 
