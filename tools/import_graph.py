@@ -25,7 +25,7 @@ PACKAGE_DIRS: dict[str, str] = {
 }
 
 # lower index = lower layer; a module may import only its own layer or lower ones
-LAYERS: list[str] = ["qbound.numeric", "qbound.proofs", "qbound.bounds", "qbound.app"]
+LAYERS: list[str] = ["qbound.numeric", "qbound.proofs", "qbound.bounds", "qbound.testing", "qbound.app"]
 
 
 def module_files(root: Path, package_dirs: dict[str, str] | None = None) -> dict[str, Path]:
