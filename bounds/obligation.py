@@ -1,0 +1,776 @@
+r"""Proof obligations: premises => conclusion over named real symbols, discharged by an engine.
+
+An :class:`Obligation` states that for every assignment of real numbers to its symbols that satisfies
+the symbols' SymPy assumptions (``positive=True`` means ``> 0``, ``nonnegative=True`` means ``>= 0``;
+integrality is dropped, which only makes the statement stronger) and every premise, the conclusion
+holds.  :func:`discharge` decides it:
+
+* ``sympy``: an identity (``cancel``/``simplify`` of lhs - rhs is 0) for an equality conclusion, or a
+  non-negativity that SymPy's assumption system shows from the symbols' assumptions alone (premises
+  unused, so a proof without them is a proof with them);
+* ``z3`` / ``cvc5``: unsatisfiability of *premises and not conclusion* in quantifier-free nonlinear real
+  arithmetic (QF_NRA).  Denominators are cleared by naming every reciprocal ``r = 1/e`` with the
+  constraint ``e != 0 -> r e = 1``; every square root ``s = sqrt(e)`` with ``e >= 0 -> (s >= 0, s^2 = e)``;
+  every logarithm ``l = log(e)`` is a free real constrained only by the named lemmas the obligation lists
+  (:data:`LEMMAS`, each proved by :func:`prove_lemma`).  Well-definedness is part of the query: the
+  negated goal is ``not conclusion  or  some named denominator = 0  or  some square-root/log argument
+  out of range``, so *unsat* also proves that every expression is defined wherever the premises hold.
+
+``proved`` only ever comes from an engine (SymPy identity/non-negativity or an unsat answer);
+``refuted`` comes with a counterexample (the solver's model); anything else is ``unknown``.  The status
+vocabulary is ``proved | refuted | unknown`` (``refuted`` is what qbound.proofs.Verdict calls
+``falsified``).
+
+Statements over ``t`` are an :class:`Induction` (a base and an inductive-step obligation, both proved,
+and, when ``claim``/``init``/``shift`` are given, checked to be the base and step *of that claim*).
+Steps that are not pointwise (expectation, summation over t, Cauchy-Schwarz, Jensen) are a
+:class:`RuleApplication` of one of the fixed :data:`RULES` to named, proved obligations.
+
+Example (the envelope of the quantized second moment, one inductive step):
+
+>>> import sympy as sp
+>>> v, g, b2, q = sp.symbols("v g beta2 q_V", real=True)
+>>> nxt = (1 + q) * (b2 * v + g**2)
+>>> ob = Obligation("demo.v.step", (sp.Ge(v, 0), sp.Le(v, (1 + q) / (1 - b2 * (1 + q))), sp.Le(g**2, 1),
+...                 sp.Gt(b2, 0), sp.Ge(q, 0), sp.Lt(b2 * (1 + q), 1)),
+...                 sp.Le(nxt, (1 + q) / (1 - b2 * (1 + q))))
+>>> discharge(ob, engines=("z3",)).status
+'proved'
+>>> bad = Obligation("demo.v.step.wrong", ob.premises, sp.Le(nxt, 1 / (1 - b2 * (1 + q))))
+>>> d = discharge(bad, engines=("z3",)); d.status, sorted(d.counterexample)[:2]
+('refuted', ['beta2', 'g'])
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import sympy as sp
+
+RULES = ("expectation_monotone", "expectation_linear", "sum_over_t", "cauchy_schwarz", "jensen",
+         "derivative_sign")
+"""The fixed set of inference rules a :class:`RuleApplication` may use.
+
+* ``expectation_monotone``: X <= Y pointwise (a proved obligation) implies E X <= E Y (also
+  conditional expectations);
+* ``expectation_linear``: E[a X + b Y] = a E X + b E Y for constants (F_{t-1}-measurable) a, b;
+* ``sum_over_t``: a_t <= b_t for every t (a proved obligation in a free t) implies
+  sum_t a_t <= sum_t b_t;
+* ``cauchy_schwarz``: |<a, b>| <= ||a|| ||b|| (vectors, or E|XY| <= sqrt(E X^2 E Y^2));
+* ``jensen``: phi(E X) <= E phi(X) for the stated convex phi;
+* ``derivative_sign``: f(y0) = 0 and (y - y0) f'(y) >= 0 on an interval imply f >= 0 on it (f' is
+  SymPy's exact derivative; used for the standard inequalities of :data:`LEMMAS`).
+"""
+
+ENGINES = ("sympy", "z3", "cvc5")
+STATUSES = ("proved", "refuted", "unknown")
+
+
+class Unsupported(Exception):
+    """An expression the QF_NRA encoder cannot translate (name it with ``aux`` or split the step)."""
+
+
+# ------------------------------------------------------------------------------------------------
+# the objects
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """premises (SymPy relations) => conclusion (a SymPy relation), over named real symbols.
+
+    ``aux``: pairs ``(symbol, expression)``: the encoder replaces ``expression`` by ``symbol`` (square
+    roots get their defining constraints; other atoms, e.g. ``beta2**T``, become free reals about
+    which only the premises and lemmas speak, so state what you need as a premise *that is itself
+    proved*, or as a lemma).  ``lemmas``: names from :data:`LEMMAS` the solver may use.
+    """
+
+    name: str
+    premises: tuple
+    conclusion: object
+    aux: tuple = ()
+    lemmas: tuple = ()
+    note: str = ""
+
+    kind = "obligation"
+
+    def text(self) -> str:
+        """Canonical text of the obligation (what the cache key hashes)."""
+        syms = sorted(self.free_symbols(), key=lambda s: s.name)
+        decl = [f"{s.name}:{'pos' if s.is_positive else 'nonneg' if s.is_nonnegative else 'real'}" for s in syms]
+        return "\n".join(["name " + self.name, "symbols " + " ".join(decl)]
+                         + ["premise " + sp.srepr(p) for p in self.premises]
+                         + ["conclusion " + sp.srepr(self.conclusion)]
+                         + ["aux " + sp.srepr(a) + " := " + sp.srepr(e) for a, e in self.aux]
+                         + ["lemma " + lm for lm in self.lemmas])
+
+    def key(self) -> str:
+        return hashlib.sha256(self.text().encode()).hexdigest()
+
+    def free_symbols(self) -> set:
+        out = set()
+        for r in (*self.premises, self.conclusion):
+            out |= getattr(r, "free_symbols", set())
+        for a, e in self.aux:
+            out |= e.free_symbols
+        return out
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "premises": [str(p) for p in self.premises],
+                "conclusion": str(self.conclusion), "aux": [[str(a), str(e)] for a, e in self.aux],
+                "lemmas": list(self.lemmas), "note": self.note}
+
+
+@dataclass(frozen=True)
+class Induction:
+    """A statement over t: ``base`` (P at the start) and ``step`` (P(t) => P(t+1)), both proved.
+
+    When ``claim`` (a relation P in the state symbols), ``init`` (substitution giving the start) and
+    ``shift`` (substitution giving the successor state) are given, the shape is checked too:
+    ``base.conclusion == claim.xreplace(init)``, ``claim`` is a premise of ``step`` and
+    ``step.conclusion == claim.xreplace(shift)`` (structurally, after ``sp.simplify`` of both sides'
+    differences).
+    """
+
+    name: str
+    base: Obligation
+    step: Obligation
+    claim: object = None
+    init: tuple = ()
+    shift: tuple = ()
+    note: str = ""
+
+    kind = "induction"
+
+    def shape_errors(self) -> list:
+        if self.claim is None:
+            return []
+        errs = []
+        if self.init and not _same_relation(self.base.conclusion, self.claim.xreplace(dict(self.init))):
+            errs.append(f"base conclusion {self.base.conclusion} is not the claim at the start {self.claim.xreplace(dict(self.init))}")
+        if not any(_same_relation(p, self.claim) for p in self.step.premises):
+            errs.append(f"the induction hypothesis {self.claim} is not a premise of the step")
+        if self.shift and not _same_relation(self.step.conclusion, self.claim.xreplace(dict(self.shift))):
+            errs.append(f"step conclusion {self.step.conclusion} is not the claim at t+1 {self.claim.xreplace(dict(self.shift))}")
+        return errs
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "claim": None if self.claim is None else str(self.claim),
+                "base": self.base.to_dict(), "step": self.step.to_dict(), "note": self.note}
+
+
+@dataclass(frozen=True)
+class RuleApplication:
+    """One application of a fixed inference rule (:data:`RULES`) to named, proved obligations."""
+
+    rule: str
+    premises: tuple
+    conclusion: object
+    note: str = ""
+    name: str = ""
+
+    kind = "rule"
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "rule": self.rule, "premises": list(self.premises),
+                "conclusion": str(self.conclusion), "note": self.note}
+
+
+@dataclass
+class Discharge:
+    """The outcome of discharging one obligation (or induction, or rule application)."""
+
+    name: str
+    status: str
+    engine: str = ""
+    seconds: float = 0.0
+    smt2: str = ""
+    counterexample: dict | None = None
+    detail: str = ""
+    key: str = ""
+    cached: bool = False
+    recheck: dict | None = None
+    parts: list = field(default_factory=list)  # sub-discharges (induction base/step)
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    @property
+    def proved(self) -> bool:
+        return self.status == "proved"
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "status": self.status, "engine": self.engine, "seconds": round(self.seconds, 4),
+                "counterexample": self.counterexample, "detail": self.detail, "key": self.key, "cached": self.cached,
+                "recheck": self.recheck, "parts": [p.to_dict() for p in self.parts]}
+
+
+def _same_relation(a, b) -> bool:
+    if a == b:
+        return True
+    if type(a) is not type(b) or not isinstance(a, sp.core.relational.Relational):
+        return False
+    try:
+        return sp.simplify(a.lhs - b.lhs) == 0 and sp.simplify(a.rhs - b.rhs) == 0
+    except Exception:  # pragma: no cover - SymPy internals
+        return False
+
+
+# ------------------------------------------------------------------------------------------------
+# standard inequalities as named lemmas (each with its own proof, see prove_lemma)
+
+_y = sp.Symbol("y", positive=True)
+
+LEMMAS = {
+    "ln_lower": "log(y) >= 1 - 1/y for y > 0",
+    "ln_upper": "log(y) <= y - 1 for y > 0",
+    "ln_monotone": "0 < a <= b implies log(a) <= log(b) (strict if a < b)",
+    "ln_product": "log(a b) = log(a) + log(b) for a, b > 0 (applied by SymPy's expand_log before encoding)",
+}
+
+
+def prove_lemma(name: str, timeout_s: float = 20) -> list:
+    """Prove a named lemma; returns the discharges of its proof (all must be proved).
+
+    ln_lower / ln_upper by the ``derivative_sign`` rule: f(1) = 0 (SymPy) and (y - 1) f'(y) >= 0 (z3, with
+    f' SymPy's exact derivative, free of log).  ln_monotone: log is increasing since its derivative 1/y > 0
+    (same rule, SymPy).  ln_product: SymPy's ``expand_log`` identity with positive symbols.
+
+    >>> all(d.proved for d in prove_lemma("ln_lower"))
+    True
+    """
+    y = _y
+    if name in ("ln_lower", "ln_upper"):
+        f = sp.log(y) - 1 + 1 / y if name == "ln_lower" else y - 1 - sp.log(y)
+        fp = sp.diff(f, y)
+        if fp.has(sp.log):  # pragma: no cover - would be a wrong lemma set-up
+            return [Discharge(name, "unknown", detail="derivative still contains log")]
+        base = Obligation(f"lemma.{name}.at_1", (), sp.Eq(f.subs(y, 1), 0))
+        sign = Obligation(f"lemma.{name}.derivative_sign", (), sp.Ge((y - 1) * fp, 0))
+        return [discharge(base, timeout_s=timeout_s), discharge(sign, engines=("z3", "cvc5"), timeout_s=timeout_s)]
+    if name == "ln_monotone":
+        return [discharge(Obligation("lemma.ln_monotone.derivative", (), sp.Gt(sp.diff(sp.log(y), y), 0)), timeout_s=timeout_s)]
+    if name == "ln_product":
+        a, b = sp.symbols("a b", positive=True)
+        return [discharge(Obligation("lemma.ln_product", (), sp.Eq(sp.expand_log(sp.log(a * b)), sp.log(a) + sp.log(b))),
+                          timeout_s=timeout_s)]
+    raise KeyError(name)
+
+
+# ------------------------------------------------------------------------------------------------
+# SymPy -> z3 (QF_NRA) encoding
+
+
+def _z3():
+    import z3
+    return z3
+
+
+class _Encoder:
+    def __init__(self, ob: Obligation):
+        self.z3 = _z3()
+        self.ob = ob
+        self.vars: dict = {}
+        self.side: list = []  # defining constraints (guarded)
+        self.undefined: list = []  # conditions under which some subterm is undefined
+        self.recips: dict = {}
+        self.sqrts: dict = {}
+        self.logs: dict = {}
+        self.aux = {e: a for a, e in ob.aux}
+        self.aux_sqrt = {}
+        self.counter = 0
+
+    def fresh(self, stem: str):
+        self.counter += 1
+        return self.z3.Real(f"{stem}!{self.counter}")
+
+    def var(self, s: sp.Symbol):
+        if s not in self.vars:
+            v = self.z3.Real(s.name)
+            self.vars[s] = v
+            if s.is_positive:
+                self.side.append(v > 0)
+            elif s.is_nonnegative:
+                self.side.append(v >= 0)
+            elif s.is_negative:
+                self.side.append(v < 0)
+            elif s.is_nonpositive:
+                self.side.append(v <= 0)
+        return self.vars[s]
+
+    def const(self, x):
+        fr = Fraction(str(sp.Rational(x))) if not isinstance(x, sp.Float) else Fraction(float(x))
+        return self.z3.RealVal(f"{fr.numerator}/{fr.denominator}") if fr.denominator != 1 else self.z3.RealVal(fr.numerator)
+
+    def recip(self, e_sym, e_z3):
+        key = sp.srepr(e_sym)
+        if key not in self.recips:
+            r = self.fresh("recip")
+            self.side.append(self.z3.Implies(e_z3 != 0, r * e_z3 == 1))
+            self.undefined.append(e_z3 == 0)
+            self.recips[key] = r
+        return self.recips[key]
+
+    def sqrt(self, e_sym, e_z3, named=None):
+        key = sp.srepr(e_sym)
+        if key not in self.sqrts:
+            s = self.var(named) if named is not None else self.fresh("sqrt")
+            self.side.append(self.z3.Implies(e_z3 >= 0, self.z3.And(s >= 0, s * s == e_z3)))
+            self.undefined.append(e_z3 < 0)
+            self.sqrts[key] = s
+        return self.sqrts[key]
+
+    def log(self, e_sym, e_z3, named=None):
+        key = sp.srepr(e_sym)
+        if key not in self.logs:
+            lv = self.var(named) if named is not None else self.fresh("log")
+            self.undefined.append(e_z3 <= 0)
+            self.logs[key] = (lv, e_sym, e_z3)
+        return self.logs[key][0]
+
+    def power(self, b, n: int):
+        out = None
+        x, k = b, n
+        while k:  # square and multiply
+            if k & 1:
+                out = x if out is None else out * x
+            k >>= 1
+            if k:
+                x = x * x
+        return out
+
+    def expr(self, e):
+        z3 = self.z3
+        if e in self.aux:
+            a = self.aux[e]
+            if isinstance(e, sp.Pow) and e.exp == sp.Rational(1, 2):
+                return self.sqrt(e.base, self.expr(e.base), named=a)
+            if isinstance(e, sp.log):
+                return self.log(e.args[0], self.expr(e.args[0]), named=a)
+            return self.var(a)
+        if isinstance(e, sp.Symbol):
+            return self.var(e)
+        if e.is_Number:
+            if e in (sp.oo, -sp.oo, sp.zoo, sp.nan):
+                raise Unsupported(f"non-finite number {e}")
+            return self.const(e)
+        if isinstance(e, sp.NumberSymbol):
+            raise Unsupported(f"transcendental constant {e}: bound it by rationals in a premise")
+        if isinstance(e, sp.Add):
+            return z3.Sum([self.expr(a) for a in e.args])
+        if isinstance(e, sp.Mul):
+            out = None
+            for a in e.args:
+                x = self.expr(a)
+                out = x if out is None else out * x
+            return out
+        if isinstance(e, sp.Pow):
+            b, p = e.base, e.exp
+            if p.is_Integer:
+                n = int(p)
+                if n == 0:
+                    return z3.RealVal(1)
+                bz = self.expr(b)
+                if n > 0:
+                    return self.power(bz, n)
+                return self.recip(b ** (-n), self.power(bz, -n)) if -n > 1 else self.recip(b, bz)
+            if p.is_Rational and p.q == 2:
+                s = self.sqrt(b, self.expr(b))
+                n = int(p.p)
+                if n > 0:
+                    return self.power(s, n)
+                return self.recip(sp.sqrt(b) ** (-n), self.power(s, -n))
+            raise Unsupported(f"power {e}: name it with aux")
+        if isinstance(e, sp.log):
+            return self.log(e.args[0], self.expr(e.args[0]))
+        if isinstance(e, sp.Abs):
+            x = self.expr(e.args[0])
+            return z3.If(x >= 0, x, -x)
+        if isinstance(e, (sp.Min, sp.Max)):
+            args = [self.expr(a) for a in e.args]
+            out = args[0]
+            for a in args[1:]:
+                out = z3.If(a < out, a, out) if isinstance(e, sp.Min) else z3.If(a > out, a, out)
+            return out
+        if isinstance(e, sp.Piecewise):
+            pieces = list(e.args)
+            out = None
+            for val, cond in reversed(pieces):
+                if cond == sp.true:
+                    out = self.expr(val)
+                    continue
+                if out is None:
+                    raise Unsupported("Piecewise without a default branch")
+                out = z3.If(self.boolean(cond), self.expr(val), out)
+            return out
+        raise Unsupported(f"{type(e).__name__}: {e}")
+
+    def boolean(self, r):
+        z3 = self.z3
+        if r is sp.true or r is True:
+            return z3.BoolVal(True)
+        if r is sp.false or r is False:
+            return z3.BoolVal(False)
+        if isinstance(r, sp.And):
+            return z3.And(*[self.boolean(a) for a in r.args])
+        if isinstance(r, sp.Or):
+            return z3.Or(*[self.boolean(a) for a in r.args])
+        if isinstance(r, sp.Not):
+            return z3.Not(self.boolean(r.args[0]))
+        if isinstance(r, sp.Implies):
+            return z3.Implies(self.boolean(r.args[0]), self.boolean(r.args[1]))
+        ops = {sp.Le: lambda a, b: a <= b, sp.Lt: lambda a, b: a < b, sp.Ge: lambda a, b: a >= b,
+               sp.Gt: lambda a, b: a > b, sp.Eq: lambda a, b: a == b, sp.Ne: lambda a, b: a != b}
+        for cls, op in ops.items():
+            if isinstance(r, cls):
+                if r.lhs.has(sp.oo) or r.rhs.has(sp.oo):
+                    raise Unsupported(f"relation with infinity: {r}")
+                return op(self.expr(r.lhs), self.expr(r.rhs))
+        raise Unsupported(f"relation {type(r).__name__}: {r}")
+
+    def lemma_constraints(self):
+        z3 = self.z3
+        out = []
+        logs = list(self.logs.values())
+        for lv, _es, ez in logs:
+            pos = ez > 0
+            if "ln_lower" in self.ob.lemmas:  # log y >= 1 - 1/y  <=>  y log y >= y - 1 (y > 0)
+                out.append(z3.Implies(pos, ez * lv >= ez - 1))
+            if "ln_upper" in self.ob.lemmas:
+                out.append(z3.Implies(pos, lv <= ez - 1))
+        if "ln_monotone" in self.ob.lemmas:
+            for i, (la, _, a) in enumerate(logs):
+                for lb, _, b in logs[i + 1:]:
+                    out.append(z3.Implies(z3.And(a > 0, b > 0, a <= b), la <= lb))
+                    out.append(z3.Implies(z3.And(a > 0, b > 0, a < b), la < lb))
+                    out.append(z3.Implies(z3.And(a > 0, b > 0, b <= a), lb <= la))
+                    out.append(z3.Implies(z3.And(a > 0, b > 0, b < a), lb < la))
+                    out.append(z3.Implies(a == b, la == lb))
+        return out
+
+    def query(self):
+        """(assertions, description) of: symbols' domains, premises, definitions, lemmas, and the
+        negated goal (not conclusion, or something undefined)."""
+        z3 = self.z3
+        prem = [self.boolean(_prep(p)) for p in self.ob.premises]
+        goal = self.boolean(_prep(self.ob.conclusion))
+        lem = self.lemma_constraints()
+        neg = z3.Or(z3.Not(goal), *self.undefined) if self.undefined else z3.Not(goal)
+        return list(self.side) + prem + lem + [neg]
+
+
+def _prep(r):
+    if isinstance(r, sp.Basic) and r.has(sp.log):
+        return sp.expand_log(r, force=False)
+    return r
+
+
+def encode(ob: Obligation) -> tuple:
+    """(list of z3 assertions of premises and not conclusion, SMT-LIB2 text of it)."""
+    enc = _Encoder(ob)
+    asserts = enc.query()
+    return asserts, smt2_text(ob, asserts)
+
+
+def smt2_text(ob: Obligation, asserts) -> str:
+    z3 = _z3()
+    s = z3.Solver()
+    s.add(*asserts)
+    body = s.to_smt2()
+    body = body.replace("(check-sat)", "").rstrip() + "\n(check-sat)\n"
+    header = [f"; qbound obligation {ob.name}", "; premises and NOT conclusion: expected unsat",
+              f"; key sha256 {ob.key()}", "(set-logic QF_NRA)"]
+    lines = [ln for ln in body.splitlines() if not ln.startswith("(set-info") and not ln.startswith("(set-logic")]
+    return "\n".join(header + lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------
+# engines
+
+
+def _sympy_engine(ob: Obligation):
+    c = ob.conclusion
+    if c is sp.true or c is True:
+        return "proved", "SymPy: the conclusion evaluates to True"
+    if isinstance(c, sp.Eq):
+        diff = sp.cancel(sp.together(c.lhs - c.rhs))
+        if diff != 0:
+            diff = sp.simplify(diff)
+        return ("proved", "SymPy: lhs - rhs simplifies to 0") if diff == 0 else (None, f"lhs - rhs = {diff}")
+    if isinstance(c, (sp.Le, sp.Lt, sp.Ge, sp.Gt)):
+        big, small = (c.rhs, c.lhs) if isinstance(c, (sp.Le, sp.Lt)) else (c.lhs, c.rhs)
+        e = big - small
+        strict = isinstance(c, (sp.Lt, sp.Gt))
+        for form in (e, sp.expand(e), sp.factor(sp.together(e))):
+            if (form.is_positive if strict else form.is_nonnegative) is True:
+                return "proved", "SymPy: difference is a sum/product of terms of known sign (symbol assumptions)"
+        return None, "SymPy: sign of the difference not determined"
+    return None, "SymPy: not an (in)equality"
+
+
+def _z3_solve(asserts, timeout_s: float):
+    z3 = _z3()
+    s = z3.SolverFor("QF_NRA")
+    s.set("timeout", int(timeout_s * 1000))
+    s.add(*asserts)
+    r = s.check()
+    if r == z3.unsat:
+        return "unsat", None, ""
+    if r == z3.sat:
+        m = s.model()
+        ce = {}
+        for dcl in m.decls():
+            if "!" in dcl.name():
+                continue
+            v = m[dcl]
+            try:
+                ce[dcl.name()] = v.as_decimal(20) if z3.is_algebraic_value(v) else str(v.as_fraction())
+            except Exception:
+                ce[dcl.name()] = str(v)
+        return "sat", ce, ""
+    return "unknown", None, s.reason_unknown()
+
+
+def run_cvc5(text: str, timeout_s: float):
+    """Decide an SMT-LIB2 text with cvc5 (its own parser: a check of the standalone file)."""
+    import cvc5
+    tm = cvc5.TermManager()
+    slv = cvc5.Solver(tm)
+    slv.setOption("tlimit-per", str(int(timeout_s * 1000)))
+    slv.setOption("produce-models", "true")
+    sm = cvc5.SymbolManager(tm)
+    ip = cvc5.InputParser(slv, sm)
+    ip.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text.replace("(check-sat)", ""), "obligation")
+    while True:
+        cmd = ip.nextCommand()
+        if cmd.isNull():
+            break
+        cmd.invoke(slv, sm)
+    r = slv.checkSat()
+    if r.isUnsat():
+        return "unsat", None, ""
+    if r.isSat():
+        ce = {}
+        for t in sm.getDeclaredTerms():
+            if "!" not in str(t):
+                ce[str(t)] = str(slv.getValue(t))
+        return "sat", ce, ""
+    return "unknown", None, f"cvc5: {r} {r.getUnknownExplanation() if hasattr(r, 'getUnknownExplanation') else ''}".strip()
+
+
+def run_z3_text(text: str, timeout_s: float):
+    """Decide an SMT-LIB2 text with z3 (parsed from the text, not from the Python objects)."""
+    z3 = _z3()
+    asserts = z3.parse_smt2_string(text)
+    return _z3_solve(list(asserts), timeout_s)
+
+
+def solver_versions() -> dict:
+    out = {}
+    try:
+        out["z3"] = _z3().get_version_string()
+    except Exception:  # pragma: no cover
+        pass
+    try:
+        import cvc5
+        out["cvc5"] = str(getattr(cvc5, "__version__", "cvc5"))
+    except Exception:  # pragma: no cover
+        pass
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# cache
+
+
+class ObligationCache:
+    """Proved discharges keyed by the SHA-256 of the obligation text.
+
+    A hit is re-validated: the stored record must carry the same key *and* the SHA-256 of the stored
+    obligation text must equal the key (so an edited record or a changed obligation misses).  Only
+    ``proved`` results are stored.  ``path=None`` keeps the cache in memory only.
+    """
+
+    def __init__(self, path: str | None = None):
+        self.path = path
+        self.mem: dict = {}
+        self.hits = 0
+        self.misses = 0
+
+    def _file(self, key):
+        return os.path.join(self.path, key[:2], key + ".json")
+
+    def get(self, ob: Obligation, engines: tuple):
+        key = ob.key()
+        rec = self.mem.get(key)
+        if rec is None and self.path:
+            try:
+                with open(self._file(key)) as fh:
+                    rec = json.load(fh)
+            except (OSError, ValueError):
+                rec = None
+        text = ob.text()
+        if (rec is None or rec.get("key") != key or hashlib.sha256(rec.get("text", "").encode()).hexdigest() != key
+                or rec.get("text") != text or rec.get("engine") not in engines or rec.get("status") != "proved"):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return rec
+
+    def put(self, ob: Obligation, d: Discharge):
+        if d.status != "proved":
+            return
+        rec = {"key": ob.key(), "text": ob.text(), "status": d.status, "engine": d.engine, "seconds": d.seconds,
+               "detail": d.detail, "smt2_sha256": hashlib.sha256(d.smt2.encode()).hexdigest() if d.smt2 else ""}
+        self.mem[rec["key"]] = rec
+        if self.path:
+            f = self._file(rec["key"])
+            os.makedirs(os.path.dirname(f), exist_ok=True)
+            tmp = f + f".{os.getpid()}.tmp"
+            with open(tmp, "w") as fh:
+                json.dump(rec, fh)
+            os.replace(tmp, f)
+
+
+DEFAULT_CACHE = ObligationCache(None)
+
+
+def default_cache_dir() -> str:
+    return os.environ.get("QBOUND_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "qbound", "obligations")
+
+
+# ------------------------------------------------------------------------------------------------
+# discharge
+
+
+def discharge(ob: Obligation, engines=ENGINES, timeout_s: float = 20, cache: ObligationCache | None = None) -> Discharge:
+    """Decide one obligation with the first engine (in order) that settles it.
+
+    SymPy can only prove; z3/cvc5 prove (unsat) or refute (sat, with the model as counterexample).  The
+    SMT-LIB2 text of the query is always attached when the encoding succeeds (the certificate).
+    """
+    if isinstance(ob, Induction):
+        return discharge_induction(ob, engines=engines, timeout_s=timeout_s, cache=cache)
+    t0 = time.perf_counter()
+    key = ob.key()
+    cache = DEFAULT_CACHE if cache is None else cache
+    hit = cache.get(ob, tuple(engines))
+    smt2 = ""
+    asserts = None
+    enc_err = ""
+    try:
+        asserts, smt2 = encode(ob)
+    except Unsupported as exc:
+        enc_err = f"encoder: {exc}"
+    if hit is not None and (not hit.get("smt2_sha256") or hit["smt2_sha256"] == hashlib.sha256(smt2.encode()).hexdigest()):
+        return Discharge(ob.name, "proved", hit["engine"], time.perf_counter() - t0, smt2, None,
+                         "cache hit (re-validated by hash): " + hit.get("detail", ""), key, cached=True)
+    notes = []
+    for eng in engines:
+        if eng == "sympy":
+            try:
+                st, msg = _sympy_engine(ob)
+            except Exception as exc:  # pragma: no cover - SymPy internals
+                st, msg = None, f"SymPy error {exc}"
+            if st == "proved":
+                d = Discharge(ob.name, "proved", "sympy", time.perf_counter() - t0, smt2, None, msg, key)
+                cache.put(ob, d)
+                return d
+            notes.append(msg)
+            continue
+        if asserts is None:
+            notes.append(enc_err)
+            continue
+        t1 = time.perf_counter()
+        if eng == "z3":
+            r, ce, why = _z3_solve(asserts, timeout_s)
+        elif eng == "cvc5":
+            try:
+                r, ce, why = run_cvc5(smt2, timeout_s)
+            except Exception as exc:
+                r, ce, why = "unknown", None, f"cvc5 error: {exc}"
+        else:
+            raise ValueError(f"unknown engine {eng!r}; accepted: {ENGINES}")
+        dt = time.perf_counter() - t1
+        if r == "unsat":
+            d = Discharge(ob.name, "proved", eng, time.perf_counter() - t0, smt2, None,
+                          f"{eng}: premises and not conclusion is unsat ({dt:.2f} s)", key)
+            cache.put(ob, d)
+            return d
+        if r == "sat":
+            return Discharge(ob.name, "refuted", eng, time.perf_counter() - t0, smt2, ce,
+                             f"{eng}: counterexample to the conclusion (or a point where it is undefined)", key)
+        notes.append(f"{eng}: unknown ({why or 'timeout'}, {dt:.1f} s)")
+    return Discharge(ob.name, "unknown", "", time.perf_counter() - t0, smt2, None, "; ".join(n for n in notes if n), key)
+
+
+def discharge_induction(ind: Induction, engines=ENGINES, timeout_s: float = 20, cache=None) -> Discharge:
+    t0 = time.perf_counter()
+    errs = ind.shape_errors()
+    b = discharge(ind.base, engines=engines, timeout_s=timeout_s, cache=cache)
+    s = discharge(ind.step, engines=engines, timeout_s=timeout_s, cache=cache)
+    parts = [b, s]
+    if errs:
+        return Discharge(ind.name, "refuted", "induction", time.perf_counter() - t0, detail="; ".join(errs), parts=parts)
+    if b.proved and s.proved:
+        st = "proved"
+    elif "refuted" in (b.status, s.status):
+        st = "refuted"
+    else:
+        st = "unknown"
+    return Discharge(ind.name, st, "induction", time.perf_counter() - t0,
+                     detail=f"base: {b.status} ({b.engine}), step: {s.status} ({s.engine})", parts=parts)
+
+
+def prove_all(items, engines=ENGINES, timeout_s: float = 20, cache: ObligationCache | None = None) -> dict:
+    """Discharge obligations, inductions and rule applications in order; returns name -> Discharge.
+
+    A :class:`RuleApplication` is proved iff its rule is one of :data:`RULES` and every obligation it
+    names is proved earlier in ``items`` (or among the proved lemmas); lemmas an obligation lists are
+    proved once (:func:`prove_lemma`) and an obligation using an unproved lemma is not proved.
+    """
+    out: dict = {}
+    lemma_ok: dict = {}
+    for it in items:
+        name = it.name
+        if isinstance(it, RuleApplication):
+            missing = [p for p in it.premises if not (p in out and out[p].proved)]
+            if it.rule not in RULES:
+                out[name] = Discharge(name, "unknown", "rule", detail=f"rule {it.rule!r} is not one of {RULES}")
+            elif missing:
+                out[name] = Discharge(name, "unknown", "rule", detail=f"{it.rule}: premises not proved: {missing}")
+            else:
+                out[name] = Discharge(name, "proved", "rule:" + it.rule, detail=f"{it.rule} applied to {list(it.premises)}")
+            continue
+        obs = [it.base, it.step] if isinstance(it, Induction) else [it]
+        bad = []
+        for o in obs:
+            for lm in o.lemmas:
+                if lm not in lemma_ok:
+                    lemma_ok[lm] = all(d.proved for d in prove_lemma(lm, timeout_s=timeout_s))
+                if not lemma_ok[lm]:
+                    bad.append(lm)
+        d = discharge(it, engines=engines, timeout_s=timeout_s, cache=cache)
+        if bad and d.proved:
+            d = Discharge(name, "unknown", d.engine, d.seconds, d.smt2, None, f"uses unproved lemma(s) {bad}", d.key)
+        out[name] = d
+    return out
+
+
+def iter_obligations(items):
+    """Every plain :class:`Obligation` inside ``items`` (inductions expanded into base and step)."""
+    for it in items:
+        if isinstance(it, Induction):
+            yield it.base
+            yield it.step
+        elif isinstance(it, Obligation):
+            yield it
+
+
+__all__ = ["Obligation", "Induction", "RuleApplication", "Discharge", "discharge", "prove_all", "prove_lemma",
+           "RULES", "LEMMAS", "ENGINES", "ObligationCache", "encode", "run_cvc5", "run_z3_text", "iter_obligations",
+           "Unsupported", "solver_versions"]
