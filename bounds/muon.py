@@ -16,7 +16,7 @@ quantizers are relative):
 Premises: f >= f_*, Delta = f(W_0) - f_*; spectral smoothness L; unbiased stochastic gradients
 with variance sigma^2/B (at every point, in particular at What); ||W_0||_F <= W0 (extra symbol).
 
-Result (every step checked):
+Result (every step proved by an engine, see below):
 
     (1/T) sum_t E||grad f(W_{t-1})||_* <= Delta/(T eta) + L eta/2 + 2 beta L eta/(1 - beta)
         + (2 sigma sqrt r/sqrt B) sqrt((1 - beta)/(1 + beta)) + 2 beta sqrt(2 L Delta)/(T (1 - beta))
@@ -31,6 +31,27 @@ sqrt(2 L Delta) where the anchor has sqrt(2 r L Delta): in the spectral geometry
 ||grad f(W_0)||_*^2 <= 2 L Delta directly (minimise the quadratic upper bound along the polar
 factor), so ours is smaller by the factor sqrt(r); the anchor's sqrt(r) is what one gets by passing
 through the Frobenius norm.  SymPy proves anchor - ours = 2 beta sqrt(2 L Delta)(sqrt r - 1)/(T(1 - beta)) >= 0.
+
+The proof (:func:`proof_items`).  Every step is a set of :class:`~qbound.bounds.obligation.Obligation`
+objects over scalar stand-ins for the norms of one step (nW = ||W_{t-1}||_F, nG = ||grad f(W_{t-1})||_*,
+a = E||A_t||_*, ...), discharged by z3 (unsat of premises and not conclusion, QF_NRA) or SymPy; every
+statement over t is an :class:`~qbound.bounds.obligation.Induction` (base + step, both proved, shape
+checked); taking expectations, Jensen and summing over t are named rule applications.  The matrix facts
+are premises (``norms``: triangle inequality, ||X||_* <= sqrt(r)||X||_F, <X, Y> <= ||X||_* ||Y||_op,
+<C, polar(C)> = ||C||_*, ||polar(C)||_op = 1, ||polar(C)||_F <= sqrt r; they are also sampled on random
+matrices as a sanity check).  The error E_t = C_t - grad f(W_{t-1}) is split exactly into
+A_t + (1-beta) N_t, N_t = beta N_{t-1} + xi_t, and
+
+    E||A_t||_* <= beta^t ||grad f(W_0)||_* + (1 - beta^t) M,
+    M = L eta beta/(1-beta) + L q_W Xw + sqrt(r) q_G Gg + sqrt(r) q_M (1+q_G) Gg/(1 - beta(1+q_M)),
+
+by induction; the last obligation (``telescope.bound``) says that the summed descent inequality and
+these step conclusions imply the stated bound.  Deleting any term of the bound makes it refuted.
+
+>>> from qbound.bounds.obligation import discharge
+>>> ob = dict((it.name, it) for _, it in proof_items())["descent.per_step"]
+>>> discharge(ob, engines=("z3",)).status
+'proved'
 """
 from __future__ import annotations
 
@@ -40,8 +61,8 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from qbound.bounds.derivation import (Check, Derivation, Premise, Step, check_identity, check_nonnegative,
-                               check_sampled, log_uniform)
+from qbound.bounds.derivation import Check, Derivation, Premise, Step, check_sampled, log_uniform
+from qbound.bounds.obligation import ENGINES, Discharge, Induction, Obligation, RuleApplication, prove_all
 
 T = sp.Symbol("T", positive=True)
 eta = sp.Symbol("eta", positive=True)
@@ -85,7 +106,8 @@ PREMISES = [
             "f(Y) <= f(X) + <grad f(X), Y - X> + L/2 ||Y - X||_op^2"),
     Premise("variance", "E[xi_t | past] = 0 and E[||xi_t||_F^2 | past] <= sigma^2/B, at every point (batch B)"),
     Premise("bounded_init", "||W_0||_F <= W0"),
-    Premise("norms", "||X||_* <= sqrt(r) ||X||_F, ||X||_op <= ||X||_F, <X, Y> <= ||X||_* ||Y||_op (r = min(m, n))"),
+    Premise("norms", "||X||_* <= sqrt(r) ||X||_F, ||X||_op <= ||X||_F <= ||X||_*, <X, Y> <= ||X||_* ||Y||_op, triangle inequality "
+            "(r = min(m, n)); for the polar factor O of C: <C, O> = ||C||_*, ||O||_op = 1, ||O||_F <= sqrt r"),
     Premise("round.W", "entrywise |Q_W(w) - w| <= q_W |w| (normal range), gradient at Q_W(W_{t-1}), master W_t exact", "rounding"),
     Premise("round.G", "entrywise |Q_G(g) - g| <= q_G |g| (normal range), no unbiasedness assumed", "rounding"),
     Premise("round.M", "entrywise |Q_M(y) - y| <= q_M |y| for y = beta C_{t-1} + (1-beta) G_t (normal range)", "rounding"),
@@ -275,64 +297,251 @@ def check_momentum_trajectory(plans=(("bf16", "rne"), ("fp8_e4m3fn", "rne"), ("f
                  f"entries outside the normal range before rounding: {outside}/{total}" + (f"; FAILED e.g. {fails[0]}" if fails else ""))
 
 
-def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = True) -> list:
+# ------------------------------------------------------------------------------------------
+# the proof: every step an obligation (premises => conclusion over scalar stand-ins for the norms
+# of one step), an induction over t (base + step, shape-checked), or a named rule application
+
+
+def _s(names, **kw):
+    return sp.symbols(names, real=True, **kw)
+
+
+t_ = sp.Symbol("t", nonnegative=True)   # the step index (integrality dropped: a stronger statement)
+_p = sp.Symbol("p", nonnegative=True)   # p = beta^t (error recursion) or beta^(2t) (noise)
+_BH = beta * (1 + q_M)
+GAM = (1 + q_G) * Gg                                                  # E||G_t||_F <= GAM
+CBAR = (1 + q_M) * (1 - beta) * GAM / (1 - _BH)                       # E||C_t||_F <= CBAR
+BBAR = L * q_W * Xw + sp.sqrt(r) * q_G * Gg                           # E||b_t||_* <= BBAR (W and G bias)
+KQ = sp.sqrt(r) * q_M * (1 + q_G) * Gg / (1 - _BH)                    # E||rho_t||_* <= (1 - beta) KQ
+MSTEADY = L * eta * beta / (1 - beta) + BBAR + KQ                     # steady part of E||A_t||_*
+S2 = sigma ** 2 / B
+DOMAIN = (sp.Ge(r, 1), sp.Lt(beta, 1), sp.Lt(_BH, 1))                 # CONDITIONS, as premises
+_GGX = sp.symbols("Gg_ Xw_", nonnegative=True)
+ATOMS = ((_GGX[0], Gg), (_GGX[1], Xw))  # Gg, Xw as opaque non-negative reals (proved: envelope.nonneg)
+
+
+def _ob(name, premises, conclusion, note="", aux=(), atoms=True):
+    """An obligation over DOMAIN + premises.  Where Gg or Xw occur they are named as non-negative atoms
+    (ATOMS; their non-negativity is the proved ``envelope.nonneg``): the statement then holds for every
+    non-negative value of them, which is stronger, and z3 needs far less time for it."""
+    prem = tuple(DOMAIN) + tuple(premises)
+    if atoms and any(getattr(x, "has", lambda *_: False)(Gg, Xw) for x in (*prem, conclusion)):
+        prem += (sp.Ge(Gg, 0), sp.Ge(Xw, 0))
+        aux = tuple(aux) + tuple(a for a in ATOMS if a not in aux)
+    return Obligation(name, prem, conclusion, aux=tuple(aux), note=note)
+
+
+def _ind(name, claim, base_premises, step_premises, init, shift, note=""):
+    base = _ob(name + ".base", base_premises, claim.xreplace(dict(init)))
+    step = _ob(name + ".step", (claim,) + tuple(step_premises), claim.xreplace(dict(shift)))
+    return Induction(name, base, step, claim=claim, init=tuple(init.items()), shift=tuple(shift.items()), note=note)
+
+
+def proof_items() -> list:
+    """[(step name, Obligation | Induction | RuleApplication)] in proof order (see the module docs)."""
+    out = []
+    add = lambda step, it: out.append((step, it))  # noqa: E731
+    sr = sp.sqrt(r)
+    s2LD = sp.sqrt(2 * L * Delta)
+    # ---- envelope.weights: ||W_t||_F <= W0 + sqrt(r) eta t (induction), hence <= Xw and ||What - W||_F <= q_W Xw
+    nW, nWn, nO, nD = _s("nW nW_next nO nD")
+    add("envelope.weights", _ind("envelope.weights.growth", sp.Le(nW, W0 + sr * eta * t_),
+                                 [sp.Le(nW, W0)],
+                                 [sp.Le(nWn, nW + eta * nO), sp.Ge(nO, 0), sp.Le(nO, sr)],
+                                 {t_: 0}, {nW: nWn, t_: t_ + 1},
+                                 note="||W_0||_F <= W0 (bounded_init); W_t = W_{t-1} - eta O_t, triangle inequality, ||O_t||_F <= sqrt r"))
+    add("envelope.weights", _ob("envelope.weights.cap", [sp.Le(nW, W0 + sr * eta * t_), sp.Le(t_, T), sp.Ge(nD, 0), sp.Le(nD, q_W * nW)],
+                                sp.And(sp.Le(nW, Xw), sp.Le(nD, q_W * Xw)),
+                                note="t <= T; ||Q_W(W) - W||_F <= q_W ||W||_F (entrywise round.W)", atoms=False))
+    add("envelope.weights", _ob("envelope.nonneg", [], sp.And(sp.Ge(Gg, 0), sp.Ge(Xw, 0), sp.Ge(GAM, 0)),
+                                note="the envelopes are non-negative (used when Gg and Xw are named as atoms)", atoms=False))
+    # ---- envelope.gradient
+    g, fs, fn, f0, st = _s("g f_star f_next f_0 s")
+    add("envelope.gradient", _ob("envelope.gradient.init",
+                                 [sp.Ge(g, 0), sp.Le(fs, fn), sp.Le(fn, f0 - st * g + L * st ** 2 / 2), sp.Eq(st, g / L), sp.Eq(Delta, f0 - fs)],
+                                 sp.Le(g, s2LD),
+                                 note="g = ||grad f(W_0)||_*; smoothness along -s O (O the polar factor of grad f(W_0), "
+                                      "<grad f(W_0), O> = g, ||O||_op = 1) at s = g/L; f_* <= f"))
+    nG, nGn, dW, opO = _s("nG nG_next dW opO")
+    add("envelope.gradient", _ind("envelope.gradient.growth", sp.Le(nG, s2LD + L * eta * t_),
+                                  [sp.Le(nG, s2LD)],
+                                  [sp.Le(nGn, nG + L * dW), sp.Eq(dW, eta * opO), sp.Eq(opO, 1)],
+                                  {t_: 0}, {nG: nGn, t_: t_ + 1},
+                                  note="||grad f(W_t)||_* <= ||grad f(W_{t-1})||_* + L ||W_t - W_{t-1}||_op, ||eta O_t||_op = eta"))
+    ng, nGh, nxi, Eng, Enxi, Exi2 = _s("ng nGhat nxi E_ng E_nxi E_xi2")
+    add("envelope.gradient", _ob("envelope.gradient.g_pointwise",
+                                 [sp.Le(ng, nGh + nxi), sp.Le(nGh, nG + L * nD), sp.Le(nD, q_W * Xw), sp.Le(nG, s2LD + L * eta * t_), sp.Le(t_, T)],
+                                 sp.Le(ng, s2LD + L * eta * T + L * q_W * Xw + nxi),
+                                 note="g_t = grad f(What) + xi_t; ||.||_F <= ||.||_*; ||grad f(What) - grad f(W)||_* <= L ||What - W||_op <= L ||What - W||_F"))
+    add("envelope.gradient", RuleApplication("expectation_monotone", ("envelope.gradient.g_pointwise",),
+                                             sp.Le(Eng, s2LD + L * eta * T + L * q_W * Xw + Enxi),
+                                             note="E of both sides (the right side is deterministic but for ||xi_t||_F)",
+                                             name="envelope.gradient.g_expect"))
+    add("envelope.gradient", RuleApplication("jensen", (), sp.Le(Enxi ** 2, Exi2),
+                                             note="phi(x) = x^2 convex: (E||xi_t||_F)^2 <= E||xi_t||_F^2; variance premise: E||xi_t||_F^2 <= sigma^2/B",
+                                             name="envelope.gradient.jensen"))
+    add("envelope.gradient", _ob("envelope.gradient.g_bound",
+                                 [sp.Le(Eng, s2LD + L * eta * T + L * q_W * Xw + Enxi), sp.Ge(Enxi, 0), sp.Le(Enxi ** 2, Exi2), sp.Le(Exi2, S2)],
+                                 sp.Le(Eng, Gg), note="E||g_t||_F <= Gg", atoms=False))
+    # ---- envelope.momentum
+    c, cn, y, EG, Erho = _s("c c_next y E_G E_rho")
+    add("envelope.momentum", _ob("envelope.momentum.G", [sp.Le(EG, (1 + q_G) * Eng), sp.Le(Eng, Gg)], sp.Le(EG, GAM),
+                                 note="||Q_G(g)||_F <= (1+q_G)||g||_F (entrywise round.G), expectation_monotone"))
+    add("envelope.momentum", RuleApplication("expectation_linear", (), sp.Le(y, beta * c + (1 - beta) * EG),
+                                             note="||Y_t||_F <= beta||C_{t-1}||_F + (1-beta)||G_t||_F (triangle), then E (monotone, linear); "
+                                                  "||C_t||_F <= (1+q_M)||Y_t||_F and ||C_t - Y_t||_F <= q_M ||Y_t||_F (entrywise round.M), then E",
+                                             name="envelope.momentum.expect"))
+    add("envelope.momentum", _ind("envelope.momentum.envelope", sp.Le(c, CBAR),
+                                  [sp.Eq(c, 0)],
+                                  [sp.Ge(c, 0), sp.Le(y, beta * c + (1 - beta) * EG), sp.Le(EG, GAM), sp.Le(cn, (1 + q_M) * y)],
+                                  {}, {c: cn},
+                                  note="c = E||C_{t-1}||_F, C_0 = 0"))
+    add("envelope.momentum", _ob("envelope.momentum.rounding",
+                                 [sp.Le(c, CBAR), sp.Ge(c, 0), sp.Le(y, beta * c + (1 - beta) * EG), sp.Le(EG, GAM), sp.Le(Erho, q_M * y)],
+                                 sp.And(sp.Le(y, (1 - beta) * GAM / (1 - _BH)), sp.Le(Erho, q_M * (1 - beta) * GAM / (1 - _BH))),
+                                 note="E||Y_t||_F and the rounding error E||rho_t||_F = E||C_t - Y_t||_F"))
+    # ---- descent.per_step
+    iGO, iCO, iEO, nC, nE, ft, fp = _s("iGO iCO iEO nC nE f_t f_prev")
+    add("descent.per_step", _ob("descent.per_step",
+                                [sp.Eq(iGO, iCO - iEO), sp.Eq(iCO, nC), sp.Ge(nC, nG - nE), sp.Le(iEO, nE * opO), sp.Eq(opO, 1),
+                                 sp.Le(ft, fp - eta * iGO + L * eta ** 2 * opO ** 2 / 2)],
+                                sp.Le(ft, fp - eta * nG + 2 * eta * nE + L * eta ** 2 / 2),
+                                note="<G,O> = <C,O> - <E,O> (E = C - G); <C, polar(C)> = ||C||_*; ||C||_* >= ||G||_* - ||E||_*; "
+                                     "<E,O> <= ||E||_* ||O||_op, ||O||_op = 1; spectral smoothness with W_t - W_{t-1} = -eta O"))
+    # ---- lemma.noise: N_t = beta N_{t-1} + xi_t, e = E||N_t||_F^2 <= S2 (1 - beta^(2t))/(1 - beta^2)
+    e, en, xx, EnN = _s("e e_next x E_nN")
+    add("lemma.noise", RuleApplication("expectation_linear", (), sp.Eq(en, beta ** 2 * e + xx),
+                                       note="||N_t||^2 = beta^2||N_{t-1}||^2 + 2 beta <N_{t-1}, xi_t> + ||xi_t||^2; E<N_{t-1}, xi_t> = "
+                                            "E<N_{t-1}, E[xi_t | past]> = 0 (variance premise); x = E||xi_t||_F^2 <= sigma^2/B",
+                                       name="lemma.noise.expect"))
+    add("lemma.noise", _ind("lemma.noise.second_moment", sp.Le(e, S2 * (1 - _p) / (1 - beta ** 2)),
+                            [sp.Eq(e, 0)],
+                            [sp.Le(_p, 1), sp.Eq(en, beta ** 2 * e + xx), sp.Le(xx, S2)],
+                            {_p: 1}, {e: en, _p: beta ** 2 * _p}, note="p = beta^(2t), N_0 = 0"))
+    add("lemma.noise", RuleApplication("jensen", (), sp.Le(EnN, sr * sp.sqrt(e)),
+                                       note="E||N_t||_* <= sqrt(r) E||N_t||_F <= sqrt(r) sqrt(E||N_t||_F^2) (sqrt concave)",
+                                       name="lemma.noise.jensen"))
+    add("lemma.noise", _ob("lemma.noise.close", [sp.Ge(e, 0), sp.Le(_p, 1), sp.Le(e, S2 * (1 - _p) / (1 - beta ** 2)), sp.Le(EnN, sr * sp.sqrt(e))],
+                           sp.Le((1 - beta) * EnN, TERMS["noise"] / 2)))
+    # ---- lemma.error_recursion: E_t = C_t - grad_{t-1} = A_t + (1 - beta) N_t
+    Ep, En_, Cp, Cn, Yn, Gn, gp, gq, xi, bt, rho, Ap, An, Np, Nn = _s("E_prev E_t C_prev C_t Y_t G_t grad_prev2 grad_prev xi b rho A_prev A_t N_prev N_t")
+    add("lemma.error_recursion", _ob("lemma.error_recursion.recurrence",
+                                     [sp.Eq(Ep, Cp - gp), sp.Eq(En_, Cn - gq), sp.Eq(Cn, Yn + rho), sp.Eq(Yn, beta * Cp + (1 - beta) * Gn), sp.Eq(Gn, gq + xi + bt)],
+                                     sp.Eq(En_, beta * Ep + beta * (gp - gq) + (1 - beta) * (xi + bt) + rho),
+                                     note="one matrix entry: E_t = beta E_{t-1} + beta(grad_{t-2} - grad_{t-1}) + (1-beta)(xi_t + b_t) + rho_t"))
+    add("lemma.error_recursion", _ind("lemma.error_recursion.split", sp.Eq(Ep, Ap + (1 - beta) * Np),
+                                      [sp.Eq(Ap, Ep), sp.Eq(Np, 0)],
+                                      [sp.Eq(En_, beta * Ep + beta * (gp - gq) + (1 - beta) * (xi + bt) + rho),
+                                       sp.Eq(An, beta * Ap + beta * (gp - gq) + (1 - beta) * bt + rho), sp.Eq(Nn, beta * Np + xi)],
+                                      {}, {Ep: En_, Ap: An, Np: Nn},
+                                      note="A_0 = E_0 = -grad_0, N_0 = 0 (grad_{-1} := grad_0): E_t = A_t + (1-beta) N_t entrywise"))
+    a, an, a0, gap, Enb, Enrho = _s("a a_next a0 gap E_nb E_nrho")
+    add("lemma.error_recursion", _ob("lemma.error_recursion.bias", [sp.Le(Enb, L * nD + sr * q_G * Eng), sp.Le(nD, q_W * Xw), sp.Le(Eng, Gg)], sp.Le(Enb, BBAR),
+                                     note="||b_t||_* <= L||What - W||_op + sqrt(r)||Q_G(g) - g||_F <= L nD + sqrt(r) q_G ||g||_F, then E"))
+    add("lemma.error_recursion", _ob("lemma.error_recursion.rho", [sp.Le(Enrho, sr * Erho), sp.Le(Erho, q_M * (1 - beta) * GAM / (1 - _BH))],
+                                     sp.Le(Enrho, (1 - beta) * KQ), note="||rho_t||_* <= sqrt(r) ||rho_t||_F, then E"))
+    add("lemma.error_recursion", RuleApplication("expectation_linear", (), sp.Le(an, beta * a + beta * gap + (1 - beta) * Enb + Enrho),
+                                                 note="triangle inequality on A_t's recursion (nuclear norm), then E; gap = ||grad_{t-2} - grad_{t-1}||_* <= L eta",
+                                                 name="lemma.error_recursion.expect"))
+    add("lemma.error_recursion", _ind("lemma.error_recursion.induction", sp.Le(a, _p * a0 + (1 - _p) * MSTEADY),
+                                      [sp.Eq(a, a0)],
+                                      [sp.Le(_p, 1), sp.Ge(a0, 0), sp.Le(an, beta * a + beta * gap + (1 - beta) * Enb + Enrho),
+                                       sp.Le(gap, L * eta), sp.Le(Enb, BBAR), sp.Le(Enrho, (1 - beta) * KQ)],
+                                      {_p: 1}, {a: an, _p: beta * _p},
+                                      note="a = E||A_t||_*, p = beta^t, a0 = ||grad f(W_0)||_*", ))
+    add("lemma.error_recursion", _ob("lemma.error_recursion.relax", [sp.Le(_p, 1), sp.Ge(a0, 0), sp.Le(a, _p * a0 + (1 - _p) * MSTEADY)],
+                                     sp.Le(a, _p * a0 + MSTEADY), note="(1 - beta^t) M <= M"))
+    # ---- telescope: sums over t and the closed form
+    SG, SE, SA, SN, Sb, fT = _s("S_G S_E S_A S_N S_b f_T")
+    kk = sp.Symbol("k", integer=True, positive=True)
+    closed = sp.summation(beta ** kk, (kk, 1, T))
+    closed = closed.args[-1][0] if isinstance(closed, sp.Piecewise) else closed
+    add("telescope", _ob("telescope.geometric", [], sp.Eq(closed, beta * (1 - beta ** T) / (1 - beta)),
+                         note="sum_{t=1}^T beta^t in closed form (SymPy)"))
+    bT = sp.Symbol("bT", nonnegative=True)
+    add("telescope", _ob("telescope.geometric_bound", [sp.Eq(Sb, beta * (1 - bT) / (1 - beta))], sp.Le(Sb, beta / (1 - beta)),
+                         note="bT = beta^T >= 0"))
+    for nm, conc, prem, note in (
+            ("telescope.sum_descent", sp.Le(eta * SG, Delta + 2 * eta * SE + T * L * eta ** 2 / 2), ("descent.per_step",),
+             "sum of descent.per_step over t = 1..T (E of both sides), f(W_0) - f(W_T) <= Delta (lower_bound)"),
+            ("telescope.sum_error", sp.Le(SE, SA + SN), ("lemma.error_recursion.split",), "||E_t||_* <= ||A_t||_* + (1-beta)||N_t||_*, summed"),
+            ("telescope.sum_a", sp.Le(SA, Sb * a0 + T * MSTEADY), ("lemma.error_recursion.relax",), "sum over t of a_t <= beta^t a0 + M"),
+            ("telescope.sum_noise", sp.Le(SN, T * TERMS["noise"] / 2), ("lemma.noise.close",), "sum over t of (1-beta) E||N_t||_*")):
+        add("telescope", RuleApplication("sum_over_t", prem, conc, note=note, name=nm))
+    add("telescope", _ob("telescope.bound",
+                         [sp.Le(eta * SG, Delta + 2 * eta * SE + T * L * eta ** 2 / 2), sp.Le(SE, SA + SN), sp.Le(SA, Sb * a0 + T * MSTEADY),
+                          sp.Ge(Sb, 0), sp.Le(Sb, beta / (1 - beta)), sp.Ge(a0, 0), sp.Le(a0, s2LD), sp.Le(SN, T * TERMS["noise"] / 2),
+                          ],
+                         sp.Le(SG / T, BOUND),
+                         note="the premises and the step conclusions imply the stated bound (1/T) sum_t E||grad f(W_{t-1})||_* <= BOUND "
+                              "(Gg, Xw named as non-negative atoms: a stronger statement)"))
+    add("telescope", _ob("reduction.anchor", [], sp.Le(BOUND.subs(Q0), ANCHOR),
+                         note="q = 0: the bound is <= the exact-polar anchor (equal when r = 1)"))
+    add("telescope", _ob("reduction.anchor_difference", [], sp.Eq(ANCHOR - BOUND.subs(Q0), 2 * beta * s2LD * (sp.sqrt(r) - 1) / (T * (1 - beta))),
+                         note="the q = 0 difference to the anchor, exactly (SymPy)"))
+    add("reviewer.factor", _ob("reviewer.factor", [], sp.Eq(q_M / (1 - _BH), q_M + (1 + q_M) * REVIEWER_FACTOR),
+                               note="decomposition of the Q_M term"))
+    return out
+
+
+def _proof_check(d: Discharge) -> Check:
+    """A discharge as a check of kind ``proof``: passed only when an engine proved it."""
+    what = {"proved": "proved", "refuted": "REFUTED", "unknown": "UNPROVED"}[d.status]
+    return Check("proof", "passed" if d.proved else "failed", 0.0 if d.proved else None, 0, d.seconds,
+                 f"{d.name}: {what} by {d.engine or 'no engine'}" + (f" ({d.detail})" if d.detail else ""))
+
+
+def prove(engines=ENGINES, timeout_s: float = 20, cache=None) -> dict:
+    """Discharge every proof item (:func:`proof_items`) in order: name -> Discharge."""
+    return prove_all([it for _, it in proof_items()], engines=engines, timeout_s=timeout_s, cache=cache)
+
+
+STEP_STATEMENTS = {
+    "envelope.weights": ("||W_t||_F <= W0 + eta sqrt(r) t <= Xw (induction; ||O_t||_F <= sqrt r); ||What - W||_F <= q_W Xw",
+                         ("bounded_init", "round.W", "norms")),
+    "envelope.gradient": ("||grad f(W_0)||_*^2 <= 2 L Delta (f_* <= f(W_0 - (g/L) O) <= f(W_0) - g^2/(2L), g = ||grad f(W_0)||_*); "
+                          "||grad f(W_t)||_* <= sqrt(2 L Delta) + L eta t (induction); E||g_t||_F <= Gg",
+                          ("smoothness", "lower_bound", "variance", "round.W", "norms")),
+    "envelope.momentum": ("E||C_t||_F <= (1+q_M)(1-beta) Gam/(1-beta(1+q_M)) (induction), Gam = (1+q_G) Gg >= E||G_t||_F; "
+                          "the rounding error of C_t is <= q_M (1-beta) Gam/(1-beta(1+q_M)) in Frobenius norm",
+                          ("round.M", "round.G", "envelope.gradient")),
+    "descent.per_step": ("f(W_t) <= f(W_{t-1}) - eta||grad f(W_{t-1})||_* + 2 eta ||E_t||_* + L eta^2/2, "
+                         "E_t = C_t - grad f(W_{t-1}), using <G, polar(C)> >= ||G||_* - 2||C - G||_*", ("smoothness", "norms")),
+    "lemma.noise": ("(1-beta) E||sum_k beta^(t-k) xi_k||_* <= (sigma sqrt r/sqrt B) sqrt((1-beta)/(1+beta)) "
+                    "(second moment by induction, then Jensen)", ("variance", "norms")),
+    "lemma.error_recursion": ("E_t = A_t + (1-beta) N_t (induction), E||A_t||_* <= beta^t ||grad f(W_0)||_* + (1 - beta^t) M (induction), "
+                              "M = L eta beta/(1-beta) + L q_W Xw + sqrt(r) q_G Gg + sqrt(r) q_M (1+q_G) Gg/(1 - beta(1+q_M))",
+                              ("envelope.momentum", "envelope.gradient", "envelope.weights", "smoothness", "norms")),
+    "telescope": ("sum the per-step inequality over t = 1..T, use sum_t beta^t <= beta/(1-beta), divide by eta T: the stated bound; "
+                  "q = 0: <= the exact-polar anchor", ("descent.per_step", "lemma.error_recursion", "lemma.noise", "lower_bound")),
+    "reviewer.factor": ("q_M/(1 - beta(1+q_M)) = q_M + (1+q_M) * [q_M beta/(1 - beta(1+q_M))]: the reviewer's factor appears", ()),
+}
+
+
+def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = True, proofs: dict | None = None) -> list:
+    """The steps: each carries the proof checks of its obligations (kind ``proof``) and, where the old
+    sampled checks exist, those as sanity checks (they can only add a failure)."""
     kw = {"n": n, "exact_all": exact_all}
+    proofs = prove() if proofs is None else proofs
+    sanity = {"envelope.momentum": [check_momentum_envelope(**kw)] + ([check_momentum_trajectory()] if trajectory else []),
+              "envelope.weights": [check_polar_descent(**kw)],
+              "descent.per_step": [check_polar_descent(seed=14, shape=(2, 3), **kw)],
+              "lemma.error_recursion": [check_error_recursion(**kw)]}
     steps = []
-    k = sp.Symbol("k", integer=True, nonnegative=True)
-    nn = sp.Symbol("n", integer=True, positive=True)
-    bh = beta * (1 + q_M)
-    geo = sp.summation(bh ** k, (k, 0, nn - 1))
-    geo = geo.args[-1][0] if isinstance(geo, sp.Piecewise) else geo
-    checks = [check_identity(geo, (1 - bh ** nn) / (1 - bh), "geometric sum with effective decay beta(1+q_M)"),
-              check_identity(q_M * (1 + q_G) * (1 - beta) * (bh / (1 - bh) + 1), q_M * (1 + q_G) * (1 - beta) / (1 - bh),
-                             "beta||C_{t-1}|| + (1-beta)||G_t|| <= (1-beta) Gam [beta(1+q_M)/(1-beta(1+q_M)) + 1] = (1-beta)Gam/(1-beta(1+q_M))"),
-              check_momentum_envelope(**kw)]
-    if trajectory:
-        checks.append(check_momentum_trajectory())
-    steps.append(Step("envelope.momentum", "E||C_t||_F <= (1+q_M)(1-beta) Gam/(1-beta(1+q_M)), Gam = (1+q_G) Gg >= E||G_t||_F; "
-                      "the rounding error of C_t is <= q_M (1-beta) Gam/(1-beta(1+q_M)) in Frobenius norm", checks,
-                      uses=("round.M", "round.G")))
-    s_ = sp.Symbol("s", positive=True)
-    g_ = sp.Symbol("g", positive=True)
-    fW = sp.Symbol("fW", real=True)
-    steps.append(Step("envelope.gradient", "||grad f(W_0)||_*^2 <= 2 L Delta (f_* <= f(W_0 - (g/L) O) <= f(W_0) - g^2/(2L), g = ||grad f(W_0)||_*); "
-                      "||grad f(W_t)||_* <= sqrt(2 L Delta) + L eta t; E||g_t||_F <= Gg",
-                      [check_identity((fW - g_ * s_ + L * s_ ** 2 / 2).subs(s_, g_ / L), fW - g_ ** 2 / (2 * L),
-                                      "value of the quadratic upper bound at the step g/L")],
-                      uses=("smoothness", "lower_bound", "variance", "round.W", "norms")))
-    steps.append(Step("envelope.weights", "||W_t||_F <= W0 + eta sqrt(r) t <= Xw (||O_t||_F <= sqrt r); ||What - W||_F <= q_W Xw",
-                      [check_polar_descent(**kw)], uses=("bounded_init", "round.W")))
-    steps.append(Step("descent.per_step", "f(W_t) <= f(W_{t-1}) - eta||grad f(W_{t-1})||_* + 2 eta ||E_t||_* + L eta^2/2, "
-                      "E_t = C_t - grad f(W_{t-1}), using <G, polar(C)> >= ||G||_* - 2||C - G||_*",
-                      [check_polar_descent(seed=14, shape=(2, 3), **kw)], uses=("smoothness",)))
-    tt = sp.Symbol("t", integer=True, positive=True)
-    j = sp.Symbol("j", integer=True, nonnegative=True)
-    noise_sum = sp.summation(beta ** (2 * j), (j, 0, tt - 1))
-    noise_sum = noise_sum.args[-1][0] if isinstance(noise_sum, sp.Piecewise) else noise_sum
-    steps.append(Step("lemma.noise", "(1-beta) E||sum_k beta^(t-k) xi_k||_* <= sqrt(r)(1-beta) sigma/sqrt(B(1-beta^2)) = (sigma sqrt r/sqrt B) sqrt((1-beta)/(1+beta))",
-                      [check_identity(noise_sum, (1 - beta ** (2 * tt)) / (1 - beta ** 2), "sum of beta^(2j)"),
-                       check_identity((1 - beta) ** 2 / (1 - beta ** 2), (1 - beta) / (1 + beta), "(1-beta)^2/(1-beta^2) = (1-beta)/(1+beta)")],
-                      uses=("variance", "norms")))
-    steps.append(Step("lemma.error_recursion", "||E_t||_* <= beta^t sqrt(2 L Delta) + L eta beta/(1-beta) + (1-beta)||sum beta^(t-k) xi_k||_* "
-                      "+ L q_W Xw + sqrt(r) q_G Gg + sqrt(r) q_M (1+q_G) Gg/(1 - beta(1+q_M))",
-                      [check_error_recursion(**kw)], uses=("envelope.momentum", "envelope.gradient", "envelope.weights", "smoothness")))
-    # telescoping: (1/T) sum ||grad||_* <= Delta/(T eta) + L eta/2 + (2/T) sum E||E_t||_*
-    sum_err = (2 * beta * sp.sqrt(2 * L * Delta) / (T * (1 - beta)) + 2 * L * eta * beta / (1 - beta)
-               + 2 * sigma * sp.sqrt(r) / sp.sqrt(B) * sp.sqrt((1 - beta) / (1 + beta))
-               + 2 * (L * q_W * Xw + sp.sqrt(r) * q_G * Gg) + 2 * sp.sqrt(r) * q_M * (1 + q_G) * Gg / (1 - beta * (1 + q_M)))
-    assembled = Delta / (T * eta) + L * eta / 2 + sum_err
-    rr = sp.Symbol("rr", positive=True)
-    tb = sp.Symbol("tb", positive=True)
-    diff = (ANCHOR - BOUND.subs(Q0)).subs(r, (1 + rr) ** 2).subs(beta, 1 / (1 + tb))
-    steps.append(Step("telescope", "sum the per-step inequality over t = 1..T, use sum_t beta^t <= beta/(1-beta), divide by eta T",
-                      [check_identity(assembled, BOUND, "assembled sum equals the closed form", atoms={Gg: sp.Symbol("Gg_")}),
-                       check_nonnegative(diff, detail="q=0: anchor - ours = 2 beta sqrt(2 L Delta)(sqrt r - 1)/(T(1-beta)) >= 0 (r = (1+rr)^2, beta = 1/(1+tb))"),
-                       check_identity(ANCHOR - BOUND.subs(Q0), 2 * beta * sp.sqrt(2 * L * Delta) * (sp.sqrt(r) - 1) / (T * (1 - beta)),
-                                      "q=0 difference to the MATH.md anchor, exactly")],
-                      relation=BOUND, uses=("descent.per_step", "lemma.error_recursion", "lemma.noise", "lower_bound")))
-    steps.append(Step("reviewer.factor", "q_M/(1 - beta(1+q_M)) = q_M + (1+q_M) * [q_M beta/(1 - beta(1+q_M))]: the reviewer's factor appears",
-                      [check_identity(q_M / (1 - beta * (1 + q_M)), q_M + (1 + q_M) * REVIEWER_FACTOR, "decomposition of the Q_M term")]))
+    items = proof_items()
+    for name, (statement, uses) in STEP_STATEMENTS.items():
+        mine = [it for s, it in items if s == name]
+        checks = [_proof_check(proofs[it.name]) for it in mine] + sanity.get(name, [])
+        st = Step(name, statement, checks, relation=BOUND if name == "telescope" else None, uses=uses)
+        st.proof = [it.name for it in mine]
+        steps.append(st)
     return steps
+
+
+def step_proved(step: Step) -> bool:
+    """A step is proved when it has proof checks and every one of them passed."""
+    pc = [c for c in step.checks if c.kind == "proof"]
+    return bool(pc) and all(c.status == "passed" for c in pc)
 
 
 def reviewer_limit() -> dict:
@@ -354,7 +563,8 @@ def reviewer_limit() -> dict:
 @lru_cache(maxsize=4)
 def _derive_cached(n: int, exact_all: bool, trajectory: bool) -> Derivation:
     t0 = time.perf_counter()
-    steps = build_steps(n=n, exact_all=exact_all, trajectory=trajectory)
+    proofs = prove()
+    steps = build_steps(n=n, exact_all=exact_all, trajectory=trajectory, proofs=proofs)
     der = Derivation(name="muon", symbols=dict(SYMBOLS), premises=list(PREMISES), steps=steps, bound=BOUND,
                      conditions=list(CONDITIONS), terms=dict(TERMS), prefactor=sp.Integer(1),
                      extras={"Xw": Xw, "Gg": Gg, "reviewer_factor": REVIEWER_FACTOR, "anchor": ANCHOR},
@@ -368,6 +578,12 @@ def _derive_cached(n: int, exact_all: bool, trajectory: bool) -> Derivation:
                               "anchor_expr": str(ANCHOR)},
                       "frobenius": "under Frobenius smoothness L_F the same bound holds with L = r L_F "
                                    "(||grad f(X) - grad f(Y)||_* <= sqrt(r) L_F ||X-Y||_F <= r L_F ||X-Y||_op)"}
+    der.proof_items = [it for _, it in proof_items()]
+    der.proofs = proofs
+    unproved = [k for k, d in proofs.items() if not d.proved]
+    der.notes.append(f"proof: {sum(d.proved for d in proofs.values())}/{len(proofs)} obligations, inductions and rule applications "
+                     f"proved by an engine; steps proved {sum(step_proved(s) for s in steps)}/{len(steps)}"
+                     + (f"; UNPROVED: {unproved}" if unproved else ""))
     der.seconds = time.perf_counter() - t0
     return der
 
