@@ -254,24 +254,48 @@ def _atomic_write(path, text: str) -> None:
         pass
 
 
-def run_sweep(spec_or_configs, out_path, *, workers: int = 1, progress: bool = True) -> list[dict]:
+def failure_record(config: dict, error: str, traceback: str = "") -> dict:
+    """The record of a run that raised: its key and config, the error, no results.
+
+    A failure is kept in the file (so it is reported) but is not a finished run: the next
+    :func:`run_sweep` reruns it, and :func:`load_results` leaves it out unless asked.
+
+    >>> rec = failure_record({"key": "k1", "steps": 3}, "ValueError: bad")
+    >>> is_failure(rec), rec["config"]
+    (True, {'steps': 3})
+    """
+    from qbound.numeric.trajectory import package_version
+    return {"key": config["key"], "config": {k: v for k, v in config.items() if k != "key"},
+            "error": str(error), "traceback": str(traceback or ""), "version": package_version()}
+
+
+def is_failure(rec: dict) -> bool:
+    """Whether a sweep record is a failed run (see :func:`failure_record`)."""
+    return bool(rec.get("error"))
+
+
+def run_sweep(spec_or_configs, out_path, *, workers: int = 1, progress: bool = True, executor=None) -> list[dict]:
     """Run every grid point not yet in ``out_path`` and return all records in grid order.
 
-    ``workers`` > 1 uses a process pool; results do not depend on it.
+    ``workers`` > 1 uses a process pool; results do not depend on it. ``executor``, when given,
+    runs the units instead of the pool (the application passes one for a Dask cluster, so this
+    module never imports dask): ``executor(run_config, todo, write, reused=n)`` calls
+    ``write(record)`` in this process for each finished unit, as it arrives. A record marked as a
+    failure (:func:`failure_record`) in an earlier run is rerun.
     """
     configs = spec_or_configs.configs() if isinstance(spec_or_configs, SweepSpec) else list(spec_or_configs)
     workers = int(workers)
     if workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
     done = _read_done(out_path)
-    todo = [c for c in configs if c["key"] not in done]
+    todo = [c for c in configs if c["key"] not in done or is_failure(done[c["key"]])]
     seen = set()
     todo = [c for c in todo if not (c["key"] in seen or seen.add(c["key"]))]
     d = os.path.dirname(os.path.abspath(out_path))
     os.makedirs(d, exist_ok=True)
 
     bar = None
-    if progress:
+    if progress and executor is None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
         bar = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                        TextColumn("{task.description}"))
@@ -289,7 +313,10 @@ def run_sweep(spec_or_configs, out_path, *, workers: int = 1, progress: bool = T
             task = bar.add_task(f"{len(configs) - len(todo)} already done", total=len(configs),
                                 completed=len(configs) - len(todo))
         try:
-            if workers == 1 or len(todo) <= 1:
+            if executor is not None:
+                if todo:
+                    executor(run_config, todo, write, reused=len(configs) - len(todo))
+            elif workers == 1 or len(todo) <= 1:
                 for c in todo:
                     write(run_config(c))
                     if bar:
@@ -341,8 +368,8 @@ def _run_pool(todo, workers, write, advance):
             signal.signal(signal.SIGTERM, old)
 
 
-def load_results(path) -> list[dict]:
-    """All records of a sweep file (in file order)."""
+def load_results(path, include_failed: bool = False) -> list[dict]:
+    """All records of a sweep file (in file order); failed runs only with ``include_failed``."""
     if not os.path.exists(path):
         raise InputError(f"no such sweep file: {path}")
     out = []
@@ -352,11 +379,13 @@ def load_results(path) -> list[dict]:
             if not line:
                 continue
             try:
-                out.append(json.loads(line))
+                rec = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if include_failed or not (isinstance(rec, dict) and is_failure(rec)):
+                out.append(rec)
     return out
 
 
 __all__ = ["SweepSpec", "run_sweep", "run_config", "config_key", "load_results", "parse_kv", "parse_int_list",
-           "parse_value"]
+           "parse_value", "failure_record", "is_failure"]

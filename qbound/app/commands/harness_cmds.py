@@ -49,6 +49,8 @@ def register(sub):
     s.add_argument("--no-baseline", action="store_true", help="skip the unquantized baseline runs")
     s.add_argument("--workers", type=int, default=1, help="worker processes (results do not depend on it)")
     s.add_argument("--out", default="sweep.jsonl", metavar="FILE.jsonl")
+    from qbound.app.dask_runner import add_argument as add_dask_argument
+    add_dask_argument(s)  # --dask local[:N] | tcp://HOST:PORT
     s.set_defaults(func=cmd_sweep)
 
     q = sub.add_parser("plot", help="PNG plots of a sweep: ||grad||^2 vs step, final ||grad||^2 vs mantissa bits")
@@ -148,6 +150,12 @@ def cmd_sweep(args):
     if args.steps < 1:
         raise InputError(f"--steps must be >= 1, got {args.steps}")
     configs = spec.configs()
+    if getattr(args, "dask", None):  # on a Dask cluster instead of the local pool (same store, same records)
+        from qbound.app.dask_runner import cli_sweep
+        recs, rc = cli_sweep(args, configs, run_sweep)
+        if recs:
+            print(f"{len(recs)} runs in {args.out} ({len(configs)} in the grid)")
+        return rc
     recs = run_sweep(configs, args.out, workers=args.workers, progress=True)
     print(f"{len(recs)} runs in {args.out} ({len(configs)} in the grid)")
     return 0

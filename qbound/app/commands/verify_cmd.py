@@ -23,6 +23,8 @@ def register(sub):
     p.add_argument("--fresh", action="store_true", help="ignore results stored by an earlier run in DIR/store")
     p.add_argument("--print-config", action="store_true", help="print the embedded default configuration and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from qbound.app.dask_runner import add_argument as add_dask_argument
+    add_dask_argument(p)  # --dask local[:N] | tcp://HOST:PORT
     p.set_defaults(func=run)
 
 
@@ -40,8 +42,15 @@ def run(args) -> int:
     console = Console(stderr=True)
     cmd = "qbound verify" + (" --quick" if args.quick else "") + (f" --config {args.config}" if args.config else "") \
         + (f" --out {args.out}" if args.out != "qbound-report" else "")
-    res = verify(cfg, args.out, workers=args.workers, fresh=args.fresh, console=console,
-                 show_progress=not args.no_progress, command=cmd)
+    kw = dict(cfg=cfg, out_dir=args.out, workers=args.workers, fresh=args.fresh, console=console,
+              show_progress=not args.no_progress, command=cmd)
+    if getattr(args, "dask", None):  # on a Dask cluster instead of the local pool (same store, same results)
+        from qbound.app.dask_runner import cli_verify
+        res, rc = cli_verify(args, verify, **kw)
+        if res is None:
+            return rc
+    else:
+        res = verify(**kw)
     _summary(console, res, args.out)
     real = [e for e in res["errors"] if e.get("status") == "error"]
     return 1 if real else 0

@@ -237,8 +237,11 @@ def analyze_floor(cfg, store) -> dict:
 
 # ----------------------------------------------------------------------------- main entry
 def verify(cfg: dict, out_dir="qbound-report", *, workers=None, fresh=False, console=None,
-           show_progress=True, command="qbound verify", only_analyze=False) -> dict:
-    """Run (or resume) everything in ``cfg`` and write the report into ``out_dir``; returns results."""
+           show_progress=True, command="qbound verify", only_analyze=False, runner=None) -> dict:
+    """Run (or resume) everything in ``cfg`` and write the report into ``out_dir``; returns results.
+
+    ``runner`` (e.g. :class:`qbound.app.dask_runner.VerifyRunner`) executes the units instead of
+    the local process pool; the store and the results are the same."""
     from qbound.app.verify.sched import Scheduler
     out = Path(out_dir)
     t0 = time.perf_counter()
@@ -260,7 +263,7 @@ def verify(cfg: dict, out_dir="qbound-report", *, workers=None, fresh=False, con
                                    TimeElapsedColumn)
         progress = Progress(SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(),
                             MofNCompleteColumn(), TimeElapsedColumn(), console=console)
-    sched = Scheduler(store, n_workers, progress, version=_version())
+    sched = Scheduler(store, n_workers, progress, version=_version(), runner=runner)
     if not only_analyze:
         if progress is not None:
             with progress:
@@ -295,6 +298,8 @@ def verify(cfg: dict, out_dir="qbound-report", *, workers=None, fresh=False, con
     results["run"] = {"workers": n_workers, "units_computed": sched.computed, "units_reused": sched.reused,
                       "seconds_units": round(t_runs, 2), "seconds_total": round(time.perf_counter() - t0, 2),
                       "store": str(out / "store")}
+    if runner is not None:
+        results["run"]["scheduler"] = runner.describe()
     from qbound.app.verify.report import write_report
     write_report(results, out)
     return results

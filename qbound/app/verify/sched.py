@@ -18,8 +18,9 @@ from qbound.app.verify.store import ResultStore, unit_key
 
 
 class Scheduler:
-    def __init__(self, store: ResultStore, workers: int = 1, progress=None, version: str = ""):
+    def __init__(self, store: ResultStore, workers: int = 1, progress=None, version: str = "", runner=None):
         self.store = store
+        self.runner = runner              # e.g. qbound.app.dask_runner.VerifyRunner: runs the queue instead
         self.workers = max(1, int(workers))
         self.progress = progress          # optional rich Progress
         self.version = version
@@ -80,6 +81,9 @@ class Scheduler:
             cb(result)
 
     def run(self):
+        if self.runner is not None:       # another executor (a Dask cluster) drains the queue via _finish
+            self.runner.run(self)
+            return
         if self.workers == 1:
             while self._queue:
                 key, (stage, unit, group) = self._queue.popitem(last=False)

@@ -1,0 +1,498 @@
+"""Run ``qbound sweep`` and ``qbound verify`` units on a ``dask.distributed`` cluster.
+
+The unit of work and the results store stay what they are; only *where* a unit runs changes:
+
+* every unit still to do becomes one Dask task, whose key is the unit's own store key
+  (``qbound-sweep-<config key>``, ``qbound-<stage>-<unit key>``), so a unit is never computed twice
+  by one run, and two submissions of the same unit share one task;
+* the *client* (this process) writes each result to the store the moment its future completes
+  (``as_completed``), exactly as the local pool does; workers never touch the store, so a store
+  written under Dask resumes on the local pool and the other way round;
+* the units are deterministic in their own fields (seeds included), so the records are the same
+  whatever the number of workers, the order of completion, or a worker lost and the unit rerun
+  elsewhere (the scheduler reschedules the tasks of a dead worker; the client only ever sees one
+  result per future, so nothing is stored twice).
+
+Faults: a unit that raises, or whose workers keep dying (``KilledWorker``), is recorded with its
+error and the rest go on; losing the scheduler stops the run with :class:`SchedulerLost` (everything
+finished is already in the store, a rerun resumes); Ctrl-C and SIGTERM cancel the futures and keep
+the store.
+
+``dask`` and ``distributed`` are an optional extra, imported only when ``--dask`` is given.
+
+Targets accepted by ``--dask``:
+
+>>> parse_target("local:2")
+DaskTarget(kind='local', workers=2, address=None)
+>>> parse_target("tcp://127.0.0.1:8786")
+DaskTarget(kind='address', workers=None, address='tcp://127.0.0.1:8786')
+>>> parse_target("127.0.0.1:8786").address
+'tcp://127.0.0.1:8786'
+>>> parse_target("local:0")
+Traceback (most recent call last):
+...
+qbound.numeric.errors.InputError: --dask local:N needs N >= 1 worker processes, got 'local:0'
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import threading
+import traceback
+from dataclasses import dataclass
+
+from qbound.numeric.errors import InputError, QboundError
+
+#: the one line printed when ``--dask`` is given without the extra
+INSTALL_HINT = 'pip install "qbound[dask]"'
+
+_ADDRESS = re.compile(r"^(?:(tcp|tls|ws|wss|ucx)://)?([A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$")
+ACCEPTED_TARGETS = "local, local:N (N worker processes on this machine) or a scheduler address tcp://HOST:PORT"
+
+
+class SchedulerLost(QboundError):
+    """The connection to the Dask scheduler was lost; finished units are in the store."""
+
+
+@dataclass(frozen=True)
+class DaskTarget:
+    """Where to run: ``kind`` is "local" (a LocalCluster of ``workers`` processes) or "address"."""
+
+    kind: str
+    workers: int | None = None
+    address: str | None = None
+
+
+def parse_target(text: str) -> DaskTarget:
+    """Read a ``--dask`` value: ``local`` / ``local:N`` or a scheduler address (``tcp://`` is implied)."""
+    t = str(text).strip()
+    if t == "local" or t.startswith("local:"):
+        n_txt = t[6:] if t != "local" else ""
+        if not n_txt:
+            return DaskTarget("local", max(1, min(os.cpu_count() or 1, 8)))
+        try:
+            n = int(n_txt)
+        except ValueError:
+            raise InputError(f"--dask local:N needs an integer N, got {t!r}. Accepted: {ACCEPTED_TARGETS}.") from None
+        if n < 1:
+            raise InputError(f"--dask local:N needs N >= 1 worker processes, got {t!r}")
+        return DaskTarget("local", n)
+    m = _ADDRESS.match(t)
+    if not m or not (0 < int(m.group(3)) < 65536):
+        raise InputError(f"cannot read --dask {t!r}. Accepted: {ACCEPTED_TARGETS}.")
+    return DaskTarget("address", address=f"{m.group(1) or 'tcp'}://{m.group(2)}:{m.group(3)}")
+
+
+def import_distributed():
+    """``distributed``, or a one-line :class:`InputError` (exit 2) naming the extra to install."""
+    try:
+        import dask  # noqa: F401
+        import distributed
+    except ImportError as exc:
+        raise InputError(f"--dask needs dask.distributed, which is not installed ({exc.name or exc}): "
+                         f"{INSTALL_HINT}") from None
+    return distributed
+
+
+def _have_bokeh() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("bokeh") is not None
+
+
+# ---------------------------------------------------------------------------------------- session
+class DaskSession:
+    """A connected ``distributed.Client`` (and the LocalCluster it owns, for ``local[:N]``).
+
+    Use as a context manager; ``describe()`` is the line printed at start (scheduler, workers and
+    the dashboard address, or "no dashboard").
+    """
+
+    def __init__(self, target: DaskTarget | str, *, timeout: float = 20.0):
+        self.target = parse_target(target) if isinstance(target, str) else target
+        self.timeout = float(timeout)
+        self.client = None
+        self.cluster = None
+        self.lost = False
+
+    def __enter__(self) -> "DaskSession":
+        distributed = import_distributed()
+        for name in ("distributed", "distributed.client", "distributed.worker", "distributed.nanny",
+                     "distributed.scheduler", "distributed.core", "distributed.comm"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        try:
+            if self.target.kind == "local":
+                self.cluster = distributed.LocalCluster(
+                    n_workers=self.target.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+                self.client = distributed.Client(self.cluster, timeout=self.timeout)
+            else:
+                try:
+                    self.client = distributed.Client(self.target.address, timeout=self.timeout)
+                except (OSError, TimeoutError) as exc:
+                    raise InputError(f"cannot reach the Dask scheduler at {self.target.address} "
+                                     f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                                     f"start one (dask scheduler) or pass --dask local:N") from None
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.lost:  # the client's reconnect attempts would log tracebacks while it closes
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+        for obj in (self.client, self.cluster):
+            if obj is None:
+                continue
+            try:
+                obj.close(timeout=5) if obj is self.client else obj.close(timeout=10)
+            except Exception:
+                pass
+        self.client = self.cluster = None
+
+    # -------------------------------------------------------------------------------- information
+    def n_workers(self) -> int:
+        try:
+            return len(self.client.scheduler_info().get("workers", {}))
+        except Exception:
+            return 0
+
+    def dashboard(self) -> str | None:
+        """The dashboard address, or None when the scheduler serves none (no bokeh there)."""
+        try:
+            services = self.client.scheduler_info().get("services", {})
+        except Exception:
+            return None
+        if "dashboard" not in services:
+            return None
+        try:  # the scheduler's HTTP server runs without bokeh too, but then serves no dashboard pages
+            if not self.client.run_on_scheduler(_have_bokeh):
+                return None
+        except Exception:
+            return None
+        return self.client.dashboard_link
+
+    def describe(self) -> str:
+        addr = self.client.scheduler.address
+        what = (f"LocalCluster of {self.target.workers} worker process(es)" if self.target.kind == "local"
+                else f"scheduler {addr}")
+        dash = self.dashboard()
+        extra = "" if self.target.kind == "address" else f" at {addr}"
+        dtext = f"dashboard {dash}" if dash else (
+            "no dashboard (pip install bokeh for one)" if self.target.kind == "local" else "no dashboard")
+        return f"dask: {what}{extra}, {self.n_workers()} worker(s) connected; {dtext}"
+
+    def wait_for_workers(self, n: int = 1, timeout: float | None = None) -> None:
+        self.client.wait_for_workers(n, timeout=timeout or self.timeout)
+
+    # -------------------------------------------------------------------------------- execution
+    def run_futures(self, jobs, on_result, *, more=None, bar=None) -> None:
+        """Submit ``jobs`` (``(key, fn, args, meta)``) and call ``on_result(meta, result, error)`` for
+        each future as it completes, in this thread (``error`` is None or ``(text, traceback)``).
+
+        ``more()``, called after each result, returns further jobs to submit (the verify mantissa
+        search submits units from the callbacks). ``bar`` is a :class:`FuturesBar`.
+        Raises :class:`SchedulerLost` when the scheduler goes away; on any exception (Ctrl-C, SIGTERM,
+        an error in ``on_result``) the remaining futures are cancelled first.
+        """
+        distributed = import_distributed()
+        client = self.client
+        futs: dict = {}
+        ac = distributed.as_completed(with_results=True, raise_errors=False)
+
+        def submit(batch):
+            for key, fn, args, meta in batch:
+                fut = client.submit(fn, *args, key=key, pure=False)
+                futs[fut] = meta
+                ac.add(fut)
+                if bar is not None:
+                    bar.grow()
+
+        stop = threading.Event()
+        poller = None
+        if bar is not None:
+            poller = threading.Thread(target=self._poll_running, args=(bar, stop), daemon=True)
+        with _term_as_interrupt():
+            try:
+                submit(jobs)
+                if poller is not None:
+                    poller.start()
+                for fut, res in ac:
+                    meta = futs.pop(fut)
+                    status = fut.status
+                    if status == "finished":
+                        err = None
+                    elif status == "cancelled":
+                        if client.status != "running" or "connection-lost" in str(res):
+                            self.lost = True
+                            raise SchedulerLost(
+                                f"lost the connection to the Dask scheduler {client.scheduler.address} "
+                                f"({len(futs) + 1} unit(s) unfinished); everything finished is kept in the "
+                                f"store: rerun the same command (with --dask or without) to resume")
+                        err = (f"CancelledError: {res}", "")
+                        res = None
+                    else:  # "error": the unit raised, or its workers kept dying (KilledWorker)
+                        err = _error_text(res)
+                        res = None
+                    fut.release()
+                    on_result(meta, res, err)
+                    if bar is not None:
+                        bar.finished(failed=err is not None or _is_failure(res))
+                    if more is not None:
+                        submit(more())
+            except BaseException:
+                try:
+                    if futs and client.status == "running":
+                        client.cancel(list(futs))
+                except Exception:
+                    pass
+                raise
+            finally:
+                stop.set()
+                if poller is not None and poller.is_alive():
+                    poller.join(timeout=2)
+
+    def _poll_running(self, bar, stop) -> None:
+        """Refresh the "running" count (tasks the scheduler has on workers) twice a second."""
+        while not stop.wait(0.5):
+            try:
+                n = sum(len(v) for v in self.client.processing().values())
+            except Exception:
+                return
+            bar.set_running(n)
+
+
+def _error_text(res) -> tuple[str, str]:
+    """(one-line error, traceback text) from what ``as_completed`` returns for an erred future."""
+    exc, tb = res, None
+    if isinstance(res, tuple) and len(res) == 3:
+        _, exc, tb = res
+    text = f"{type(exc).__name__}: {exc}"
+    tb_text = "".join(traceback.format_exception(type(exc), exc, tb, limit=6)) if isinstance(exc, BaseException) else ""
+    return text, tb_text
+
+
+def _is_failure(res) -> bool:
+    return isinstance(res, dict) and bool(res.get("error"))
+
+
+class _term_as_interrupt:
+    """While active (main thread only), SIGTERM raises KeyboardInterrupt, as Ctrl-C does."""
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            def on_term(signum, frame):
+                raise KeyboardInterrupt
+            self.old = signal.signal(signal.SIGTERM, on_term)
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+
+
+# ---------------------------------------------------------------------------------------- progress
+class FuturesBar:
+    """One rich progress line over the futures: done / running / failed / reused.
+
+    ``progress`` may be an existing rich ``Progress`` (verify's), to which a line is added;
+    otherwise one is made (and started by ``with``).
+    """
+
+    def __init__(self, label: str, total: int = 0, reused: int = 0, progress=None, console=None):
+        self.own = progress is None
+        if progress is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), console=console)
+        self.progress = progress
+        self.done = self.failed = self.running = 0
+        self.reused = int(reused)
+        self.total = int(total) + self.reused
+        self._lock = threading.Lock()
+        self.task = progress.add_task(label, total=self.total, completed=self.reused, counts=self._counts())
+
+    def _counts(self) -> str:
+        return f"done {self.done}  running {self.running}  failed {self.failed}  reused {self.reused}"
+
+    def _show(self):
+        self.progress.update(self.task, total=self.total, completed=self.done + self.failed + self.reused,
+                             counts=self._counts())
+
+    def grow(self, n: int = 1):
+        with self._lock:
+            self.total += n
+            self._show()
+
+    def add_reused(self, n: int = 1):
+        with self._lock:
+            self.reused += n
+            self.total += n
+            self._show()
+
+    def finished(self, failed: bool = False):
+        with self._lock:
+            if failed:
+                self.failed += 1
+            else:
+                self.done += 1
+            self.running = max(0, self.running - 1)
+            self._show()
+
+    def set_running(self, n: int):
+        with self._lock:
+            self.running = int(n)
+            self._show()
+
+    def __enter__(self):
+        if self.own:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.own:
+            self.progress.stop()
+
+
+# ---------------------------------------------------------------------------------------- sweep
+def sweep_executor(session: DaskSession, *, progress: bool = True, console=None):
+    """An executor for :func:`qbound.numeric.sweep.run_sweep` (``executor=``) that runs on ``session``.
+
+    ``executor(fn, todo, write, reused=n)``: one task per config; ``write(record)`` is called by the
+    client for each result (a unit that raised gets ``failure_record``, see numeric.sweep).
+    """
+    from qbound.numeric.sweep import failure_record
+
+    def executor(fn, todo, write, reused=0):
+        jobs = [(f"qbound-sweep-{c['key']}", fn, (c,), c) for c in todo]
+
+        def on_result(config, rec, err):
+            write(rec if err is None else failure_record(config, err[0], err[1]))
+
+        if not progress:
+            session.run_futures(jobs, on_result)
+            return
+        with FuturesBar("sweep (dask)", reused=reused, console=console) as bar:
+            session.run_futures(jobs, on_result, bar=bar)
+
+    return executor
+
+
+# ---------------------------------------------------------------------------------------- verify
+class VerifyRunner:
+    """Runs a :class:`qbound.app.verify.sched.Scheduler`'s queue on ``session`` (``Scheduler(runner=)``)."""
+
+    def __init__(self, session: DaskSession):
+        self.session = session
+
+    def describe(self) -> str:
+        t = self.session.target
+        return f"dask local:{t.workers}" if t.kind == "local" else f"dask {t.address}"
+
+    def run(self, sched) -> None:
+        from qbound.app.verify.runs import execute
+
+        def take():
+            jobs = []
+            while sched._queue:
+                key, (stage, unit, group) = sched._queue.popitem(last=False)
+                jobs.append((f"qbound-{key.replace(':', '-')}", execute, (stage, unit), (key, stage, unit, group)))
+            return jobs
+
+        def on_result(meta, res, err):
+            key, stage, unit, group = meta
+            if err is not None:  # not raised by the unit (execute catches that): the worker died or similar
+                res = {"error": err[0], "traceback": err[1], "_seconds": 0.0}
+            sched._finish(key, stage, unit, group, res)
+
+        bar = None
+        if sched.progress is not None:
+            bar = FuturesBar("dask futures", reused=sched.reused, progress=sched.progress)
+
+        def on_result_bar(meta, res, err):
+            on_result(meta, res, err)
+            if bar is not None and sched.reused > bar.reused:  # units the callbacks found in the store
+                bar.add_reused(sched.reused - bar.reused)
+
+        self.session.run_futures(take(), on_result_bar, more=take, bar=bar)
+
+
+# ---------------------------------------------------------------------------------------- CLI glue
+DASK_HELP = ("run the units on Dask: local[:N] (a LocalCluster of N worker processes on 127.0.0.1) or the "
+             "address of a running scheduler, e.g. tcp://HOST:8786 (needs " + INSTALL_HINT + ")")
+
+
+def add_argument(parser) -> None:
+    """``--dask TARGET`` on a subcommand (sweep, verify)."""
+    parser.add_argument("--dask", metavar="TARGET", default=None, help=DASK_HELP)
+
+
+def open_session(text: str, console=None) -> DaskSession:
+    """Validate ``--dask``, connect (LocalCluster started for local[:N]) and print the describe line."""
+    target = parse_target(text)
+    import_distributed()  # the one-line install hint before anything starts
+    session = DaskSession(target).__enter__()
+    try:
+        if target.kind == "local":
+            session.wait_for_workers(target.workers)
+        msg = session.describe()
+        if console is not None:
+            console.print(msg, highlight=False, markup=False)
+        else:
+            import sys
+            print(msg, file=sys.stderr, flush=True)
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def cli_sweep(args, configs, run_sweep) -> tuple[list, int]:
+    """``qbound sweep --dask``: ``run_sweep`` with the Dask executor; returns (records, exit status).
+
+    Status 1 when a unit failed (its error is recorded in the file, a rerun retries it) or the
+    scheduler was lost (everything finished is kept; a rerun resumes); the message says which.
+    """
+    import sys
+
+    from rich.console import Console
+
+    from qbound.numeric.sweep import is_failure
+    console = Console(stderr=True)
+    session = open_session(args.dask, console)
+    try:
+        with session:
+            recs = run_sweep(configs, args.out, progress=True,
+                             executor=sweep_executor(session, progress=True, console=console))
+    except SchedulerLost as exc:
+        print(f"qbound sweep: {exc}", file=sys.stderr)
+        return [], 1
+    failed = [r for r in recs if is_failure(r)]
+    if failed:
+        print(f"qbound sweep: {len(failed)} run(s) failed, e.g. {failed[0]['error'][:200]}; their errors are "
+              f"recorded in {args.out} and a rerun retries them", file=sys.stderr)
+    return [r for r in recs if not is_failure(r)], 1 if failed else 0
+
+
+def cli_verify(args, verify, **kw):
+    """``qbound verify --dask``: ``verify(..., runner=VerifyRunner(session))``; returns (results, status)
+    with status 1 and a message when the scheduler was lost."""
+    import sys
+    session = open_session(args.dask, kw.get("console"))
+    try:
+        with session:
+            return verify(runner=VerifyRunner(session), **kw), None
+    except SchedulerLost as exc:
+        print(f"qbound verify: {exc}", file=sys.stderr)
+        return None, 1
+
+
+__all__ = ["DaskSession", "DaskTarget", "FuturesBar", "INSTALL_HINT", "SchedulerLost", "VerifyRunner",
+           "import_distributed", "parse_target", "sweep_executor", "add_argument", "open_session", "cli_sweep",
+           "cli_verify"]
