@@ -11,7 +11,9 @@ the range of fp32/bf16, so only the precision varies with ``bits``), plus one un
 * Every run's randomness comes from its own seed (see numeric/harness.py), never from the worker,
   so the records are identical for any number of workers (only their order in the file differs;
   :func:`load_results` returns them in grid order).
-* Records are appended to a JSON Lines file, one line per finished run, flushed at once.
+* Records are appended to a JSON Lines store (header line, one checksummed line per finished run,
+  written with ``os.write`` at once; see :mod:`qbound.numeric.jsonlstore`). A file that is not a
+  sweep store is refused, never rewritten; a torn or edited record is skipped and recomputed.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qbound.numeric.errors import InputError
+from qbound.numeric.jsonlstore import Appender, read_store, repair_tail
 from qbound.numeric.quantplan import COMPONENTS, CompQuant, QuantPlan, mantissa_format
 
 SWEEP_COMPONENTS = COMPONENTS + ("all",)
@@ -173,85 +176,25 @@ def run_config(config: dict) -> dict:
     }
 
 
-def _not_a_store(path, why: str) -> InputError:
-    return InputError(f"{path} is not a qbound sweep store ({why}); it was left unchanged. "
-                      f"Pass --out a new file name or an existing sweep .jsonl file.")
+STORE_KIND = "sweep"
+_HINT = "Pass --out a new file name or an existing sweep .jsonl file."
 
 
-def _read_done(path) -> dict:
-    """Finished records in ``path`` by key; a torn last line (interrupted write) is dropped and repaired.
+def _is_record(rec: dict) -> bool:
+    return isinstance(rec.get("key"), str) and isinstance(rec.get("config"), dict)
 
-    A file that is not a sweep store (any complete line that is not a keyed sweep record) is refused
-    with :class:`InputError` and left byte-identical. The repair is atomic (temp file, fsync, replace).
+
+def _read_done(path, *, repair: bool = True) -> dict:
+    """Finished records in ``path`` by key (see :mod:`qbound.numeric.jsonlstore`).
+
+    A file that is not a sweep store is refused with :class:`InputError` and left byte-identical. A
+    torn, corrupt, non-UTF-8 or hand-edited record is skipped with a warning (and so recomputed); a
+    torn last line is cut off (only the bytes after the last newline change).
     """
-    done: dict = {}
-    if not os.path.exists(path):
-        return done
-    if not os.path.isfile(path):
-        raise _not_a_store(path, "not a regular file")
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _not_a_store(path, "not UTF-8 text") from None
-    lines = text.split("\n")
-    tail = lines.pop()  # text after the last newline: "" unless the last write was torn
-    good_lines = []
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            rec = None
-        if not (isinstance(rec, dict) and isinstance(rec.get("key"), str) and isinstance(rec.get("config"), dict)):
-            raise _not_a_store(path, f"line {i} is not a sweep record")
-        done[rec["key"]] = rec
-        good_lines.append(line)
-    if tail.strip():
-        try:
-            rec = json.loads(tail)
-        except json.JSONDecodeError:
-            rec = None
-        if rec is None and not tail.lstrip().startswith("{"):
-            raise _not_a_store(path, f"line {len(lines) + 1} is not a sweep record")
-        if rec is not None:  # a complete record whose newline is missing
-            if not (isinstance(rec, dict) and isinstance(rec.get("key"), str)
-                    and isinstance(rec.get("config"), dict)):
-                raise _not_a_store(path, f"line {len(lines) + 1} is not a sweep record")
-            done[rec["key"]] = rec
-            good_lines.append(tail)
-    if tail:
-        _atomic_write(path, "".join(ln + "\n" for ln in good_lines))
-    return done
-
-
-def _atomic_write(path, text: str) -> None:
-    """Replace ``path`` by ``text`` atomically: a temp file in the same directory, fsync, os.replace."""
-    import tempfile
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dfd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    got = read_store(path, STORE_KIND, _is_record, hint=_HINT)
+    if repair and got.torn_tail:
+        repair_tail(path)
+    return {rec["key"]: rec for rec in got.records}
 
 
 def failure_record(config: dict, error: str, traceback: str = "") -> dict:
@@ -292,17 +235,17 @@ def run_sweep(spec_or_configs, out_path, *, workers: int = 1, progress: bool = T
     seen = set()
     todo = [c for c in todo if not (c["key"] in seen or seen.add(c["key"]))]
     d = os.path.dirname(os.path.abspath(out_path))
-    os.makedirs(d, exist_ok=True)
+    if not os.path.isdir(d):
+        raise InputError(f"cannot write {out_path}: the folder {d} does not exist")
 
     bar = None
     if progress and executor is None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
         bar = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                        TextColumn("{task.description}"))
-    with open(out_path, "a") as fh:
+    with Appender(out_path, STORE_KIND) as app:
         def write(rec):
-            fh.write(json.dumps(rec, sort_keys=True) + "\n")
-            fh.flush()
+            app.append(rec)
             done[rec["key"]] = rec
 
         def label(c):
@@ -369,22 +312,17 @@ def _run_pool(todo, workers, write, advance):
 
 
 def load_results(path, include_failed: bool = False) -> list[dict]:
-    """All records of a sweep file (in file order); failed runs only with ``include_failed``."""
+    """The valid records of a sweep file in file order, one per key (the last record of a key
+    wins); failed runs only with ``include_failed``. Skipped lines give one :class:`StoreWarning`."""
     if not os.path.exists(path):
         raise InputError(f"no such sweep file: {path}")
-    out = []
-    with open(path) as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if include_failed or not (isinstance(rec, dict) and is_failure(rec)):
-                out.append(rec)
-    return out
+    got = read_store(path, STORE_KIND, _is_record,
+                     hint="qbound plot reads the .jsonl file written by qbound sweep --out.")
+    by_key: dict = {}
+    for rec in got.records:
+        by_key.pop(rec["key"], None)
+        by_key[rec["key"]] = rec
+    return [r for r in by_key.values() if include_failed or not is_failure(r)]
 
 
 __all__ = ["SweepSpec", "run_sweep", "run_config", "config_key", "load_results", "parse_kv", "parse_int_list",

@@ -9,15 +9,19 @@ that dict (sorted keys, no whitespace), so
   :data:`RESULTS_VERSION`, gives a different key, and the old record is simply ignored,
 * the order in which workers finish does not matter: readers look records up by key.
 
-Each line is ``{"key", "stage", "unit", "result", "seconds", "version"}``; a line that is cut off by
-an interruption (invalid JSON) is skipped on load, so a killed run resumes cleanly.
+Each file starts with a header line ``{"qbound_store": "verify", "schema": 2, "stage": ...}``; every
+other line is ``{"key", "stage", "unit", "result", "seconds", "version", "checksum"}``. A line cut
+off by an interruption, not UTF-8, or whose checksum does not match (edited by hand) is skipped with
+a warning and its unit recomputed; a torn last line is cut off before the next append. Stores written
+before the header and checksums (schema 1) are still read as they are.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
+
+from qbound.numeric.jsonlstore import Appender, NotAStore, read_store, repair_tail
 
 
 #: salted into every key; bump it when qbound/app/verify/runs.py changes what a unit returns, so
@@ -33,12 +37,14 @@ def unit_key(unit: dict) -> str:
 
 
 class ResultStore:
-    """Append-only JSON Lines store under ``root`` (one file per stage)."""
+    """Append-only JSON Lines store under ``root`` (one file per stage, header + checksummed records;
+    see :mod:`qbound.numeric.jsonlstore`)."""
 
     def __init__(self, root):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._cache: dict[str, dict[str, dict]] = {}
+        self._appenders: dict = {}
 
     def path(self, stage: str) -> Path:
         return self.root / f"{stage}.jsonl"
@@ -49,18 +55,12 @@ class ResultStore:
         recs: dict[str, dict] = {}
         p = self.path(stage)
         if p.exists():
-            _cut_torn_tail(p)
-            with open(p, encoding="utf-8") as fh:
-                for line in fh:
-                    line = line.strip()
-                    if not line:
-                        continue
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue  # a line cut off by an interruption
-                    if isinstance(rec, dict) and "key" in rec:
-                        recs[rec["key"]] = rec
+            got = read_store(p, STORE_KIND, _is_record,
+                             hint="Move it away or pick another output directory.")
+            for rec in got.records:
+                recs[rec["key"]] = rec
+            if got.torn_tail:
+                repair_tail(p)
         self._cache[stage] = recs
         return recs
 
@@ -78,20 +78,40 @@ class ResultStore:
         return self._load(stage).get(unit_key(unit))
 
     def put(self, stage: str, unit: dict, result, seconds: float = 0.0, version: str = "") -> dict:
-        """Append one record and flush it to disk immediately."""
-        self._load(stage)  # cuts a torn last line off first, so this record starts on a line of its own
+        """Append one record (with its checksum) and fsync it to disk before returning."""
+        self._load(stage)  # refuses a foreign file, cuts a torn last line off first
         rec = {"key": unit_key(unit), "stage": stage, "unit": unit, "result": result,
                "seconds": round(float(seconds), 4), "version": version}
-        line = json.dumps(rec, sort_keys=True, default=_json_default)
-        with open(self.path(stage), "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        self._load(stage)[rec["key"]] = json.loads(line)
+        app = self._appenders.get(stage)
+        if app is None:
+            app = self._appenders[stage] = Appender(self.path(stage), STORE_KIND, fsync=True,
+                                                     default=_json_default, header_extra={"stage": stage})
+        line = app.append(rec)
+        stored = json.loads(line)
+        stored.pop("checksum", None)
+        self._load(stage)[rec["key"]] = stored
         return rec
+
+    def close(self) -> None:
+        for app in self._appenders.values():
+            app.close()
+        self._appenders.clear()
+
+    def __del__(self):  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def records(self, stage: str) -> list[dict]:
         return list(self._load(stage).values())
+
+
+STORE_KIND = "verify"
+
+
+def _is_record(rec: dict) -> bool:
+    return isinstance(rec.get("key"), str) and "stage" in rec and "result" in rec
 
 
 def is_failure(rec: dict) -> bool:
@@ -118,55 +138,15 @@ def foreign_files(root) -> list[str]:
 
 
 def _looks_like_store_file(p: Path) -> bool:
-    """Every complete line is a keyed store record (a torn last line is allowed)."""
+    """A verify store file (header, or schema-1 keyed records; corrupt records are allowed)."""
+    import warnings
     try:
-        with open(p, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            read_store(p, STORE_KIND, _is_record, warn=False)
+    except (OSError, NotAStore):
         return False
-    lines = text.split("\n")
-    lines.pop()
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            return False
-        if not (isinstance(rec, dict) and "key" in rec and "stage" in rec and "result" in rec):
-            return False
     return True
-
-
-def _cut_torn_tail(p: Path) -> None:
-    """Cut a torn last line (text after the last newline, left by an interrupted write) off ``p``,
-    atomically (temp file in the same directory, fsync, os.replace), so the next append starts on a
-    line of its own instead of being glued onto the fragment."""
-    with open(p, "rb") as fh:
-        data = fh.read()
-    if not data or data.endswith(b"\n"):
-        return
-    cut = data.rfind(b"\n") + 1
-    tail = data[cut:]
-    try:  # a complete record whose newline is missing: keep it, add the newline
-        json.loads(tail.decode("utf-8"))
-        keep = data + b"\n"
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        keep = data[:cut]
-    import tempfile
-    fd, tmp = tempfile.mkstemp(prefix="." + p.name + ".", suffix=".tmp", dir=str(p.parent))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(keep)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _json_default(obj):
