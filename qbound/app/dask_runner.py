@@ -117,6 +117,8 @@ class DaskSession:
         self.lost = False
 
     def __enter__(self) -> "DaskSession":
+        if self.client is not None:  # already connected (open_session, then ``with session``)
+            return self
         distributed = import_distributed()
         for name in ("distributed", "distributed.client", "distributed.worker", "distributed.nanny",
                      "distributed.scheduler", "distributed.core", "distributed.comm"):
