@@ -166,6 +166,7 @@ def test_rounding_inputs_reach_ties_of_the_target():
     assert quantize(tie, "bf16", "rdn") != quantize(tie, "bf16", "rup")
 
 
+@pytest.mark.filterwarnings("ignore::qbound.numeric.formats.FormatSpellingWarning")
 @settings(max_examples=50, deadline=None)
 @given(f=formats(min_exp_bits=3, max_exp_bits=6, max_man_bits=7, max_bits=12))
 def test_formats_respect_bounds_and_names_round_trip(f):
