@@ -37,6 +37,133 @@ def _fmt_kv(d: dict) -> str:
     return ",".join(f"{k}={f(v)}" for k, v in d.items())
 
 
+# ---------------------------------------------------------------------- limits at the boundary
+#: the most steps one run may take (its per-step records alone are ~128 bytes a step)
+MAX_STEPS = 10_000_000
+#: the most float64 numbers a problem may allocate (1 GiB)
+MAX_PROBLEM_FLOATS = 2 ** 27
+#: the most bytes the per-step states of one run may take (record_states=True)
+MAX_STATE_BYTES = 2 ** 32
+_SIZE_KEYS = ("d", "m", "n", "N", "batch", "hidden")
+
+
+def check_steps(steps, what: str = "steps", lo: int = 0) -> int:
+    """``steps`` as an int in [lo, MAX_STEPS], else :class:`InputError` (before anything is allocated).
+
+    >>> check_steps(100)
+    100
+    >>> check_steps(10**12)
+    Traceback (most recent call last):
+    ...
+    qbound.numeric.errors.InputError: steps must be an integer in [0, 10000000], got 1000000000000
+    """
+    from qbound.numeric.errors import InputError
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not lo <= steps <= MAX_STEPS:
+        raise InputError(f"{what} must be an integer in [{lo}, {MAX_STEPS}], got {steps!r}")
+    return int(steps)
+
+
+def check_seed(seed, what: str = "seed") -> int:
+    """A run seed: an integer in [0, 2^63)."""
+    from qbound.numeric.errors import InputError
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 63:
+        raise InputError(f"{what} must be an integer in [0, 2^63), got {seed!r}")
+    return int(seed)
+
+
+def _check_finite(kw: dict, what: str) -> None:
+    from qbound.numeric.errors import InputError
+    for k, v in kw.items():
+        if isinstance(v, float) and not np.isfinite(v):
+            raise InputError(f"{what} {k}={v}: expected a finite number")
+
+
+def problem_floats(name: str, kw: dict) -> int:
+    """An upper estimate of the float64 numbers problem ``name`` allocates with keywords ``kw``."""
+    import inspect
+
+    from qbound.numeric.problems import PROBLEMS
+    key = str(name).strip().lower().replace("_", "-")
+    cls = PROBLEMS.get(key)
+    if cls is None:
+        return 0
+    sig = {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()
+           if p.default is not inspect.Parameter.empty}
+    v = {k: kw.get(k, sig.get(k)) for k in _SIZE_KEYS}
+
+    def i(k, dflt=1):
+        x = v.get(k)
+        return x if isinstance(x, int) and not isinstance(x, bool) and x > 0 else dflt
+    if key == "quadratic":
+        return 6 * i("d") ** 2
+    if key == "rosenbrock":
+        return 8 * i("d")
+    if key == "matrix-ls":
+        m, n, N = i("m"), i("n"), i("N")
+        return 2 * (N * m + m * n + N * n) + 4 * i("batch") * max(m, n)
+    if key.startswith("digits"):
+        return 1797 * 74 + 8 * i("hidden") * (74 + i("batch")) + 64 * i("batch")
+    return 0
+
+
+def build_problem(name, kw: dict | None = None):
+    """:func:`numeric.problems.make_problem` after checking its sizes (every size keyword an integer
+    >= 1, at most :data:`MAX_PROBLEM_FLOATS` numbers in all) and that no keyword is nan or inf."""
+    from qbound.numeric.errors import InputError
+    kw = dict(kw or {})
+    if isinstance(name, Problem):
+        return name
+    _check_finite(kw, "problem keyword")
+    for k in _SIZE_KEYS:
+        if k in kw and (isinstance(kw[k], bool) or not isinstance(kw[k], int) or kw[k] < 1):
+            raise InputError(f"problem keyword {k} must be a positive integer, got {kw[k]!r}")
+    n = problem_floats(name, kw)
+    if n > MAX_PROBLEM_FLOATS:
+        raise InputError(f"problem {name} with {kw} would allocate about {n * 8 / 2**30:.3g} GiB "
+                         f"(limit {MAX_PROBLEM_FLOATS * 8 / 2**30:.3g} GiB); choose smaller sizes")
+    return make_problem(name, **kw)
+
+
+def build_optimizer(name, hparams: dict | None = None):
+    """:func:`numeric.optimizers.make_optimizer`, with every hyperparameter finite and a bad value
+    (``lr=abc``) refused as :class:`InputError` naming the hyperparameter."""
+    from qbound.numeric.errors import InputError
+    hp = dict(hparams or {})
+    if isinstance(name, Optimizer):
+        return name
+    _check_finite(hp, "hyperparameter")
+    try:
+        return make_optimizer(name, **hp)
+    except InputError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"bad hyperparameters for {name} ({_fmt_kv(hp)}): {exc}") from None
+
+
+def build_plan(text):
+    """:meth:`QuantPlan.parse`, a malformed item refused as :class:`InputError`."""
+    from qbound.numeric.errors import InputError
+    if isinstance(text, QuantPlan):
+        return text
+    try:
+        return QuantPlan.parse(text)
+    except InputError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"bad quantization plan {text!r}: {exc}. Example: W=bf16,G=fp8_e5m2:sr,V=bf16") from None
+
+
+def check_run_size(problem, steps: int, record_states: bool) -> None:
+    """Refuse a run whose per-step states would exceed :data:`MAX_STATE_BYTES`."""
+    from qbound.numeric.errors import InputError
+    if record_states:
+        need = 7 * 8 * int(problem.d) * int(steps)
+        if need > MAX_STATE_BYTES:
+            raise InputError(f"recording states of {steps} steps of a {problem.d}-parameter problem needs "
+                             f"{need / 2**30:.3g} GiB (limit {MAX_STATE_BYTES / 2**30:.3g} GiB); "
+                             f"record fewer steps")
+
+
 def rerun_command(problem: Problem, optimizer: Optimizer, plan: QuantPlan, steps: int, seed: int) -> str:
     pspec = problem.spec()
     pname = pspec.pop("name")
@@ -81,15 +208,11 @@ def run(problem, optimizer, plan=None, steps: int = 100, seed: int = 0, *, recor
 
 
 def _run(problem, optimizer, plan, steps, seed, record_states, problem_kw, hparams, progress):
-    if not isinstance(problem, Problem):
-        problem = make_problem(problem, **(problem_kw or {}))
-    if not isinstance(optimizer, Optimizer):
-        optimizer = make_optimizer(optimizer, **(hparams or {}))
-    plan = QuantPlan.parse(plan) if not isinstance(plan, QuantPlan) else plan
-    steps, seed = int(steps), int(seed)
-    if steps < 0:
-        from qbound.numeric.errors import InputError
-        raise InputError(f"steps must be >= 0, got {steps}")
+    steps, seed = check_steps(steps), check_seed(seed)
+    problem = build_problem(problem, problem_kw)
+    optimizer = build_optimizer(optimizer, hparams)
+    plan = build_plan(plan)
+    check_run_size(problem, steps, record_states)
     t0 = time.perf_counter()
 
     ss = np.random.SeedSequence(seed)
@@ -199,4 +322,5 @@ def _record(states, k, x, xq, g, qz, shapes):
     qz.seen.clear()
 
 
-__all__ = ["run", "rerun_command", "Trajectory", "COMPONENTS"]
+__all__ = ["run", "rerun_command", "Trajectory", "COMPONENTS", "MAX_STEPS", "check_steps", "check_seed",
+           "build_problem", "build_optimizer", "build_plan", "check_run_size"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,26 +66,51 @@ def parse_kv(text: str | None) -> dict:
     return out
 
 
-def parse_int_list(text: str, what: str = "values") -> list[int]:
-    """'1-10' -> [1..10], '1,3,5' -> [1, 3, 5], '0-2,7' -> [0, 1, 2, 7]."""
-    out: list[int] = []
-    try:
-        for part in str(text).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if "-" in part:
-                a, b = part.split("-", 1)
-                lo, hi = int(a), int(b)
-                if hi < lo:
-                    raise ValueError
-                out.extend(range(lo, hi + 1))
-            else:
-                out.append(int(part))
-    except ValueError:
-        raise InputError(f"bad {what} {text!r}: expected integers and ranges like '1-10' or '1,3,5'") from None
-    if not out:
+_INT_ITEM = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
+
+#: the most values one list option (--bits, --seeds) may expand to, and the most runs in a grid
+MAX_LIST = 100_000
+MAX_GRID = 100_000
+
+
+def parse_int_list(text: str, what: str = "values", lo: int | None = None, hi: int | None = None,
+                   max_count: int = MAX_LIST) -> list[int]:
+    """'1-10' -> [1..10], '1,3,5' -> [1, 3, 5], '0-2,7' -> [0, 1, 2, 7].
+
+    Every value must lie in [lo, hi] and the list may hold at most ``max_count`` values; both are
+    checked before a range is expanded, so ``1-1000000000`` is refused at once:
+
+    >>> parse_int_list("0-2,7")
+    [0, 1, 2, 7]
+    >>> parse_int_list("1-1000000000", "mantissa bits", lo=1, hi=52)
+    Traceback (most recent call last):
+    ...
+    qbound.numeric.errors.InputError: mantissa bits must be in [1, 52], got 1000000000 in '1-1000000000'
+    """
+    items = []
+    for part in str(text).split(","):
+        if not part.strip():
+            continue
+        m = _INT_ITEM.match(part)
+        if not m:
+            raise InputError(f"bad {what} {text!r}: expected integers and ranges like '1-10' or '1,3,5'")
+        a = int(m.group(1))
+        b = int(m.group(2)) if m.group(2) is not None else a
+        if b < a:
+            raise InputError(f"bad {what} range {part.strip()!r}: the end is below the start")
+        for v in (a, b):
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+                raise InputError(f"{what} must be {'in ' if hi is not None else ''}{rng}, got {v} in {text!r}")
+        items.append((a, b))
+    if not items:
         raise InputError(f"no {what} given")
+    count = sum(b - a + 1 for a, b in items)
+    if count > max_count:
+        raise InputError(f"{text!r} gives {count} {what}; at most {max_count} are accepted")
+    out: list[int] = []
+    for a, b in items:
+        out.extend(range(a, b + 1))
     return out
 
 
@@ -108,17 +134,24 @@ class SweepSpec:
 
     def configs(self) -> list[dict]:
         """Every run of the grid, in a fixed order (optimizer, seed, baseline first, component, bits)."""
-        from qbound.numeric.optimizers import make_optimizer
-        from qbound.numeric.problems import make_problem
+        from qbound.numeric.harness import build_optimizer, build_problem, check_seed, check_steps
+        check_steps(self.steps, "steps", lo=1)
+        for sd in self.seeds:
+            check_seed(sd, "seeds")
+        n = len(self.optimizers) * len(self.seeds) * (int(bool(self.baseline)) + len(self.components) * len(self.bits))
+        if n > MAX_GRID:
+            raise InputError(f"the grid has {n} runs ({len(self.optimizers)} optimizers x {len(self.seeds)} seeds x "
+                             f"({int(bool(self.baseline))} + {len(self.components)} components x {len(self.bits)} "
+                             f"bit counts)); at most {MAX_GRID} are accepted")
         for c in self.components:
             if c not in SWEEP_COMPONENTS:
                 raise InputError(f"unknown sweep component {c!r}. Accepted: {', '.join(SWEEP_COMPONENTS)}.")
         CompQuant.parse(f"fp32:{self.rounding}")  # validates the rounding mode (rne, ..., sr, srK)
-        pspec = make_problem(self.problem, **self.problem_kw).spec()
+        pspec = build_problem(self.problem, self.problem_kw).spec()
         pname = pspec.pop("name")
         out = []
         for oname in self.optimizers:
-            ospec = make_optimizer(oname, **self.hparams.get(oname, {})).spec()
+            ospec = build_optimizer(oname, self.hparams.get(oname, {})).spec()
             oname_c = ospec.pop("name")
             for seed in self.seeds:
                 base = {"problem": pname, "problem_kw": pspec, "optimizer": oname_c, "hparams": ospec,

@@ -73,21 +73,19 @@ def cmd_run(args):
     from rich.progress import Progress
     from rich.table import Table
 
-    from qbound.numeric.harness import run
-    from qbound.numeric.optimizers import make_optimizer
-    from qbound.numeric.problems import make_problem
-    from qbound.numeric.quantplan import QuantPlan
+    from qbound.numeric.harness import build_optimizer, build_plan, build_problem, check_run_size, check_seed, \
+        check_steps, run
     from qbound.numeric.sweep import parse_kv
 
-    problem = make_problem(args.problem, **parse_kv(args.problem_args))
+    steps = check_steps(args.steps, "--steps")
+    check_seed(args.seed, "--seed")
+    problem = build_problem(args.problem, parse_kv(args.problem_args))
     hp = parse_kv(args.hp)
     if args.lr is not None:
         hp["lr"] = args.lr
-    opt = make_optimizer(args.optimizer, **hp)
-    plan = QuantPlan.parse(args.quant)
-    if args.steps < 0:
-        from qbound.numeric.errors import InputError
-        raise InputError(f"--steps must be >= 0, got {args.steps}")
+    opt = build_optimizer(args.optimizer, hp)
+    plan = build_plan(args.quant)
+    check_run_size(problem, steps, args.states)
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as prog:
         task = prog.add_task(f"{opt.name} on {problem.name} [{plan}]", total=args.steps)
@@ -131,7 +129,7 @@ def cmd_sweep(args):
     from qbound.numeric.errors import InputError
     from qbound.numeric.sweep import SweepSpec, parse_int_list, parse_kv, run_sweep
 
-    optimizers = tuple(o.strip() for o in args.optimizers.split(",") if o.strip())
+    optimizers = tuple(o.strip().lower() for o in args.optimizers.split(",") if o.strip())
     for o in optimizers:
         _check_name(o, OPTIMIZER_NAMES, "optimizer")
     hparams: dict = {}
@@ -139,16 +137,19 @@ def cmd_sweep(args):
         if ":" not in item:
             raise InputError(f"--hp takes OPT:K=V,..., e.g. adam:lr=1e-2; got {item!r}")
         o, kv = item.split(":", 1)
-        _check_name(o.strip(), OPTIMIZER_NAMES, "optimizer")
-        hparams.setdefault(o.strip(), {}).update(parse_kv(kv))
-    comps = tuple(c.strip() if c.strip() == "all" else c.strip().upper() for c in args.components.split(",") if c.strip())
+        o = o.strip().lower()
+        _check_name(o, OPTIMIZER_NAMES, "optimizer")
+        hparams.setdefault(o, {}).update(parse_kv(kv))
+    comps = tuple(c.strip().lower() if c.strip().lower() == "all" else c.strip().upper()
+                  for c in args.components.split(",") if c.strip())
+    from qbound.numeric.harness import check_steps
+    check_steps(args.steps, "--steps", lo=1)
     spec = SweepSpec(problem=args.problem, problem_kw=parse_kv(args.problem_args), optimizers=optimizers,
-                     hparams=hparams, components=comps, bits=tuple(parse_int_list(args.bits, "mantissa bits")),
+                     hparams=hparams, components=comps,
+                     bits=tuple(parse_int_list(args.bits, "mantissa bits", lo=1, hi=52)),
                      exp_bits=args.exp_bits, rounding=args.rounding,
-                     seeds=tuple(parse_int_list(args.seeds, "seeds")), steps=args.steps, master=args.master,
+                     seeds=tuple(parse_int_list(args.seeds, "seeds", lo=0)), steps=args.steps, master=args.master,
                      baseline=not args.no_baseline)
-    if args.steps < 1:
-        raise InputError(f"--steps must be >= 1, got {args.steps}")
     configs = spec.configs()
     if getattr(args, "dask", None):  # on a Dask cluster instead of the local pool (same store, same records)
         from qbound.app.dask_runner import cli_sweep
