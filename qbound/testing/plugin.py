@@ -58,8 +58,12 @@ def _format_names(metafunc):
     if any(isinstance(n, str) and n.strip().lower() == "all" for n in names):
         from qbound.numeric.formats import registry
         return list(registry().values())
+    from qbound.numeric.errors import InputError
     from qbound.numeric.formats import get_format
-    return [get_format(n) for n in names]
+    try:
+        return [get_format(n) for n in names]
+    except InputError as exc:
+        raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid}: {exc}") from None
 
 
 def _rounding_names(metafunc):
@@ -75,10 +79,14 @@ def _rounding_names(metafunc):
         modes = [r] if isinstance(r, str) else list(r)
     else:
         modes = ["rne"]
+    from qbound.numeric.errors import InputError
     from qbound.numeric.formats import ROUNDING_MODES, check_rounding
     if any(m.strip().lower() == "all" for m in modes):
         return list(ROUNDING_MODES)
-    return [check_rounding(m.strip().lower()) for m in modes]
+    try:
+        return [check_rounding(m.strip().lower()) for m in modes]
+    except InputError as exc:
+        raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid}: {exc}") from None
 
 
 def pytest_generate_tests(metafunc):
@@ -87,13 +95,13 @@ def pytest_generate_tests(metafunc):
     marked = metafunc.definition.get_closest_marker("qbound_formats") is not None
     if not (wants_f or wants_r):
         if marked:
-            raise ValueError(f"{metafunc.definition.nodeid}: @pytest.mark.qbound_formats needs the test to take "
+            raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid}: @pytest.mark.qbound_formats needs the test to take "
                              f"the fixture {FORMAT_FIXTURE} (and optionally {ROUNDING_FIXTURE})")
         return
     if wants_f:
         fmts = _format_names(metafunc)
         if fmts is None:
-            raise ValueError(f"{metafunc.definition.nodeid} takes {FORMAT_FIXTURE}: name the formats with "
+            raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid} takes {FORMAT_FIXTURE}: name the formats with "
                              f"@pytest.mark.qbound_formats('bf16', ...) or --qbound-formats bf16,...")
         metafunc.parametrize(FORMAT_FIXTURE, fmts, ids=[f.name for f in fmts], indirect=True)
     if wants_r:
