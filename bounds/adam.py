@@ -63,67 +63,75 @@ from qbound.bounds.adam_base import (  # noqa: F401  (the derivation's names sta
     check_harness_trajectory, check_sampled, check_sum_of_ratios,
     check_theorem_exact_expectation, check_update_bound, check_w_bias, d, eps, evaluate_expr, kappa, kappa_e,
     log_uniform, phiV, q_G, q_M, q_V, q_W, ratio_q, resolve_q0, rho)
-from qbound.bounds.derivation import Derivation, Step, check_identity, check_nonnegative
+from qbound.bounds.derivation import Derivation, Step, check_identity
 from qbound.bounds.adam_momentum import BOUND_M0, CONDITIONS_M0, build_momentum_steps, build_quantized_steps, quantized_bound
+
+
+PROOF_SYMBOLS = {"T": T, "alpha": alpha, "beta2": beta2, "eps": eps, "R": R, "L": L, "d": d, "Delta": Delta, "q_W": q_W,
+                 "q_G": q_G, "q_M": q_M, "q_V": q_V, "X0": X0, "Rh": Rh, "kappa": kappa, "Cq": Cq, "U0": U0, "X_0": X_0,
+                 "Gamma": Gamma, "Gamma2": Gamma2, "Lam": Lam, "Vmax": Vmax, "bhat2": bhat2, "BOUND0": BOUND0}
+
+
+def proof_chain(overrides: dict | None = None, domain: dict | None = None, **symbols):
+    """The beta1 = 0 proof chain (bounds.adam_proof) built from this module's SymPy objects; keyword
+    arguments replace any of them (mutation testing: e.g. ``kappa=0`` or another ``BOUND0``)."""
+    from qbound.bounds.adam_proof import build_chain
+    S = dict(PROOF_SYMBOLS)
+    S.update(symbols)
+    return build_chain(S, overrides=overrides, domain=domain)
+
+
+@lru_cache(maxsize=2)
+def prove_beta1_0(engines: tuple = ("sympy", "z3", "cvc5"), timeout_s: float = 30):
+    """Discharge every item of the beta1 = 0 chain once per process (the obligation cache makes a second
+    process fast when QBOUND_CACHE_DIR / the CLI's cache is used). Returns (chain, results)."""
+    from qbound.bounds.obligation import DEFAULT_CACHE
+    ch = proof_chain()
+    return ch, ch.prove(engines=engines, timeout_s=timeout_s, cache=DEFAULT_CACHE)
+
+
+def proof_steps(ch, results, sanity: dict | None = None) -> list:
+    """Steps of a proved chain: each carries its items, their discharges and a "proof" check; ``sanity``
+    maps a step name to extra (sampled / trajectory / symbolic) checks that can only add a failure."""
+    from qbound.bounds.derivation import proof_check
+    out = []
+    for name, (status, ds) in ch.step_results(results).items():
+        st = ch.steps[name]
+        last = st["items"][-1]
+        rel = getattr(last, "conclusion", None) if getattr(last, "kind", "") != "induction" else last.claim
+        out.append(Step(name, st["statement"] or name, [proof_check(name, ds)] + list((sanity or {}).get(name, [])),
+                        relation=rel, uses=st["uses"], proof=list(st["items"]), discharges=ds))
+    return out
 
 
 def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = True) -> list:
     kw = {"n": n, "exact_all": exact_all}
-    s_ = sp.Symbol("s", positive=True)
     steps = []
-    # (1) envelopes
+    # (1) the beta1 = 0 chain: every step an engine's proof; the sampled and trajectory checks stay as
+    # sanity checks (they can add a failure, never a proof)
     k = sp.Symbol("k", integer=True, nonnegative=True)
     nn = sp.Symbol("n", integer=True, positive=True)
     geo_m = sp.summation(bhat1 ** k, (k, 0, nn - 1))
     closed = (1 - bhat1 ** nn) / (1 - bhat1)
     geo_check = check_identity(sp.piecewise_fold(geo_m).args[-1][0] if isinstance(geo_m, sp.Piecewise) else geo_m,
                                closed, "geometric sum with effective decay beta1(1+q_M)")
-    steps.append(Step("envelope.gradient", "|g_t| = |Q_G(h_t)| <= (1+q_G)(R - sqrt eps) <= Rh - sqrt eps, Rh = (1+q_G)R",
-                      [check_nonnegative((Rh - sp.sqrt(eps)) - (1 + q_G) * (R - sp.sqrt(eps)), detail="difference = q_G sqrt(eps)")],
-                      relation=sp.LessThan((1 + q_G) * (R - sp.sqrt(eps)), Rh - sp.sqrt(eps)), uses=("bounded_gradients", "round.G")))
-    # the trajectory checks test the m and v envelopes and the update bound together: one run, attached to each
     traj = ([check_envelopes_trajectory()] + [c for c in [check_harness_trajectory()] if c is not None]) if trajectory else []
+    sanity = {
+        "envelope.v": [check_envelope_v(**kw)] + traj,
+        "envelope.update": [check_update_bound(**kw)] + traj,
+        "descent.w_bias": [check_w_bias(**kw)],
+        "descent.denominator": [check_denominator(**kw)],
+        "lemma.sum_of_ratios_q": [check_sum_of_ratios(**kw)],
+        "lemma.descent_direction_q": [check_descent_direction(**kw)],
+        "telescope.beta1_0": [_check_q0_reduction(BOUND0, THM2, "Défossez Thm 2")]
+        + ([check_theorem_exact_expectation()] if trajectory else []),
+    }
+    ch, res = prove_beta1_0()
+    steps.extend(proof_steps(ch, res, sanity))
+    # beta1 > 0 ingredients (not part of the beta1 = 0 proof)
     steps.append(Step("envelope.m", "|m_t| <= (1+q_M) sum_k (beta1(1+q_M))^(t-k) |g_k| <= (1+q_M)(Rh - sqrt eps)(1-(beta1(1+q_M))^t)/(1-beta1(1+q_M))",
                       [geo_check, check_envelope_m(**kw)] + traj,
                       uses=("round.M", "envelope.gradient")))
-    steps.append(Step("envelope.v", "(1-q_V) sum (beta2(1-q_V))^(t-k) g_k^2 <= v_t <= (1+q_V) sum (beta2(1+q_V))^(t-k) g_k^2 "
-                      "<= (Rh-sqrt eps)^2 min((1+q_V)^t (1-beta2^t)/(1-beta2), (1+q_V)/(1-beta2(1+q_V)))",
-                      [check_envelope_v(**kw)] + traj, uses=("round.V", "envelope.gradient")))
-    steps.append(Step("envelope.update", "|m_t|/sqrt(eps+v_t) <= U = (1+q_M)/(sqrt(1-q_V)(1 - beta1(1+q_M)/sqrt(beta2(1-q_V)))) "
-                      "if beta1^2(1+q_M)^2 < beta2(1-q_V)  (beta1 = 0: U = (1+q_M)/sqrt(1-q_V))",
-                      [check_update_bound(**kw)] + traj, uses=("envelope.m", "envelope.v")))
-    # (2) descent
-    nsym = sp.Symbol("n", positive=True)
-    steps.append(Step("descent.step_size", "alpha_t = alpha(1-beta1) sqrt((1-beta2^t)/(1-beta2)) <= alpha(1-beta1)/sqrt(1-beta2)",
-                      [check_nonnegative(1 - (1 - beta2 ** nsym), detail="1 - (1 - beta2^t) = beta2^t >= 0")]))
-    steps.append(Step("descent.weight_growth", "||x_t||_2 <= X0 + t sqrt(d) alpha(1-beta1) U/sqrt(1-beta2) =: X (triangle inequality with the update bound)",
-                      [check_nonnegative(T * sp.sqrt(d) * alpha * U0.subs(q_V, 1 - s_), detail="growth term >= 0 with q_V = 1 - s")],
-                      uses=("bounded_init", "envelope.update", "descent.step_size")))
-    steps.append(Step("descent.w_bias", "||grad F(Q_W(x)) - grad F(x)||_2 <= L q_W ||x||_2 <= L q_W X; per step it costs "
-                      "alpha_t sum_i |G_i||D_i|/sqrt(eps+vt_i) <= alpha_t R sqrt(d) L q_W X/sqrt(eps)",
-                      [check_w_bias(**kw)], uses=("smoothness", "round.W", "descent.weight_growth")))
-    steps.append(Step("descent.denominator", "eps + vt_t <= Rh^2 S_t Gamma^2, hence alpha_t/(2 sqrt(eps+vt_t)) >= alpha(1-beta1)/(2 Rh Gamma)",
-                      [check_nonnegative(((sp.sqrt(eps) + s_) ** 2 - eps - s_ ** 2), detail="Rh^2 - eps - (Rh - sqrt eps)^2 = 2 sqrt(eps)(Rh - sqrt eps) >= 0, Rh = sqrt(eps) + s"),
-                       check_denominator(**kw)], uses=("envelope.v",)))
-    # (3) lemmas
-    steps.append(Step("lemma.sum_of_ratios_q", "sum_{j<=T} g_j^2/(eps+v_j) <= (ln(1 + v_T/eps) - T ln(beta2(1-q_V)))/(1-q_V) "
-                      "<= T Lambda/(1-q_V) with v_T <= Vmax",
-                      [check_sum_of_ratios(**kw)], uses=("round.V", "envelope.v")))
-    steps.append(Step("lemma.descent_direction_q", "E[G m/sqrt(eps+v)] >= G^2/(2 sqrt(eps+vt)) - |G||G-Ghat|/sqrt(eps+vt) - kappa|G| - C E[g^2/(eps+v)], "
-                      "kappa = rho/(1-q_G) + q_V(1+q_M)/(1-q_V), C = (1+q_M)^2 Rh (2-q_V)/(1-q_V)",
-                      [check_descent_direction(**kw)], uses=("unbiased", "round.G", "round.M", "round.V", "envelope.gradient")))
-    # (4) telescoping
-    amax = alpha / sp.sqrt(1 - beta2)
-    per_step_sum = (Delta + T * amax * (R * d * kappa + R * sp.sqrt(d) * L * q_W * X_0 / sp.sqrt(eps))
-                    + (amax * Cq + L * amax ** 2 * (1 + q_M) ** 2 / 2) * d * T * Lam / (1 - q_V))
-    assembled = 2 * Rh * Gamma / (alpha * T) * per_step_sum
-    steps.append(Step("telescope.beta1_0", "sum over t of the descent inequality (smoothness + lemma.descent_direction_q), "
-                      "divide by alpha T/(2 Rh Gamma): the stated closed form",
-                      [check_identity(assembled, BOUND0, "assembled per-step sum equals the closed form",
-                                      atoms={Gamma: sp.Symbol("Gamma_"), Lam: sp.Symbol("Lambda_")}),
-                       _check_q0_reduction(BOUND0, THM2, "Défossez Thm 2")]
-                      + ([check_theorem_exact_expectation()] if trajectory else []),
-                      relation=BOUND0, uses=("descent.denominator", "descent.w_bias", "lemma.sum_of_ratios_q", "lemma.descent_direction_q", "lower_bound", "smoothness")))
     steps.append(Step("momentum.bias", "|m_t - sum_k beta1^k g_(t-k)|/sqrt(eps+v_t) <= kappa_e = ((1+q_M)/(1-x(1+q_M)) - 1/(1-x))/sqrt(1-q_V) "
                       "= q_M/((1-x)(1-x(1+q_M)) sqrt(1-q_V)), x = beta1/sqrt(beta2(1-q_V))",
                       [check_identity(KAPPA_E_RAW, kappa_e, "closed form of the momentum rounding bias")],

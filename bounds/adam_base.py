@@ -13,8 +13,8 @@ Premises: F >= F_*, Delta = F(x_0) - F_*; ||grad f(x)||_inf <= R - sqrt(eps) a.s
 the rounding premises |Q_X(x) - x| <= q_X |x| (normal range, no underflow/overflow).
 
 Notation used throughout:  Rh = (1 + q_G) R  (so |g| <= Rh - sqrt(eps)),
-rho = (1 + q_G)(1 + q_M) - 1, kappa = rho/(1 - q_G) + q_V (1 + q_M)/(1 - q_V),
-C = (1 + q_M)^2 Rh (2 - q_V)/(1 - q_V),
+rho = (1 + q_G)(1 + q_M) - 1, kappa = ((1 + q_G)(1 + q_M)/sqrt(1 - q_V) - 1)/(1 - q_G),
+C = 2 Rh (1 + q_V)/(1 - q_G)^2  (the constants proved in bounds.adam_proof),
 Gamma^2 = min((1 + q_V)^(T-1), 1/(1 - beta2 (1 + q_V)) [if beta2 (1 + q_V) < 1]),
 Vmax = Rh^2 min((1 + q_V)^T/(1 - beta2), (1 + q_V)/(1 - beta2 (1 + q_V)) [if beta2 (1 + q_V) < 1]),
 Lambda = ln(1 + Vmax/eps)/T - ln(beta2 (1 - q_V)).
@@ -85,8 +85,9 @@ Q0 = {q_W: 0, q_G: 0, q_M: 0, q_V: 0}
 
 Rh = (1 + q_G) * R
 rho = (1 + q_G) * (1 + q_M) - 1
-kappa = rho / (1 - q_G) + q_V * (1 + q_M) / (1 - q_V)
-Cq = (1 + q_M) ** 2 * Rh * (2 - q_V) / (1 - q_V)
+# the constants the proof (bounds.adam_proof, lemma.descent_direction_q) produces: 0 and 2R at q = 0
+kappa = ((1 + q_G) * (1 + q_M) / sp.sqrt(1 - q_V) - 1) / (1 - q_G)
+Cq = 2 * Rh * (1 + q_V) / (1 - q_G) ** 2
 bhat2 = beta2 * (1 + q_V)  # upper effective decay of v
 bchk2 = beta2 * (1 - q_V)  # lower effective decay of v
 bhat1 = beta1 * (1 + q_M)  # upper effective decay of m
@@ -358,8 +359,8 @@ def check_descent_direction(n=10_000, seed=5, kappa_scale: float = 1.0, c_scale:
         lhs = E([G * mi / sqrt(p["eps"] + vi) for mi, vi in zip(m, v)])
         rat = E([gi * gi / (p["eps"] + vi) for gi, vi in zip(g, v)])
         rho_ = (1 + p["qg"]) * (1 + p["qm"]) - 1
-        kap = (rho_ / (1 - p["qg"]) + p["qv"] * (1 + p["qm"]) / (1 - p["qv"])) * kappa_scale
-        C_ = (1 + p["qm"]) ** 2 * Rh_ * (2 - p["qv"]) / (1 - p["qv"]) * c_scale
+        kap = (((1 + p["qg"]) * (1 + p["qm"]) / sqrt(1 - p["qv"]) - 1) / (1 - p["qg"])) * kappa_scale + 0 * rho_
+        C_ = 2 * Rh_ * (1 + p["qv"]) / (1 - p["qg"]) ** 2 * c_scale
         sv = sqrt(p["eps"] + vt)
         rhs = G * G / (2 * sv) - ab(G) * ab(G - Ghat) / sv - kap * ab(G) - C_ * rat
         scale = G * G / sv + ab(G) + p["R"] * rat + 1e-300

@@ -33,7 +33,7 @@ import sympy as sp
 
 from qbound._version import version
 
-CHECK_KINDS = ("symbolic", "sampled", "trajectory")
+CHECK_KINDS = ("proof", "symbolic", "sampled", "trajectory")
 
 
 @dataclass
@@ -80,6 +80,15 @@ class Step:
     relation: object = None  # a SymPy expression/relation the step establishes, if any
     uses: tuple = ()  # names of premises/steps it uses
     cited: bool = False  # True if the step leans on a cited premise
+    proof: list = field(default_factory=list)  # obligations / inductions / rule applications (bounds.obligation)
+    discharges: list = field(default_factory=list)  # (item name, Discharge) in the order of ``proof``
+
+    @property
+    def proof_status(self) -> str:
+        """"proved" iff the step carries a proof (kind "proof" check) and every item of it is proved by
+        an engine (rule applications: a fixed rule applied to proved items); else "unproved"."""
+        pc = [c for c in self.checks if c.kind == "proof"]
+        return "proved" if pc and all(c.status == "passed" for c in pc) else "unproved"
 
     @property
     def status(self) -> str:
@@ -101,8 +110,16 @@ class Step:
         return {"name": self.name, "statement": self.statement, "check": self.check,
                 "status": self.status, "worst_margin": self.worst_margin,
                 "relation": None if self.relation is None else str(self.relation),
-                "uses": list(self.uses), "cited": self.cited,
-                "checks": [c.to_dict() for c in self.checks]}
+                "uses": list(self.uses), "cited": self.cited, "proof_status": self.proof_status,
+                "checks": [c.to_dict() for c in self.checks],
+                "proof": [dict(it.to_dict(), **_discharge_summary(d)) for it, (_, d) in zip(self.proof, self.discharges)]}
+
+
+def _discharge_summary(d) -> dict:
+    import hashlib
+    return {"status": d.status, "engine": d.engine, "seconds": round(d.seconds, 4), "cached": d.cached, "key": d.key,
+            "detail": d.detail, "counterexample": d.counterexample, "recheck": d.recheck,
+            "smt2_sha256": hashlib.sha256(d.smt2.encode()).hexdigest() if d.smt2 else ""}
 
 
 @dataclass
@@ -126,6 +143,25 @@ class Derivation:
     def status(self) -> str:
         return "passed" if all(s.status == "passed" for s in self.steps) else "failed"
 
+    def proof_summary(self, mutants: dict | None = None) -> dict:
+        """Steps proved / total, the unproved steps (and why), the rule applications, sampled-only steps."""
+        unproved = []
+        for s in self.steps:
+            if s.proof_status != "proved":
+                pc = [c for c in s.checks if c.kind == "proof"]
+                unproved.append({"step": s.name, "why": (pc[0].detail if pc else "no proof: checked by " + (s.check or "nothing"))})
+        rules = [dict(it.to_dict(), status=d.status) for s in self.steps for it, (_, d) in zip(s.proof, s.discharges)
+                 if getattr(it, "kind", "") == "rule"]
+        n_ob = sum(1 for s in self.steps for it in s.proof if getattr(it, "kind", "") != "rule")
+        out = {"steps_total": len(self.steps), "steps_proved": len(self.steps) - len(unproved),
+               "proof_status": "proved" if not unproved else "unproved", "unproved": unproved,
+               "obligations": n_ob, "rule_applications": rules,
+               "sampled_only": [s.name for s in self.steps if s.checks and all(c.kind in ("sampled", "trajectory") for c in s.checks)],
+               "cited": [p.name for p in self.premises if getattr(p, "kind", "") == "cited"]}
+        if mutants:
+            out["mutants"] = mutants
+        return out
+
     def step(self, name: str) -> Step:
         for s in self.steps:
             if s.name == name:
@@ -143,9 +179,10 @@ class Derivation:
             "prefactor": str(self.prefactor),
             "terms": {k: str(v) for k, v in self.terms.items()},
             "conditions": [str(c) for c in self.conditions],
-            "extras": {k: str(v) for k, v in self.extras.items()},
+            "extras": {k: str(v) for k, v in self.extras.items() if not k.startswith("_")},
             "premises": [p.to_dict() for p in self.premises],
             "steps": [s.to_dict() for s in self.steps],
+            "proof": self.proof_summary(self.extras.get("_mutants") if isinstance(self.extras.get("_mutants"), dict) else None),
             "notes": list(self.notes),
             "reductions": dict(self.reductions),
             "seconds": round(self.seconds, 3),
@@ -201,13 +238,70 @@ def proves_nonnegative(expr) -> bool:
     return False
 
 
-def check_nonnegative(expr, subs: dict | None = None, detail: str = "") -> Check:
-    """Passes iff SymPy proves ``expr >= 0`` after the (certificate) substitution ``subs``.
+def certificate_covers(subs: dict, domain: dict | None = None, timeout_s: float = 10) -> tuple:
+    """Does the substitution ``x -> phi(t)`` reach every point of x's stated domain?
+
+    For each substituted symbol x the domain is its SymPy assumptions plus ``domain.get(x, ())`` (extra
+    relations, e.g. ``(sp.Lt(q, 1),)``).  phi must have exactly one free symbol t (with its own
+    assumptions); SymPy solves x = phi(t) for t, and an engine must prove, for one solution t = psi(x),
+    that psi(x) satisfies t's assumptions at every x of the domain and phi(psi(x)) = x.  Returns
+    (ok, reason).
+
+    >>> import sympy as sp
+    >>> q, t = sp.Symbol("q_V", nonnegative=True), sp.Symbol("t", positive=True)
+    >>> certificate_covers({q: 1 / (2 + t)}, {q: (sp.Lt(q, 1),)})[0]   # misses q >= 1/2 (and q = 0)
+    False
+    >>> certificate_covers({q: 1 - t}, {q: (sp.Lt(q, 1),)})[0]
+    True
+    """
+    from qbound.bounds.obligation import Obligation, discharge
+    domain = domain or {}
+    for x, phi in subs.items():
+        phi = sp.sympify(phi)
+        fs = [f for f in phi.free_symbols if f != x]
+        if len(fs) != 1:
+            return False, f"certificate for {x} must use exactly one new symbol, got {phi}"
+        t = fs[0]
+        conds = []
+        try:
+            sols = sp.solve(sp.Eq(phi, x), t, dict=False)
+        except NotImplementedError:
+            sols = []
+        for sol in sols:
+            need = []
+            if t.is_positive:
+                need.append(sp.Gt(sol, 0))
+            elif t.is_nonnegative:
+                need.append(sp.Ge(sol, 0))
+            back = sp.simplify(phi.subs(t, sol) - x) == 0
+            if not back:
+                continue
+            ob = Obligation(f"cover.{x}", tuple(domain.get(x, ())), sp.And(*need) if need else sp.true)
+            d = discharge(ob, engines=("z3",), timeout_s=timeout_s)
+            if d.proved:
+                break
+            conds.append(f"t = {sol}: {d.status}" + (f" at {d.counterexample}" if d.counterexample else ""))
+        else:
+            return False, (f"the substitution {x} -> {phi} does not cover the domain of {x} "
+                           f"({', '.join(conds) or 'no inverse found'})")
+    return True, "substitution covers the stated domain (inverse proved admissible by z3)"
+
+
+def check_nonnegative(expr, subs: dict | None = None, detail: str = "", domain: dict | None = None) -> Check:
+    """Passes iff SymPy proves ``expr >= 0`` after the (certificate) substitution ``subs``, and the
+    substitution covers the whole stated domain of each symbol it replaces (:func:`certificate_covers`;
+    ``domain`` maps a symbol to extra relations that state its domain beyond its assumptions).
 
     ``subs`` replaces constrained symbols by manifestly admissible forms, e.g. beta2 -> 1/(1+t)
-    with t > 0 for 0 < beta2 < 1, or q -> 1 - s with 0 < s for q < 1.
+    with t > 0 for 0 < beta2 < 1, or q -> 1 - s with 0 < s for q < 1.  A substitution reaching only
+    part of the domain (q_V -> 1/(2+t) for 0 <= q_V < 1) is rejected.
     """
     t0 = time.perf_counter()
+    if subs:
+        ok_cover, why = certificate_covers(subs, domain)
+        if not ok_cover:
+            return Check("symbolic", "failed", None, 0, time.perf_counter() - t0,
+                         (detail + "; " if detail else "") + "certificate rejected: " + why)
     e = expr.subs(subs) if subs else expr
     ok = proves_nonnegative(e)
     return Check("symbolic", "passed" if ok else "failed", None, 0, time.perf_counter() - t0,
@@ -277,3 +371,90 @@ def log_uniform(rng, lo, hi, n):
 def lambdify(expr, names):
     """numpy function of the named symbols in ``expr`` (names: list of Symbol)."""
     return sp.lambdify(names, expr, modules=["numpy"])
+
+
+# --------------------------------------------------------------------------------------------
+# derivations as proofs: a chain of obligations whose premises are earlier conclusions
+
+
+class ProofChain:
+    """The proof of a derivation: named steps, each a list of obligations / inductions / rule
+    applications (:mod:`qbound.bounds.obligation`), in order.
+
+    ``concl(name, rel)`` registers the conclusion of item ``name`` (or its override, for mutation
+    testing); ``fact(name, subs)`` returns that conclusion (instantiated by ``xreplace(subs)``) for use as a
+    premise of a later item, so a changed conclusion flows into every use; ``implication(name, inst)`` is
+    the instance ``premises(inst) => conclusion(inst)`` of a proved universally quantified item.
+
+    >>> import sympy as sp
+    >>> from qbound.bounds.obligation import Obligation
+    >>> x = sp.Symbol("x", positive=True)
+    >>> ch = ProofChain("demo")
+    >>> ch.add("s1", Obligation("s1", (sp.Le(x, 1),), ch.concl("s1", sp.Le(x**2, 1))))
+    >>> ch.add("s2", Obligation("s2", (ch.fact("s1"),), ch.concl("s2", sp.Le(x**2, 2))))
+    >>> [d.status for d in ch.prove(engines=("z3",)).values()]
+    ['proved', 'proved']
+    """
+
+    def __init__(self, name: str, overrides: dict | None = None):
+        self.name = name
+        self.overrides = dict(overrides or {})
+        self.conclusions: dict = {}
+        self.by_name: dict = {}
+        self.steps: dict = {}  # step name -> {"items": [...], "uses": (...), "statement": str}
+        self.domain: dict = {}
+        self.used_overrides: set = set()
+
+    def concl(self, name: str, rel):
+        if name in self.overrides:
+            self.used_overrides.add(name)
+            rel = self.overrides[name]
+        self.conclusions[name] = rel
+        return rel
+
+    def fact(self, name: str, subs: dict | None = None):
+        rel = self.conclusions[name]
+        return rel.xreplace(subs) if subs else rel
+
+    def implication(self, name: str, inst: dict):
+        ob = self.by_name[name]
+        return sp.Implies(sp.And(*ob.premises).xreplace(inst), ob.conclusion.xreplace(inst))
+
+    def add(self, step: str, item, uses: tuple = (), statement: str = ""):
+        st = self.steps.setdefault(step, {"items": [], "uses": (), "statement": ""})
+        st["items"].append(item)
+        if uses:
+            st["uses"] = tuple(uses)
+        if statement:
+            st["statement"] = statement
+        self.by_name[item.name] = item
+        conc = getattr(item, "claim", None) if getattr(item, "kind", "") == "induction" else getattr(item, "conclusion", None)
+        if conc is not None and item.name not in self.conclusions:
+            self.conclusions[item.name] = conc
+
+    def items(self) -> list:
+        return [it for st in self.steps.values() for it in st["items"]]
+
+    def prove(self, engines=("sympy", "z3", "cvc5"), timeout_s: float = 20, cache=None) -> dict:
+        from qbound.bounds.obligation import prove_all
+        return prove_all(self.items(), engines=engines, timeout_s=timeout_s, cache=cache)
+
+    def step_results(self, results: dict) -> dict:
+        """step name -> (status "proved" | "unproved", list of (item name, Discharge))."""
+        out = {}
+        for sname, st in self.steps.items():
+            ds = [(it.name, results[it.name]) for it in st["items"]]
+            out[sname] = ("proved" if all(d.proved for _, d in ds) else "unproved", ds)
+        return out
+
+
+def proof_check(name: str, ds: list) -> Check:
+    """A :class:`Check` of kind ``proof`` summarising the discharges of a step's items."""
+    ok = all(d.proved for _, d in ds)
+    secs = sum(d.seconds for _, d in ds)
+    parts = []
+    for n, d in ds:
+        parts.append(f"{n}: {d.status} ({d.engine or '-'}{', cached' if d.cached else ''})")
+    bad = [f"{n}: {d.status}: {d.detail}" for n, d in ds if not d.proved]
+    return Check("proof", "passed" if ok else "failed", None, len(ds), secs,
+                 ("; ".join(parts) if ok else "UNPROVED " + "; ".join(bad)))

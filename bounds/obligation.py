@@ -85,7 +85,8 @@ class Obligation:
     ``aux``: pairs ``(symbol, expression)``: the encoder replaces ``expression`` by ``symbol`` (square
     roots get their defining constraints; other atoms, e.g. ``beta2**T``, become free reals about
     which only the premises and lemmas speak, so state what you need as a premise *that is itself
-    proved*, or as a lemma).  ``lemmas``: names from :data:`LEMMAS` the solver may use.
+    proved*, or as a lemma).  A triple ``(symbol, expression, "opaque")`` always makes a free real
+    with the symbol's sign assumptions (prove that sign separately).  ``lemmas``: names from :data:`LEMMAS` the solver may use.
     """
 
     name: str
@@ -104,8 +105,8 @@ class Obligation:
         return "\n".join(["name " + self.name, "symbols " + " ".join(decl)]
                          + ["premise " + sp.srepr(p) for p in self.premises]
                          + ["conclusion " + sp.srepr(self.conclusion)]
-                         + ["aux " + sp.srepr(a) + " := " + sp.srepr(e) for a, e in self.aux]
-                         + ["lemma " + lm for lm in self.lemmas])
+                         + ["aux " + sp.srepr(x[0]) + " := " + sp.srepr(x[1]) + (" opaque" if len(x) > 2 else "") for x in self.aux]
+                         + ["lemma " + (lm if isinstance(lm, str) else lm[0] + " at " + sp.srepr(lm[1])) for lm in self.lemmas])
 
     def key(self) -> str:
         return hashlib.sha256(self.text().encode()).hexdigest()
@@ -114,14 +115,14 @@ class Obligation:
         out = set()
         for r in (*self.premises, self.conclusion):
             out |= getattr(r, "free_symbols", set())
-        for a, e in self.aux:
-            out |= e.free_symbols
+        for x in self.aux:
+            out |= x[1].free_symbols
         return out
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "premises": [str(p) for p in self.premises],
-                "conclusion": str(self.conclusion), "aux": [[str(a), str(e)] for a, e in self.aux],
-                "lemmas": list(self.lemmas), "note": self.note}
+                "conclusion": str(self.conclusion), "aux": [[str(x[0]), str(x[1])] + list(x[2:]) for x in self.aux],
+                "lemmas": [lm if isinstance(lm, str) else [lm[0], str(lm[1])] for lm in self.lemmas], "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -277,10 +278,12 @@ class _Encoder:
         self.vars: dict = {}
         self.side: list = []  # defining constraints (guarded)
         self.undefined: list = []  # conditions under which some subterm is undefined
+        self.path: list = []  # conditions of the enclosing If branches
         self.recips: dict = {}
         self.sqrts: dict = {}
         self.logs: dict = {}
-        self.aux = {e: a for a, e in ob.aux}
+        self.aux = {x[1]: x[0] for x in ob.aux}
+        self.opaque = {x[1] for x in ob.aux if len(x) > 2 and x[2] == "opaque"}
         self.aux_sqrt = {}
         self.counter = 0
 
@@ -306,31 +309,64 @@ class _Encoder:
         fr = Fraction(str(sp.Rational(x))) if not isinstance(x, sp.Float) else Fraction(float(x))
         return self.z3.RealVal(f"{fr.numerator}/{fr.denominator}") if fr.denominator != 1 else self.z3.RealVal(fr.numerator)
 
+    def undef(self, cond):
+        """Record that the expression being encoded is undefined when ``cond`` holds, on the current
+        path (inside an If branch or the consequent of an implication, only under its condition)."""
+        self.undefined.append(self.z3.And(*self.path, cond) if self.path else cond)
+
     def recip(self, e_sym, e_z3):
         key = sp.srepr(e_sym)
         if key not in self.recips:
             r = self.fresh("recip")
             self.side.append(self.z3.Implies(e_z3 != 0, r * e_z3 == 1))
-            self.undefined.append(e_z3 == 0)
             self.recips[key] = r
+        self.undef(e_z3 == 0)
         return self.recips[key]
 
-    def sqrt(self, e_sym, e_z3, named=None):
+    def sqrt(self, e_sym, e_z3=None, named=None):
         key = sp.srepr(e_sym)
         if key not in self.sqrts:
+            e_z3 = self.expr(e_sym) if e_z3 is None else e_z3
             s = self.var(named) if named is not None else self.fresh("sqrt")
             self.side.append(self.z3.Implies(e_z3 >= 0, self.z3.And(s >= 0, s * s == e_z3)))
-            self.undefined.append(e_z3 < 0)
-            self.sqrts[key] = s
-        return self.sqrts[key]
+            self.sqrts[key] = (s, e_z3)
+        self.undef(self.sqrts[key][1] < 0)
+        return self.sqrts[key][0]
+
+    def root(self, base):
+        """sqrt(base): an aux-named square root (opaque or defined) if the obligation names one."""
+        named = self.aux.get(sp.sqrt(base))
+        if named is not None and sp.sqrt(base) in self.opaque:
+            return self.var(named)
+        return self.sqrt(base, named=named)
 
     def log(self, e_sym, e_z3, named=None):
         key = sp.srepr(e_sym)
         if key not in self.logs:
             lv = self.var(named) if named is not None else self.fresh("log")
-            self.undefined.append(e_z3 <= 0)
             self.logs[key] = (lv, e_sym, e_z3)
+        self.undef(self.logs[key][2] <= 0)
         return self.logs[key][0]
+
+    def log_expanded(self, arg):
+        """log of a product/quotient = sum of k log(factor); every factor must be positive (its
+        non-positivity joins the undefined cases), so the expansion is exact where defined."""
+        z3 = self.z3
+        num, den = sp.fraction(sp.together(arg))
+        parts = []
+        for sign, side in ((1, num), (-1, den)):
+            for m in sp.Mul.make_args(side):
+                f, k = m.as_base_exp()
+                if f == 1:
+                    continue
+                if f.is_Number:
+                    raise Unsupported(f"log of the constant {f}: state a rational bound on it as a premise")
+                if not k.is_Rational:
+                    raise Unsupported(f"log of {f}**{k}")
+                parts.append((sign * k, self.log(f, self.expr(f))))
+        if not parts:
+            return z3.RealVal(0)
+        return z3.Sum([self.const(c) * lv for c, lv in parts])
 
     def power(self, b, n: int):
         out = None
@@ -347,8 +383,10 @@ class _Encoder:
         z3 = self.z3
         if e in self.aux:
             a = self.aux[e]
+            if e in self.opaque:  # a free real with the symbol's sign assumptions (proved separately)
+                return self.var(a)
             if isinstance(e, sp.Pow) and e.exp == sp.Rational(1, 2):
-                return self.sqrt(e.base, self.expr(e.base), named=a)
+                return self.sqrt(e.base, named=a)
             if isinstance(e, sp.log):
                 return self.log(e.args[0], self.expr(e.args[0]), named=a)
             return self.var(a)
@@ -363,6 +401,9 @@ class _Encoder:
         if isinstance(e, sp.Add):
             return z3.Sum([self.expr(a) for a in e.args])
         if isinstance(e, sp.Mul):
+            coeff, rest = e.as_coeff_Mul()
+            if coeff != 1 and rest in self.aux:  # -x for an aux-named x
+                return self.const(coeff) * self.expr(rest)
             out = None
             for a in e.args:
                 x = self.expr(a)
@@ -379,22 +420,34 @@ class _Encoder:
                     return self.power(bz, n)
                 return self.recip(b ** (-n), self.power(bz, -n)) if -n > 1 else self.recip(b, bz)
             if p.is_Rational and p.q == 2:
-                s = self.sqrt(b, self.expr(b))
+                s = self.root(b)
                 n = int(p.p)
                 if n > 0:
                     return self.power(s, n)
                 return self.recip(sp.sqrt(b) ** (-n), self.power(s, -n))
             raise Unsupported(f"power {e}: name it with aux")
         if isinstance(e, sp.log):
-            return self.log(e.args[0], self.expr(e.args[0]))
+            return self.log_expanded(e.args[0])
         if isinstance(e, sp.Abs):
             x = self.expr(e.args[0])
             return z3.If(x >= 0, x, -x)
         if isinstance(e, (sp.Min, sp.Max)):
-            args = [self.expr(a) for a in e.args]
-            out = args[0]
-            for a in args[1:]:
+            # an argument Piecewise((x, c), (oo, True)) of a Min is "x if c, else no constraint"
+            fin, cond = [], []
+            for a in e.args:
+                if (isinstance(e, sp.Min) and isinstance(a, sp.Piecewise) and len(a.args) == 2
+                        and a.args[1][0] == sp.oo and a.args[1][1] == sp.true):
+                    cz = self.boolean(a.args[0][1])
+                    cond.append((cz, self.guarded(cz, a.args[0][0])))
+                else:
+                    fin.append(self.expr(a))
+            if not fin:
+                raise Unsupported(f"Min with no finite argument: {e}")
+            out = fin[0]
+            for a in fin[1:]:
                 out = z3.If(a < out, a, out) if isinstance(e, sp.Min) else z3.If(a > out, a, out)
+            for c, a in cond:
+                out = z3.If(z3.And(c, a < out), a, out)
             return out
         if isinstance(e, sp.Piecewise):
             pieces = list(e.args)
@@ -405,9 +458,17 @@ class _Encoder:
                     continue
                 if out is None:
                     raise Unsupported("Piecewise without a default branch")
-                out = z3.If(self.boolean(cond), self.expr(val), out)
+                cz = self.boolean(cond)
+                out = z3.If(cz, self.guarded(cz, val), out)
             return out
         raise Unsupported(f"{type(e).__name__}: {e}")
+
+    def guarded(self, cz, e, boolean=False):
+        self.path.append(cz)
+        try:
+            return self.boolean(e) if boolean else self.expr(e)
+        finally:
+            self.path.pop()
 
     def boolean(self, r):
         z3 = self.z3
@@ -422,19 +483,25 @@ class _Encoder:
         if isinstance(r, sp.Not):
             return z3.Not(self.boolean(r.args[0]))
         if isinstance(r, sp.Implies):
-            return z3.Implies(self.boolean(r.args[0]), self.boolean(r.args[1]))
+            cz = self.boolean(r.args[0])
+            return z3.Implies(cz, self.guarded(cz, r.args[1], boolean=True))
         ops = {sp.Le: lambda a, b: a <= b, sp.Lt: lambda a, b: a < b, sp.Ge: lambda a, b: a >= b,
                sp.Gt: lambda a, b: a > b, sp.Eq: lambda a, b: a == b, sp.Ne: lambda a, b: a != b}
         for cls, op in ops.items():
             if isinstance(r, cls):
-                if r.lhs.has(sp.oo) or r.rhs.has(sp.oo):
-                    raise Unsupported(f"relation with infinity: {r}")
                 return op(self.expr(r.lhs), self.expr(r.rhs))
         raise Unsupported(f"relation {type(r).__name__}: {r}")
 
     def lemma_constraints(self):
         z3 = self.z3
         out = []
+        for item in self.ob.lemmas:  # instances ("ln_lower"|"ln_upper", y) of a lemma at a given y > 0
+            if isinstance(item, tuple):
+                lname, y = item
+                yz = self.expr(y)
+                ly = self.log_expanded(y)
+                self.undefined.append(yz <= 0)
+                out.append(z3.Implies(yz > 0, yz * ly >= yz - 1) if lname == "ln_lower" else z3.Implies(yz > 0, ly <= yz - 1))
         logs = list(self.logs.values())
         for lv, _es, ez in logs:
             pos = ez > 0
@@ -464,8 +531,6 @@ class _Encoder:
 
 
 def _prep(r):
-    if isinstance(r, sp.Basic) and r.has(sp.log):
-        return sp.expand_log(r, force=False)
     return r
 
 
@@ -492,20 +557,43 @@ def smt2_text(ob: Obligation, asserts) -> str:
 # engines
 
 
+def _opaque_subs(ob: Obligation) -> dict:
+    """expression -> symbol for the opaque aux atoms (an identity in fresh symbols implies the identity)."""
+    out = {}
+    for x in ob.aux:
+        if len(x) > 2 and x[2] == "opaque":
+            a, e = x[0], x[1]
+            if isinstance(e, sp.Pow) and e.exp == sp.Rational(1, 2):
+                out[e.base] = a ** 2
+            else:
+                out[e] = a
+    return out
+
+
 def _sympy_engine(ob: Obligation):
     c = ob.conclusion
+    subs = _opaque_subs(ob)
+    if subs and isinstance(c, sp.core.relational.Relational):
+        c = c.func(c.lhs.xreplace(subs), c.rhs.xreplace(subs))
     if c is sp.true or c is True:
         return "proved", "SymPy: the conclusion evaluates to True"
+    if isinstance(c, sp.And):
+        for part in c.args:
+            st, msg = _sympy_engine(Obligation(ob.name, ob.premises, part, ob.aux, ob.lemmas))
+            if st != "proved":
+                return None, msg
+        return "proved", "SymPy: every conjunct proved"
     if isinstance(c, sp.Eq):
         diff = sp.cancel(sp.together(c.lhs - c.rhs))
-        if diff != 0:
+        if diff != 0 and sp.count_ops(diff) < 400:
             diff = sp.simplify(diff)
         return ("proved", "SymPy: lhs - rhs simplifies to 0") if diff == 0 else (None, f"lhs - rhs = {diff}")
     if isinstance(c, (sp.Le, sp.Lt, sp.Ge, sp.Gt)):
         big, small = (c.rhs, c.lhs) if isinstance(c, (sp.Le, sp.Lt)) else (c.lhs, c.rhs)
         e = big - small
         strict = isinstance(c, (sp.Lt, sp.Gt))
-        for form in (e, sp.expand(e), sp.factor(sp.together(e))):
+        forms = [e] + ([sp.expand(e)] if sp.count_ops(e) < 200 else [])
+        for form in forms:
             if (form.is_positive if strict else form.is_nonnegative) is True:
                 return "proved", "SymPy: difference is a sum/product of terms of known sign (symbol assumptions)"
         return None, "SymPy: sign of the difference not determined"
@@ -749,7 +837,7 @@ def prove_all(items, engines=ENGINES, timeout_s: float = 20, cache: ObligationCa
         obs = [it.base, it.step] if isinstance(it, Induction) else [it]
         bad = []
         for o in obs:
-            for lm in o.lemmas:
+            for lm in (x if isinstance(x, str) else x[0] for x in o.lemmas):
                 if lm not in lemma_ok:
                     lemma_ok[lm] = all(d.proved for d in prove_lemma(lm, timeout_s=timeout_s))
                 if not lemma_ok[lm]:

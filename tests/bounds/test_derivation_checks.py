@@ -18,8 +18,22 @@ def test_nonnegative_with_certificate():
     assert check_nonnegative(x ** 2 + x).status == "passed"
     assert check_nonnegative(x - 1).status == "failed"
     b = sp.Symbol("b", positive=True)
-    # 1/(1-b) - 1 >= 0 for 0 < b < 1, certified by b = 1/(1+t)
-    assert check_nonnegative(1 / (1 - b) - 1, subs={b: 1 / (1 + t)}).status == "passed"
+    # 1/(1-b) - 1 >= 0 for 0 < b < 1, certified by b = 1/(1+t) (which covers exactly (0, 1))
+    assert check_nonnegative(1 / (1 - b) - 1, subs={b: 1 / (1 + t)}, domain={b: (sp.Lt(b, 1),)}).status == "passed"
+    # without the stated domain b < 1, b's domain is (0, oo): the certificate misses b >= 1
+    assert check_nonnegative(1 / (1 - b) - 1, subs={b: 1 / (1 + t)}).status == "failed"
+
+
+def test_partial_cover_certificate_is_rejected():
+    """The audit's example: 1 - 2 q_V >= 0 'passed' with q_V = 1/(2+t), false for q_V > 1/2."""
+    q = sp.Symbol("q_V", nonnegative=True)
+    t = sp.Symbol("t", positive=True)
+    bad = check_nonnegative(1 - 2 * q, subs={q: 1 / (2 + t)}, domain={q: (sp.Lt(q, 1),)})
+    assert bad.status == "failed" and "does not cover" in bad.detail
+    # a covering certificate of a true statement still passes: 1 - q >= 0 on [0, 1) with q = 1 - s ... s in (0, 1]
+    s_ = sp.Symbol("s", positive=True)
+    ok = check_nonnegative(1 - q, subs={q: 1 - s_}, domain={q: (sp.Lt(q, 1),)})
+    assert ok.status == "passed", ok.detail
 
 
 def _sampler(rng, n):

@@ -1,0 +1,352 @@
+r"""The beta1 = 0 quantized Adam bound as a chain of proof obligations (every step an engine's proof).
+
+Model per coordinate (bounds.adam_base): h = grad f_t(Q_W(x_{t-1})) with |h| <= R - sqrt(eps),
+g = (1 + gamma) h, m = (1 + mu) g, v = (1 + nu)(beta2 v_{t-1} + g^2), |gamma| <= q_G, |mu| <= q_M,
+|nu| <= q_V, x_t = x_{t-1} - alpha_t m/sqrt(eps + v), alpha_t = alpha sqrt((1 - beta2^t)/(1 - beta2)).
+
+The chain (each item is an :class:`~qbound.bounds.obligation.Obligation`, an
+:class:`~qbound.bounds.obligation.Induction` or a :class:`~qbound.bounds.obligation.RuleApplication`;
+premises of later items are the *conclusions* of earlier ones, taken with :meth:`ProofChain.fact`, so a
+changed conclusion flows into every use):
+
+* envelope.gradient   g^2 <= c := (Rh - sqrt eps)^2, Rh = (1 + q_G) R;
+* envelope.v          induction on (v_t, P_t = (1+q_V)^t, B_t = beta2^t): 0 <= v_t <= c P_t (1 - B_t)/(1 - beta2),
+                      and (if beta2 (1+q_V) < 1) v_t <= c (1 + q_V)/(1 - beta2 (1 + q_V)); hence v_T <= Vmax;
+* envelope.update     m^2/(eps + v) <= U0^2 = (1 + q_M)^2/(1 - q_V);
+* descent.step_size   alpha_t <= alpha/sqrt(1 - beta2);
+* descent.weight_growth  triangle inequality (Cauchy-Schwarz rule), ||u||_2 <= sqrt(d) U0, induction on t: ||x_t|| <= X;
+* descent.w_bias      ||grad F(Q_W x) - grad F(x)|| <= L q_W X, and sum_i |G_i||D_i|/sqrt(eps + vt_i) <= sqrt(d) R L q_W X/sqrt(eps);
+* descent.denominator eps + vt_t <= Rh^2 S_t Gamma^2, hence alpha_t/sqrt(eps + vt_t) >= alpha/(Rh Gamma);
+* lemma.sum_of_ratios_q  induction with the lemma ln y >= 1 - 1/y at y = (eps + b_t)/(beta2 (1 - q_V)(eps + b_{t-1}));
+* lemma.descent_direction_q  split into pointwise lemmas (rounding factor, ratio of square roots, AM-GM halves)
+                      and the expectation rules;
+* descent.per_step    smoothness + expectation + sums over coordinates;
+* telescope.beta1_0   sum over t, telescoping, lower bound, sum-of-ratios: the average squared gradient norm is
+                      <= the stated bound BOUND0 (built from TERMS0: the last obligation).
+
+The constants that the proof produces (and that the bound therefore uses) are
+kappa = ((1 + q_G)(1 + q_M)/sqrt(1 - q_V) - 1)/(1 - q_G) and C = 2 Rh (1 + q_V)/(1 - q_G)^2; at q = 0 they are
+0 and 2R, and the bound is Défossez et al.'s Theorem 2.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from qbound.bounds.derivation import ProofChain
+from qbound.bounds.obligation import Induction, Obligation, RuleApplication
+
+# ------------------------------------------------------------------------------------------------
+# realization symbols (names distinct from the bound's symbols)
+
+G, h, gam, mu, nu, g = sp.symbols("G_i h_i gamma_t mu_t nu_t g_i", real=True)
+vs, P, B, ip = sp.symbols("v_t P_t B_t ip_t", real=True)
+bprev, bs, Ss, a_, vT, vp = sp.symbols("bprev_t b_t Ssum_t a_t v_T v_prev", nonnegative=True)
+tt = sp.Symbol("t", nonnegative=True)
+w = sp.Symbol("w_t", positive=True)
+sb, st, s_, p_, r_, k_ = sp.symbols("s_bar s_tilde s_t p_t r_t k_t", positive=True)
+at = sp.Symbol("alpha_t", positive=True)
+nx, nuu, nN, nD, nE, nG, cs, Wc, xi, dl = sp.symbols("nx nu nN nD nE nG cs Wc x_i delta_i", nonnegative=True)
+aG, aD = sp.symbols("aG aD", nonnegative=True)
+Qk, PT1s, PTs = sp.symbols("Q_k P_Tm1 P_T", positive=True)
+EX, Gh, Err = sp.symbols("EX Ghat_i Err_i", real=True)
+dF, SE, GG, SH, SW, SG, Er, Eu2 = sp.symbols("dF SE GG SH SW SG Er Eu2", real=True)
+SdF, SGG, SEr, F0, FT, Fs = sp.symbols("SdF SGG SEr F0 FT Fstar", real=True)
+Gam = sp.Symbol("Gamma_", positive=True)
+Lm = sp.Symbol("Lambda_", real=True)
+
+
+def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = None) -> ProofChain:
+    """Build the beta1 = 0 chain from the bound's own SymPy objects ``S`` (adam_base names: T, alpha,
+    beta2, eps, R, L, d, Delta, q_W, q_G, q_M, q_V, X0, Rh, kappa, Cq, U0, X_0, Gamma, Gamma2, Lam, Vmax,
+    bhat2, BOUND0).  ``overrides`` replaces named conclusions (mutation testing); ``domain`` replaces the
+    named domain premises (mutation testing)."""
+    T, alpha, beta2, eps, R, L, d, Delta = (S[k] for k in ("T", "alpha", "beta2", "eps", "R", "L", "d", "Delta"))
+    q_W, q_G, q_M, q_V, X0 = (S[k] for k in ("q_W", "q_G", "q_M", "q_V", "X0"))
+    Rh, kappa, Cq, U0, X_0 = (S[k] for k in ("Rh", "kappa", "Cq", "U0", "X_0"))
+    Gamma, Gamma2, Lam, Vmax, bhat2, BOUND0 = (S[k] for k in ("Gamma", "Gamma2", "Lam", "Vmax", "bhat2", "BOUND0"))
+    ch = ProofChain("adam.beta1_0", overrides=overrides)
+    D = {
+        "beta2<1": sp.Lt(beta2, 1), "q_G<1": sp.Lt(q_G, 1), "q_M<1": sp.Lt(q_M, 1), "q_V<1": sp.Lt(q_V, 1),
+        "R>=sqrt(eps)": sp.Ge(R, sp.sqrt(eps)), "d>=1": sp.Ge(d, 1), "T>=1": sp.Ge(T, 1),
+        "round.G": sp.Le(sp.Abs(gam), q_G), "round.M": sp.Le(sp.Abs(mu), q_M), "round.V": sp.Le(sp.Abs(nu), q_V),
+        "round.W": sp.Le(sp.Abs(dl), q_W), "bounded_gradients": sp.Le(sp.Abs(h), R - sp.sqrt(eps)),
+    }
+    if domain:
+        D.update(domain)
+    ch.domain = D
+    BASE = (D["beta2<1"], D["q_G<1"], D["q_M<1"], D["q_V<1"], D["R>=sqrt(eps)"])
+    amax = alpha / sp.sqrt(1 - beta2)
+    c = (Rh - sp.sqrt(eps)) ** 2
+    AUX = ((PT1s, (1 + q_V) ** (T - 1)), (PTs, (1 + q_V) ** T))
+
+    # -- envelope.gradient ----------------------------------------------------------------------
+    ch.add("envelope.gradient", Obligation(
+        "envelope.gradient", BASE + (D["bounded_gradients"], D["round.G"], D["R>=sqrt(eps)"], sp.Eq(g, (1 + gam) * h)),
+        ch.concl("envelope.gradient", sp.Le(g ** 2, c))),
+        uses=("bounded_gradients", "round.G"), statement="g^2 = ((1+gamma) h)^2 <= (Rh - sqrt eps)^2")
+    g2le = ch.fact("envelope.gradient")  # g^2 <= c for the realization g = Q_G(h)
+
+    # -- envelope.v (two inductions) and the cap at T ----------------------------------------------
+    claimA = ch.concl("envelope.v.A", sp.And(sp.Ge(vs, 0), sp.Le(vs, c * P * (1 - B) / (1 - beta2)),
+                                             sp.Ge(P, 1), sp.Ge(B, 0), sp.Le(B, 1)))
+    nxt = (1 + nu) * (beta2 * vs + g ** 2)
+    initA, shiftA = ((vs, 0), (P, 1), (B, 1)), ((vs, nxt), (P, (1 + q_V) * P), (B, beta2 * B))
+    ch.add("envelope.v", Induction(
+        "envelope.v.A", Obligation("envelope.v.A.base", BASE, claimA.xreplace(dict(initA))),
+        Obligation("envelope.v.A.step", BASE + (claimA, g2le, D["round.V"], D["beta2<1"]), claimA.xreplace(dict(shiftA))),
+        claim=claimA, init=initA, shift=shiftA,
+        note="P_t, B_t are (1+q_V)^t, beta2^t: P_0 = B_0 = 1, P_{t+1} = (1+q_V) P_t, B_{t+1} = beta2 B_t (envelope.v.powers)"),
+        uses=("round.V", "envelope.gradient"),
+        statement="0 <= v_t <= (Rh - sqrt eps)^2 (1+q_V)^t (1 - beta2^t)/(1 - beta2), and <= (Rh-sqrt eps)^2 (1+q_V)/(1-beta2(1+q_V)) if beta2(1+q_V) < 1; v_T <= Vmax")
+    ch.add("envelope.v", Obligation("envelope.v.powers", BASE, sp.And(
+        sp.Eq((1 + q_V) ** (tt + 1), (1 + q_V) * (1 + q_V) ** tt), sp.Eq(beta2 ** (tt + 1), beta2 * beta2 ** tt),
+        sp.Eq(((1 + q_V) ** tt).subs(tt, 0), 1), sp.Eq((beta2 ** tt).subs(tt, 0), 1))))
+    claimB = ch.concl("envelope.v.B", sp.And(sp.Ge(vs, 0), sp.Le(vs, c * (1 + q_V) / (1 - bhat2))))
+    initB, shiftB = ((vs, 0),), ((vs, nxt),)
+    ch.add("envelope.v", Induction(
+        "envelope.v.B", Obligation("envelope.v.B.base", BASE + (sp.Lt(bhat2, 1),), claimB.xreplace(dict(initB))),
+        Obligation("envelope.v.B.step", BASE + (claimB, g2le, D["round.V"], sp.Lt(bhat2, 1)), claimB.xreplace(dict(shiftB))),
+        claim=claimB, init=initB, shift=shiftB))
+    capA = ch.fact("envelope.v.A", {vs: vT, P: (1 + q_V) ** T, B: beta2 ** T})
+    capB = sp.Implies(sp.Lt(bhat2, 1), ch.fact("envelope.v.B", {vs: vT}))
+    ch.add("envelope.v", Obligation("envelope.v.max", BASE + (capA, capB, D["beta2<1"], D["q_G<1"]),
+                                    ch.concl("envelope.v.max", sp.Le(vT, Vmax)), aux=AUX[1:] + ((sp.Symbol("B_T", nonnegative=True), beta2 ** T),)))
+
+    # -- envelope.update (beta1 = 0) -----------------------------------------------------------------
+    ch.add("envelope.update", Obligation(
+        "envelope.update", BASE + (D["round.M"], D["round.V"], D["q_V<1"]),
+        ch.concl("envelope.update", sp.Le(((1 + mu) * g) ** 2 / (eps + (1 + nu) * (bprev + g ** 2)), U0 ** 2))),
+        uses=("envelope.v",), statement="m_t^2/(eps + v_t) <= U0^2 = (1+q_M)^2/(1-q_V)  (beta1 = 0, v_t >= (1-q_V) g_t^2)")
+
+    # -- descent.step_size -------------------------------------------------------------------------
+    ch.add("descent.step_size", Obligation(
+        "descent.step_size", BASE + (sp.Eq(at, alpha * sp.sqrt((1 - B) / (1 - beta2))), sp.Ge(B, 0), sp.Le(B, 1), D["beta2<1"]),
+        ch.concl("descent.step_size", sp.Le(at, amax))),
+        uses=("envelope.v",), statement="alpha_t = alpha sqrt((1 - beta2^t)/(1 - beta2)) <= alpha/sqrt(1 - beta2)")
+    at_le = ch.fact("descent.step_size")
+
+    # -- descent.weight_growth --------------------------------------------------------------------
+    ch.add("descent.weight_growth", RuleApplication(
+        "cauchy_schwarz", (), sp.Le(-ip, nx * nuu), name="descent.cs_x_u",
+        note="-<x_{t-1}, u_t> <= ||x_{t-1}|| ||u_t||"))
+    ch.add("descent.weight_growth", Obligation(
+        "descent.triangle", BASE + (sp.Eq(nN ** 2, nx ** 2 - 2 * at * ip + at ** 2 * nuu ** 2), sp.Le(-ip, nx * nuu)),
+        ch.concl("descent.triangle", sp.Le(nN, nx + at * nuu))))
+    ch.add("descent.weight_growth", RuleApplication(
+        "sum_over_t", ("envelope.update",), sp.Le(nuu ** 2, d * U0 ** 2), name="descent.sum_u",
+        note="summed over the d coordinates: ||u_t||^2 = sum_i m_i^2/(eps + v_i) <= d U0^2"))
+    ch.add("descent.weight_growth", Obligation(
+        "descent.update_norm", BASE + (sp.Le(nuu ** 2, d * U0 ** 2),), ch.concl("descent.update_norm", sp.Le(nuu, sp.sqrt(d) * U0))))
+    claimX = ch.concl("descent.weight_growth.claim", sp.Le(nx, X0 + tt * sp.sqrt(d) * amax * U0))
+    stepX = Obligation("descent.weight_growth.step", BASE + (claimX, ch.fact("descent.triangle"), ch.fact("descent.update_norm"), at_le),
+                       claimX.xreplace({nx: nN, tt: tt + 1}))
+    ch.add("descent.weight_growth", Induction(
+        "descent.weight_growth", Obligation("descent.weight_growth.base", BASE + (sp.Le(nx, X0),), claimX.xreplace({tt: 0})),
+        stepX, claim=claimX, init=((tt, 0),), shift=((nx, nN), (tt, tt + 1))))
+    ch.add("descent.weight_growth", Obligation(
+        "descent.weight_bound", BASE + (claimX, sp.Le(tt, T)), ch.concl("descent.weight_bound", sp.Le(nx, X_0))),
+        uses=("bounded_init", "envelope.update", "descent.step_size"),
+        statement="||x_t||_2 <= X0 + t sqrt(d) alpha U0/sqrt(1-beta2) <= X for t <= T (triangle inequality, induction on t)")
+
+    # -- descent.w_bias -----------------------------------------------------------------------------
+    ch.add("descent.w_bias", Obligation("w_bias.coord", BASE + (D["round.W"],), ch.concl("w_bias.coord", sp.Le((dl * xi) ** 2, q_W ** 2 * xi ** 2))))
+    ch.add("descent.w_bias", RuleApplication("sum_over_t", ("w_bias.coord",), sp.Le(nE ** 2, q_W ** 2 * nx ** 2), name="w_bias.sum",
+                                             note="||Q_W(x) - x||^2 = sum_i (delta_i x_i)^2 <= q_W^2 ||x||^2"))
+    ch.add("descent.w_bias", Obligation(
+        "w_bias.norm", BASE + (sp.Le(nD, L * nE), sp.Le(nE ** 2, q_W ** 2 * nx ** 2), ch.fact("descent.weight_bound")),
+        ch.concl("w_bias.norm", sp.Le(nD, L * q_W * X_0)), note="smoothness: ||grad F(Q_W x) - grad F(x)|| <= L ||Q_W x - x||"))
+    ch.add("descent.w_bias", Obligation(
+        "w_bias.den", BASE + (sp.Eq(st ** 2, eps + bprev + w),), ch.concl("w_bias.den", sp.Le(aG * aD / st, aG * aD / sp.sqrt(eps)))))
+    ch.add("descent.w_bias", Obligation(
+        "grad.true", BASE + (sp.Le(aG, R - sp.sqrt(eps)),), ch.concl("grad.true", sp.Le(aG ** 2, R ** 2)),
+        note="|G_i| = |E h_i| <= E|h_i| <= R - sqrt(eps) (expectation_monotone of bounded_gradients)"))
+    ch.add("descent.w_bias", RuleApplication("sum_over_t", ("grad.true",), sp.Le(nG ** 2, d * R ** 2), name="grad.norm"))
+    ch.add("descent.w_bias", RuleApplication("cauchy_schwarz", (), sp.Le(cs, nG * nD), name="w_bias.cs",
+                                             note="sum_i |G_i||D_i| <= ||G|| ||D||"))
+    ch.add("descent.w_bias", RuleApplication("sum_over_t", ("w_bias.den",), sp.Le(Wc, cs / sp.sqrt(eps)), name="w_bias.sum_den"))
+    ch.add("descent.w_bias", Obligation(
+        "w_bias.cost", BASE + (sp.Le(cs, nG * nD), sp.Le(nG ** 2, d * R ** 2), ch.fact("w_bias.norm"), sp.Le(Wc, cs / sp.sqrt(eps))),
+        ch.concl("w_bias.cost", sp.Le(Wc, sp.sqrt(d) * R * L * q_W * X_0 / sp.sqrt(eps)))),
+        uses=("smoothness", "round.W", "descent.weight_growth"),
+        statement="sum_i |G_i||G_i - Ghat_i|/sqrt(eps + vt_i) <= sqrt(d) R L q_W X/sqrt(eps)")
+
+    # -- descent.denominator --------------------------------------------------------------------------
+    claimQ = sp.Ge(Qk, 1)
+    ch.add("descent.denominator", Induction(
+        "pow_ge_1", Obligation("pow_ge_1.base", BASE, claimQ.xreplace({Qk: 1})),
+        Obligation("pow_ge_1.step", BASE + (claimQ,), claimQ.xreplace({Qk: (1 + q_V) * Qk})),
+        claim=claimQ, init=((Qk, 1),), shift=((Qk, (1 + q_V) * Qk),), note="(1 + q_V)^k >= 1"))
+    ch.add("descent.denominator", Obligation(
+        "pow_split", BASE + (sp.Le(tt, T - 1),), sp.Eq((1 + q_V) ** (T - 1), (1 + q_V) ** tt * (1 + q_V) ** (T - 1 - tt))))
+    ch.add("descent.denominator", Obligation(
+        "pow_monotone", BASE + (sp.Eq(PT1s, P * Qk), sp.Ge(Qk, 1), sp.Ge(P, 1)), ch.concl("pow_monotone", sp.Le(P, PT1s))))
+    den_prem = (ch.fact("envelope.v.A", {vs: vp}), sp.Implies(sp.Lt(bhat2, 1), ch.fact("envelope.v.B", {vs: vp})),
+                sp.Le(w, c), sp.Le(P, (1 + q_V) ** (T - 1)), D["beta2<1"], D["R>=sqrt(eps)"], D["q_V<1"])
+    S_t = (1 - beta2 * B) / (1 - beta2)
+    ch.add("descent.denominator", Obligation(
+        "denominator.cap", den_prem, ch.concl("denominator.cap", sp.Le(eps + beta2 * vp + w, Rh ** 2 * S_t * Gamma2)),
+        aux=AUX[:1], note="v_{t-1} with P = (1+q_V)^(t-1), B = beta2^(t-1); w = E g_t^2 <= c (expectation_monotone)"))
+    ch.add("descent.denominator", Obligation(
+        "denominator.ratio", BASE + (ch.fact("denominator.cap"), sp.Eq(st ** 2, eps + beta2 * vp + w),
+                              sp.Eq(at, alpha * sp.sqrt(S_t)), sp.Ge(B, 0), sp.Le(B, 1), D["beta2<1"]),
+        ch.concl("denominator.ratio", sp.Ge(at / st, alpha / (Rh * Gamma))), aux=AUX[:1]),
+        uses=("envelope.v",), statement="eps + vt_t <= Rh^2 S_t Gamma^2, hence alpha_t/sqrt(eps+vt_t) >= alpha/(Rh Gamma)")
+
+    # -- lemma.sum_of_ratios_q -----------------------------------------------------------------------
+    claimS = ch.concl("ratios.claim", sp.Le(Ss, (sp.log(1 + bs / eps) - tt * sp.log(beta2 * (1 - q_V))) / (1 - q_V)))
+    bn = (1 + nu) * (beta2 * bs + a_)
+    shiftS = ((bs, bn), (Ss, Ss + a_ / (eps + bn)), (tt, tt + 1))
+    ch.add("lemma.sum_of_ratios_q", Induction(
+        "ratios", Obligation("ratios.base", BASE, claimS.xreplace({bs: 0, Ss: 0, tt: 0})),
+        Obligation("ratios.step", BASE + (claimS, D["round.V"], D["q_V<1"]), claimS.xreplace(dict(shiftS)),
+                   lemmas=(("ln_lower", (eps + bn) / (beta2 * (1 - q_V) * (eps + bs))),)),
+        claim=claimS, init=((bs, 0), (Ss, 0), (tt, 0)), shift=shiftS,
+        note="b_t = v_t of one coordinate, a_t = g_t^2; ln y >= 1 - 1/y at y = (eps+b_t)/(beta2(1-q_V)(eps+b_{t-1}))"))
+    ch.add("lemma.sum_of_ratios_q", Obligation(
+        "ratios.total", BASE + (claimS.xreplace({bs: vT, tt: T}), ch.fact("envelope.v.max"), D["q_V<1"]),
+        ch.concl("ratios.total", sp.Le(Ss, T * Lam / (1 - q_V))), aux=AUX[1:], lemmas=("ln_monotone",)),
+        uses=("round.V", "envelope.v"),
+        statement="sum_{t<=T} g_t^2/(eps+v_t) <= (ln(1 + v_T/eps) - T ln(beta2(1-q_V)))/(1-q_V) <= T Lambda/(1-q_V)")
+
+    # -- lemma.descent_direction_q --------------------------------------------------------------------
+    A_ = (1 + q_G) * (1 + q_M)
+    B_ = (1 - q_G) * (1 - q_M)
+    gq = (1 + gam) * h
+    defs = (sp.Eq(sb ** 2, eps + bprev + gq ** 2), sp.Eq(st ** 2, eps + bprev + w), sp.Eq(s_ ** 2, eps + (1 + nu) * (bprev + gq ** 2)))
+    rnd = (D["round.G"], D["round.M"], D["round.V"], D["q_G<1"], D["q_M<1"], D["q_V<1"])
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.rounding_factor", rnd, ch.concl("dd.rounding_factor", sp.And(sp.Le(B_, (1 + mu) * (1 + gam)), sp.Le((1 + mu) * (1 + gam), A_)))))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.root_ratio", rnd + defs, ch.concl("dd.root_ratio", sp.And(sp.Le(sb ** 2 * (1 - q_V), s_ ** 2), sp.Le(s_ ** 2, sb ** 2 * (1 + q_V))))))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.h_over_sbar", rnd + defs, ch.concl("dd.h_over_sbar", sp.Le(sp.Abs(h) * (1 - q_G), sb))))
+    dd4_core = (sp.Le(B_, p_), sp.Le(p_, A_), sp.Le(r_ ** 2 * (1 - q_V), 1), sp.Ge(r_ ** 2 * (1 + q_V), 1), sp.Le(k_ * (1 - q_G), 1))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.kappa_core", BASE + dd4_core, ch.concl("dd.kappa_core", sp.Le(sp.Abs(p_ * r_ - 1) * k_, kappa)),
+        note="|p r - 1| k <= kappa for p in [(1-q_G)(1-q_M), (1+q_G)(1+q_M)], r^2 in [1/(1+q_V), 1/(1-q_V)], k <= 1/(1-q_G)"))
+    pdefs = (sp.Eq(p_, (1 + mu) * (1 + gam)), sp.Eq(r_ * s_, sb), sp.Eq(k_ * sb, sp.Abs(h)))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.kappa_prem", BASE + rnd + pdefs + (ch.fact("dd.rounding_factor"), ch.fact("dd.root_ratio"), ch.fact("dd.h_over_sbar")),
+        ch.concl("dd.kappa_prem", sp.And(*dd4_core)),
+        note="p = (1+mu)(1+gamma), r = sbar/s, k = |h|/sbar satisfy the premises of dd.kappa_core"))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.kappa", BASE + pdefs[1:] + (ch.implication("dd.kappa_core", {}), ch.fact("dd.kappa_prem")),
+        ch.concl("dd.kappa", sp.Ge(G * p_ * h / s_, G * h / sb - kappa * sp.Abs(G))), aux=((sp.Symbol("kappa_", nonnegative=True), kappa, "opaque"),),
+        note="G m/s - G h/sbar = G (h/sbar)(p r - 1), m = p h (kappa abstracted: kappa >= 0 is kappa.nonneg)"))
+    Dn = sb * st * (sb + st)
+    DAe = sp.Abs(G * h) * gq ** 2 / Dn
+    DBe = sp.Abs(G * h) * w / Dn
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.split", BASE + (sp.Eq(st ** 2 - sb ** 2, w - gq ** 2),),
+        ch.concl("dd.split", sp.Ge(G * h / sb, G * h / st - DAe - DBe)),
+        note="1/sbar - 1/st = (st^2 - sbar^2)/(sbar st (sbar + st)), |w - g^2| <= w + g^2"))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.w_bound", BASE + (sp.Le(w, c), D["R>=sqrt(eps)"]), ch.concl("dd.w_bound", sp.Le(w, Rh ** 2)),
+        note="w = E g^2 <= c (expectation_monotone of envelope.gradient)"))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.h_vs_g", BASE + rnd, ch.concl("dd.h_vs_g", sp.Le(h ** 2 * (1 - q_G) ** 2, gq ** 2))))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.sq_bounds", BASE + defs, ch.concl("dd.sq_bounds", sp.And(sp.Le(gq ** 2, sb ** 2), sp.Le(w, st ** 2)))))
+    amgm_prem = (D["q_G<1"], ch.fact("dd.h_vs_g"), ch.fact("dd.sq_bounds"), ch.fact("dd.w_bound"))
+    K = Rh / (1 - q_G) ** 2
+    Ya, Yb = sp.symbols("Y_a Y_b", nonnegative=True)
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.young_a", BASE, ch.concl("dd.young_a", sp.Le(sp.Abs(G) * sp.Abs(gq) / sp.sqrt(w) * Ya, G ** 2 * gq ** 2 / (4 * w * st) + st * Ya ** 2)),
+        note="Young: x y <= x^2/(4 st) + st y^2"))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.young_b", BASE, ch.concl("dd.young_b", sp.Le(sp.Abs(G) * Yb, G ** 2 / (4 * st) + st * Yb ** 2))))
+    ya = sp.sqrt(w) * sp.Abs(h) * sp.Abs(gq) / Dn
+    yb = sp.Abs(h) * w / Dn
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.rest_a", BASE + amgm_prem, ch.concl("dd.rest_a", sp.Le(st * ya ** 2, K * gq ** 2 / sb ** 2))))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.rest_b", BASE + amgm_prem, ch.concl("dd.rest_b", sp.Le(st * yb ** 2, K * gq ** 2 / sb ** 2))))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.amgm_a", BASE + (ch.fact("dd.young_a", {Ya: ya}), ch.fact("dd.rest_a")),
+        ch.concl("dd.amgm_a", sp.Le(DAe, G ** 2 * gq ** 2 / (4 * w * st) + K * gq ** 2 / sb ** 2))))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.amgm_b", BASE + (ch.fact("dd.young_b", {Yb: yb}), ch.fact("dd.rest_b")),
+        ch.concl("dd.amgm_b", sp.Le(DBe, G ** 2 / (4 * st) + K * gq ** 2 / sb ** 2))))
+    Xv, Yv, Zv, DAv, DBv = sp.symbols("X_v Y_v Z_v DA_v DB_v", real=True)
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.pointwise", BASE + (ch.fact("dd.kappa"), ch.fact("dd.split"), ch.fact("dd.amgm_a"), ch.fact("dd.amgm_b"), ch.fact("dd.root_ratio")),
+        ch.concl("dd.pointwise", sp.Ge(G * p_ * h / s_, G * h / st - G ** 2 / (4 * st) * (1 + gq ** 2 / w)
+                                       - kappa * sp.Abs(G) - Cq * gq ** 2 / s_ ** 2)),
+        aux=((Xv, G * p_ * h / s_, "opaque"), (Yv, G * h / sb, "opaque"), (Zv, G * h / st, "opaque"),
+             (DAv, DAe, "opaque"), (DBv, DBe, "opaque")),
+        note="Cq = 2 Rh (1 + q_V)/(1 - q_G)^2: the two AM-GM halves, and 1/sbar^2 <= (1 + q_V)/s^2; "
+             "the named sub-terms are abstracted (a proof for all their values is a proof for theirs)"))
+    ch.add("lemma.descent_direction_q", RuleApplication(
+        "expectation_monotone", ("dd.pointwise",), sp.Ge(EX, sp.Symbol("E_rhs")), name="dd.expectation",
+        note="conditional expectation E_{t-1} of dd.pointwise (G, st, w are F_{t-1}-measurable)"))
+    ch.add("lemma.descent_direction_q", RuleApplication(
+        "expectation_linear", ("dd.expectation",), sp.Eq(sp.Symbol("E_rhs"), G * Gh / st - G ** 2 / (2 * st) - kappa * sp.Abs(G) - Cq * Err),
+        name="dd.linear", note="E h = Ghat = grad F(Q_W(x)) (unbiased), E g^2 = w, Err = E[g^2/(eps+v)]"))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.final", BASE + (sp.Ge(EX, G * Gh / st - G ** 2 / (2 * st) - kappa * sp.Abs(G) - Cq * Err),),
+        ch.concl("dd.final", sp.Ge(EX, G ** 2 / (2 * st) - sp.Abs(G) * sp.Abs(G - Gh) / st - kappa * sp.Abs(G) - Cq * Err))),
+        uses=("unbiased", "round.G", "round.M", "round.V", "envelope.gradient"),
+        statement="E[G m/sqrt(eps+v)] >= G^2/(2 sqrt(eps+vt)) - |G||G-Ghat|/sqrt(eps+vt) - kappa|G| - C E[g^2/(eps+v)]")
+
+    # -- descent.per_step ------------------------------------------------------------------------------
+    ch.add("descent.per_step", Obligation(
+        "descent.u_sq", BASE + (D["round.M"],), ch.concl("descent.u_sq", sp.Le(((1 + mu) * g) ** 2 / s_ ** 2, (1 + q_M) ** 2 * g ** 2 / s_ ** 2))))
+    ch.add("descent.per_step", RuleApplication("expectation_monotone", (), sp.Ge(dF, at * SE - L / 2 * at ** 2 * Eu2), name="descent.smooth",
+                                               note="E of smoothness: F(x_t) <= F(x_{t-1}) - alpha_t <G, u_t> + L/2 alpha_t^2 ||u_t||^2"))
+    ch.add("descent.per_step", RuleApplication("sum_over_t", ("descent.u_sq",), sp.Le(Eu2, (1 + q_M) ** 2 * Er), name="descent.sum_u_sq"))
+    ch.add("descent.per_step", RuleApplication("sum_over_t", ("dd.final",), sp.Ge(SE, SH - SW - kappa * SG - Cq * Er), name="descent.sum_dd"))
+    ch.add("descent.per_step", RuleApplication("sum_over_t", ("denominator.ratio",), sp.Ge(at * SH, alpha / (2 * Rh * Gamma) * GG),
+                                               name="descent.sum_den", note="sum_i G_i^2/2 times denominator.ratio"))
+    ch.add("descent.per_step", RuleApplication("sum_over_t", ("grad.true",), sp.Le(SG, d * R), name="descent.sum_G"))
+    ch.add("descent.per_step", Obligation("Gamma.positive", BASE + (ch.fact("pow_ge_1", {Qk: (1 + q_V) ** (T - 1)}),), sp.Ge(Gamma, 1), aux=AUX[:1]))
+    ch.add("descent.per_step", Obligation("kappa.nonneg", BASE + (D["q_G<1"], D["q_V<1"]), sp.Ge(kappa, 0)))
+    ch.add("descent.per_step", Obligation("C.nonneg", BASE + (D["q_G<1"],), sp.Ge(Cq, 0)))
+    per_step = sp.Ge(dF, alpha / (2 * Rh * Gamma) * GG - amax * (R * d * kappa + sp.sqrt(d) * R * L * q_W * X_0 / sp.sqrt(eps))
+                     - (amax * Cq + L / 2 * amax ** 2 * (1 + q_M) ** 2) * Er)
+    ch.add("descent.per_step", Obligation(
+        "descent.per_step", BASE + (sp.Ge(dF, at * SE - L / 2 * at ** 2 * Eu2), sp.Le(Eu2, (1 + q_M) ** 2 * Er),
+                             sp.Ge(SE, SH - SW - kappa * SG - Cq * Er), sp.Ge(at * SH, alpha / (2 * Rh * Gamma) * GG),
+                             ch.fact("w_bias.cost", {Wc: SW}), sp.Le(SG, d * R), at_le, sp.Ge(Er, 0), sp.Ge(SW, 0),
+                             ch.fact("kappa.nonneg"), ch.fact("C.nonneg"), D["beta2<1"]),
+        ch.concl("descent.per_step", per_step), aux=((Gam, Gamma, "opaque"),)),
+        uses=("smoothness", "lemma.descent_direction_q", "descent.denominator", "descent.w_bias"),
+        statement="E F(x_{t-1}) - E F(x_t) >= alpha/(2 Rh Gamma) E||G||^2 - amax (R d kappa + sqrt(d) R L q_W X/sqrt eps) "
+                  "- (amax C + L amax^2 (1+q_M)^2/2) sum_i E[g_i^2/(eps+v_i)]")
+
+    # -- telescope.beta1_0 (the last obligation: premises and step conclusions imply the stated bound) ------
+    # summing the per-step inequality over t = 1..T: the linear structure of its right-hand side in
+    # (GG, Er) is read off the conclusion itself, so a change of the per-step conclusion flows here
+    ps = ch.fact("descent.per_step")
+    lin = ps.rhs
+    c0 = lin.xreplace({GG: 0, Er: 0})
+    summed = sp.Ge(SdF, sp.diff(lin, GG) * SGG + T * c0 + sp.diff(lin, Er) * SEr)
+    ch.add("telescope.beta1_0", RuleApplication("sum_over_t", ("descent.per_step",), summed, name="telescope.sum",
+                                                note="sum over t = 1..T of descent.per_step: SdF = sum dF, SGG = sum E||G||^2, SEr = sum Er"))
+    ch.add("telescope.beta1_0", Obligation(
+        "telescope.delta", BASE + (sp.Eq(SdF, F0 - FT), sp.Ge(FT, Fs), sp.Eq(F0 - Fs, Delta)), ch.concl("telescope.delta", sp.Le(SdF, Delta)),
+        note="sum_t (E F(x_{t-1}) - E F(x_t)) = F(x_0) - E F(x_T) (telescoping), F >= F_* (lower_bound)"))
+    ch.add("telescope.beta1_0", RuleApplication("sum_over_t", ("ratios.total",), sp.Le(SEr, d * T * Lam / (1 - q_V)), name="telescope.ratios",
+                                                note="expectation_monotone of ratios.total per coordinate, summed over the d coordinates"))
+    A0, A1, A2, Lz = sp.symbols("A_0 A_1 A_2 Lambda_z", real=True)
+    ch.add("telescope.beta1_0", Obligation(
+        "telescope.solve", (sp.Ge(SdF, A1 * SGG + T * A0 + A2 * SEr), sp.Le(SdF, Delta), sp.Le(SEr, d * T * Lz / (1 - q_V)),
+                            sp.Gt(A1, 0), sp.Le(A2, 0), D["q_V<1"], D["T>=1"]),
+        ch.concl("telescope.solve", sp.Le(SGG / T, (Delta - T * A0 - A2 * d * T * Lz / (1 - q_V)) / (A1 * T))),
+        note="solve the summed inequality for the average of E||G||^2 (A_1 > 0, A_2 <= 0)"))
+    cG, cE = sp.diff(lin, GG), sp.diff(lin, Er)
+    ch.add("telescope.beta1_0", Obligation(
+        "telescope.signs", BASE + (ch.fact("C.nonneg"), ch.fact("Gamma.positive")), ch.concl("telescope.signs", sp.And(sp.Gt(cG, 0), sp.Le(cE, 0))),
+        aux=AUX[:1]))
+    solved = (Delta - T * c0 - cE * d * T * Lam / (1 - q_V)) / (cG * T)
+    ch.add("telescope.beta1_0", Obligation(
+        "telescope.closed_form", (), ch.concl("telescope.closed_form", sp.Eq(solved, BOUND0)),
+        aux=((Gam, Gamma, "opaque"), (Lm, Lam, "opaque")),
+        note="the solved form equals the stated bound BOUND0 (SymPy identity, Gamma and Lambda as atoms)"))
+    ch.add("telescope.beta1_0", Obligation(
+        "telescope.bound", BASE + (D["T>=1"], ch.implication("telescope.solve", {A0: c0, A1: cG, A2: cE, Lz: Lam}), summed, ch.fact("telescope.delta"),
+                            sp.Le(SEr, d * T * Lam / (1 - q_V)), ch.fact("telescope.signs"), ch.fact("telescope.closed_form")),
+        ch.concl("telescope.bound", sp.Le(SGG / T, BOUND0)), aux=((Gam, Gamma, "opaque"), (Lm, Lam, "opaque"), (sp.Symbol("Bnd_", real=True), BOUND0, "opaque"),
+                                                                 (sp.Symbol("Slv_", real=True), solved, "opaque"))),
+        uses=("descent.per_step", "lemma.sum_of_ratios_q", "lower_bound"),
+        statement="(1/T) sum_t E||grad F(x_{t-1})||^2 <= the stated bound (tau uniform on {0..T-1}): premises and step conclusions imply it")
+    return ch
