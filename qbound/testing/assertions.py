@@ -221,7 +221,8 @@ def assert_rounds_like(fn, fmt, rounding: str = "rne", *, source="fp64", inputs=
     ``settings`` is a :class:`hypothesis.settings` (default: Hypothesis' profile, without deadline).
 
     The first differing input, shrunk, is reported in decimal and hex with both results and their
-    exact errors.
+    exact errors. It runs its own Hypothesis search, so call it from a plain test, not from inside
+    a ``@given`` test (there, compare ``fn(x)`` with ``qbound.numeric.quantize(x, ...)`` directly).
 
     >>> import numpy as np
     >>> def to_bf16(x):       # round to nearest even on the bits of a float32: right
@@ -230,8 +231,11 @@ def assert_rounds_like(fn, fmt, rounding: str = "rne", *, source="fp64", inputs=
     ...     return float(b.view(np.float32))
     >>> assert_rounds_like(to_bf16, "bf16", "rne", source="fp32")
     """
-    from hypothesis import given
-    from hypothesis import settings as hsettings
+    try:
+        from hypothesis import given
+        from hypothesis import settings as hsettings
+    except ImportError:
+        raise ImportError("assert_rounds_like draws its inputs with hypothesis: pip install 'qbound[testing]'") from None
 
     from qbound.numeric.rounding import quantize
     from qbound.testing.strategies import rounding_inputs

@@ -35,7 +35,11 @@ import warnings
 from fractions import Fraction
 
 import numpy as np
-from hypothesis import strategies as st
+
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("qbound.testing.strategies needs hypothesis: pip install 'qbound[testing]'") from exc
 
 from qbound.numeric.errors import InputError
 from qbound.numeric.formats import (ROUNDING_MODES, FloatFormat, FormatSpellingWarning, check_rounding, get_format,
@@ -326,7 +330,10 @@ def values(fmt, *, allow_nan: bool | None = None, allow_infinity: bool | None = 
     out = st.one_of(*branches).map(finish)
     extra = []
     if allow_infinity:
-        extra.append(st.sampled_from([math.inf, -math.inf]).map(conv))
+        infs = [v for v in (math.inf, -math.inf) if (v > 0 and hi is None) or (v < 0 and lo is None)]
+        if not infs:
+            raise InputError("no infinity lies in [min_value, max_value]; pass allow_infinity=False")
+        extra.append(st.sampled_from(infs).map(conv))
     if allow_nan:
         extra.append(st.just(math.nan).map(conv))
     return st.one_of(out, *extra) if extra else out

@@ -129,6 +129,14 @@ def test_dtype_and_fraction_results():
 def test_nan_and_infinity_are_drawn_when_allowed():
     assert math.isnan(find(values("fp8_e5m2"), lambda x: x != x))
     assert find(values("fp8_e5m2"), lambda x: math.isinf(x) and x < 0) == -math.inf
+    assert find(values("fp8_e5m2", min_value=0, allow_infinity=True), lambda x: math.isinf(x)) == math.inf
+
+
+@settings(max_examples=30, deadline=None)
+@given(x=values("fp64", min_value=0, allow_infinity=True), y=values("fp32", allow_nan=False, allow_infinity=False))
+def test_wide_formats_and_one_sided_infinity(x, y):
+    assert x >= 0 and math.copysign(1, x) > 0
+    assert float(np.float32(y)) == y
 
 
 @pytest.mark.parametrize("kw, match", [
@@ -140,6 +148,7 @@ def test_nan_and_infinity_are_drawn_when_allowed():
     (dict(fmt="fp16", min_value=2, max_value=1), "above max_value"),
     (dict(fmt="fp16", as_fraction=True, allow_nan=True), "finite values only"),
     (dict(fmt="bf17"), "unknown format"),
+    (dict(fmt="fp16", min_value=0, max_value=1, allow_infinity=True), "no infinity lies"),
 ])
 def test_impossible_requests_are_refused(kw, match):
     fmt = kw.pop("fmt")
