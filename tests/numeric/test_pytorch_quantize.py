@@ -33,7 +33,7 @@ def _got(x, fmt, mode, path, seed=1, overflow="ieee", **kw):
     return quantize(x, fmt, mode, path=path, overflow=overflow, **kw).double().cpu().numpy()
 
 
-FAST_FORMATS = ("bf16", "fp8_e4m3fn", "fp4_e2m1", "e3m1")
+FAST_FORMATS = ("bf16", "fp8_e4m3fn", "e3m1")
 
 
 @pytest.mark.parametrize("src", ["float16", "bfloat16"])
@@ -55,7 +55,7 @@ def test_wide_inputs_every_mode(dtype):
     x = torch.from_numpy(x64.copy()) if dtype == "float64" else torch.from_numpy(
         (rng.standard_normal(n) * 10.0 ** rng.integers(-45, 38, n)).astype(np.float32))
     x = torch.cat([x, torch.tensor([0.0, -0.0, float("inf"), -float("inf"), float("nan")], dtype=x.dtype)])
-    for fmt in ("bf16", "fp8_e4m3fn", "fp8_e5m2", "fp4_e2m1", "e11m3", "fp16"):
+    for fmt in ("bf16", "fp8_e4m3fn", "fp4_e2m1", "e11m3"):
         for mode in MODES:
             for ov in ("ieee", "saturate"):
                 ref = _ref(x, fmt, mode, overflow=ov)
