@@ -8,9 +8,11 @@ Formats and rounding (``formats``, ``rounding``):
 * :class:`FloatFormat`: a frozen description of a format (exponent and stored mantissa bits, bias,
   special-value policy, subnormals) with exact ``Fraction`` constants; :func:`get_format` looks one
   up by name (``"bf16"``, ``"fp8_e4m3fn"``, ``"e2m1fn"``, any IEEE-like ``"eXmY"``); :func:`registry`.
-* :func:`quantize` ``(x, fmt, rounding="rne", *, rng=None, ...)``: round every value of an array to
-  the format, bit-identical to ml_dtypes, in the modes ``ROUNDING_MODES`` (rne, rna, rtz, rup, rdn,
-  sr); :func:`quantize_exact` rounds exact rationals (an independent oracle).
+* :func:`quantize` ``(x, fmt, rounding="rne", *, rng=None, out=None, ...)``: round every value of an
+  array to the format, bit-identical to ml_dtypes, in the modes ``ROUNDING_MODES`` (rne, rna, rtz,
+  rup, rdn, sr; also as the str enum :class:`RoundingMode`), keeping float32 input in float32 when
+  the format fits (:func:`result_dtype`); :func:`quantize_exact` rounds exact rationals (an
+  independent oracle); :func:`floor_log2` of a rational, exactly.
 
 Quantized training (``quantplan``, ``optimizers``, ``problems``, ``harness``, ``sweep``):
 
@@ -40,6 +42,8 @@ _EXPORTS = {
     "FloatFormat": "formats", "FormatError": "formats", "FormatSpellingWarning": "formats",
     "get_format": "formats", "registry": "formats", "ROUNDING_MODES": "formats",
     "quantize": "rounding", "quantize_exact": "rounding", "is_representable": "rounding",
+    "result_dtype": "rounding", "floor_log2": "formats",
+    "RoundingMode": "modes", "FormatPolicy": "modes",
     "QuantPlan": "quantplan", "COMPONENTS": "quantplan",
     "Optimizer": "optimizers", "make_optimizer": "optimizers", "OPTIMIZERS": "optimizers",
     "Problem": "problems", "make_problem": "problems", "PROBLEMS": "problems",

@@ -2,8 +2,9 @@
 
 It computes exactly what the numpy reference kernel :func:`numeric.rounding._round_reference` does,
 one element at a time, on the raw bit pattern of the input (32-bit patterns for float32 input, so a
-float32 array is read once and never widened in memory; 64-bit patterns for float64). The result is
-always written as float64 bit patterns.
+float32 array is read once and never widened in memory; 64-bit patterns for float64), writing
+float64 or float32 results (float32 only when every value of the target format is a float32, so the
+narrowing is exact), in one pass over memory.
 
 Mathematics (see numeric.rounding for the definitions of the modes). For a finite input with biased
 exponent field ``expf`` and fraction field ``mant`` of an input format with ``FRAC`` fraction bits and
@@ -19,10 +20,20 @@ magnitude kept' 2^qe is formed by one exact float64 multiplication (kept' <= 2^5
 float64). Overflow, infinities and NaN are then replaced by per-call constants, and the input's sign
 bit is copied onto the result (so -0.0 and negative NaN come out exactly as in the reference).
 
+The float32 -> float32 kernel (:func:`_one32`) computes the same thing in 32-bit lanes so that LLVM
+vectorizes it (8 values per AVX2 instruction). With a = |x| as a float32 pattern and biased target
+emin_b = emin + 127 >= 1: if max(expf, 1) >= emin_b (x in the target's normal range or above) the
+quantum is a fixed s0 = 23 - m bits of the *pattern*, so kept = a >> s0 and the result pattern is
+(kept + up) << s0 (a carry out of the mantissa correctly bumps the exponent, up to the inf pattern,
+which then overflows; ties to even look at the last kept mantissa bit, and at the implicit 1 when
+m = 0). Below, the quantum Q = 2^(emin - m) (2^emin when flushed) is fixed in value:
+s = C - max(expf, 1) bits of the significand sig are discarded (C = emin_b + s0, or emin_b + 23 when
+flushed) and the result is the exact float32 product (kept + up) * Q.
+
 Stochastic rounding compares an integer R in [0, 2^k) with floor(rem 2^(k - s)). R is either taken
-from a caller's array or generated in the kernel from a 64-bit key: R_i = splitmix64(key + (i + 1)
-* 0x9E3779B97F4A7C15) >> (64 - k), the SplitMix64 sequence, a counter-based stream, so the result does
-not depend on how the work is split. :func:`splitmix_stream` gives the same integers in numpy.
+from a caller's array or generated in the kernel from a 64-bit key: R_i = mix(key + (i + 1) * GAMMA)
+>> (64 - k), the SplitMix64 sequence of numeric.splitmix (whose ``mix`` this module compiles), a
+counter-based stream, so the result does not depend on how the work is split.
 
 Arrays of at least THREAD_MIN_SIZE elements are cut into chunks rounded by the GIL-free kernels on a
 small thread pool (n_threads(): the usable CPUs, at most 8; set QBOUND_THREADS=1 in worker processes
@@ -39,13 +50,15 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from qbound.numeric import splitmix
+
 MODE_CODES = {"rne": 0, "rna": 1, "rtz": 2, "rup": 3, "rdn": 4, "sr": 5}
 
 _U0 = np.uint64(0)
 _U1 = np.uint64(1)
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
+_GAMMA = splitmix.GAMMA
+_U32 = np.uint32
+_I32 = np.int32
 
 
 @intrinsic
@@ -70,11 +83,30 @@ def _u2f(typingctx, x):
     return sig, codegen
 
 
-@njit(inline="always", cache=True)
-def _mix(z):
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+@intrinsic
+def _f2u32(typingctx, x):
+    """Reinterpret a float32 as its uint32 bit pattern."""
+    sig = types.uint32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return sig, codegen
+
+
+@intrinsic
+def _u2f32(typingctx, x):
+    """Reinterpret a uint32 bit pattern as a float32."""
+    sig = types.float32(types.uint32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return sig, codegen
+
+
+#: SplitMix64's output function, the very function numeric.splitmix evaluates with numpy
+_mix = njit(inline="always", cache=True)(splitmix.mix)
 
 
 @njit(inline="always", cache=True)
@@ -138,35 +170,36 @@ def _one(b, frac, bias, expall, signsh, m, emin, subn, mode, r, k,
 
 
 @njit(cache=True, nogil=True)
-def _det_kernel(xb, outb, frac, bias, expall, signsh, m, emin, subn, mode,
+def _det_kernel(xb, out, frac, bias, expall, signsh, m, emin, subn, mode,
                 huge, over_pos, over_neg, inf_val):
-    """Deterministic modes. ``xb``: uint32/uint64 input patterns; ``outb``: uint64 output patterns."""
+    """Deterministic modes. ``xb``: uint32/uint64 input patterns; ``out``: float64 or float32 results
+    (float32 only when the format's values are float32 values, so the store is exact)."""
     n = xb.size
     z = _U0
     if mode == 0:
         for i in range(n):
-            outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 0, z, 64,
-                           huge, over_pos, over_neg, inf_val)
+            out[i] = _u2f(_one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 0, z, 64,
+                               huge, over_pos, over_neg, inf_val))
     elif mode == 1:
         for i in range(n):
-            outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 1, z, 64,
-                           huge, over_pos, over_neg, inf_val)
+            out[i] = _u2f(_one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 1, z, 64,
+                               huge, over_pos, over_neg, inf_val))
     elif mode == 2:
         for i in range(n):
-            outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 2, z, 64,
-                           huge, over_pos, over_neg, inf_val)
+            out[i] = _u2f(_one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 2, z, 64,
+                               huge, over_pos, over_neg, inf_val))
     elif mode == 3:
         for i in range(n):
-            outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 3, z, 64,
-                           huge, over_pos, over_neg, inf_val)
+            out[i] = _u2f(_one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 3, z, 64,
+                               huge, over_pos, over_neg, inf_val))
     else:
         for i in range(n):
-            outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 4, z, 64,
-                           huge, over_pos, over_neg, inf_val)
+            out[i] = _u2f(_one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 4, z, 64,
+                               huge, over_pos, over_neg, inf_val))
 
 
 @njit(cache=True, nogil=True)
-def _sr_kernel_key(xb, outb, key, start, k, frac, bias, expall, signsh, m, emin, subn,
+def _sr_kernel_key(xb, out, key, start, k, frac, bias, expall, signsh, m, emin, subn,
                    huge, over_pos, over_neg, inf_val):
     """Stochastic rounding with R_i from the SplitMix64 stream keyed by ``key`` (top k bits).
 
@@ -176,18 +209,110 @@ def _sr_kernel_key(xb, outb, key, start, k, frac, bias, expall, signsh, m, emin,
     drop = np.uint64(64 - k)
     for i in range(n):
         r = _mix(key + np.uint64(start + i + 1) * _GAMMA) >> drop
-        outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 5, r, k,
-                       huge, over_pos, over_neg, inf_val)
+        out[i] = _u2f(_one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 5, r, k,
+                           huge, over_pos, over_neg, inf_val))
 
 
 @njit(cache=True, nogil=True)
-def _sr_kernel_arr(xb, outb, R, k, frac, bias, expall, signsh, m, emin, subn,
+def _sr_kernel_arr(xb, out, R, k, frac, bias, expall, signsh, m, emin, subn,
                    huge, over_pos, over_neg, inf_val):
     """Stochastic rounding with caller-supplied random integers ``R`` (uint64, same length)."""
     n = xb.size
     for i in range(n):
-        outb[i] = _one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 5, R[i], k,
-                       huge, over_pos, over_neg, inf_val)
+        out[i] = _u2f(_one(np.uint64(xb[i]), frac, bias, expall, signsh, m, emin, subn, 5, R[i], k,
+                           huge, over_pos, over_neg, inf_val))
+
+
+@njit(inline="always", cache=True)
+def _one32(b, s0, emin_b, C, mode, r, k, qf, huge, over_pos, over_neg, inf_val):
+    """Round one float32 pattern ``b`` (uint32) to a float32 result pattern (see module docstring).
+
+    Every intermediate is cut back to 32 bits (numba widens integer arithmetic to 64 bits, LLVM
+    narrows it again), so the loop vectorizes. ``huge`` and the overflow/inf magnitudes are float32.
+    """
+    a = _U32(b & _U32(0x7FFFFFFF))
+    neg = _U32(b >> _U32(31))
+    expf = _U32(a >> _U32(23))
+    mant = _U32(a & _U32(0x7FFFFF))
+    ee = expf if expf != _U32(0) else _U32(1)
+    normal = ee >= emin_b
+    base = a if normal else _U32(mant | (_U32(0x800000) if expf != _U32(0) else _U32(0)))
+    s = s0 if normal else _U32(C - ee)
+    sc = s if s < _U32(31) else _U32(31)
+    kept = _U32(base >> sc)
+    rem = _U32(base & _U32(_U32(_U32(1) << sc) - _U32(1)))
+    if mode == 0:  # rne: compare 2 rem with 2^s (s >= 32 clamps to 31; rem < 2^24 stays below)
+        r2 = _U32(rem << _U32(1))
+        h2 = _U32(_U32(1) << sc)
+        # the last kept significand bit; with m = 0 the normal-range significand is the implicit 1
+        # (kept is then the exponent field, whose parity is not the significand's)
+        odd = (_U32(kept & _U32(1)) == _U32(1)) | (normal & (s0 == _U32(23)))
+        up = (r2 > h2) | ((r2 == h2) & odd)
+    elif mode == 1:  # rna
+        up = _U32(rem << _U32(1)) >= _U32(_U32(1) << sc)
+    elif mode == 2:  # rtz
+        up = False
+    elif mode == 3:  # rup
+        up = (rem != _U32(0)) & (neg == _U32(0))
+    elif mode == 4:  # rdn
+        up = (rem != _U32(0)) & (neg == _U32(1))
+    else:  # sr: up iff R < floor(rem 2^(k - s))
+        rr = np.uint64(rem)
+        if np.int64(s) <= k:
+            th = rr << np.uint64(min(k - np.int64(s), np.int64(63)))
+        else:
+            th = rr >> np.uint64(min(np.int64(s) - k, np.int64(63)))
+        up = r < th
+    kept = _U32(kept + (_U32(1) if up else _U32(0)))
+    if normal:
+        mag = _u2f32(_U32(kept << sc))
+    else:
+        mag = np.float32(_I32(kept)) * qf  # kept <= 2^24: exact, and so is the product
+    if mag > huge:
+        mag = over_neg if neg != _U32(0) else over_pos
+    if expf == _U32(255):
+        mag = np.float32(np.nan) if mant != _U32(0) else inf_val
+    return _U32(_f2u32(mag) | _U32(neg << _U32(31)))
+
+
+@njit(cache=True, nogil=True)
+def _det32_kernel(xb, outb, s0, emin_b, C, mode, qf, huge, over_pos, over_neg, inf_val):
+    """float32 patterns -> float32 patterns, deterministic modes (one loop per mode, vectorized)."""
+    n = xb.size
+    z = _U0
+    if mode == 0:
+        for i in range(n):
+            outb[i] = _one32(xb[i], s0, emin_b, C, 0, z, 64, qf, huge, over_pos, over_neg, inf_val)
+    elif mode == 1:
+        for i in range(n):
+            outb[i] = _one32(xb[i], s0, emin_b, C, 1, z, 64, qf, huge, over_pos, over_neg, inf_val)
+    elif mode == 2:
+        for i in range(n):
+            outb[i] = _one32(xb[i], s0, emin_b, C, 2, z, 64, qf, huge, over_pos, over_neg, inf_val)
+    elif mode == 3:
+        for i in range(n):
+            outb[i] = _one32(xb[i], s0, emin_b, C, 3, z, 64, qf, huge, over_pos, over_neg, inf_val)
+    else:
+        for i in range(n):
+            outb[i] = _one32(xb[i], s0, emin_b, C, 4, z, 64, qf, huge, over_pos, over_neg, inf_val)
+
+
+@njit(cache=True, nogil=True)
+def _sr32_kernel_key(xb, outb, key, start, k, s0, emin_b, C, qf, huge, over_pos, over_neg, inf_val):
+    """float32 -> float32 stochastic rounding, R_i from the SplitMix64 stream (global index)."""
+    n = xb.size
+    drop = np.uint64(64 - k)
+    for i in range(n):
+        r = _mix(key + np.uint64(start + i + 1) * _GAMMA) >> drop
+        outb[i] = _one32(xb[i], s0, emin_b, C, 5, r, k, qf, huge, over_pos, over_neg, inf_val)
+
+
+@njit(cache=True, nogil=True)
+def _sr32_kernel_arr(xb, outb, R, k, s0, emin_b, C, qf, huge, over_pos, over_neg, inf_val):
+    """float32 -> float32 stochastic rounding with caller-supplied random integers ``R``."""
+    n = xb.size
+    for i in range(n):
+        outb[i] = _one32(xb[i], s0, emin_b, C, 5, R[i], k, qf, huge, over_pos, over_neg, inf_val)
 
 
 @njit(cache=True, nogil=True)
@@ -245,14 +370,22 @@ def _pool(nth: int):
         return _POOL
 
 
-def round_fast(x, params: dict, mode: str, *, R=None, key=None, k: int = 64) -> np.ndarray:
+def fits_float32_kernel(fmt) -> bool:
+    """Whether the 32-bit kernel handles ``fmt``: its values are float32 values and 2^emin is normal."""
+    return fmt.man_bits <= 23 and fmt.emax <= 127 and fmt.emin >= -126
+
+
+def round_fast(x, params: dict, mode: str, *, R=None, key=None, k: int = 64, out=None) -> np.ndarray:
     """Round a contiguous float32/float64 array ``x`` (any shape) with the compiled kernel.
 
     ``params`` holds the per-format/overflow constants built by numeric.rounding (m, emin, subn,
-    huge, over_pos, over_neg, inf_val). Returns a new float64 array of the same shape. Large arrays
-    are cut into contiguous chunks rounded by the GIL-free kernel on a few threads; every element's
-    result (also its SR random integer) depends only on its value and index, so the output does not
-    depend on the number of threads.
+    huge, over_pos, over_neg, inf_val, and ``k32``: the constants of the 32-bit kernel, or None when
+    the format needs the general one). ``out``: a C-contiguous float64 or float32 array of x's shape
+    (float32 only for formats whose values are all float32 values), or None for a new float64 array;
+    it may be ``x`` itself (each element is read before it is written). Large arrays are cut into
+    contiguous chunks rounded by the GIL-free kernel on a few threads; every element's result (also
+    its SR random integer) depends only on its value and index, so the output does not depend on
+    the number of threads.
     """
     if x.dtype == np.float32:
         xb = x.reshape(-1).view(np.uint32)
@@ -262,32 +395,60 @@ def round_fast(x, params: dict, mode: str, *, R=None, key=None, k: int = 64) -> 
         frac, bias, expall, signsh = 52, 1023, 2047, 63
     else:
         raise TypeError(f"round_fast needs float32 or float64, got {x.dtype}")
-    out = np.empty(x.shape, dtype=np.float64)
-    outb = out.reshape(-1).view(np.uint64)
-    common = (np.uint64(frac), np.int64(bias), np.int64(expall), np.uint64(signsh),
-              np.int64(params["m"]), np.int64(params["emin"]), bool(params["subn"]))
-    consts = (float(params["huge"]), float(params["over_pos"]), float(params["over_neg"]),
-              float(params["inf_val"]))
+    if out is None:
+        out = np.empty(x.shape, dtype=np.float64)
+    of = out.reshape(-1)
+    k32 = params.get("k32")
+    use32 = x.dtype == np.float32 and out.dtype == np.float32 and k32 is not None
     kk = np.int64(k)
+    if use32:
+        assert k32 is not None
+        ob = of.view(np.uint32)
+        c32 = k32[:3]
+        f32 = k32[3:]
+    else:
+        common = (np.uint64(frac), np.int64(bias), np.int64(expall), np.uint64(signsh),
+                  np.int64(params["m"]), np.int64(params["emin"]), bool(params["subn"]))
+        consts = (float(params["huge"]), float(params["over_pos"]), float(params["over_neg"]),
+                  float(params["inf_val"]))
     if mode == "sr" and R is None:
         key64 = np.uint64(key)
 
     def work(a, b):
-        if mode != "sr":
-            _det_kernel(xb[a:b], outb[a:b], *common, np.int64(MODE_CODES[mode]), *consts)
+        if use32:
+            if mode != "sr":
+                _det32_kernel(xb[a:b], ob[a:b], *c32, np.int64(MODE_CODES[mode]), *f32)
+            elif R is not None:
+                _sr32_kernel_arr(xb[a:b], ob[a:b], R[a:b], kk, *c32, *f32)
+            else:
+                _sr32_kernel_key(xb[a:b], ob[a:b], key64, np.int64(a), kk, *c32, *f32)
+        elif mode != "sr":
+            _det_kernel(xb[a:b], of[a:b], *common, np.int64(MODE_CODES[mode]), *consts)
         elif R is not None:
-            _sr_kernel_arr(xb[a:b], outb[a:b], R[a:b], kk, *common, *consts)
+            _sr_kernel_arr(xb[a:b], of[a:b], R[a:b], kk, *common, *consts)
         else:
-            _sr_kernel_key(xb[a:b], outb[a:b], key64, np.int64(a), kk, *common, *consts)
+            _sr_kernel_key(xb[a:b], of[a:b], key64, np.int64(a), kk, *common, *consts)
 
-    n = xb.size
+    run_chunked(work, xb.size)
+    return out
+
+
+def chunks(n: int) -> list[tuple[int, int]]:
+    """The [a, b) index ranges that :func:`run_chunked` hands to the threads for n elements."""
     nth = n_threads() if n >= THREAD_MIN_SIZE else 1
     if nth == 1:
-        work(0, n)
-    else:
-        # several chunks per thread, so a thread that the OS delays does not hold up the others
-        step = max(THREAD_MIN_SIZE // 2, -(-n // (4 * nth)))
-        step = -(-step // 512) * 512  # chunk edges on 4 KiB pages of the output
-        bounds = [(a, min(a + step, n)) for a in range(0, n, step)]
-        list(_pool(nth).map(lambda ab: work(*ab), bounds))
-    return out
+        return [(0, n)]
+    # several chunks per thread, so a thread that the OS delays does not hold up the others; chunk
+    # edges on multiples of 1024 elements (4 KiB pages of a float32 output)
+    step = max(THREAD_MIN_SIZE // 2, -(-n // (4 * nth)))
+    step = -(-step // 1024) * 1024
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+
+def run_chunked(work, n: int) -> list:
+    """Call ``work(a, b)`` for the chunks of :func:`chunks` (on the thread pool when there are
+    several) and return the results in chunk order."""
+    bounds = chunks(n)
+    if len(bounds) == 1:
+        return [work(*bounds[0])]
+    return list(_pool(n_threads()).map(lambda ab: work(*ab), bounds))

@@ -27,10 +27,10 @@ import numpy as np
 
 from qbound.numeric.errors import InputError, check_choice, did_you_mean
 
-POLICIES = ("ieee", "fn", "none")
+from qbound.numeric.modes import POLICIES, ROUNDING_MODES, FormatPolicy, RoundingMode
 
-#: Rounding modes understood across qbound (see numeric.rounding for their definitions).
-ROUNDING_MODES = ("rne", "rna", "rtz", "rup", "rdn", "sr")
+#: (ROUNDING_MODES: the rounding modes understood across qbound, the values of RoundingMode; see
+#: numeric.modes and numeric.rounding for their definitions; POLICIES: the values of FormatPolicy)
 NEAREST_MODES = ("rne", "rna")
 
 
@@ -48,14 +48,15 @@ class FloatFormat:
     exp_bits : number of exponent bits ``e`` (>= 1).
     man_bits : number of stored mantissa (fraction) bits ``m`` (>= 0).
     bias : exponent bias; default ``2^(e-1) - 1``.
-    policy : ``"ieee"``, ``"fn"`` or ``"none"`` (see module docstring).
+    policy : ``"ieee"``, ``"fn"`` or ``"none"``, or a :class:`~qbound.numeric.modes.FormatPolicy`
+        (stored as the plain string; see module docstring).
     subnormals : whether the zero-exponent patterns are subnormals (True) or flushed to zero.
     """
 
     name: str
     exp_bits: int
     man_bits: int
-    bias: int | None = None
+    bias: int = None  # type: ignore[assignment]  # None means 2^(e-1) - 1, set in __post_init__
     policy: str = "ieee"
     subnormals: bool = True
     aliases: tuple = field(default=(), compare=False, hash=False, repr=False)
@@ -65,6 +66,7 @@ class FloatFormat:
             object.__setattr__(self, "bias", (1 << (self.exp_bits - 1)) - 1)
         if self.policy not in POLICIES:
             raise FormatError(f"policy must be one of {POLICIES}, got {self.policy!r}")
+        object.__setattr__(self, "policy", FormatPolicy(self.policy).value)
         if not (1 <= self.exp_bits <= 11):
             raise FormatError(f"exp_bits must be in 1..11, got {self.exp_bits}")
         if not (0 <= self.man_bits <= 52):
@@ -176,7 +178,7 @@ class FloatFormat:
         x = Fraction(x)
         if x == 0:
             return self.min_subnormal if self.subnormals else self.min_normal
-        e = _floor_log2(abs(x))
+        e = floor_log2(abs(x))
         if e < self.emin:
             return self.min_subnormal if self.subnormals else self.min_normal
         return Fraction(2) ** (e - self.man_bits)
@@ -235,7 +237,7 @@ class FloatFormat:
         fx = Fraction(ax)
         if fx > self.max_finite:
             raise ValueError(f"{x!r} exceeds the largest finite {self.name} value {float(self.max_finite)!r}")
-        ex = _floor_log2(fx)
+        ex = floor_log2(fx)
         if ex < self.emin:
             step = self.min_subnormal
             if not self.subnormals or fx % step != 0:
@@ -314,13 +316,27 @@ def _frac_str(f: Fraction) -> str:
     return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
 
 
-def _floor_log2(x: Fraction) -> int:
-    """floor(log2(x)) for a positive Fraction, exactly."""
+def floor_log2(x) -> int:
+    """floor(log2(x)) for a positive rational x (Fraction, int, or float taken exactly), exactly.
+
+    With n / d = x in lowest terms, e = bitlen(n) - bitlen(d) satisfies 2^(e-1) < x < 2^(e+1), so
+    floor(log2 x) is e or e - 1, decided by one exact comparison with 2^e.
+
+    >>> floor_log2(Fraction(1, 3)), floor_log2(8), floor_log2(0.75), floor_log2(Fraction(2**100 + 1))
+    (-2, 3, -1, 100)
+    """
+    x = Fraction(x)
+    if x <= 0:
+        raise ValueError(f"floor_log2 needs a positive number, got {x}")
     n, d = x.numerator, x.denominator
     e = n.bit_length() - d.bit_length()
     if (Fraction(2) ** e) > x:
         e -= 1
     return e
+
+
+#: old private name (proofs/exact.py imports it; use floor_log2)
+_floor_log2 = floor_log2
 
 
 # --------------------------------------------------------------------- registry
@@ -405,8 +421,13 @@ def get_format(name) -> FloatFormat:
     )
 
 
-def check_rounding(mode: str) -> str:
-    """Validate a rounding-mode name, with close matches in the error."""
+def check_rounding(mode) -> str:
+    """Validate a rounding mode (a name or a :class:`~qbound.numeric.modes.RoundingMode`), with close
+    matches in the error; returns the plain name.
+
+    >>> check_rounding("sr"), check_rounding(RoundingMode.RTZ)
+    ('sr', 'rtz')
+    """
     if mode in ROUNDING_MODES:
-        return mode
+        return RoundingMode(mode).value
     return check_choice(mode, ROUNDING_MODES, what="rounding mode", error=FormatError)

@@ -108,7 +108,27 @@ class Optimizer:
     def init(self, shapes) -> dict:
         raise NotImplementedError
 
-    def step(self, params, grads, state, t, qz) -> list:
+    def step(self, params, grads, state, t, qz, *, fused: bool | None = None) -> list:
+        """One update: the deltas per parameter (state updated). ``fused=None`` (default) runs the
+        compiled one-pass kernel when :func:`fused_available` says it can (numba present, ``qz`` a
+        :class:`~qbound.numeric.quantplan.Quantizers` that is not recording), ``True`` insists on
+        it (RuntimeError otherwise), ``False`` runs :meth:`step_reference`. Both give the same
+        bits, the same counts and consume the same random numbers; the fused kernel updates the
+        state arrays m, v in place."""
+        if fused is None:
+            fused = fused_available(qz)
+        elif fused and not fused_available(qz):
+            raise RuntimeError("fused steps need numba and a Quantizers that is not recording (record=False)")
+        if fused:
+            return self.step_fused(params, grads, state, t, qz)
+        return self.step_reference(params, grads, state, t, qz)
+
+    def step_reference(self, params, grads, state, t, qz) -> list:
+        """The multi-pass implementation: numpy array operations, each rounded by ``qz``."""
+        raise NotImplementedError
+
+    def step_fused(self, params, grads, state, t, qz) -> list:
+        """The same update in one compiled pass per parameter (numeric._fused_numba)."""
         raise NotImplementedError
 
     def __repr__(self):
@@ -136,6 +156,83 @@ def _adam_torch_param(i, g, m, v, t, qz, lr, b1, b2, eps):
     return delta, m, v
 
 
+# ---------------------------------------------------------------------- fused kernels (one pass)
+def fused_available(qz) -> bool:
+    """Whether :meth:`Optimizer.step` can run the fused kernel with this quantizer set."""
+    from qbound.numeric.quantplan import Quantizers
+    from qbound.numeric.rounding import compiled_kernel
+    return isinstance(qz, Quantizers) and qz.fusable and compiled_kernel() is not None
+
+
+def _sites(qz, comps=("M", "V")):
+    """qi, qf, keys arrays of the sites M, V, U (keys drawn in the reference's order: M, then V)."""
+    qi = np.zeros((3, 6), dtype=np.int64)
+    qf = np.zeros((3, 4))
+    keys = np.zeros(3, dtype=np.uint64)
+    for c, name in enumerate(("M", "V", "U")):
+        if name in comps or name == "U":
+            qi[c], qf[c], key = qz.kernel_site(name)
+            keys[c] = np.uint64(key)
+    return qi, qf, keys
+
+
+def _flat(a):
+    """A C-contiguous float64 flat view of ``a`` (a copy only when ``a`` is not already one)."""
+    return np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
+
+
+def _state(arr):
+    """The state array itself when it can be updated in place, else a contiguous float64 copy."""
+    if isinstance(arr, np.ndarray) and arr.dtype == np.float64 and arr.flags.c_contiguous and arr.flags.writeable:
+        return arr
+    return np.array(arr, dtype=np.float64, order="C")
+
+
+def _count(qz, cnt, comps):
+    for c, name in enumerate(("M", "V", "U")):
+        if name in comps or name == "U":
+            if qz.active(name):
+                qz.add_counts(name, *cnt[c])
+
+
+def _scalar_u(qz, x: float) -> float:
+    """U(x) for a per-call scalar, rounded (and counted) once, as the reference does."""
+    return float(qz.U(x))
+
+
+def _adam_paper_fused(i, g, m, v, t, qz, lr, b1, b2, eps):
+    from qbound.numeric import _fused_numba as F
+    qi, qf, keys = _sites(qz)
+    m, v = _state(m), _state(v)
+    gf = _flat(g)
+    d = np.empty(m.shape)
+    alpha = lr * (1.0 - b1) * math.sqrt((1.0 - b2 ** t) / (1.0 - b2))
+    ua = _scalar_u(qz, alpha)
+    cnt = F.run(F.adam_paper_kernel, gf.size, qi, qf, keys,
+                ((gf, m.reshape(-1), v.reshape(-1), d.reshape(-1)), (b1, b2, eps, ua)))
+    _count(qz, cnt, ("M", "V"))
+    return d, m, v
+
+
+def _adam_torch_fused(i, g, m, v, t, qz, lr, b1, b2, eps, w=None, wd=0.0, decoupled=False):
+    from qbound.numeric import _fused_numba as F
+    qi, qf, keys = _sites(qz)
+    m, v = _state(m), _state(v)
+    gf = _flat(g)
+    wf = _flat(w) if (wd and w is not None) else gf
+    d = np.empty(m.shape)
+    lrwd = _scalar_u(qz, lr * wd) if decoupled else 0.0
+    uc1 = _scalar_u(qz, 1.0 - b1)
+    uc2 = _scalar_u(qz, 1.0 - b2)
+    ustep = _scalar_u(qz, lr / (1.0 - b1 ** t))
+    bc2_sqrt = math.sqrt(1.0 - b2 ** t)
+    cnt = F.run(F.adam_torch_kernel, gf.size, qi, qf, keys,
+                ((gf, wf, m.reshape(-1), v.reshape(-1), d.reshape(-1)),
+                 (b2, eps, 0.0 if decoupled else wd, bool(decoupled), lrwd, uc1, uc2, ustep, bc2_sqrt)))
+    _count(qz, cnt, ("M", "V"))
+    return d, m, v
+
+
 class AdamPaper(Optimizer):
     name = "adam"
     defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "schedule": "constant"}
@@ -143,11 +240,20 @@ class AdamPaper(Optimizer):
     def init(self, shapes):
         return {"m": [np.zeros(s) for s in shapes], "v": [np.zeros(s) for s in shapes]}
 
-    def step(self, params, grads, state, t, qz):
+    def step_reference(self, params, grads, state, t, qz):
         hp = self.hparams
         out = []
         for i, g in enumerate(grads):
             d, state["m"][i], state["v"][i] = _adam_paper_param(
+                i, g, state["m"][i], state["v"][i], t, qz, self.lr(t), hp["beta1"], hp["beta2"], hp["eps"])
+            out.append(d)
+        return out
+
+    def step_fused(self, params, grads, state, t, qz):
+        hp = self.hparams
+        out = []
+        for i, g in enumerate(grads):
+            d, state["m"][i], state["v"][i] = _adam_paper_fused(
                 i, g, state["m"][i], state["v"][i], t, qz, self.lr(t), hp["beta1"], hp["beta2"], hp["eps"])
             out.append(d)
         return out
@@ -160,7 +266,7 @@ class AdamTorch(Optimizer):
     def init(self, shapes):
         return {"m": [np.zeros(s) for s in shapes], "v": [np.zeros(s) for s in shapes]}
 
-    def step(self, params, grads, state, t, qz):
+    def step_reference(self, params, grads, state, t, qz):
         hp = self.hparams
         wd = hp["weight_decay"]
         out = []
@@ -172,12 +278,22 @@ class AdamTorch(Optimizer):
             out.append(d)
         return out
 
+    def step_fused(self, params, grads, state, t, qz):
+        hp = self.hparams
+        out = []
+        for i, g in enumerate(grads):
+            d, state["m"][i], state["v"][i] = _adam_torch_fused(
+                i, g, state["m"][i], state["v"][i], t, qz, self.lr(t), hp["beta1"], hp["beta2"], hp["eps"],
+                w=params[i], wd=hp["weight_decay"])
+            out.append(d)
+        return out
+
 
 class AdamW(AdamTorch):
     name = "adamw"
     defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2, "schedule": "constant"}
 
-    def step(self, params, grads, state, t, qz):
+    def step_reference(self, params, grads, state, t, qz):
         hp = self.hparams
         U = qz.U
         out = []
@@ -186,6 +302,16 @@ class AdamW(AdamTorch):
                 i, g, state["m"][i], state["v"][i], t, qz, self.lr(t), hp["beta1"], hp["beta2"], hp["eps"])
             if hp["weight_decay"]:
                 d = U(U(U(self.lr(t) * hp["weight_decay"]) * params[i]) + d)
+            out.append(d)
+        return out
+
+    def step_fused(self, params, grads, state, t, qz):
+        hp = self.hparams
+        out = []
+        for i, g in enumerate(grads):
+            d, state["m"][i], state["v"][i] = _adam_torch_fused(
+                i, g, state["m"][i], state["v"][i], t, qz, self.lr(t), hp["beta1"], hp["beta2"], hp["eps"],
+                w=params[i], wd=hp["weight_decay"], decoupled=bool(hp["weight_decay"]))
             out.append(d)
         return out
 
@@ -268,7 +394,7 @@ class Muon(Optimizer):
             O = O * (0.2 * math.sqrt(max(rows, cols)))
         return O.reshape(shape)
 
-    def step(self, params, grads, state, t, qz):
+    def step_reference(self, params, grads, state, t, qz):
         hp = self.hparams
         U = qz.U
         beta = hp["beta"]
@@ -289,6 +415,33 @@ class Muon(Optimizer):
             out.append(U(self.lr(t) * O))
         return out
 
+    def step_fused(self, params, grads, state, t, qz):
+        """Muon's elementwise parts fused: the momentum (and Nesterov combination) in one pass, and
+        the Adam rule of the ndim < 2 parameters; the polar factor is a matrix computation."""
+        from qbound.numeric import _fused_numba as F
+        hp = self.hparams
+        beta = hp["beta"]
+        out = []
+        adam_fn = _adam_paper_fused if hp["adam"] == "adam" else _adam_torch_fused
+        for i, g in enumerate(grads):
+            if g.ndim < 2:
+                d, state["m"][i], state["v"][i] = adam_fn(
+                    i, g, state["m"][i], state["v"][i], t, qz, self.lr(t, "adam_lr"), hp["adam_beta1"],
+                    hp["adam_beta2"], hp["adam_eps"])
+                out.append(d)
+                continue
+            qi, qf, keys = _sites(qz, ("M",))
+            m = _state(state["m"][i])
+            gf = _flat(g)
+            N = np.empty(m.shape) if hp["nesterov"] else m
+            cnt = F.run(F.muon_momentum_kernel, gf.size, qi, qf, keys,
+                        ((gf, m.reshape(-1), N.reshape(-1)), (beta, hp["momentum"] == "ema", hp["nesterov"])))
+            _count(qz, cnt, ("M",))
+            state["m"][i] = m
+            O = self.direction(N, qz)
+            out.append(qz.U(self.lr(t) * O))
+        return out
+
 
 # ---------------------------------------------------------------------- SGD with momentum
 class SGDM(Optimizer):
@@ -303,7 +456,7 @@ class SGDM(Optimizer):
     def init(self, shapes):
         return {"m": [np.zeros(s) for s in shapes]}
 
-    def step(self, params, grads, state, t, qz):
+    def step_reference(self, params, grads, state, t, qz):
         hp = self.hparams
         U = qz.U
         mu, wd = hp["momentum_coef"], hp["weight_decay"]
@@ -315,6 +468,24 @@ class SGDM(Optimizer):
             state["m"][i] = b
             dvec = U(g + U(mu * b)) if hp["nesterov"] else b
             out.append(U(self.lr(t) * dvec))
+        return out
+
+    def step_fused(self, params, grads, state, t, qz):
+        from qbound.numeric import _fused_numba as F
+        hp = self.hparams
+        mu, wd = hp["momentum_coef"], hp["weight_decay"]
+        out = []
+        for i, g in enumerate(grads):
+            qi, qf, keys = _sites(qz, ("M",))
+            m = _state(state["m"][i])
+            gf = _flat(g)
+            wf = _flat(params[i]) if wd else gf
+            d = np.empty(m.shape)
+            cnt = F.run(F.sgdm_kernel, gf.size, qi, qf, keys,
+                        ((gf, wf, m.reshape(-1), d.reshape(-1)), (mu, wd, self.lr(t), hp["nesterov"])))
+            _count(qz, cnt, ("M",))
+            state["m"][i] = m
+            out.append(d)
         return out
 
 

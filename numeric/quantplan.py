@@ -32,9 +32,11 @@ stochastic rounding with K random bits per value).
 """
 from __future__ import annotations
 from dataclasses import dataclass, replace
+from typing import Any
 
 from qbound.numeric.errors import InputError, did_you_mean
 from qbound.numeric.formats import FloatFormat, FormatError, ROUNDING_MODES, get_format
+from qbound.numeric.modes import RoundingMode
 
 COMPONENTS = ("W", "G", "M", "V")
 MASTER_MODES = ("fp64", "stored")
@@ -63,6 +65,7 @@ class CompQuant:
             hint = did_you_mean(self.rounding, ROUNDING_MODES, n=2, cutoff=0.4)
             raise InputError(f"unknown rounding mode {self.rounding!r}.{hint} Accepted: {', '.join(ROUNDING_MODES)} "
                              f"(and srK with K random bits, 1 <= K <= 64).")
+        object.__setattr__(self, "rounding", RoundingMode(self.rounding).value)  # a RoundingMode is its name
         if self.sr_bits is not None:
             if self.rounding != "sr":
                 raise InputError("sr_bits applies to stochastic rounding only (e.g. 'e8m3:sr8')")
@@ -79,9 +82,9 @@ class CompQuant:
             name, mode = text.split(":", 1)
             mode = mode.strip().lower()
             if mode.startswith("sr") and mode[2:].isdigit():
-                return cls(name.strip(), "sr", int(mode[2:]))
-            return cls(name.strip(), mode)
-        return cls(text)
+                return cls(_format(name.strip()), "sr", int(mode[2:]))
+            return cls(_format(name.strip()), mode)
+        return cls(_format(text))
 
     def __str__(self) -> str:
         if self.rounding == "rne":
@@ -226,7 +229,17 @@ class QuantPlan:
     @classmethod
     def single(cls, comp: str, fmt, rounding: str = "rne", **kw) -> "QuantPlan":
         """Plan quantizing one component only, e.g. ``QuantPlan.single("V", "bf16")``."""
-        return cls(**{check_component(comp): CompQuant(fmt, rounding)}, **kw)
+        fields: dict[str, Any] = {check_component(comp): CompQuant(_format(fmt), rounding)}
+        fields.update(kw)
+        return cls(**fields)
+
+
+def _format(fmt) -> FloatFormat:
+    """get_format, with an unknown name reported as bad input (exit status 2 in the CLI)."""
+    try:
+        return get_format(fmt)
+    except FormatError as exc:
+        raise InputError(str(exc)) from None
 
 
 def check_component(comp: str) -> str:
@@ -322,6 +335,39 @@ class Quantizers:
                 c["underflow"] += zeros_out - int(np.count_nonzero(x == 0))
         return out
 
+    @property
+    def fusable(self) -> bool:
+        """Whether a fused optimizer kernel may stand in for the per-operation calls: not while
+        recording (pre, post) pairs (``record=True``), which needs every intermediate array."""
+        return not self.record
+
+    def kernel_site(self, comp: str):
+        """The constants of component ``comp`` ("M", "V", or "U" for the update arithmetic) for a
+        fused kernel (numeric._fused_numba): ``(qi, qf, key)`` with qi = (active, m, emin,
+        subnormals, mode code, k random bits) as int64, qf = (huge, over_pos, over_neg, inf_val)
+        as float64, and for stochastic rounding the 64-bit key drawn from comp's generator exactly
+        as one call of this quantizer draws it (so a fused step consumes the same random numbers
+        as the reference). Inactive components give qi[0] = 0 and draw nothing."""
+        import numpy as np
+        from qbound.numeric._kernel_numba import MODE_CODES
+        from qbound.numeric.rounding import _kernel_params, _sr_args
+        cq = self._u if comp == "U" else self.plan[comp]
+        if cq is None:
+            return np.zeros(6, dtype=np.int64), np.zeros(4), 0
+        rng = self.rngs[comp] if cq.rounding == "sr" else None
+        k, key, _ = _sr_args(cq.rounding, cq.sr_bits, rng, None, ())
+        P = _kernel_params(cq.fmt, cq.rounding, self.overflow)
+        qi = np.array([1, P["m"], P["emin"], int(P["subn"]), MODE_CODES[cq.rounding], k], dtype=np.int64)
+        qf = np.array([P["huge"], P["over_pos"], P["over_neg"], P["inf_val"]], dtype=np.float64)
+        return qi, qf, (key or 0)
+
+    def add_counts(self, comp: str, overflow: int, nan: int, underflow: int) -> None:
+        """Add a fused kernel's counts for ``comp`` (the same events :meth:`apply` counts)."""
+        c = self.counts[comp]
+        c["overflow"] += int(overflow)
+        c["nan"] += int(nan)
+        c["underflow"] += int(underflow)
+
     def U(self, x, index: int = 0):
         """Round an intermediate result of the update arithmetic (identity when update_format is None)."""
         if self._u is None:
@@ -330,21 +376,12 @@ class Quantizers:
 
 
 def _round(x, fmt, rounding, rng, overflow, sr_bits=None):
-    """numeric.rounding.quantize, taking the compiled kernel also for small arrays when it exists.
+    """numeric.rounding.quantize, on the compiled kernel also for small arrays when numba is there.
 
     The compiled and the reference kernels are bit-identical (same SR stream too, see
-    numeric/rounding.py); the public ``quantize`` uses the compiled one only from 4096 elements on,
-    but per-step optimizer calls on small problems are dominated by the reference kernel's overhead.
+    numeric/rounding.py); per-step optimizer calls on small problems would otherwise be dominated by
+    the reference kernel's overhead. The input is float64 here, so the result is float64 too.
     """
-    global _FAST_OK
-    if _FAST_OK:
-        try:
-            from qbound.numeric.rounding import _quantize
-            return _quantize(x, fmt, rounding, rng=rng, overflow=overflow, sr_bits=sr_bits, path="fast")
-        except (ImportError, RuntimeError, TypeError):
-            _FAST_OK = False
-    from qbound.numeric.rounding import quantize
-    return quantize(x, fmt, rounding, rng=rng, overflow=overflow, sr_bits=sr_bits)
-
-
-_FAST_OK = True
+    from qbound.numeric.rounding import compiled_kernel, quantize
+    kernel = "compiled" if compiled_kernel() is not None else "reference"
+    return quantize(x, fmt, rounding, rng=rng, overflow=overflow, sr_bits=sr_bits, kernel=kernel)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from qbound.numeric.formats import FloatFormat, get_format, registry
-from qbound.numeric.rounding import FAST_MIN_SIZE, _quantize, quantize, sr_random_stream
+from qbound.numeric.rounding import FAST_MIN_SIZE, _quantize, quantize, result_dtype, sr_random_stream
 
 pytest.importorskip("numba")
 
@@ -51,8 +51,15 @@ def _edges(fmt):
     return edges
 
 
+def _bits(a):
+    a = np.asarray(a)
+    return a.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[a.dtype.itemsize])
+
+
 def same_bits(a, b):
-    return np.array_equal(np.asarray(a).view(np.uint64), np.asarray(b).view(np.uint64))
+    """Same dtype and the same bit pattern in every element (NaN payloads and -0.0 included)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(_bits(a), _bits(b))
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
@@ -68,8 +75,12 @@ def test_fast_equals_reference_deterministic(fmt, dtype):
         for ov in ("ieee", "saturate"):
             a = _quantize(x, fmt, mode, overflow=ov, path="fast")
             b = _quantize(x, fmt, mode, overflow=ov, path="reference")
-            bad = np.nonzero(a.view(np.uint64) != b.view(np.uint64))[0]
+            assert a.dtype == b.dtype == result_dtype(dtype, fmt)
+            bad = np.nonzero(_bits(a) != _bits(b))[0]
             assert bad.size == 0, (mode, ov, x[bad[:5]], a[bad[:5]], b[bad[:5]])
+            # the float64 result (the old return type, and what out=float64 gives) has the same values
+            c = _quantize(x, fmt, mode, overflow=ov, path="fast", out=np.empty(x.shape))
+            assert same_bits(c.astype(a.dtype), a)
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
@@ -116,7 +127,8 @@ def test_fast_path_shapes_and_dtypes():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((64, 96)).astype(np.float32)
     out = quantize(x, "bf16")
-    assert out.shape == x.shape and out.dtype == np.float64
+    assert out.shape == x.shape and out.dtype == np.float32
+    assert quantize(x, "e11m4").dtype == np.float64 and quantize(x, "e5m30").dtype == np.float64
     assert same_bits(out, _quantize(x, "bf16", path="reference"))
     xt = np.asfortranarray(x.astype(np.float64))[:, ::2]  # non-contiguous
     assert same_bits(_quantize(xt, "e4m3", path="fast"), _quantize(xt, "e4m3", path="reference"))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from qbound.numeric.formats import get_format
-from qbound.numeric.rounding import _quantize, quantize
+from qbound.numeric.rounding import _quantize, quantize, result_dtype
 
 TARGETS = {
     "bf16": ml_dtypes.bfloat16,
@@ -52,6 +52,8 @@ def check(x, name, label, direct=True):
     with np.errstate(invalid="ignore"):
         x64 = np.asarray(x).astype(np.float64)
     ours = quantize(x, fmt)
+    assert ours.dtype == result_dtype(np.asarray(x).dtype, fmt)
+    ours = ours.astype(np.float64)  # exact: the result dtype holds every value of fmt
     nan_in = np.isnan(x64)
     if not fmt.has_nan:
         assert np.all(np.isnan(ours[nan_in])), "NaN input must give NaN"
