@@ -195,7 +195,10 @@ def quantize(x, fmt, rounding: str = "rne", *, rng=None, sr_bits: int | None = N
         # the compiled kernel once it is loaded (~10 us per call), else numpy below FAST_MIN_SIZE
         # elements so that short-lived processes (the CLI on a few values) never import numba
         use_fast = comp is not None and (arr.size >= FAST_MIN_SIZE or _COMPILED_MODULE in sys.modules)
-    if use_fast and arr.dtype in (np.float32, np.float64):
+    # the compiled kernel reads float32 patterns directly when the format's normal range starts at or
+    # above float32's (emin >= -126: a float32 subnormal is then below the format's normal range, where
+    # the quantum is fixed); otherwise the input is widened to float64 first, which is exact
+    if use_fast and (arr.dtype == np.float64 or (arr.dtype == np.float32 and fmt.emin >= -126)):
         xin = np.asarray(arr, order="C")
     else:
         xin = _as_float64(arr)

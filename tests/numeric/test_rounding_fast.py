@@ -20,6 +20,7 @@ FORMATS = list(registry().values()) + [
     FloatFormat("e5m2_ftz", 5, 2, subnormals=False),
     FloatFormat("e4m3fn_ftz", 4, 3, policy="fn", subnormals=False),
     FloatFormat("e2m0_none", 2, 0, policy="none"),
+    FloatFormat("e8m3_bias140", 8, 3, bias=140),  # emin = -139 < float32's -126 (float32 holds it all)
 ]
 
 
@@ -154,3 +155,80 @@ def test_threaded_chunks_equal_reference(monkeypatch):
         a = _quantize(x, "e4m3", "sr", sr_bits=k, sr_random=R, path="fast")
         b = _quantize(x, "e4m3", "sr", sr_bits=k, sr_random=R, path="reference")
         assert same_bits(a, b)
+
+
+@pytest.mark.parametrize("path", ["fast", "reference"])
+def test_out_and_in_place(path):
+    """out= writes into a float32 or float64 array (also x itself) and gives the same bits."""
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal(5000) * np.exp2(rng.integers(-30, 30, 5000))).astype(np.float32)
+    for fmt in ("bf16", "fp8_e4m3fn", "fp4_e2m1", "e8m1"):
+        for mode in ("rne", "rdn", "sr"):
+            ref = _quantize(x, fmt, mode, rng=np.random.default_rng(1), path="reference")
+            o32 = np.full(x.shape, 7.0, dtype=np.float32)
+            r = _quantize(x, fmt, mode, rng=np.random.default_rng(1), path=path, out=o32)
+            assert r is o32 and same_bits(o32, ref)
+            o64 = np.empty(x.shape)
+            _quantize(x, fmt, mode, rng=np.random.default_rng(1), path=path, out=o64)
+            assert same_bits(o64.astype(np.float32), ref)
+            y = x.copy()
+            assert _quantize(y, fmt, mode, rng=np.random.default_rng(1), path=path, out=y) is y
+            assert same_bits(y, ref)
+    # float64 in place, and a strided (non-contiguous) out
+    x64 = x.astype(np.float64)
+    ref = quantize(x64, "e5m7")
+    y = x64.copy()
+    quantize(y, "e5m7", out=y)
+    assert same_bits(y, ref)
+    big = np.zeros((2, x.size))
+    quantize(x64, "e5m7", out=big[:, ::1][0])
+    col = np.zeros((x.size, 2))
+    quantize(x64, "e5m7", out=col[:, 1])
+    assert same_bits(col[:, 1].copy(), ref) and same_bits(big[0].copy(), ref)
+
+
+def test_out_refuses_what_cannot_hold_the_result():
+    from qbound.numeric.errors import InputError
+    x = np.ones(10, dtype=np.float32)
+    with pytest.raises(InputError, match="cannot hold every fp64"):
+        quantize(x, "fp64", out=np.empty(10, dtype=np.float32))
+    with pytest.raises(InputError, match="cannot hold every bf16"):
+        quantize(x, "bf16", out=np.empty(10, dtype=np.float16))
+    with pytest.raises(InputError, match="shape"):
+        quantize(x, "bf16", out=np.empty(11, dtype=np.float32))
+    with pytest.raises(InputError, match="numpy array"):
+        quantize(x, "bf16", out=[0.0] * 10)
+    with pytest.raises(InputError, match="kernel must be"):
+        quantize(x, "bf16", kernel="gpu")
+
+
+def test_result_dtype_rule():
+    """float32 exactly when every value of the format is a float32 (and the same for float16)."""
+    f32 = {name for name, f in registry().items() if result_dtype(np.float32, f) == np.float32}
+    assert f32 == set(registry()) - {"fp64"}
+    assert result_dtype(np.float32, "e8m23") == np.float32 and result_dtype(np.float32, "e8m24") == np.float64
+    assert result_dtype(np.float32, "e9m3") == np.float64  # range beyond float32
+    assert result_dtype(np.float64, "bf16") == np.float64 and result_dtype(np.int32, "bf16") == np.float64
+    assert result_dtype(np.float16, "fp8_e5m2") == np.float16 and result_dtype(np.float16, "bf16") == np.float64
+    # bias 140: emin = -139 < -126 but the finest quantum 2^(emin - m) = 2^-142 is on the float32 grid,
+    # so float32 holds it (the general kernel writes float32); with m = 21 the quantum 2^-150 is not
+    # on it, although a rule on exponent and mantissa bits alone would say it fits
+    x = np.float32([2.0 ** -140, 3.0, 2.0 ** -149, -1.7e-42])
+    fits = FloatFormat("lowbias", 8, 3, bias=140)
+    assert result_dtype(np.float32, fits) == np.float32
+    assert same_bits(quantize(x, fits, kernel="compiled"), _quantize(x, fits, path="reference"))
+    lowbias = FloatFormat("lowbias2", 8, 21, bias=130)
+    assert lowbias.exp_bits <= 8 and lowbias.man_bits <= 23 and result_dtype(np.float32, lowbias) == np.float64
+    assert same_bits(quantize(x, lowbias, kernel="compiled"), _quantize(x, lowbias, path="reference"))
+
+
+def test_rounding_mode_enum_is_accepted_everywhere():
+    from qbound.numeric.modes import RoundingMode
+    from qbound.numeric.quantplan import CompQuant
+    x = np.float32([1.00390625, -2.5, 1e-3])
+    for mode in RoundingMode:
+        a = quantize(x, "bf16", mode, rng=np.random.default_rng(0))
+        b = quantize(x, "bf16", mode.value, rng=np.random.default_rng(0))
+        assert same_bits(a, b)
+    cq = CompQuant("bf16", RoundingMode.SR)
+    assert cq.rounding == "sr" and type(cq.rounding) is str and str(cq) == "bf16:sr"
