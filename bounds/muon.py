@@ -61,8 +61,8 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from qbound.bounds.derivation import Check, Derivation, Premise, Step, check_sampled, log_uniform
-from qbound.bounds.obligation import ENGINES, Discharge, Induction, Obligation, RuleApplication, prove_all
+from qbound.bounds.derivation import Check, Derivation, Premise, Step, check_sampled, log_uniform, proof_check
+from qbound.bounds.obligation import ENGINES, Induction, Obligation, RuleApplication, prove_all
 
 T = sp.Symbol("T", positive=True)
 eta = sp.Symbol("eta", positive=True)
@@ -484,13 +484,6 @@ def proof_items() -> list:
     return out
 
 
-def _proof_check(d: Discharge) -> Check:
-    """A discharge as a check of kind ``proof``: passed only when an engine proved it."""
-    what = {"proved": "proved", "refuted": "REFUTED", "unknown": "UNPROVED"}[d.status]
-    return Check("proof", "passed" if d.proved else "failed", 0.0 if d.proved else None, 0, d.seconds,
-                 f"{d.name}: {what} by {d.engine or 'no engine'}" + (f" ({d.detail})" if d.detail else ""))
-
-
 def prove(engines=ENGINES, timeout_s: float = 20, cache=None) -> dict:
     """Discharge every proof item (:func:`proof_items`) in order: name -> Discharge."""
     return prove_all([it for _, it in proof_items()], engines=engines, timeout_s=timeout_s, cache=cache)
@@ -531,17 +524,15 @@ def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = Tru
     items = proof_items()
     for name, (statement, uses) in STEP_STATEMENTS.items():
         mine = [it for s, it in items if s == name]
-        checks = [_proof_check(proofs[it.name]) for it in mine] + sanity.get(name, [])
-        st = Step(name, statement, checks, relation=BOUND if name == "telescope" else None, uses=uses)
-        st.proof = [it.name for it in mine]
-        steps.append(st)
+        ds = [(it.name, proofs[it.name]) for it in mine]
+        steps.append(Step(name, statement, [proof_check(name, ds)] + sanity.get(name, []),
+                          relation=BOUND if name == "telescope" else None, uses=uses, proof=mine, discharges=ds))
     return steps
 
 
 def step_proved(step: Step) -> bool:
-    """A step is proved when it has proof checks and every one of them passed."""
-    pc = [c for c in step.checks if c.kind == "proof"]
-    return bool(pc) and all(c.status == "passed" for c in pc)
+    """A step is proved when it carries a proof and an engine proved every item of it."""
+    return step.proof_status == "proved"
 
 
 def reviewer_limit() -> dict:

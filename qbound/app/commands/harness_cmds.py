@@ -28,6 +28,7 @@ def register(sub):
     p.add_argument("--reference", action="store_true",
                    help="also repeat the unquantized run in mpmath (rosenbrock/quadratic without noise; adam, "
                         "adam-torch, sgdm) and report the float64 path's own error")
+    _add_backend_args(p)
     p.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sweep", help="grid of runs (optimizer x component x mantissa bits x seed), parallel, resumable",
@@ -51,6 +52,7 @@ def register(sub):
     s.add_argument("--out", default="sweep.jsonl", metavar="FILE.jsonl")
     from qbound.app.dask_runner import add_argument as add_dask_argument
     add_dask_argument(s)  # --dask local[:N] | tcp://HOST:PORT
+    _add_backend_args(s)
     s.set_defaults(func=cmd_sweep)
 
     q = sub.add_parser("plot", help="PNG plots of a sweep: ||grad||^2 vs step, final ||grad||^2 vs mantissa bits")
@@ -59,6 +61,11 @@ def register(sub):
     q.add_argument("--metric", default="final_grad_norm2",
                    help="summary metric for the bits plot (final_grad_norm2, tail_grad_norm2, mean_grad_norm2, final_loss...)")
     q.set_defaults(func=cmd_plot)
+
+
+def _add_backend_args(p):
+    from qbound.app.commands.torch_cmds import add_backend_args  # --backend numpy|torch, --device (torch_cmds.py)
+    add_backend_args(p)
 
 
 def _check_name(name, accepted, what):
@@ -79,6 +86,9 @@ def cmd_run(args):
 
     steps = check_steps(args.steps, "--steps")
     check_seed(args.seed, "--seed")
+    from qbound.app.commands.torch_cmds import cmd_run_torch, wants_torch
+    if wants_torch(args):  # the PyTorch backend (qbound/app/commands/torch_cmds.py)
+        return cmd_run_torch(args)
     problem = build_problem(args.problem, parse_kv(args.problem_args))
     hp = parse_kv(args.hp)
     if args.lr is not None:
@@ -144,6 +154,10 @@ def cmd_sweep(args):
                   for c in args.components.split(",") if c.strip())
     from qbound.numeric.harness import check_steps
     check_steps(args.steps, "--steps", lo=1)
+    from qbound.app.commands.torch_cmds import cmd_sweep_torch, wants_torch
+    if wants_torch(args):  # the PyTorch backend (qbound/app/commands/torch_cmds.py): same store and records
+        return cmd_sweep_torch(args, optimizers, hparams, comps, tuple(parse_int_list(args.bits, "mantissa bits", lo=1, hi=52)),
+                               tuple(parse_int_list(args.seeds, "seeds", lo=0)))
     spec = SweepSpec(problem=args.problem, problem_kw=parse_kv(args.problem_args), optimizers=optimizers,
                      hparams=hparams, components=comps,
                      bits=tuple(parse_int_list(args.bits, "mantissa bits", lo=1, hi=52)),
