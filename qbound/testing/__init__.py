@@ -35,8 +35,8 @@ a test once per format (fixture ``qbound_format``) and rounding mode (``qbound_r
 >>> try:
 ...     assert_lemma("rnd(x + y) == x + y", "fp8_e4m3fn", "rne")
 ... except CounterexampleError as exc:
-...     print(sorted(exc.counterexample), "counterexample" in str(exc))
-['lhs', 'rhs', 'x', 'y'] True
+...     print(sorted(k for k, v in exc.counterexample.items() if isinstance(v, dict) and "hex" in v))
+['x', 'y']
 """
 from __future__ import annotations
 

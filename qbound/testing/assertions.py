@@ -194,14 +194,16 @@ def assert_lemma(claim: str, fmt, rounding: str = "rne", *, assume=(), consts=No
     vfmt = get_format(var_format) if var_format is not None else fmt
     lines = hyp + ["  counterexample:"]
     for name, val in sorted(cex.items()):
-        if isinstance(val, dict):
-            lines.append(f"    {name} = {val.get('decimal')} ({val.get('hex')} in {vfmt.name})")
-    lhs, rhs = cex.get("lhs"), cex.get("rhs")
+        if isinstance(val, dict) and "hex" in val and "decimal" in val:  # a variable of the claim
+            lines.append(f"    {name} = {val['decimal']} ({val['hex']} in {vfmt.name})")
+    # both sides exactly when the engine gives them (lhs_exact/rhs_exact), else as it prints them
+    lhs = cex.get("lhs_exact") or cex.get("lhs")
+    rhs = cex.get("rhs_exact") or cex.get("rhs")
     if lhs is not None or rhs is not None:
         lines.append(f"    left side  = {lhs}")
         lines.append(f"    right side = {rhs}")
         try:
-            lines.append(f"    left - right = {exact_decimal(Fraction(str(lhs)) - Fraction(str(rhs)))} (exact)")
+            lines.append(f"    left - right = {short_exact(Fraction(str(lhs)) - Fraction(str(rhs)))} (exact)")
         except (ValueError, ZeroDivisionError, TypeError):
             pass
     lines.append(f"  decided by {v.engine} {v.engine_version}".rstrip())
