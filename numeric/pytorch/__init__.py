@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import importlib
 
-from qbound.numeric.pytorch._torch import TorchMissing, require_torch
-
 _EXPORTS = {
+    "TorchMissing": "_torch", "require_torch": "_torch",
     "quantize": "rounding", "result_dtype": "rounding", "sr_stream_torch": "rounding",
     "QuantizedOptimizer": "optim", "QAdam": "optim", "QAdamTorch": "optim", "QAdamW": "optim",
     "QMuon": "optim", "QSGDM": "optim", "make_torch_optimizer": "optim", "TORCH_OPTIMIZERS": "optim",
     "WORKLOADS": "workloads", "make_workload": "workloads", "train": "workloads",
 }
 
-__all__ = sorted(_EXPORTS) + ["TorchMissing", "require_torch"]
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
