@@ -168,7 +168,7 @@ def assert_lemma(claim: str, fmt, rounding: str = "rne", *, assume=(), consts=No
       counterexample:
         x = ... (0x... in fp8_e4m3fn)
         y = ... (0x... in fp8_e4m3fn)
-        left side  = ...
+        ...left side  = ...
         right side = ...
         left - right = ... (exact)
       decided by ...
@@ -196,6 +196,16 @@ def assert_lemma(claim: str, fmt, rounding: str = "rne", *, assume=(), consts=No
     for name, val in sorted(cex.items()):
         if isinstance(val, dict) and "hex" in val and "decimal" in val:  # a variable of the claim
             lines.append(f"    {name} = {val['decimal']} ({val['hex']} in {vfmt.name})")
+    rounded = cex.get("rounded")
+    if isinstance(rounded, dict):  # every rnd(...) of the claim at the counterexample, when the engine lists them
+        for expr, r in rounded.items():
+            if isinstance(r, dict) and "value" in r:
+                text = str(r["value"])
+                try:  # the exact value from the bit pattern
+                    text = exact_decimal(fmt.decode(int(str(r["hex"]), 16)))
+                except (KeyError, TypeError, ValueError):
+                    pass
+                lines.append(f"    {expr} = {text}" + (f" ({r['hex']} in {fmt.name})" if r.get("hex") else ""))
     # both sides exactly when the engine gives them (lhs_exact/rhs_exact), else as it prints them
     lhs = cex.get("lhs_exact") or cex.get("lhs")
     rhs = cex.get("rhs_exact") or cex.get("rhs")
