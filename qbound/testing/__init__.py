@@ -48,7 +48,7 @@ _EXPORTS = {
     "rounding_modes": "strategies", "plans": "strategies",
     "assert_lemma": "assertions", "assert_rounds_like": "assertions", "assert_bound_holds": "assertions",
     "assert_no_stagnation": "assertions", "CounterexampleError": "assertions",
-    "describe_value": "assertions",
+    "describe_value": "assertions", "adam_tau_measure": "assertions",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -33,7 +33,7 @@ from qbound.numeric.errors import InputError
 from qbound.numeric.formats import FloatFormat, check_rounding, get_format
 
 __all__ = ["CounterexampleError", "assert_lemma", "assert_rounds_like", "assert_bound_holds",
-           "assert_no_stagnation", "describe_value"]
+           "assert_no_stagnation", "describe_value", "adam_tau_measure"]
 
 
 class CounterexampleError(AssertionError):
@@ -340,13 +340,38 @@ def _bound_value(bound, constants) -> tuple[float, str]:
                      f"callable, got {type(bound).__name__}")
 
 
-def assert_bound_holds(runs, bound, constants=None, *, measure="mean_grad_norm2", confidence: float = 0.95,
+def adam_tau_measure(beta1: float):
+    """The quantity the Adam bound is about, as ``qbound verify`` measures it on one run:
+    E_tau ||grad F(x_tau)||^2 with P[tau = j] proportional to 1 - beta1^(N - j), j = 0..N-1 (uniform
+    for beta1 = 0: the mean of ``grad_norm2``).
+
+    >>> import numpy as np
+    >>> class Run: grad_norm2 = np.array([4.0, 2.0, 1.0])
+    >>> round(adam_tau_measure(0.0)(Run()), 6), round(adam_tau_measure(0.5)(Run()), 6)   # 7/8, 3/4, 1/2 weights
+    (2.333333, 2.588235)
+    """
+    beta1 = float(beta1)
+
+    def measure(run) -> float:
+        g = np.asarray(run.grad_norm2, dtype=np.float64)
+        n = g.size
+        if n == 0:
+            return math.nan
+        w = 1.0 - beta1 ** (n - np.arange(n)) if beta1 > 0 else np.ones(n)
+        return float(np.sum(w / w.sum() * g))
+    measure.__name__ = f"E_tau ||grad F||^2 (beta1={beta1:g})"
+    return measure
+
+
+def assert_bound_holds(runs, bound, constants=None, *, measure="auto", confidence: float = 0.95,
                        allow_vacuous: bool = False) -> dict:
     """Assert that measured runs (one per seed) do not break ``bound``, by the rule of ``qbound verify``.
 
     ``runs``: numbers, :class:`~qbound.numeric.Trajectory` objects or their summary dicts, at least
     two (one seed can never falsify). ``measure``: the quantity the bound is about, a summary key
-    (default ``"mean_grad_norm2"``, (1/T) sum_t ||grad F(x_t)||^2) or a callable on a run. ``bound``:
+    (``"mean_grad_norm2"``, (1/T) sum_t ||grad F(x_t)||^2) or a callable on a run; the default
+    ``"auto"`` is :func:`adam_tau_measure` (``constants["beta1"]``) for the ``"adam"`` bound, as
+    ``qbound verify`` measures it, and ``"mean_grad_norm2"`` otherwise. ``bound``:
     a number, ``"adam"``/``"muon"`` (:func:`qbound.bounds.evaluate_bound` at ``constants``), a SymPy
     expression (substituted with ``constants``) or a callable taking ``constants`` as keywords.
 
@@ -369,6 +394,9 @@ def assert_bound_holds(runs, bound, constants=None, *, measure="mean_grad_norm2"
     runs = list(runs)
     if len(runs) < 2:
         raise InputError(f"assert_bound_holds needs at least 2 runs (seeds): one run gives no interval, got {len(runs)}")
+    if measure == "auto":
+        measure = (adam_tau_measure((constants or {}).get("beta1", 0.0)) if bound == "adam"
+                   else "mean_grad_norm2")
     xs = [_measure(r, measure) for r in runs]
     B, what = _bound_value(bound, constants)
     if math.isnan(B):

@@ -169,6 +169,8 @@ def test_assert_bound_holds_on_real_runs_and_the_derived_adam_bound(adam_runs):
     runs, consts = adam_runs
     out = assert_bound_holds(runs, "adam", consts)
     assert out["status"] == "holds" and out["n"] == 3 and out["mean"] < out["bound"]
+    # beta1 = 0: verify's E_tau measure is the plain mean of the squared gradient norms
+    assert out["per_run"] == pytest.approx([r.summary()["mean_grad_norm2"] for r in runs])
     # a wrong (too small) bound: the measured mean lies far above it
     with pytest.raises(CounterexampleError, match="bound broken"):
         assert_bound_holds(runs, out["mean"] / 10)
