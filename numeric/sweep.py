@@ -306,14 +306,45 @@ def run_sweep(spec_or_configs, out_path, *, workers: int = 1, progress: bool = T
     return [done[c["key"]] for c in configs if c["key"] in done]
 
 
-def _ignore_sigint():  # worker initializer: Ctrl-C is handled by the parent, which stops the pool
+def worker_init():
+    """Initializer of every worker process: SIGINT ignored (Ctrl-C reaches the whole process group;
+    the parent handles it and stops the pool) and SIGTERM back to its default (a handler inherited
+    from the parent through fork would turn it into a KeyboardInterrupt traceback in the worker)."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+_ignore_sigint = worker_init  # the old name
+
+
+def stop_pool(ex, futures=()) -> None:
+    """Stop a ProcessPoolExecutor now: cancel pending futures, terminate (then kill) its workers and
+    reap them, so no worker outlives an interrupted parent."""
+    for f in futures:
+        f.cancel()
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    for p in procs:
+        try:
+            p.terminate()
+        except Exception:  # pragma: no cover - already gone
+            pass
+    for p in procs:
+        try:
+            p.join(timeout=2)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=2)
+        except Exception:  # pragma: no cover
+            pass
+    ex.shutdown(wait=False, cancel_futures=True)
 
 
 def _run_pool(todo, workers, write, advance):
     """Run configs in a process pool, writing each record as it arrives. On Ctrl-C or SIGTERM the
-    pending runs are cancelled and the workers terminated; finished records are already on disk."""
+    pending runs are cancelled and the workers terminated; finished records are already on disk.
+    (Used without the command line, SIGTERM is turned into KeyboardInterrupt here; the command line
+    installs its own handler, which exits with status 143.)"""
     import signal
     import threading
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -322,8 +353,9 @@ def _run_pool(todo, workers, write, advance):
         raise KeyboardInterrupt
 
     main_thread = threading.current_thread() is threading.main_thread()
-    old = signal.signal(signal.SIGTERM, on_term) if main_thread else None
-    ex = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    own = main_thread and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)
+    old = signal.signal(signal.SIGTERM, on_term) if own else None
+    ex = ProcessPoolExecutor(max_workers=workers, initializer=worker_init)
     futs = {}
     try:
         futs = {ex.submit(run_config, c): c for c in todo}
@@ -331,16 +363,12 @@ def _run_pool(todo, workers, write, advance):
             write(f.result())
             advance(futs[f])
     except BaseException:
-        for f in futs:
-            f.cancel()
-        for p in list(getattr(ex, "_processes", {}).values()):
-            p.terminate()
-        ex.shutdown(wait=False, cancel_futures=True)
+        stop_pool(ex, futs)
         raise
     else:
         ex.shutdown(wait=True)
     finally:
-        if main_thread:
+        if own:
             signal.signal(signal.SIGTERM, old)
 
 

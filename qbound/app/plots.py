@@ -33,6 +33,77 @@ def _gmean(vals):
     return float(np.exp(np.mean(np.log(v))))
 
 
+#: config fields that do not tell sweeps apart (they vary inside one sweep)
+_WITHIN_SWEEP = ("component", "man_bits", "plan", "seed", "key")
+
+
+def sweep_identity(rec: dict) -> tuple:
+    """What identifies the sweep a record belongs to: problem and its keywords, steps, the
+    optimizer's hyperparameters, and (for a quantized run) exponent bits, rounding and master.
+
+    >>> a = {"config": {"problem": "p", "problem_kw": {}, "optimizer": "adam", "hparams": {"lr": 0.1},
+    ...                 "steps": 300, "component": "V", "man_bits": 2, "exp_bits": 8, "rounding": "rne",
+    ...                 "plan": "V=e8m2", "seed": 0}}
+    >>> b = {"config": {**a["config"], "steps": 2000}}
+    >>> sweep_identity(a) == sweep_identity({"config": {**a["config"], "seed": 3, "man_bits": 5}})
+    True
+    >>> dict(sweep_identity(a))["steps"], dict(sweep_identity(b))["steps"]
+    (300, 2000)
+    """
+    import json
+    c = rec["config"]
+    out = []
+    for k in sorted(c):
+        if k in _WITHIN_SWEEP or (c.get("component") == "none" and k in ("exp_bits", "rounding")):
+            continue
+        out.append((k, json.dumps(c[k], sort_keys=True) if isinstance(c[k], (dict, list)) else c[k]))
+    master = "stored" if "master=stored" in str(c.get("plan", "")) else "fp64"
+    out.append(("master", master))
+    return tuple(out)
+
+
+def check_one_sweep(records) -> None:
+    """Refuse records of more than one sweep (different steps, problem, hyperparameters, exponent
+    bits, rounding or master): averaging them would mix different experiments in one curve."""
+    if not records:
+        return
+    by_field: dict = defaultdict(set)
+    per_opt: dict = defaultdict(set)
+    for r in records:
+        ident = dict(sweep_identity(r))
+        opt = ident.pop("optimizer", None)
+        for k, v in ident.items():
+            if k == "hparams":  # each optimizer of a sweep has its own
+                per_opt[(opt, k)].add(v)
+            else:
+                by_field[k].add(v)
+    diff = {k: vs for k, vs in by_field.items() if len(vs) > 1}
+    diff.update({f"{k} of {o}": vs for (o, k), vs in per_opt.items() if len(vs) > 1})
+    if diff:
+        parts = "; ".join(f"{k}: {', '.join(sorted(map(str, vs)))}" for k, vs in sorted(diff.items()))
+        raise InputError(f"the file holds records of different sweeps ({parts}); plotting them together would "
+                         f"average different experiments. Pick one with --select, e.g. --select "
+                         f"{next(iter(sorted(diff))).split(' of ')[0]}=VALUE, or plot each sweep's own file")
+
+
+def select_records(records, selectors) -> list:
+    """Keep records whose config matches every ``FIELD=VALUE`` of ``selectors`` (compared as text)."""
+    out = records
+    for sel in selectors or []:
+        if "=" not in sel:
+            raise InputError(f"--select takes FIELD=VALUE (a config field, e.g. steps=300), got {sel!r}")
+        k, v = (t.strip() for t in sel.split("=", 1))
+        fields = sorted({f for r in records for f in r["config"]})
+        if k not in fields:
+            from qbound.numeric.errors import did_you_mean
+            raise InputError(f"unknown field {k!r} for --select.{did_you_mean(k, fields)} Accepted: {', '.join(fields)}.")
+        out = [r for r in out if str(r["config"].get(k)) == v or (isinstance(r["config"].get(k), str)
+                                                                   and r["config"][k].lower() == v.lower())]
+    if not out:
+        raise InputError(f"no record matches {' '.join(selectors)}")
+    return out
+
+
 def _problem_label(records):
     ps = sorted({r["config"]["problem"] for r in records})
     return ", ".join(ps)
@@ -141,7 +212,13 @@ def plot_final_vs_bits(records, out_path, metric: str = "final_grad_norm2") -> s
 
 
 def plot_sweep(records, out_dir, metric: str = "final_grad_norm2") -> list[str]:
-    """Both kinds of plot for one sweep; returns the PNG paths."""
+    """Both kinds of plot for one sweep; returns the PNG paths. Records of different sweeps are
+    refused (:func:`check_one_sweep`); duplicates of a key count once."""
+    seen: dict = {}
+    for r in records:
+        seen[r.get("key") or id(r)] = r
+    records = list(seen.values())
+    check_one_sweep(records)
     paths = plot_grad_vs_step(records, out_dir)
     paths.append(plot_final_vs_bits(records, os.path.join(out_dir, f"{metric}_vs_bits.png"), metric))
     return paths

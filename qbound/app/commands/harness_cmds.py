@@ -60,6 +60,9 @@ def register(sub):
     q.add_argument("--out-dir", default="plots")
     q.add_argument("--metric", default="final_grad_norm2",
                    help="summary metric for the bits plot (final_grad_norm2, tail_grad_norm2, mean_grad_norm2, final_loss...)")
+    q.add_argument("--select", action="append", default=[], metavar="FIELD=VALUE",
+                   help="plot only records whose config has FIELD=VALUE (repeatable), e.g. --select steps=300; "
+                        "needed when the file holds several sweeps, which are never averaged together")
     q.set_defaults(func=cmd_plot)
 
 
@@ -177,10 +180,10 @@ def cmd_sweep(args):
 
 
 def cmd_plot(args):
-    from qbound.app.plots import plot_sweep
+    from qbound.app.plots import plot_sweep, select_records
     from qbound.numeric.sweep import load_results
 
-    recs = load_results(args.results)
+    recs = select_records(load_results(args.results), args.select)
     paths = plot_sweep(recs, args.out_dir, metric=args.metric)
     for p in paths:
         print(f"wrote {p}")

@@ -24,9 +24,11 @@ Sections
 from __future__ import annotations
 
 import copy
+import math
 import sys
 
 from qbound.numeric.errors import InputError, did_you_mean
+from qbound.numeric.harness import MAX_STEPS
 
 DEFAULT_TOML = """\
 # qbound verify: embedded default configuration (about 4 minutes on 2 cores).
@@ -117,6 +119,8 @@ OPTIMIZERS = ("adam", "adam-torch", "adamw", "muon", "sgdm")
 PROBLEMS = ("rosenbrock", "quadratic", "digits-logreg", "digits-mlp", "matrix-ls")
 COMPONENTS = ("W", "G", "M", "V")
 DERIVATIONS = ("adam", "muon")
+#: lemma suites of proofs.suite (kept here so that loading a config does not import the prover)
+SUITES = ("default", "quick")
 
 
 # ----------------------------------------------------------------------------- validators
@@ -139,6 +143,8 @@ def _float(lo=None, hi=None):
         if isinstance(x, bool) or not isinstance(x, (int, float)):
             _err(path, f"expected a number, got {x!r}")
         x = float(x)
+        if not math.isfinite(x):
+            _err(path, f"expected a finite number, got {x}")
         if (lo is not None and x < lo) or (hi is not None and x > hi):
             _err(path, f"expected a number in [{lo}, {hi}], got {x}")
         return x
@@ -221,6 +227,8 @@ def _dict_any(x, path):
     for k, val in x.items():
         if not isinstance(val, (int, float, str, bool, list)):
             _err(f"{path}.{k}", f"expected a number, string, boolean or list, got {val!r}")
+        if isinstance(val, float) and not math.isfinite(val):
+            _err(f"{path}.{k}", f"expected a finite number, got {val}")
     return dict(x)
 
 
@@ -250,7 +258,7 @@ def _table(spec, required=()):
 def _t_range(x, path):
     """T: a list of integers, or a table {min, max, factor} (geometric range)."""
     if isinstance(x, dict):
-        _table({"min": _int(2), "max": _int(2), "factor": _float(1.01)})(x, path)
+        _table({"min": _int(2, MAX_STEPS), "max": _int(2, MAX_STEPS), "factor": _float(1.01)})(x, path)
         for k in ("min", "max", "factor"):
             if k not in x:
                 _err(path, f"a T range needs min, max and factor; missing {k!r}")
@@ -260,7 +268,7 @@ def _t_range(x, path):
                 out.append(int(round(t)))
             t *= x["factor"]
         return out
-    vals = _list(_int(2))(x, path)
+    vals = _list(_int(2, MAX_STEPS))(x, path)
     if sorted(set(vals)) != vals:
         _err(path, f"T values must be strictly increasing, got {vals}")
     return vals
@@ -275,20 +283,20 @@ CASE_SPEC = {
 }
 
 SPEC = {
-    "seeds": _list(_int(0)),
+    "seeds": _list(_int(0, 2 ** 63 - 1)),
     "workers": _int(1, 64),
-    "lemmas": _table({"enabled": _bool, "suite": _str, "formats": _list(_format, nonempty=False),
+    "lemmas": _table({"enabled": _bool, "suite": _choice(SUITES), "formats": _list(_format, nonempty=False),
                       "roundings": _list(_rounding, nonempty=False), "timeout": _float(0.1),
                       "consts": _dict_any}),
     "derive": _table({"names": _list(_choice(DERIVATIONS), nonempty=False)}),
     "grid": _table({"components": _list(_component), "mantissa": _list(_int(1, 52)),
-                    "exponent_bits": _int(2, 11), "rounding": _rounding, "steps": _int(2),
+                    "exponent_bits": _int(2, 11), "rounding": _rounding, "steps": _int(2, MAX_STEPS),
                     "compare_bits": _list(_int(1, 52), nonempty=False),
                     "case": _list(_table(CASE_SPEC, required=("optimizer", "problem")), nonempty=False)}),
-    "trajectory": _table({"plans": _list(_plan, nonempty=False), "steps": _int(2)}),
+    "trajectory": _table({"plans": _list(_plan, nonempty=False), "steps": _int(2, MAX_STEPS)}),
     "thresholds": _table({"optimizer": _choice(OPTIMIZERS), "problem": _choice(PROBLEMS),
                           "problem_args": _dict_any, "formats": _list(_format, nonempty=False),
-                          "beta2": _list(_float(0.0, 1.0)), "rounding": _rounding, "steps": _int(2),
+                          "beta2": _list(_float(0.0, 1.0)), "rounding": _rounding, "steps": _int(2, MAX_STEPS),
                           "hparams": _dict_any}),
 }
 
@@ -333,7 +341,27 @@ def validate(raw: dict) -> dict:
     for i, case in enumerate(cfg.get("grid", {}).get("case", [])):
         case.setdefault("problem_args", {})
         case.setdefault("hparams", {})
+        _check_runnable(f"grid.case[{i}]", case["optimizer"], case["problem"], case["hparams"],
+                        case["problem_args"])
+    for sec in ("thresholds", "scaling"):
+        c = cfg.get(sec) or {}
+        if "optimizer" in c and "problem" in c:
+            _check_runnable(sec, c["optimizer"], c["problem"], c.get("hparams") or {}, c.get("problem_args") or {})
     return cfg
+
+
+def _check_runnable(path, optimizer, problem, hparams, problem_args) -> None:
+    """Build the optimizer and the problem once, so a bad hyperparameter, problem keyword or size is
+    refused when the configuration is loaded (exit 2), not after the whole run."""
+    from qbound.numeric.harness import build_optimizer, build_problem
+    try:
+        build_optimizer(optimizer, hparams)
+    except InputError as exc:
+        _err(f"{path}.hparams", str(exc))
+    try:
+        build_problem(problem, problem_args)
+    except InputError as exc:
+        _err(f"{path}.problem_args", str(exc))
 
 
 def default_config(quick: bool = False) -> dict:
@@ -357,6 +385,9 @@ def load_config(path=None, quick: bool = False) -> dict:
                 text = fh.read()
         except OSError as exc:
             raise InputError(f"cannot read config file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"config {path}: not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at "
+                             f"offset {exc.start}); TOML files are UTF-8") from None
         user = _loads(text, str(path))
         _table(SPEC)(user, "")      # refuse unknown keys and bad values in the file itself
         cfg = _merge(cfg, user)

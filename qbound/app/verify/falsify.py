@@ -419,7 +419,7 @@ def scaling_plan(cfg, comp, M) -> str:
     return comp_plan(comp, f"e{sc['exponent_bits']}m{M}", sc["rounding"], sc["optimizer"])
 
 
-def _metric(cfg, res: dict):
+def metric(cfg, res: dict):
     """The scaled quantity: "final" (mean ||grad F||^2 over the last 10% of steps) or "measured"
     (the quantity the derived bound controls)."""
     if cfg["scaling"].get("metric", "final") == "final":
@@ -481,7 +481,7 @@ def _level(cfg, store, T, plan):
         rec = store.get("run", scaling_unit(cfg, T, plan, s))
         if rec is None:
             return None
-        v = _metric(cfg, rec["result"])
+        v = metric(cfg, rec["result"])
         vals.append(math.inf if v is None or "error" in rec["result"] else v)
     return vals
 

@@ -221,7 +221,7 @@ def analyze_floor(cfg, store) -> dict:
             for s in cfg["seeds"]:
                 for lab, pl in (("quantized", p), ("full", "")):
                     rec = store.get("run", F.scaling_unit(cfg, T, pl, s))
-                    v = F._metric(cfg, rec["result"]) if rec else None
+                    v = F.metric(cfg, rec["result"]) if rec else None
                     if rec and "error" not in rec["result"] and v is not None:
                         pts[lab].append((T, s, v))
         d = {"points": {k: [[t, s, v] for t, s, v in vs] for k, vs in pts.items()}}

@@ -89,9 +89,10 @@ class Scheduler:
                 key, (stage, unit, group) = self._queue.popitem(last=False)
                 self._finish(key, stage, unit, group, execute(stage, unit))
             return
-        pool = cf.ProcessPoolExecutor(max_workers=self.workers)
+        from qbound.numeric.sweep import stop_pool, worker_init
+        pool = cf.ProcessPoolExecutor(max_workers=self.workers, initializer=worker_init)
+        running: dict = {}
         try:
-            running: dict = {}
             while self._queue or running:
                 while self._queue and len(running) < 2 * self.workers:
                     key, (stage, unit, group) = self._queue.popitem(last=False)
@@ -101,7 +102,8 @@ class Scheduler:
                     key, stage, unit, group = running.pop(fut)
                     self._finish(key, stage, unit, group, fut.result())
         except BaseException:
-            # interrupted (Ctrl-C) or a worker died: what is stored stays; do not wait for the rest
-            pool.shutdown(wait=False, cancel_futures=True)
+            # interrupted (Ctrl-C, SIGTERM), a write failed or a worker died: what is stored stays;
+            # the workers are terminated and reaped, not left running
+            stop_pool(pool, list(running))
             raise
         pool.shutdown(wait=True)
