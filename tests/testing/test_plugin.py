@@ -67,16 +67,21 @@ def test_marker_ids_options_and_rounding_fixture(pytester):
         @pytest.mark.qbound_roundings("rup")
         def test_separate_marker(qbound_format, qbound_rounding):
             assert (qbound_format.name, qbound_rounding) in (("fp4_e2m1", "rup"), ("fp16", "rna"), ("e5m7", "rna"))
+
+        @pytest.mark.qbound_formats("all")
+        def test_every_registry_format(qbound_format):
+            assert qbound_format.total_bits <= 64
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
-    result.assert_outcomes(passed=5)
+    from qbound.numeric.formats import registry
+    result.assert_outcomes(passed=5 + len(registry()))
     out = result.stdout.str()
     for node in ("test_grid[bf16-rne]", "test_grid[fp8_e4m3fn-rtz]", "test_separate_marker[fp4_e2m1-rup]"):
         assert node in out
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", "--qbound-formats", "fp16,e5m7",
                                            "--qbound-roundings", "rna")
-    result.assert_outcomes(passed=4)
-    assert "test_grid[e5m7-rna]" in result.stdout.str()
+    result.assert_outcomes(passed=6)
+    assert "test_grid[e5m7-rna]" in result.stdout.str() and "test_every_registry_format[e5m7]" in result.stdout.str()
 
 
 def test_misuse_is_a_one_line_collection_error(pytester):
