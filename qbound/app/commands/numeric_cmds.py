@@ -33,6 +33,8 @@ _SPECIAL = {"inf": float("inf"), "+inf": float("inf"), "-inf": float("-inf"), "i
             "-nan": float("nan")}
 _NEG_NUMBER = re.compile(r"^-(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$|^-inf(?:inity)?$|^-nan$|^-0x[0-9a-f.]+(?:p[+-]?\d+)?$",
                          re.IGNORECASE)
+#: the longest number text accepted (a decimal this long is still rounded exactly)
+MAX_DIGITS = 20000
 ACCEPTED_VALUES = "decimal (0.999, -1e-3), hex float (0x1p-3, -0x1.8p+1), inf, -inf, nan"
 
 
@@ -44,20 +46,42 @@ def parse_value(text: str):
         return _SPECIAL[t], None
     m = _DEC.match(t)
     if m:
-        if m.group(1) is not None and abs(int(m.group(1))) > 10000:
-            raise InputError(f"{text!r}: decimal exponent beyond +-10000 is not accepted")
-        return float(t), Fraction(t)
+        if m.group(1) is not None and (len(m.group(1)) > 8 or abs(int(m.group(1))) > 10000):
+            raise InputError(f"{_short_text(text)}: decimal exponent beyond +-10000 is not accepted")
+        if len(t) > MAX_DIGITS:
+            raise InputError(f"{_short_text(text)}: more than {MAX_DIGITS} characters is not accepted")
+        from decimal import Decimal
+        return float(t), Fraction(Decimal(t))  # Decimal: no limit on the digits of int(str)
     m = _HEX.match(t)
     if m and (m.group(2) or m.group(3)):
         sign, ip, fp, ex = m.group(1), m.group(2) or "", m.group(3) or "", m.group(4) or "0"
-        if abs(int(ex)) > 40000:
-            raise InputError(f"{text!r}: binary exponent beyond +-40000 is not accepted")
+        if len(ex) > 8 or abs(int(ex)) > 40000 or len(ip + fp) > MAX_DIGITS:
+            raise InputError(f"{_short_text(text)}: binary exponent beyond +-40000 or more than {MAX_DIGITS} "
+                             f"hex digits is not accepted")
         mant = int(ip + fp, 16) if (ip + fp) else 0
         val = Fraction(mant, 16 ** len(fp)) * Fraction(2) ** int(ex)
         if sign == "-":
             val = -val
         return float.fromhex(t), val
-    raise InputError(f"cannot read {text!r} as a number. Accepted: {ACCEPTED_VALUES}.")
+    raise InputError(f"cannot read {_short_text(text)} as a number. Accepted: {ACCEPTED_VALUES}.")
+
+
+def _int_str(n: int) -> str:
+    """str(n) without Python's 4300-digit guard (inputs here are already bounded by MAX_DIGITS and
+    the exponent limits, so the text stays small)."""
+    get = getattr(sys, "get_int_max_str_digits", None)
+    if get is None:  # pragma: no cover - Python < 3.11 has no guard
+        return str(n)
+    old = get()
+    sys.set_int_max_str_digits(0)
+    try:
+        return str(n)
+    finally:
+        sys.set_int_max_str_digits(old)
+
+
+def _short_text(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:30] + "...") + f" ({len(text)} characters)"
 
 
 def exact_decimal(value) -> str:
@@ -79,13 +103,13 @@ def exact_decimal(value) -> str:
     if rest != 1:
         raise ValueError(f"{f} has no finite decimal expansion")
     k = max(a, b)
-    digits = str(abs(n) * 10 ** k // d).rjust(k + 1, "0")
+    digits = _int_str(abs(n) * 10 ** k // d).rjust(k + 1, "0")
     whole, frac = (digits[:-k], digits[-k:].rstrip("0")) if k else (digits, "")
     return ("-" if n < 0 else "") + whole + ("." + frac if frac else "")
 
 
 def _frac_str(f: Fraction) -> str:
-    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+    return _int_str(f.numerator) if f.denominator == 1 else f"{_int_str(f.numerator)}/{_int_str(f.denominator)}"
 
 
 def _short(f: Fraction) -> str:
@@ -167,6 +191,8 @@ def quantize_records(values, fmt, rounding="rne", overflow="ieee", seed=0, sr_bi
     fmt = get_format(fmt)
     check_rounding(rounding)
     check_overflow(overflow)
+    if not isinstance(seed, int) or seed < 0:
+        raise InputError(f"--seed must be a non-negative integer, got {seed}")
     if sr_bits is not None and not (1 <= sr_bits <= 64):
         raise InputError(f"--sr-bits must be in 1..64, got {sr_bits}")
     parsed = [parse_value(v) for v in values]
