@@ -87,13 +87,16 @@ class _Quantizers:
     def cq(self, comp):
         return self.u if comp == "U" else self.plan[comp]
 
-    def __call__(self, comp, x, cq=None, count_as=None):
+    def __call__(self, comp, x, cq=None, count_as=None, out=None):
         cq = cq if cq is not None else self.cq(comp)
         if cq is None:
             return x
         count_as = count_as or comp
         rng = self.rngs[count_as] if cq.rounding == "sr" else None
-        out = quantize(x, cq.fmt, cq.rounding, rng=rng, sr_bits=cq.sr_bits, overflow=self.overflow, out_dtype=x.dtype)
+        if self.count and out is not None and out.data_ptr() == x.data_ptr():
+            out = None  # counting compares input and output: no rounding in place
+        out = quantize(x, cq.fmt, cq.rounding, rng=rng, sr_bits=cq.sr_bits, overflow=self.overflow, out_dtype=x.dtype,
+                       out=out)
         if self.count:
             self._count(count_as, cq, x, out)
         return out
@@ -207,15 +210,17 @@ class QuantizedOptimizer(_Base):
                         d.copy_(x)
                 return dsts
             return xs
-        out = [self.qz(comp, x) for x in xs]
         if dsts is not None:
-            for d, o in zip(dsts, out):
-                d.copy_(o)
+            for d, x in zip(dsts, xs):
+                o = self.qz(comp, x, out=d)
+                if o is not d:
+                    d.copy_(o)
             return dsts
-        return out
+        return [self.qz(comp, x) for x in xs]
 
     def _store_v(self, states, vs_old, v_pre, key="v"):
-        """v <- Q_V(v_pre) into the states, with the V bookkeeping of the diagnostics."""
+        """v <- Q_V(v_pre) into the states, with the V bookkeeping of the diagnostics (which compares
+        the previous v ``vs_old`` -- possibly the state tensors themselves -- before anything is written)."""
         dst = [st[key] for st in states]
         if self.diag_on and self.plan.V is not None:
             new = self.Q("V", v_pre)
@@ -269,7 +274,9 @@ class QuantizedOptimizer(_Base):
             if self.plan.W is not None:
                 if fp64_master:
                     for p, x in zip(params, xs):
-                        p.copy_(self.qz("W", x))
+                        q = self.qz("W", x, out=p.data)
+                        if q is not p.data:
+                            p.copy_(q)
                 else:
                     for x in xs:
                         x.copy_(self.qz("W", x))
@@ -391,7 +398,7 @@ def _paper_step(opt, xs, gs, ms_st, vs_st, states, ts, lr_list, b1, b2, eps):
     U, S = opt.U, opt.qz.scalar
     m_pre = U(torch._foreach_add(U(torch._foreach_mul(ms_st, b1)), gs))
     ms = opt.Q("M", m_pre, ms_st)
-    vs_old = [v.clone() for v in vs_st] if opt.diag_on and opt.plan.V is not None else None
+    vs_old = vs_st  # still the previous v: _store_v compares before it writes
     v_pre = U(torch._foreach_add(U(torch._foreach_mul(vs_st, b2)), U(torch._foreach_mul(gs, gs))))
     vs = opt._store_v(states, vs_old, v_pre, "exp_avg_sq")
     alphas = [S(lr * (1.0 - b1) * math.sqrt((1.0 - b2 ** t) / (1.0 - b2))) for lr, t in zip(lr_list, ts)]
@@ -404,7 +411,7 @@ def _torchform_step(opt, xs, gs, ms_st, vs_st, states, ts, lr_list, b1, b2, eps)
     U, S = opt.U, opt.qz.scalar
     m_pre = U(torch._foreach_add(ms_st, U(torch._foreach_mul(U(torch._foreach_sub(gs, ms_st)), S(1.0 - b1)))))
     ms = opt.Q("M", m_pre, ms_st)
-    vs_old = [v.clone() for v in vs_st] if opt.diag_on and opt.plan.V is not None else None
+    vs_old = vs_st  # still the previous v: _store_v compares before it writes
     v_pre = U(torch._foreach_add(U(torch._foreach_mul(vs_st, b2)),
                                  U(torch._foreach_mul(U(torch._foreach_mul(gs, S(1.0 - b2))), gs))))
     vs = opt._store_v(states, vs_old, v_pre, "exp_avg_sq")
@@ -471,12 +478,19 @@ class QAdamTorch(_AdamBase):
                     torch._foreach_mul_(xs, [1 - lr * wd for lr in lrs])
             else:
                 gs = torch._foreach_add(gs, xs, alpha=wd)
-        torch._foreach_lerp_(ms, gs, 1 - b1)
-        self.Q("M", ms, ms)
-        vs_old = [v.clone() for v in vs] if self.diag_on and self.plan.V is not None else None
-        torch._foreach_mul_(vs, b2)
-        torch._foreach_addcmul_(vs, gs, gs, 1 - b2)
-        self._store_v(states, vs_old, vs, "exp_avg_sq")
+        # quantized states: the same operations out of place, rounded straight into the state tensors
+        # (the out-of-place foreach ops compute exactly what the in-place ones do)
+        if self.plan.M is None:
+            torch._foreach_lerp_(ms, gs, 1 - b1)
+        else:
+            self.Q("M", torch._foreach_lerp(ms, gs, 1 - b1), ms)
+        if self.plan.V is None:
+            torch._foreach_mul_(vs, b2)
+            torch._foreach_addcmul_(vs, gs, gs, 1 - b2)
+        else:
+            v_pre = torch._foreach_mul(vs, b2)
+            torch._foreach_addcmul_(v_pre, gs, gs, 1 - b2)
+            self._store_v(states, vs, v_pre, "exp_avg_sq")
         bias_correction1 = [1 - b1 ** t for t in ts]
         bias_correction2 = [1 - b2 ** t for t in ts]
         step_size = [(lr / bc) * -1 for lr, bc in zip(lrs, bias_correction1)]

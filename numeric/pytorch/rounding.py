@@ -139,6 +139,13 @@ def quantize(x, fmt, rounding: str = "rne", *, rng=None, sr_bits: int | None = N
             xin = xin.to(t.float64)
         xin = xin.contiguous()
         arr = xin.numpy()
+        if (_NP_HAS_OUT and out is not None and out.device.type == "cpu" and out.is_contiguous()
+                and out.dtype in (t.float32, t.float64) and tuple(out.shape) == tuple(x.shape)):
+            try:  # straight into out (in place when out is x): no temporary, no copy
+                _np_quantize(arr, fmt, rounding, rng=rng, sr_bits=sr_bits, overflow=overflow, out=out.numpy())
+                return out
+            except (ValueError, TypeError):  # a format that does not fit out's dtype: the general path
+                pass
         if _NP_HAS_OUT and out is None and odt == xin.dtype:
             res = t.empty_like(xin)
             _np_quantize(arr, fmt, rounding, rng=rng, sr_bits=sr_bits, overflow=overflow, out=res.numpy())
