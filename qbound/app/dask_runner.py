@@ -40,7 +40,9 @@ import os
 import re
 import signal
 import threading
+import time
 import traceback
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 
 from qbound.numeric.errors import InputError, QboundError
@@ -197,6 +199,10 @@ class DaskSession:
         """Submit ``jobs`` (``(key, fn, args, meta)``) and call ``on_result(meta, result, error)`` for
         each future as it completes, in this thread (``error`` is None or ``(text, traceback)``).
 
+        Completed futures are taken in batches (``as_completed(...).batches()``) and their results
+        fetched with one ``gather`` per batch, so the per-unit cost stays a few messages however
+        slow this process is; a batch whose fetch fails (a worker lost after finishing) is put back
+        and fetched again once the scheduler has recomputed or found the data.
         ``more()``, called after each result, returns further jobs to submit (the verify mantissa
         search submits units from the callbacks). ``bar`` is a :class:`FuturesBar`.
         Raises :class:`SchedulerLost` when the scheduler goes away; on any exception (Ctrl-C, SIGTERM,
@@ -205,7 +211,8 @@ class DaskSession:
         distributed = import_distributed()
         client = self.client
         futs: dict = {}
-        ac = distributed.as_completed(with_results=True, raise_errors=False)
+        fetch_failures: dict = {}
+        ac = distributed.as_completed(with_results=False)
 
         def submit(batch):
             for key, fn, args, meta in batch:
@@ -214,6 +221,13 @@ class DaskSession:
                 ac.add(fut)
                 if bar is not None:
                     bar.grow()
+
+        def lost(n_left):
+            self.lost = True
+            return SchedulerLost(
+                f"lost the connection to the Dask scheduler {client.scheduler.address} ({n_left} unit(s) "
+                f"unfinished); everything finished is kept in the store: rerun the same command (with --dask "
+                f"or without) to resume")
 
         stop = threading.Event()
         poller = None
@@ -224,29 +238,49 @@ class DaskSession:
                 submit(jobs)
                 if poller is not None:
                     poller.start()
-                for fut, res in ac:
-                    meta = futs.pop(fut)
-                    status = fut.status
-                    if status == "finished":
-                        err = None
-                    elif status == "cancelled":
-                        if client.status != "running" or "connection-lost" in str(res):
-                            self.lost = True
-                            raise SchedulerLost(
-                                f"lost the connection to the Dask scheduler {client.scheduler.address} "
-                                f"({len(futs) + 1} unit(s) unfinished); everything finished is kept in the "
-                                f"store: rerun the same command (with --dask or without) to resume")
-                        err = (f"CancelledError: {res}", "")
-                        res = None
-                    else:  # "error": the unit raised, or its workers kept dying (KilledWorker)
-                        err = _error_text(res)
-                        res = None
-                    fut.release()
-                    on_result(meta, res, err)
-                    if bar is not None:
-                        bar.finished(failed=err is not None or _is_failure(res))
-                    if more is not None:
-                        submit(more())
+                for batch in ac.batches():
+                    if client.status != "running":
+                        raise lost(len(futs))
+                    ok = [f for f in batch if f.status == "finished"]
+                    values: dict = {}
+                    again: set = set()
+                    if ok:
+                        try:
+                            values = dict(zip(ok, client.gather(ok)))
+                        except Exception:  # a holder of the data died, or the scheduler went away
+                            if client.status != "running":
+                                raise lost(len(futs)) from None
+                            for f in ok:
+                                fetch_failures[f] = fetch_failures.get(f, 0) + 1
+                                if fetch_failures[f] <= 5:
+                                    again.add(f)
+                                    ac.add(f)  # tracked again: yielded once it is (again) complete
+                            time.sleep(0.2)
+                    for fut in batch:
+                        if fut in again:
+                            continue
+                        meta = futs.pop(fut)
+                        if fut in values:
+                            res, err = values[fut], None
+                        elif fut.status == "cancelled":
+                            try:
+                                fut.result(timeout=1)
+                                why = "cancelled"
+                            except (Exception, CancelledError) as exc:  # FutureCancelledError, with its reason
+                                why = str(exc)
+                            if client.status != "running" or "connection-lost" in why:
+                                raise lost(len(futs) + 1)
+                            res, err = None, (f"CancelledError: {why}", "")
+                        elif fut.status == "finished":  # fetched 5 times without success
+                            res, err = None, ("CommClosedError: the result could not be fetched from the workers", "")
+                        else:  # "error": the unit raised, or its workers kept dying (KilledWorker)
+                            res, err = None, _error_text((None, fut.exception(), fut.traceback()))
+                        fut.release()
+                        on_result(meta, res, err)
+                        if bar is not None:
+                            bar.finished(failed=err is not None or _is_failure(res))
+                        if more is not None:
+                            submit(more())
             except BaseException:
                 try:
                     if futs and client.status == "running":
@@ -426,8 +460,9 @@ class VerifyRunner:
 
 
 # ---------------------------------------------------------------------------------------- CLI glue
-DASK_HELP = ("run the units on Dask: local[:N] (a LocalCluster of N worker processes on 127.0.0.1) or the "
-             "address of a running scheduler, e.g. tcp://HOST:8786 (needs " + INSTALL_HINT + ")")
+DASK_HELP = ("run the units on Dask: local[:N] (a LocalCluster of N worker processes on 127.0.0.1; N defaults "
+             "to the CPU count, at most 8) or the address of a running scheduler, e.g. tcp://HOST:8786 (needs "
+             + INSTALL_HINT + "); the store and the results are those of the local pool")
 
 
 def add_argument(parser) -> None:
@@ -495,6 +530,78 @@ def cli_verify(args, verify, **kw):
         return None, 1
 
 
+
 __all__ = ["DaskSession", "DaskTarget", "FuturesBar", "INSTALL_HINT", "SchedulerLost", "VerifyRunner",
            "import_distributed", "parse_target", "sweep_executor", "add_argument", "open_session", "cli_sweep",
            "cli_verify"]
+
+# ---------------------------------------------------------------------------------------- measurement
+def measure(units: int = 200, tiny_steps: int = 1, cpu_units: int = 16, cpu_steps: int = 3000,
+            repeats: int = 3, out_dir=None) -> dict:
+    """Scheduling overhead per unit (tiny sweep: local:1 vs the in-process local pool, both writing
+    the same store) and the speedup of a CPU-bound sweep on local:2 over local:1; clusters are
+    started and warmed (each worker has run a unit) before the clock starts. Median of ``repeats``.
+    Run as ``python -m qbound.app.dask_runner``; prints JSON.
+    """
+    import statistics
+    import tempfile
+    import time as _t
+
+    from qbound.numeric.sweep import SweepSpec, run_sweep
+
+    def grid(n, steps):
+        seeds = tuple(range(-(-n // 40)))
+        cs = SweepSpec(problem="rosenbrock", optimizers=("adam",), components=("W", "G", "M", "V"),
+                       bits=tuple(range(1, 11)), seeds=seeds, steps=steps, baseline=False).configs()
+        return cs[:n]
+
+    tmp = tempfile.mkdtemp(prefix="qbound-dask-measure-", dir=out_dir)
+    count = [0]
+
+    def timed(fn, configs):
+        count[0] += 1
+        path = os.path.join(tmp, f"s{count[0]}.jsonl")
+        t0 = _t.perf_counter()
+        fn(configs, path)
+        return _t.perf_counter() - t0
+
+    def on(session):
+        return lambda cs, path: run_sweep(cs, path, progress=False, executor=sweep_executor(session, progress=False))
+
+    tiny, cpu = grid(units, tiny_steps), grid(cpu_units, cpu_steps)
+    warm = grid(4, 1)
+    res: dict = {"load_before": os.getloadavg()}
+    sessions = {}
+    try:
+        for n in (1, 2):
+            sessions[n] = DaskSession(DaskTarget("local", n)).__enter__()
+            sessions[n].wait_for_workers(n)
+            timed(on(sessions[n]), warm)
+        timed(lambda cs, p: run_sweep(cs, p, workers=1, progress=False), warm)
+        t_local, t_dask1, t_c1, t_c2 = [], [], [], []
+        for _ in range(repeats):
+            t_local.append(timed(lambda cs, p: run_sweep(cs, p, workers=1, progress=False), tiny))
+            t_dask1.append(timed(on(sessions[1]), tiny))
+            t_c1.append(timed(on(sessions[1]), cpu))
+            t_c2.append(timed(on(sessions[2]), cpu))
+    finally:
+        for s in sessions.values():
+            s.close()
+    med = statistics.median
+    res.update({
+        "tiny_units": len(tiny), "tiny_steps": tiny_steps, "seconds_local_pool_1": t_local,
+        "seconds_dask_local_1": t_dask1,
+        "overhead_ms_per_unit": 1000 * (med(t_dask1) - med(t_local)) / len(tiny),
+        "cpu_units": len(cpu), "cpu_steps": cpu_steps, "seconds_cpu_local_1": t_c1, "seconds_cpu_local_2": t_c2,
+        "speedup_local2_over_local1": med(t_c1) / med(t_c2), "load_after": os.getloadavg(),
+        "cpu_count": os.cpu_count()})
+    return res
+
+
+if __name__ == "__main__":  # python -m qbound.app.dask_runner [units cpu_units cpu_steps repeats]
+    import json
+    import sys
+    a = [int(x) for x in sys.argv[1:5]]
+    kw = dict(zip(("units", "cpu_units", "cpu_steps", "repeats"), a))
+    print(json.dumps(measure(**kw), indent=1))
+
