@@ -12,7 +12,12 @@ default the target format, including -0). Semantics:
   for *every* random outcome, i.e. for both neighbours;
 * ``u`` (unit roundoff of the rounding mode), ``tiny`` (smallest normal), ``huge`` (largest finite),
   ``minsub`` (smallest subnormal), ``p`` (precision), ``ulp(x)`` (unit in the last place at x);
-* comparisons (chains allowed) ``< <= > >= == !=``, ``and``, ``or``, ``not``.
+* ``fma(a, b, c)`` is ``rnd(a*b + c)`` (one rounding of the exact a*b + c);
+* comparisons (chains allowed) ``< <= > >= == !=``, ``and``, ``or``, ``not``, ``implies(A, B)``
+  (that is ``not A or B``).
+
+Limits (checked before any work): at most 4000 characters, nesting at most MAX_DEPTH levels, decimal
+exponents at most MAX_DECIMAL_EXP in magnitude.
 
 Infinities and NaN produced by ``rnd`` (overflow) or by division by zero follow IEEE 754 rules
 (comparisons with NaN are false). The parser rejects everything else (attributes, subscripts,
@@ -22,17 +27,26 @@ shows the position with a caret.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
 from qbound.numeric.errors import InputError, did_you_mean
 
-FUNCTIONS = {"rnd": 1, "sqrt": 1, "abs": 1, "min": 2, "max": 2, "ulp": 1}
+FUNCTIONS = {"rnd": 1, "sqrt": 1, "abs": 1, "min": 2, "max": 2, "ulp": 1, "fma": 3, "implies": 2}
 NAMES = ("u", "tiny", "huge", "minsub", "p")
 RESERVED = set(FUNCTIONS) | set(NAMES) | {"and", "or", "not"}
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
 _CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+
+
+#: deepest nesting of operations accepted (every later pass is recursive; Python's stack is ~1000)
+MAX_DEPTH = 100
+#: largest decimal exponent accepted in a numeric literal or a constant (10^400 > 2^1328, far beyond
+#: every format; without a cap ``Fraction("1e999999999")`` builds a billion-digit integer)
+MAX_DECIMAL_EXP = 400
+_NUM_RE = re.compile(r"^[+-]?(\d[\d_]*)?(\.[\d_]*)?([eE][+-]?\d+)?$")
 
 
 class ClaimSyntaxError(InputError):
@@ -84,17 +98,77 @@ def parse_expr(text: str, consts=None, *, want_bool: bool = True) -> Node:
         raise _caret(text.replace("\n", " ").replace("\r", " "), text.replace("\r", "\n").index("\n"),
                      "a claim is a single line")
     consts = dict(consts or {})
+    _check_nesting(text)
     try:
         tree = ast.parse(text.strip() and text, mode="eval")
     except SyntaxError as exc:
         off = (exc.offset or 1) - 1
         raise _caret(text, off, f"syntax error: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise _caret(text, 0, f"claim nested too deeply (at most {MAX_DEPTH} levels)") from None
+    _check_depth(tree.body, text)
     node = _convert(tree.body, text, consts)
     if want_bool and not node.is_bool:
         raise _caret(text, 0, "a claim must be a comparison or a boolean combination of comparisons")
     if not want_bool and node.is_bool:
         raise _caret(text, 0, "expected a numeric expression, got a boolean one")
     return node
+
+
+def _check_nesting(text: str) -> None:
+    """Cheap pre-check before ``ast.parse`` (whose C parser recurses too): a run of prefix
+    operators or of open parentheses deeper than MAX_DEPTH is refused with a caret."""
+    depth = run = 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _caret(text, i, f"claim nested too deeply (at most {MAX_DEPTH} levels)")
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        if ch in "-+~":
+            run += 1
+            if run > MAX_DEPTH:
+                raise _caret(text, i, f"claim nested too deeply (at most {MAX_DEPTH} levels)")
+        elif not ch.isspace():
+            run = 0
+    # "not not not ...": count consecutive 'not' words
+    words = re.finditer(r"\S+", text)
+    run = 0
+    for m in words:
+        run = run + 1 if m.group() == "not" else 0
+        if run > MAX_DEPTH:
+            raise _caret(text, m.start(), f"claim nested too deeply (at most {MAX_DEPTH} levels)")
+
+
+def _check_depth(tree, text: str) -> None:
+    """Iterative depth check of the syntax tree (no recursion): at most MAX_DEPTH levels."""
+    stack = [(tree, 1)]
+    while stack:
+        n, d = stack.pop()
+        if d > MAX_DEPTH:
+            raise _caret(text, getattr(n, "col_offset", 0),
+                         f"claim nested too deeply (at most {MAX_DEPTH} levels; a long sum a+b+c+... "
+                         "counts one level per term)")
+        stack.extend((c, d + 1) for c in ast.iter_child_nodes(n))
+
+
+def parse_number(seg: str) -> Fraction:
+    """Exact rational of a decimal literal, refusing exponents beyond +-MAX_DECIMAL_EXP.
+
+    >>> parse_number("0.999")
+    Fraction(999, 1000)
+    >>> parse_number("1e-3")
+    Fraction(1, 1000)
+    """
+    seg = seg.strip().replace("_", "")
+    m = _NUM_RE.match(seg)
+    if m and m.group(3):
+        if abs(int(m.group(3)[1:])) > MAX_DECIMAL_EXP:
+            raise ValueError(f"exponent too large in {seg!r} (at most 1e+-{MAX_DECIMAL_EXP})")
+    if len(seg) > 1000:
+        raise ValueError("number too long (at most 1000 characters)")
+    return Fraction(seg)
 
 
 def _convert(n, text, consts) -> Node:
@@ -104,8 +178,11 @@ def _convert(n, text, consts) -> Node:
             raise _caret(text, pos, "only numeric literals are allowed (no strings, booleans or None)")
         seg = ast.get_source_segment(text, n) or repr(n.value)
         try:
-            val = Fraction(seg.replace("_", ""))
-        except (ValueError, ZeroDivisionError):
+            val = parse_number(seg)
+        except ValueError as exc:
+            raise _caret(text, pos, f"cannot read number {seg!r}: {exc}" if "exponent" in str(exc) or
+                         "long" in str(exc) else f"cannot read number {seg!r}") from None
+        except ZeroDivisionError:
             raise _caret(text, pos, f"cannot read number {seg!r}") from None
         return Node("num", value=val, pos=pos)
     if isinstance(n, ast.Name):
@@ -160,6 +237,14 @@ def _convert(n, text, consts) -> Node:
             raise _caret(text, pos, f"{fname}() takes plain positional arguments only")
         if len(n.args) != FUNCTIONS[fname]:
             raise _caret(text, pos, f"{fname}() takes {FUNCTIONS[fname]} argument(s), got {len(n.args)}")
+        if fname == "implies":
+            # implies(A, B) is (not A) or B
+            a, b = (_bool(_convert(x, text, consts), text) for x in n.args)
+            return Node("or", (Node("not", (a,), pos=pos), b), pos=pos)
+        if fname == "fma":
+            # fma(a, b, c): one rounding of the exact a*b + c
+            a, b, c = (_num(_convert(x, text, consts), text) for x in n.args)
+            return Node("call", (Node("add", (Node("mul", (a, b), pos=pos), c), pos=pos),), value="rnd", pos=pos)
         args = tuple(_num(_convert(a, text, consts), text) for a in n.args)
         return Node("call", args, value=fname, pos=pos)
     what = type(n).__name__
@@ -239,8 +324,16 @@ def variables(*nodes: Node) -> list[str]:
     return sorted(out)
 
 
-def parse_const(text: str) -> tuple[str, Fraction]:
-    """Parse ``NAME=VALUE`` (VALUE a decimal or a fraction a/b) into an exact rational."""
+def parse_const(text: str):
+    """Parse ``NAME=VALUE`` into (name, exact rational), VALUE a decimal or a fraction a/b; or
+    (name, text) when VALUE is an expression of constants using ``rnd`` (e.g. ``rnd(0.999)``: the
+    constant rounded into the claim's format, resolved when the claim is built).
+
+    >>> parse_const("b2=0.999")
+    ('b2', Fraction(999, 1000))
+    >>> parse_const("b2=rnd(0.999)")
+    ('b2', 'rnd(0.999)')
+    """
     if "=" not in text:
         raise InputError(f"--const expects NAME=VALUE, got {text!r}")
     name, val = text.split("=", 1)
@@ -248,7 +341,19 @@ def parse_const(text: str) -> tuple[str, Fraction]:
     if not name.isidentifier() or name in RESERVED or name.startswith("_"):
         raise InputError(f"bad constant name {name!r}: use an identifier that is not one of "
                          f"{', '.join(sorted(RESERVED))}")
+    val = val.strip()
+    if "rnd(" in val.replace(" ", ""):
+        parse_expr(val, want_bool=False)  # syntax checked now; the value depends on the format
+        return name, val
     try:
-        return name, Fraction(val.strip())
-    except (ValueError, ZeroDivisionError):
+        if "/" in val:
+            a, b = val.split("/", 1)
+            return name, parse_number(a) / parse_number(b)
+        return name, parse_number(val)
+    except ValueError as exc:
+        if "exponent" in str(exc) or "long" in str(exc):
+            raise InputError(f"bad constant value {val!r} for {name}: {exc}") from None
+        raise InputError(f"bad constant value {val!r} for {name}: use a decimal like 0.999, a fraction like "
+                         "1/3, or rnd(0.999) for the value rounded into the format") from None
+    except ZeroDivisionError:
         raise InputError(f"bad constant value {val!r} for {name}: use a decimal like 0.999 or a fraction like 1/3") from None

@@ -25,7 +25,7 @@ from fractions import Fraction
 from qbound.numeric.errors import InputError
 from qbound.numeric.formats import FloatFormat, _floor_log2, check_rounding, get_format
 
-from qbound.proofs.claims import Node, parse_expr, to_text, variables
+from qbound.proofs.claims import MAX_DECIMAL_EXP, Node, parse_expr, parse_number, to_text, variables
 
 INF = float("inf")
 NAN = float("nan")
@@ -114,6 +114,11 @@ class Claim:
     hyps: tuple
     vars: list = field(default_factory=list)
     report_expr: Node | None = None   # names resolved and constants folded, no denominator clearing
+    raw_hyps: tuple = ()              # hypotheses resolved and folded, before any clearing
+    #: None: every finite value of var_fmt; "significands": the non-zero values with |x| in [1, 2)
+    #: (a scale-invariance reduction, :mod:`proofs.scaling`)
+    var_domain: str | None = None
+    var_order: tuple = ()             # variables in the order the claim (then the hypotheses) names them
 
     def describe(self) -> dict:
         return {
@@ -135,19 +140,115 @@ def build_claim(claim, fmt, rounding="rne", *, assume=(), consts=None, var_forma
         if not str(k).isidentifier() or str(k).startswith("_"):
             raise InputError(f"bad constant name {k!r}")
         try:
-            cdict[str(k)] = v if isinstance(v, Fraction) else Fraction(str(v)) if isinstance(v, str) else Fraction(v)
-        except (ValueError, TypeError):
-            raise InputError(f"bad constant value {v!r} for {k}") from None
+            if isinstance(v, str) and "rnd(" in v.replace(" ", ""):
+                cdict[str(k)] = _const_expr(v, fmt, rounding, cdict, k)
+            elif isinstance(v, str):
+                cdict[str(k)] = parse_number(v) if "/" not in v else Fraction(v)
+            elif isinstance(v, float) and not math.isfinite(v):
+                raise ValueError("not finite")
+            else:
+                cdict[str(k)] = v if isinstance(v, Fraction) else Fraction(v)
+            if abs(cdict[str(k)]) and abs(_floor_log2(abs(cdict[str(k)]))) > 4 * MAX_DECIMAL_EXP:
+                raise ValueError("exponent too large")
+        except (ValueError, TypeError, ZeroDivisionError) as exc:
+            raise InputError(f"bad constant value {v!r} for {k}: {exc}") from None
     if isinstance(assume, str):
         assume = (assume,)
     names = _name_values(fmt, rounding, cdict)
     expr = parse_expr(claim, cdict)
     hyps = tuple(parse_expr(a, cdict) for a in assume)
     report = _fold(_resolve(expr, names), fmt, rounding)
+    for tree, text in [(expr, claim)] + list(zip(hyps, assume)):
+        _check_rnd_constants(tree, names, fmt, rounding, text)
     expr = normalize(expr, names, fmt, rounding)
     hyps = tuple(normalize(h, names, fmt, rounding) for h in hyps)
+    raw = tuple(_fold(_resolve(parse_expr(a, cdict), names), fmt, rounding) for a in assume)
     return Claim(claim, tuple(assume), fmt, rounding, var_fmt, cdict, expr, hyps, variables(expr, *hyps),
-                 report_expr=report)
+                 report_expr=report, raw_hyps=raw, var_order=_order(expr, *hyps))
+
+
+def _order(*nodes) -> tuple:
+    seen = []
+    for nd in nodes:
+        for x in nd.walk():
+            if x.kind == "var" and x.value not in seen:
+                seen.append(x.value)
+    return tuple(seen)
+
+
+def _const_expr(text, fmt, rounding, known, name) -> Fraction:
+    """Value of a constant given as an expression such as ``rnd(0.999)`` (rounded into ``fmt``)."""
+    if rounding == "sr":
+        raise ValueError("rnd() in a constant has no single value under sr; give the rounded value")
+    node = _fold(_resolve(parse_expr(text, known, want_bool=False), _name_values(fmt, rounding, known)), fmt, rounding)
+    if node.kind != "num":
+        raise ValueError(f"{text!r} is not a finite constant expression")
+    return node.value
+
+
+def nearest_values(c: Fraction, fmt) -> tuple:
+    """The format values just below and above ``c`` (None where there is none).
+
+    >>> from qbound.numeric.formats import get_format
+    >>> [fmt_value(v) for v in nearest_values(Fraction(999, 1000), get_format("bf16"))]
+    ['0.99609375', '1']
+    """
+    lo, hi = round_fraction(c, fmt, "rdn"), round_fraction(c, fmt, "rup")
+    return (None if isinstance(lo, float) else lo), (None if isinstance(hi, float) else hi)
+
+
+def _decimal(c: Fraction) -> str:
+    """Short decimal text of a rational with a terminating decimal expansion, else a/b."""
+    d = c.denominator
+    k = 0
+    while d % 10 == 0 or d % 5 == 0 or d % 2 == 0:
+        if d % 10 == 0:
+            d //= 10
+        elif d % 5 == 0:
+            d //= 5
+        else:
+            d //= 2
+        k += 1
+        if k > 60:
+            break
+    if d == 1:
+        return str(float(c)) if len(str(float(c))) < 20 and Fraction(str(float(c))) == c else f"{c.numerator}/{c.denominator}"
+    return f"{c.numerator}/{c.denominator}"
+
+
+def _is_format_value(c: Fraction, fmt) -> bool:
+    r = round_fraction(c, fmt, "rtz")
+    return not isinstance(r, float) and r == c
+
+
+def _check_rnd_constants(n: Node, names, fmt, rounding, text) -> None:
+    """A constant *operand* inside ``rnd`` (a variable-free subterm next to variables) must be a
+    value of the format, or at least dyadic (then it is exact for every engine). A non-dyadic one
+    (``0.999``, ``1 - 0.9``) is refused, naming the nearest format values and the explicit form
+    ``rnd(...)``: in code such a constant is stored in the format before it is used."""
+    from qbound.proofs.claims import _caret
+    for r in (x for x in n.walk() if x.kind == "call" and x.value == "rnd"):
+        stack = [r.args[0]]
+        while stack:
+            e = stack.pop()
+            if e.kind == "call" and e.value == "rnd":
+                continue  # checked as its own rnd node
+            if not variables(e):
+                if e is r.args[0]:
+                    continue  # rnd(constant): rounded explicitly
+                f = _fold(_resolve(e, names), fmt, rounding)
+                if f.kind == "num" and not is_dyadic(f.value) and not _is_format_value(f.value, fmt):
+                    lo, hi = nearest_values(f.value, fmt)
+                    near = " and ".join(f"{fmt_value(v)} ({fmt.hex(fmt.encode(float(v)))})" for v in (lo, hi)
+                                        if v is not None)
+                    src = to_text(e)
+                    val = f.value if f.value.denominator > 10 ** 6 else fmt_value(f.value) if is_dyadic(f.value) \
+                        else _decimal(f.value)
+                    raise _caret(text, e.pos, f"constant {src} = {val} inside rnd() is not a "
+                                 f"{fmt.name} value (nearest: {near}); round it explicitly, e.g. rnd({src}) in "
+                                 f"the claim or --const NAME=rnd(VALUE), or use a {fmt.name} value")
+                continue
+            stack.extend(reversed(e.args))
 
 
 def _name_values(fmt, rounding, consts) -> dict:
@@ -161,8 +262,97 @@ def normalize(n: Node, names: dict, fmt, rounding) -> Node:
     """Resolve names, fold constants, clear denominators in comparisons."""
     n = _resolve(n, names)
     n = _fold(n, fmt, rounding)
+    n = _recip(n)
     n = _clear(n)
+    n = _clear_vardiv(n)
     return n
+
+
+def _recip(n: Node) -> Node:
+    """``x / c`` with a non-zero constant c outside rnd becomes ``x * (1/c)`` (exact), so the
+    denominator clearing below sees it. Inside rnd the division stays (it is the rounded op)."""
+    if not n.args:
+        return n
+    if n.kind == "call" and n.value == "rnd":
+        return n
+    args = tuple(_recip(a) for a in n.args)
+    if n.kind == "div" and args[1].kind == "num" and args[1].value != 0:
+        return Node("mul", (args[0], Node("num", value=1 / args[1].value, pos=args[1].pos)), pos=n.pos)
+    return Node(n.kind, args, n.value, n.pos)
+
+
+def _outer_divs(n: Node):
+    """Exact divisions (not inside rnd, not already resolved at a zero denominator) by a term with
+    variables."""
+    if n.kind == "call" and n.value == "rnd":
+        return
+    if n.kind == "div" and n.value != "y0" and variables(n.args[1]):
+        yield n
+    for a in n.args:
+        yield from _outer_divs(a)
+
+
+def _contains(n: Node, y: Node) -> bool:
+    return any(d.args[1] == y or _same_node(d.args[1], y) for d in _outer_divs(n))
+
+
+def _same_node(x: Node, y: Node) -> bool:
+    return (x.kind == y.kind and x.value == y.value and len(x.args) == len(y.args)
+            and all(_same_node(a, b) for a, b in zip(x.args, y.args)))
+
+
+def _push_var(n: Node, y: Node, sgn: int) -> Node:
+    """A node equal to ``n * (sgn*y)`` where sgn*y > 0, cancelling the divisions by y."""
+    yy = y if sgn > 0 else Node("neg", (y,), pos=y.pos)
+    k = n.kind
+    if k == "div" and n.value != "y0" and _same_node(n.args[1], y):
+        return n.args[0] if sgn > 0 else Node("neg", (n.args[0],), pos=n.pos)
+    if not _contains(n, y):
+        return Node("mul", (n, yy), pos=n.pos)
+    if k in ("add", "sub") or k == "neg" or (k == "call" and n.value in ("abs", "min", "max")):
+        return Node(k, tuple(_push_var(a, y, sgn) for a in n.args), n.value, n.pos)
+    if k == "mul":
+        a, b = n.args
+        if _contains(a, y):
+            return Node("mul", (_push_var(a, y, sgn), b), pos=n.pos)
+        return Node("mul", (a, _push_var(b, y, sgn)), pos=n.pos)
+    if k == "div":
+        return Node("div", (_push_var(n.args[0], y, sgn), n.args[1]), n.value, n.pos)
+    return Node("mul", (n, yy), pos=n.pos)
+
+
+def _mark_zero(n: Node, y: Node) -> Node:
+    if n.kind == "call" and n.value == "rnd":
+        return n
+    args = tuple(_mark_zero(a, y) for a in n.args)
+    if n.kind == "div" and _same_node(n.args[1], y):
+        return Node("div", args, "y0", n.pos)
+    return Node(n.kind, args, n.value, n.pos) if n.args else n
+
+
+def _clear_vardiv(n: Node, depth: int = 0) -> Node:
+    """Exact division by a term y with variables, outside rnd, multiplied out with the sign cases:
+    ``L op R`` becomes ``(y > 0 and yL op yR) or (y < 0 and (-y)L op (-y)R) or (y == 0 and L0 op R0)``
+    where multiplying by the positive sgn*y keeps every order relation, and the y == 0 branch keeps
+    IEEE division by zero (marked ``value="y0"``: engines may evaluate it as a division whose
+    denominator is zero, which is exact: +-inf or NaN)."""
+    if n.kind in ("and", "or", "not"):
+        return Node(n.kind, tuple(_clear_vardiv(a, depth) for a in n.args), n.value, n.pos)
+    if n.kind != "cmp" or depth > 4:
+        return n
+    divs = [d for a in n.args for d in _outer_divs(a)]
+    if not divs:
+        return n
+    y = divs[0].args[1]
+    zero = Node("num", value=Fraction(0), pos=n.pos)
+    pos_c = Node("cmp", tuple(_push_var(a, y, 1) for a in n.args), n.value, n.pos)
+    neg_c = Node("cmp", tuple(_push_var(a, y, -1) for a in n.args), n.value, n.pos)
+    zer_c = Node("cmp", tuple(_mark_zero(a, y) for a in n.args), n.value, n.pos)
+    branches = []
+    for guard, c in ((">", pos_c), ("<", neg_c), ("==", zer_c)):
+        c = _clear(c)
+        branches.append(Node("and", (Node("cmp", (y, zero), (guard,), n.pos), _clear_vardiv(c, depth + 1)), pos=n.pos))
+    return Node("or", tuple(branches), pos=n.pos)
 
 
 def _resolve(n: Node, names) -> Node:

@@ -15,6 +15,11 @@ from typing import Any
 
 STATUSES = ("proved", "falsified", "unknown")
 
+#: the same three outcomes in the vocabulary of :mod:`qbound.bounds` obligations
+#: ("refuted" there is "falsified" here); the suite's JSON keeps "falsified"
+TO_BOUNDS_STATUS = {"proved": "proved", "falsified": "refuted", "unknown": "unknown"}
+FROM_BOUNDS_STATUS = {v: k for k, v in TO_BOUNDS_STATUS.items()}
+
 
 @dataclass
 class Verdict:
@@ -29,6 +34,10 @@ class Verdict:
     counterexample : None, or a dict ``{var: {"decimal", "hex"}, ..., "lhs": str, "rhs": str}``.
     reason : free text for unknown verdicts (timeout, unsupported construct...).
     details : extra engine data (number of cases enumerated, SMT-LIB2 file, reduction used...).
+    vacuous : True for a proof where no assignment satisfies the hypotheses ("proved, vacuously").
+
+    >>> Verdict("falsified", "z3").bounds_status
+    'refuted'
     """
 
     status: str
@@ -38,6 +47,7 @@ class Verdict:
     counterexample: dict | None = None
     reason: str = ""
     details: dict = field(default_factory=dict)
+    vacuous: bool = False
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -51,6 +61,16 @@ class Verdict:
     def falsified(self) -> bool:
         return self.status == "falsified"
 
+    @property
+    def bounds_status(self) -> str:
+        """The status in the bounds layer's vocabulary: proved | refuted | unknown."""
+        return TO_BOUNDS_STATUS[self.status]
+
+    @property
+    def label(self) -> str:
+        """"proved, vacuously" for a vacuous proof, else the status."""
+        return "proved, vacuously" if (self.vacuous and self.proved) else self.status
+
     def to_dict(self) -> dict:
         return {
             "status": self.status,
@@ -60,6 +80,7 @@ class Verdict:
             "counterexample": self.counterexample,
             "reason": self.reason,
             "details": _jsonable(self.details),
+            "vacuous": bool(self.vacuous),
         }
 
 
@@ -83,7 +104,8 @@ class LemmaResult:
 
     @property
     def surprise(self) -> bool:
-        return self.verdict.status != self.expected
+        # a vacuous proof is a surprise too: a suite lemma must say something about some value
+        return self.verdict.status != self.expected or bool(self.verdict.vacuous)
 
     def to_dict(self) -> dict:
         return {

@@ -31,8 +31,19 @@ _SPLIT = 134217729.0       # 2^27 + 1
 _TINY_OK = 2.0 ** -900
 
 
-def values_of(fmt) -> np.ndarray:
-    """Every finite value of ``fmt`` once per bit pattern (so -0.0 is included)."""
+def values_of(fmt, domain=None) -> np.ndarray:
+    """Every finite value of ``fmt`` once per bit pattern (so -0.0 is included); with
+    ``domain="significands"`` the values with |x| in [1, 2) (2^p of them, any format up to 32 bits).
+
+    >>> from qbound.numeric.formats import get_format
+    >>> len(values_of(get_format("fp8_e4m3fn"))), len(values_of(get_format("bf16"), "significands"))
+    (254, 256)
+    """
+    if domain == "significands":
+        if fmt.man_bits > 23:
+            raise Unsupported(f"{fmt.name}: {2 << fmt.man_bits} significands are too many to enumerate")
+        pos = 1.0 + np.arange(1 << fmt.man_bits, dtype=np.float64) / (1 << fmt.man_bits)
+        return np.concatenate([pos, -pos])
     if fmt.total_bits > 16:
         raise Unsupported(f"{fmt.name} has {fmt.total_bits} bits; exhaustive enumeration needs <= 16")
     _, vals = fmt.all_patterns_values()
@@ -176,28 +187,35 @@ class _Eval:
         return np.where(x < 0, self._q(x, "rdn"), self._q(x, "rup"))
 
     def boolean(self, node):
+        """(value, unsure) masks: three-valued, so a conjunct that is surely False (or a disjunct
+        surely True) decides the connective even where another operand is unsure."""
         k = node.kind
         if k == "cmp":
+            saved = self.unsure
+            self.unsure = np.zeros(self.n, bool)
             vals = [self.num(a) for a in node.args]
             out = np.ones(self.n, bool)
+            uns = self.unsure
             for op, (a, ea, _), (b, eb, _) in zip(node.value, vals, vals[1:]):
-                self.unsure |= ~(ea & eb)
+                uns = uns | ~(ea & eb)
                 with np.errstate(invalid="ignore"):
                     out &= {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
                             "==": np.equal, "!=": np.not_equal}[op](a, b)
-            return out
-        if k == "and":
-            out = np.ones(self.n, bool)
-            for a in node.args:
-                out &= self.boolean(a)
-            return out
-        if k == "or":
-            out = np.zeros(self.n, bool)
-            for a in node.args:
-                out |= self.boolean(a)
-            return out
+            self.unsure = saved
+            return out, uns
+        if k in ("and", "or"):
+            parts = [self.boolean(a) for a in node.args]
+            if k == "and":
+                val = np.logical_and.reduce([v for v, _ in parts])
+                decided = np.logical_or.reduce([~v & ~u for v, u in parts])   # some surely False
+            else:
+                val = np.logical_or.reduce([v for v, _ in parts])
+                decided = np.logical_or.reduce([v & ~u for v, u in parts])    # some surely True
+            uns = np.logical_or.reduce([u for _, u in parts]) & ~decided
+            return val, uns
         if k == "not":
-            return ~self.boolean(node.args[0])
+            v, u = self.boolean(node.args[0])
+            return ~v, u
         raise Unsupported(f"boolean node {k}")
 
 
@@ -212,13 +230,24 @@ class ExhaustiveEngine(Engine):
     def cases(self, claim) -> int:
         if not claim.vars:
             return 1
-        vals = values_of(claim.var_fmt)
+        vals = values_of(claim.var_fmt, claim.var_domain)
         return len(vals) ** len(claim.vars)
+
+    def satisfiable(self, claim, timeout: float = 30.0):
+        """Does some assignment satisfy every hypothesis (True/False/None when undecided)?"""
+        from dataclasses import replace
+        from qbound.proofs.claims import Node
+        false = Node("cmp", (Node("num", value=Fraction(0)), Node("num", value=Fraction(1))), ("==",))
+        try:
+            v = self.decide(replace(claim, expr=false), timeout=timeout)
+        except Unsupported:
+            return None
+        return {"proved": False, "falsified": True}.get(v.status)
 
     def decide(self, claim, timeout: float = 30.0, smt2_dir=None) -> Verdict:
         t0 = time.perf_counter()
         nvars = len(claim.vars)
-        vals = values_of(claim.var_fmt) if nvars else np.zeros(1)
+        vals = values_of(claim.var_fmt, claim.var_domain) if nvars else np.zeros(1)
         total = len(vals) ** nvars if nvars else 1
         if total > MAX_CASES:
             raise Unsupported(f"{total} assignments exceed the exhaustive limit {MAX_CASES}")
@@ -241,12 +270,15 @@ class ExhaustiveEngine(Engine):
             unsure = np.zeros(n, bool)
             for ch in choices:
                 ev = _Eval(claim.fmt, claim.rounding, env, ch, n)
-                hyp = np.ones(n, bool)
+                hyp, hyp_u = np.ones(n, bool), np.zeros(n, bool)
                 for h in claim.hyps:
-                    hyp &= ev.boolean(h)
-                ok = ev.boolean(claim.expr)
-                bad |= hyp & ~ok & ~ev.unsure
-                unsure |= ev.unsure
+                    hv, hu = ev.boolean(h)
+                    hyp_u = (hyp_u | hu) & ~(~hv & ~hu) & ~(~hyp & ~hyp_u)
+                    hyp &= hv
+                ok, ok_u = ev.boolean(claim.expr)
+                sure_skip = (~hyp & ~hyp_u) | (ok & ~ok_u)
+                bad |= hyp & ~hyp_u & ~ok & ~ok_u
+                unsure |= (hyp_u | ok_u) & ~sure_skip
             bad &= ~unsure
             if np.any(bad):
                 i = int(np.nonzero(bad)[0][0])
@@ -257,7 +289,10 @@ class ExhaustiveEngine(Engine):
             n_fallback += len(idx)
             if n_fallback > MAX_FALLBACK:
                 raise Unsupported(f"more than {MAX_FALLBACK} assignments need exact (rational) evaluation")
-            for i in idx:
+            for j, i in enumerate(idx):
+                if j % 256 == 0 and time.perf_counter() - t0 > timeout:
+                    return Verdict("unknown", self.name, self.version(), time.perf_counter() - t0,
+                                   reason=f"timeout after {timeout:g} s (exact re-evaluation)")
                 point = {k: Fraction(float(v[i])) for k, v in env.items()}
                 try:
                     hyp, ok, _ = holds_at(claim, point)

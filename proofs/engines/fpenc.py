@@ -97,6 +97,20 @@ class Encoder:
         self.tinfo = (fmt.p, fmt.emin - fmt.man_bits, fmt.emax + 1)
 
     # ------------------------------------------------------------ helpers
+    def _is_target_value(self, c) -> bool:
+        from qbound.proofs.exact import round_fraction
+        r = round_fraction(c, self.fmt, "rtz")
+        return not isinstance(r, float) and r == c
+
+    def _rnd_info(self, info):
+        """(prec, q, h) of rnd(E) from E's: a multiple of 2^max(q_E, emin - m) (the target's quantum
+        at |E| is a power of two >= both, or E is representable), at most 2^h_E in magnitude."""
+        fmt = self.fmt
+        if info is None:
+            return self.tinfo
+        _, q, h = info
+        return (fmt.p, max(q, fmt.emin - fmt.man_bits), min(h + 1, fmt.emax + 1))
+
     def _sort(self, eb, sb):
         if eb < 2 or sb < 3:
             raise Unsupported(f"SMT floating-point sorts need >= 2 exponent and >= 3 significand bits; "
@@ -125,10 +139,16 @@ class Encoder:
         if V.bias != (1 << (V.exp_bits - 1)) - 1 or not V.subnormals:
             raise Unsupported(f"{V.name}: non-standard bias or flushed subnormals")
         info = (V.p, V.emin - V.man_bits, V.emax + 1)
+        if self.c.var_domain == "significands":
+            # scale-invariance reduction: |x| in [1, 2), p-bit significands
+            info = (V.p, -V.man_bits, 1)
         if V.policy == "ieee":
             s = self._sort(V.exp_bits, V.p)
             x = z3.FP(f"v_{name}", s)
             self.side += [z3.Not(z3.fpIsNaN(x)), z3.Not(z3.fpIsInf(x))]
+            if self.c.var_domain == "significands":
+                self.side += [z3.fpGEQ(z3.fpAbs(x), fp_const(Fraction(1), V.exp_bits, V.p)),
+                              z3.fpLT(z3.fpAbs(x), fp_const(Fraction(2), V.exp_bits, V.p))]
             T = Term(x, V.exp_bits, V.p, *info, fmtval=(V == self.fmt))
         else:
             eb, sb = V.exp_bits + 1, V.p
@@ -140,6 +160,9 @@ class Encoder:
             back = z3.fpToFP(z3.RNE(), z3.fpToFP(z3.RTZ(), x, sA), sB)
             self.side += [z3.Not(z3.fpIsNaN(x)), z3.Not(z3.fpIsInf(x)), z3.fpLEQ(z3.fpAbs(x), huge),
                           z3.Or(z3.fpGEQ(z3.fpAbs(x), tiny), z3.fpEQ(back, x))]
+            if self.c.var_domain == "significands":
+                self.side += [z3.fpGEQ(z3.fpAbs(x), fp_const(Fraction(1), eb, sb)),
+                              z3.fpLT(z3.fpAbs(x), fp_const(Fraction(2), eb, sb))]
             T = Term(x, eb, sb, *info, fmtval=False)
         self.vars[name] = T
         self.var_sort[name] = (T.eb, T.sb)
@@ -160,6 +183,10 @@ class Encoder:
             q = tz - (den.bit_length() - 1)
             prec = num.bit_length() - tz
             h = q + prec
+            if self.tgt_ieee and self._is_target_value(c):
+                # a value of the target format: usable as an operand of the solver's rounded ops
+                self._sort(*self.SA)
+                return Term(fp_const(c, *self.SA), *self.SA, prec, q, h, fmtval=True)
             eb, sb = self.wide(prec, q, h)
             return Term(fp_const(c, eb, sb), eb, sb, prec, q, h)
         if k == "var":
@@ -190,8 +217,14 @@ class Encoder:
                 eb, sb = self.wide(prec, q, h)
                 acc = Term(z3.fpMul(z3.RNE(), self.conv(acc, eb, sb), self.conv(a, eb, sb)), eb, sb, prec, q, h)
             return acc
+        if k == "div" and n.value == "y0":
+            # this branch is taken only where the denominator is zero: IEEE x/0 (+-inf or NaN) is exact
+            a, b = self.num(n.args[0]), self.num(n.args[1])
+            eb, sb = self.wide(max(a.prec, b.prec), min(a.q, b.q), max(a.h, b.h))
+            t = z3.fpDiv(z3.RNE(), self.conv(a, eb, sb), self.conv(b, eb, sb))
+            return Term(t, eb, sb, 1, 0, 1)
         if k == "div":
-            raise Unsupported("exact division outside rnd() (multiply it out, or use the exhaustive engine)")
+            raise Unsupported("exact division outside rnd() that could not be multiplied out")
         if k == "call":
             f = n.value
             if f == "rnd":
@@ -235,16 +268,18 @@ class Encoder:
     def rnd(self, node, e) -> Term:
         eb, sb = (self.SA if self.tgt_ieee else self.SB)
         if self.tgt_ieee:
+            self._last_info = None
             direct = self._direct(e)
             if direct is not None:
                 t = self._by_mode(direct, ieee=True)
-                return Term(t, eb, sb, *self.tinfo, fmtval=True)
+                return Term(t, eb, sb, *self._rnd_info(self._last_info), fmtval=True)
         W = self.num(e)
+        info = self._rnd_info((W.prec, W.q, W.h))
         if self.tgt_ieee:
             sA = self._sort(*self.SA)
             t = self._by_mode(lambda rm: z3.fpToFP(rm, W.t, sA), ieee=True)
-            return Term(t, eb, sb, *self.tinfo, fmtval=True)
-        return Term(self._split(W), eb, sb, *self.tinfo, fmtval=False)
+            return Term(t, eb, sb, *info, fmtval=True)
+        return Term(self._split(W), eb, sb, *info, fmtval=False)
 
     def _by_mode(self, op, ieee):
         """op(rm) -> term; apply the claim's mode (sr: free choice of the two neighbours)."""
@@ -268,11 +303,13 @@ class Encoder:
                 z = self.num(b)
                 if x.fmtval and y.fmtval and z.fmtval:
                     zt = z.t if k == "add" else z3.fpNeg(z.t)
+                    self._last_info = (0, min(x.q + y.q, z.q), max(x.h + y.h, z.h) + 1)
                     return lambda rm: z3.fpFMA(rm, x.t, y.t, zt)
             if b.kind == "mul" and k == "add":
                 x, y = self.num(b.args[0]), self.num(b.args[1])
                 z = self.num(a)
                 if x.fmtval and y.fmtval and z.fmtval:
+                    self._last_info = (0, min(x.q + y.q, z.q), max(x.h + y.h, z.h) + 1)
                     return lambda rm: z3.fpFMA(rm, x.t, y.t, z.t)
         if k in ("add", "sub", "mul", "div"):
             try:
@@ -283,6 +320,10 @@ class Encoder:
                 return None  # z3 does not support fp.add/sub with ebits > sbits: use the exact wide path
             if x.fmtval and y.fmtval and (x.eb, x.sb) == sA == (y.eb, y.sb):
                 f = {"add": z3.fpAdd, "sub": z3.fpSub, "mul": z3.fpMul, "div": z3.fpDiv}[k]
+                if k == "mul":
+                    self._last_info = (0, x.q + y.q, x.h + y.h)
+                elif k in ("add", "sub"):
+                    self._last_info = (0, min(x.q, y.q), max(x.h, y.h) + 1)
                 return lambda rm: f(rm, x.t, y.t)
             if k == "div":
                 raise Unsupported("rnd(x/y) needs x and y to be values of the target format")
@@ -331,6 +372,14 @@ class Encoder:
             ex = self._exactness(n)
             if ex is not None:
                 return ex
+            out = []
+            for i, op in enumerate(n.value):
+                t = self._cmp_rounded(op, n.args[i], n.args[i + 1])
+                if t is None:
+                    break
+                out.append(t)
+            else:
+                return z3.And(*out) if len(out) > 1 else out[0]
             terms = [self.num(a) for a in n.args]
             out = []
             for op, a, b in zip(n.value, terms, terms[1:]):
@@ -350,6 +399,42 @@ class Encoder:
         if k == "not":
             return z3.Not(self.boolean(n.args[0]))
         raise Unsupported(f"boolean node {k}")
+
+    def _cmp_rounded(self, op, left, right):
+        """``x op E`` with x a target-format value and E one exact IEEE operation on target values,
+        decided in the target sort: x >= E iff x >= RTP(E), x > E iff x > RTN(E), x <= E iff
+        x <= RTN(E), x < E iff x < RTP(E), x == E iff x == RTN(E) == RTP(E) (RTP(E) is the least
+        format value >= E, +inf past huge; RTN(E) the greatest <= E). None when not applicable."""
+        if not self.tgt_ieee or op not in ("<", "<=", ">", ">=", "==", "!="):
+            return None
+        flip = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+        for xs, es, o in ((left, right, op), (right, left, flip[op])):
+            if es.kind not in ("add", "sub", "mul", "div") or any(x.kind == "call" for x in es.walk()):
+                continue
+            if xs.kind not in ("var", "num", "call", "neg") or (xs.kind == "call" and xs.value not in ("rnd", "abs")):
+                continue
+            try:
+                X = self.num(xs)
+                if not (X.fmtval and (X.eb, X.sb) == self.SA):
+                    continue
+                d = self._direct(es)
+            except Unsupported:
+                continue
+            if d is None:
+                continue
+            dn, up = d(z3.RTN()), d(z3.RTP())
+            x = X.t
+            if o == ">=":
+                return z3.fpGEQ(x, up)
+            if o == ">":
+                return z3.fpGT(x, dn)
+            if o == "<=":
+                return z3.fpLEQ(x, dn)
+            if o == "<":
+                return z3.fpLT(x, up)
+            eq = z3.And(z3.fpEQ(x, dn), z3.fpEQ(dn, up))
+            return eq if o == "==" else z3.Not(eq)
+        return None
 
     def _exactness(self, n):
         """``rnd(E) == E`` (either order) with E one IEEE operation on target-format values:

@@ -64,9 +64,12 @@ def solve(solver: str, assertions, timeout: float, want=()):
     """Decide satisfiability. Returns (status "sat"|"unsat"|"unknown", model dict name->int bits
     (bit-vectors and FP as IEEE bits) or bool, reason)."""
     if solver == "z3":
-        s = z3.Solver()
-        s.set("timeout", int(timeout * 1000))
-        s.add(*assertions)
+        # a fresh context fed the SMT-LIB2 text: the model (hence every counterexample) depends only
+        # on the query, never on what this process solved before (same result with any --workers)
+        ctx = z3.Context()
+        s = z3.Solver(ctx=ctx)
+        s.set("timeout", max(1, int(timeout * 1000)))
+        s.from_string(to_smt2(assertions))
         r = s.check()
         if r == z3.unsat:
             return "unsat", {}, ""
@@ -75,14 +78,19 @@ def solve(solver: str, assertions, timeout: float, want=()):
         m = s.model()
         out = {}
         for d in m.decls():
-            v = m[d]
+            if d.arity() != 0:
+                continue
             name = d.name()
-            if z3.is_fp_value(v):
-                out[name] = ("fp", v.ebits(), v.sbits(), _z3_fp_bits(v))
-            elif z3.is_bv_value(v):
-                out[name] = ("bv", v.size(), v.as_long())
-            elif z3.is_true(v) or z3.is_false(v):
-                out[name] = ("bool", z3.is_true(v))
+            try:
+                v = m[d]
+                if z3.is_fp_value(v):
+                    out[name] = ("fp", v.ebits(), v.sbits(), _z3_fp_bits(v))
+                elif z3.is_bv_value(v):
+                    out[name] = ("bv", v.size(), v.as_long())
+                elif z3.is_true(v) or z3.is_false(v):
+                    out[name] = ("bool", z3.is_true(v))
+            except (z3.Z3Exception, ValueError):
+                continue   # auxiliary declarations; the variables are plain FP/BV/Bool constants
         return "sat", out, ""
     text = to_smt2(assertions)
     if solver == "bitwuzla":
@@ -94,6 +102,14 @@ def solve(solver: str, assertions, timeout: float, want=()):
 
 def _z3_fp_bits(v) -> int:
     eb, sb = v.ebits(), v.sbits()
+    if v.isNaN():
+        return ((1 << eb) - 1) << (sb - 1) | (1 << (sb - 2))
+    if v.isInf():
+        return (int(v.isNegative()) << (eb + sb - 1)) | (((1 << eb) - 1) << (sb - 1))
+    sign = int(v.sign())
+    e = v.exponent_as_long(biased=True)
+    f = v.significand_as_long()
+    return (sign << (eb + sb - 1)) | (e << (sb - 1)) | f
     bv = z3.simplify(z3.fpToIEEEBV(v))
     if z3.is_bv_value(bv):
         return bv.as_long()
@@ -106,7 +122,7 @@ def _solve_bitwuzla(text, timeout):
     tm = bw.TermManager()
     opts = bw.Options()
     opts.set(bw.Option.PRODUCE_MODELS, True)
-    opts.set(bw.Option.TIME_LIMIT_PER, int(timeout * 1000))
+    opts.set(bw.Option.TIME_LIMIT_PER, max(1, int(timeout * 1000)))
     text = text.replace("(get-model)", "")
     p = bw.Parser(tm, opts, "smt2", 2)
     p.parse(text, True, False)
@@ -136,7 +152,7 @@ def _solve_cvc5(text, timeout):
     tm = cvc5.TermManager()
     slv = cvc5.Solver(tm)
     slv.setOption("produce-models", "true")
-    slv.setOption("tlimit-per", str(int(timeout * 1000)))
+    slv.setOption("tlimit-per", str(max(1, int(timeout * 1000))))
     slv.setLogic("ALL")
     sm = cvc5.SymbolManager(tm)
     ip = cvc5.InputParser(slv, sm)
@@ -169,14 +185,31 @@ def _solve_cvc5(text, timeout):
 
 
 class SmtEngine(Engine):
-    """One SMT solver behind the Engine interface."""
+    """One SMT solver behind the Engine interface. Subclasses (one module per solver:
+    :mod:`~proofs.engines.z3_engine`, :mod:`~proofs.engines.bitwuzla_engine`,
+    :mod:`~proofs.engines.cvc5_engine`) declare ``module`` (the Python package), ``sorts`` (None: any
+    floating-point sort, else the accepted (exponent, significand) sorts), ``features`` and
+    ``cost_factor`` (relative speed used by the planner)."""
 
-    def __init__(self, solver: str):
-        self.name = solver
+    module = ""
+    sorts = None
+    features = frozenset({"fp", "bv"})
+    cost_factor = 1.0
+    replay = "z3 {path}"
+
+    def __init__(self, solver: str | None = None):
+        if solver is not None:   # backwards compatible SmtEngine("z3"): the registered subclass
+            for cls in SmtEngine.__subclasses__():
+                if cls.name == solver:
+                    self.__class__ = cls
+                    break
+            else:
+                raise ValueError(f"no SMT engine {solver!r}")
+        self.name = type(self).name
 
     def available(self) -> bool:
         try:
-            __import__({"z3": "z3", "bitwuzla": "bitwuzla", "cvc5": "cvc5"}[self.name])
+            __import__(self.module)
             return True
         except ImportError:
             return False
@@ -185,18 +218,37 @@ class SmtEngine(Engine):
         return {"z3": z3_version, "bitwuzla": bitwuzla_version, "cvc5": cvc5_version}[self.name]()
 
     def check_sorts(self, sorts):
-        if self.name == "bitwuzla":
-            bad = [s for s in sorts if tuple(s) not in STANDARD]
-            if bad:
-                raise Unsupported(f"bitwuzla's wheel accepts only Float16/32/64/128; query needs {sorted(bad)}")
-        if self.name == "cvc5":
-            bad = [s for s in sorts if tuple(s) not in ((8, 24), (11, 53))]
-            if bad:
-                raise Unsupported(f"cvc5's wheel accepts only Float32/Float64 by default; query needs {sorted(bad)}")
+        if self.sorts is None:
+            return
+        bad = [s for s in sorts if tuple(s) not in self.sorts]
+        if bad:
+            names = {(5, 11): "Float16", (8, 24): "Float32", (11, 53): "Float64", (15, 113): "Float128"}
+            acc = "/".join(names.get(s, str(s)) for s in self.sorts)
+            raise Unsupported(f"{self.name}'s wheel accepts only {acc}; query needs {sorted(bad)}")
+
+    def encode(self, claim):
+        """(assertions, sorts) of the claim's negation; Unsupported if it cannot be encoded here."""
+        std = tuple(self.sorts) if self.sorts is not None else STANDARD
+        enc = Encoder(claim, prefer_standard=True, standard=std)
+        assertions = enc.query()
+        self.check_sorts(enc.sorts)
+        return assertions, enc.sorts
+
+    def satisfiable(self, claim, timeout: float = 30.0):
+        """Are the hypotheses satisfiable (True/False/None)? For vacuity."""
+        from dataclasses import replace
+        from qbound.proofs.claims import Node
+        false = Node("cmp", (Node("num", value=Fraction(0)), Node("num", value=Fraction(1))), ("==",))
+        try:
+            assertions, _ = self.encode(replace(claim, expr=false))
+            st, _, _ = solve(self.name, assertions, timeout)
+        except Exception:
+            return None
+        return {"sat": True, "unsat": False}.get(st)
 
     def decide(self, claim, timeout: float = 30.0, smt2_dir=None) -> Verdict:
         t0 = time.perf_counter()
-        std = ((8, 24), (11, 53)) if self.name == "cvc5" else STANDARD
+        std = tuple(self.sorts) if self.sorts is not None else STANDARD
         enc = Encoder(claim, prefer_standard=True, standard=std)
         assertions = enc.query()
         self.check_sorts(enc.sorts)
@@ -206,6 +258,7 @@ class SmtEngine(Engine):
                       f"rounding: {claim.rounding}\nsat = counterexample exists; unsat = proved")
             details["smt2"] = write_smt2(smt2_dir, to_smt2(assertions, header),
                                          f"{claim.fmt.name}-{claim.rounding}-{claim.source}")
+            details["replay"] = self.replay.format(path=details["smt2"])
         try:
             status, model, reason = solve(self.name, assertions, timeout)
         except Exception as exc:  # solver error: unknown, never proved

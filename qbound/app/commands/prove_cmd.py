@@ -25,7 +25,12 @@ def register(sub):
     p.add_argument("--const", action="append", default=[], metavar="NAME=VALUE",
                    help="constant (custom claims: exact decimal; suite: beta1, beta2, lr, eps)")
     p.add_argument("--engine", default="auto", help="auto | exhaustive | z3 | bitwuzla | cvc5")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds per query (default 30)")
+    p.add_argument("--timeout", type=_timeout, default=30.0,
+                   help="seconds for the whole decision of a claim (suite: per query); positive, finite (default 30)")
+    p.add_argument("--explain", action="store_true",
+                   help="custom claim: print the plan (methods by predicted cost, why others do not apply) and what was tried")
+    p.add_argument("--cross-check", action="store_true",
+                   help="custom claim: decide again with a second method; a disagreement is an error (exit 1), never a verdict")
     p.add_argument("--smt2-dir", help="write every SMT query (custom claim or suite) as SMT-LIB2 files here")
     p.add_argument("--jobs", type=int, default=2, help="suite: worker processes (default 2; results identical)")
     p.add_argument("--json", metavar="FILE",
@@ -34,6 +39,18 @@ def register(sub):
                    help="suite only: stream one JSON record per (lemma, format, rounding) line as each is decided")
     p.add_argument("--latex", metavar="FILE", help="write a LaTeX table of the proved statements")
     p.set_defaults(func=run)
+
+
+def _timeout(text):
+    import argparse
+    import math
+    try:
+        t = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
+    if not math.isfinite(t) or t <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive finite number of seconds, got {text!r}")
+    return t
 
 
 def run(args) -> int:
@@ -60,9 +77,20 @@ def _claim(args) -> int:
     rnds = args.roundings or ["rne"]
     if len(rnds) != 1:
         raise InputError("a custom claim takes one --rounding")
+    from qbound.proofs.planner import Disagreement
     consts = dict(parse_const(c) for c in args.const)
-    v = prove(args.claim, fmts[0], rnds[0], assume=args.assume, consts=consts, engine=args.engine,
-              timeout=args.timeout, smt2_dir=args.smt2_dir, var_format=args.var_format)
+    if args.smt2_dir:
+        import os
+        if os.path.exists(args.smt2_dir) and not os.path.isdir(args.smt2_dir):
+            raise InputError(f"--smt2-dir {args.smt2_dir!r} exists and is not a directory")
+    try:
+        v = prove(args.claim, fmts[0], rnds[0], assume=args.assume, consts=consts, engine=args.engine,
+                  timeout=args.timeout, smt2_dir=args.smt2_dir, var_format=args.var_format,
+                  explain=getattr(args, "explain", False), cross_check=getattr(args, "cross_check", False))
+    except Disagreement as exc:
+        from rich.console import Console
+        Console(stderr=True).print(f"[bold red]ERROR[/] {exc}")
+        return 1
     rec = {"claim": args.claim, "assume": args.assume, "format": fmts[0], "rounding": rnds[0],
            "consts": {k: str(v_) for k, v_ in consts.items()}, "engine_requested": args.engine,
            "verdict": v.to_dict(), **_meta(args)}
@@ -78,24 +106,41 @@ def _print_claim(rec):
     from rich.table import Table
     v = rec["verdict"]
     con = Console()
+    if not con.is_terminal:
+        con = Console(width=160)
     color = {"proved": "green", "falsified": "red", "unknown": "yellow"}[v["status"]]
-    con.print(f"[bold {color}]{v['status'].upper()}[/] by {v['engine']} {v['engine_version']} in {v['seconds']:.3f} s")
+    label = "PROVED, VACUOUSLY (no value satisfies the hypotheses)" if v.get("vacuous") else v["status"].upper()
+    con.print(f"[bold {color}]{label}[/] by {v['engine']} {v['engine_version']} in {v['seconds']:.3f} s (wall time of the whole decision)")
     con.print(f"claim: {rec['claim']}   format {rec['format']}  rounding {rec['rounding']}")
     for a in rec["assume"]:
         con.print(f"assume: {a}")
     if v["reason"]:
         con.print(f"reason: {v['reason']}")
+    det = v.get("details") or {}
+    if det.get("explain"):
+        con.print(det["explain"], markup=False, highlight=False)
+    if det.get("cross_check"):
+        cc = det["cross_check"]
+        con.print(f"cross-check: {cc.get('method') or 'none'} -> {cc.get('status')}"
+                  + (" (agrees)" if cc.get("agrees") else f" {cc.get('note', '')}"))
+    if det.get("smt2"):
+        con.print(f"SMT-LIB2: {det['smt2']}" + (f"\nreplay: {det['replay']}" if det.get("replay") else ""),
+                  markup=False, highlight=False)
     cx = v["counterexample"]
     if cx:
         t = Table(title="counterexample")
-        t.add_column("name")
-        t.add_column("decimal")
-        t.add_column("hex")
+        t.add_column("name", no_wrap=True)
+        t.add_column("value (exact in the format)", no_wrap=True)
+        t.add_column("hex", no_wrap=True)
         for k, val in cx.items():
-            if isinstance(val, dict):
-                t.add_row(k, val["decimal"], val["hex"])
+            if isinstance(val, dict) and "hex" in val:
+                t.add_row(k, str(val.get("sci") or val.get("decimal")), str(val["hex"]))
+        for k, val in (cx.get("rounded") or {}).items():
+            t.add_row(k, str(val["value"]), str(val["hex"]) + (f"  sr: {val['sr']}" if val.get("sr") else ""))
         t.add_row("lhs", str(cx.get("lhs")), "")
         t.add_row("rhs", str(cx.get("rhs")), "")
+        if cx.get("excess") is not None:
+            t.add_row("lhs - rhs", str(cx.get("excess")), "exact values in the JSON (lhs_exact, rhs_exact)")
         con.print(t)
 
 

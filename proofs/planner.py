@@ -1,0 +1,285 @@
+"""The planner behind ``engine="auto"``: choose the cheapest sound method per claim, say why, and
+report the wall time of the whole decision.
+
+Candidate methods (each is sound on its own; a method that does not apply says why):
+
+1. *Known lemma*: the claim is literally the normal-range relative-error lemma of a product or a sum
+   (``abs(rnd(a*b) - a*b) <= B*abs(a*b)`` with ``tiny <= abs(a*b) <= huge``, a symmetric rounding
+   mode): the validated significand reductions of :mod:`proofs.reductions` (bit-vector queries).
+2. *Exhaustive enumeration* of every assignment (formats of <= 16 bits), cost proportional to the
+   number of assignments.
+3. *Scale reduction* (:mod:`proofs.scaling`): variables on ±[1, 2) only, then enumeration (16-bit
+   formats: 2^p values per variable) or SMT on the reduced claim (exact sorts stay small).
+4. *SMT* (bitwuzla, z3, cvc5) on the direct encoding, where the engine accepts every sort.
+
+Methods are tried in order of predicted cost (a rough model: enumeration ~0.2 us per assignment,
+SMT by precision, variables, rounded operations and the solver's ``cost_factor``; a method whose
+engine cannot encode the claim says so at once and costs nothing); the first decided verdict is
+returned.
+The ``--timeout`` budget is shared: each method gets what is left. ``Verdict.seconds`` is the wall
+time of the whole decision, and ``details["plan"]`` lists every method with its outcome.
+
+Vacuity: after a proof, the planner checks that some assignment satisfies the hypotheses (the
+enumeration counts them; SMT asks a second, hypotheses-only query). A claim whose hypotheses nothing
+satisfies is proved *vacuously* (``Verdict.vacuous``).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from qbound.numeric.errors import QboundError
+from qbound.proofs.verdict import Verdict
+
+#: enumeration is planned up to this many assignments (the engine's own hard limit is higher)
+ENUM_LIMIT = 1 << 25
+SECONDS_PER_CASE = 2e-7
+
+
+class Disagreement(QboundError):
+    """Two methods decided the same claim differently (a bug: never reported as a verdict)."""
+
+
+@dataclass
+class Step:
+    method: str
+    engine: object
+    claim: object
+    cost: float
+    why: str
+    extra: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"{self.method} (predicted {self.cost:.2g} s): {self.why}"
+
+
+def _smt_cost(engine, claim) -> float:
+    """Predicted seconds, without building the query: by precision, number of variables and rnd
+    nodes (a reduced claim's exact subterms stay narrow, so it is predicted cheaper)."""
+    from qbound.proofs.exact import rnd_nodes
+    p = claim.var_fmt.p
+    nv = max(1, len(claim.vars))
+    nr = len(rnd_nodes(claim.expr)) + sum(len(rnd_nodes(h)) for h in claim.hyps)
+    base = 0.02 * (p / 8) ** 2 * nv * max(1, nr)
+    if claim.var_domain != "significands":
+        base *= 4   # full exponent range: wide exact sorts
+    if engine.sorts is not None and claim.fmt.p == 8 and claim.fmt.exp_bits == 8:
+        base *= 100  # bf16's (8, 8) sort: this engine cannot take it (decided at run time)
+    return base * engine.cost_factor
+
+
+def _lemma_step(claim):
+    """A Step for the known product/sum lemmas, or (None, why)."""
+    from qbound.proofs.scaling import _range_hyp, _same
+    if claim.rounding not in ("rne", "rna", "rtz", "sr") or claim.var_fmt != claim.fmt or claim.var_domain:
+        return None, "known lemmas: needs a symmetric rounding mode and variables in the target format"
+    e = claim.report_expr
+    if e is None or e.kind != "cmp" or e.value != ("<=",) or len(claim.raw_hyps) != 1:
+        return None, "known lemmas: not of the form |rnd(E) - E| <= B*|E| with one range hypothesis"
+    L, R = e.args
+    if not (L.kind == "call" and L.value == "abs" and L.args[0].kind == "sub"):
+        return None, "known lemmas: left side is not |rnd(E) - E|"
+    r, E = L.args[0].args
+    if not (r.kind == "call" and r.value == "rnd" and _same(r.args[0], E) and E.kind in ("mul", "add")):
+        return None, "known lemmas: left side is not |rnd(E) - E| with E = a*b or a+b"
+    if not (E.args[0].kind == "var" and E.args[1].kind == "var" and E.args[0].value != E.args[1].value):
+        return None, "known lemmas: E is not an operation on two distinct variables"
+    if R.kind != "mul":
+        return None, "known lemmas: right side is not B*|E|"
+    B, aE = R.args
+    if B.kind != "num":
+        B, aE = aE, B
+    if not (B.kind == "num" and aE.kind == "call" and aE.value == "abs" and _same(aE.args[0], E)):
+        return None, "known lemmas: right side is not B*|E|"
+    h = _range_hyp(claim.raw_hyps[0], claim.fmt)
+    if h is None or not _same(h, E):
+        return None, "known lemmas: the hypothesis is not tiny <= abs(E) <= huge"
+    kind = "product" if E.kind == "mul" else "sum"
+    if B.value <= 0:
+        return None, "known lemmas: bound must be positive"
+    return Step(f"lemma:{kind}", None, claim, 0.3 if kind == "product" else 1.0,
+                f"the claim is the normal-range {kind} lemma: significand"
+                f"{'' if kind == 'product' else '/exponent-gap'} reduction (bit-vectors)",
+                {"kind": kind, "bound": B.value, "vars": (E.args[0].value, E.args[1].value)}), ""
+
+
+def plan(claim, engines=None):
+    """Ordered list of Steps and the list of reasons for methods that do not apply."""
+    from qbound.proofs.engines import SMT_ORDER, get_engine
+    from qbound.proofs.engines.base import Unsupported
+    from qbound.proofs.scaling import scale_reduce
+    steps, notes = [], []
+    st, why = _lemma_step(claim)
+    if st is not None:
+        steps.append(st)
+    else:
+        notes.append(why)
+    ex = get_engine("exhaustive")
+    try:
+        n = ex.cases(claim)
+        if n <= ENUM_LIMIT:
+            steps.append(Step("exhaustive", ex, claim, 0.02 + n * SECONDS_PER_CASE, f"{n} assignments"))
+        else:
+            notes.append(f"exhaustive: {n} assignments exceed the planned limit {ENUM_LIMIT}")
+    except Unsupported as exc:
+        notes.append(f"exhaustive: {exc}")
+    red = scale_reduce(claim)
+    if red.claim is not None:
+        try:
+            n = ex.cases(red.claim)
+            if n <= ENUM_LIMIT:
+                steps.append(Step("scale-reduction+exhaustive", ex, red.claim, 0.02 + n * SECONDS_PER_CASE,
+                                  f"{red.why}; {n} assignments"))
+        except Unsupported as exc:
+            notes.append(f"scale-reduction+exhaustive: {exc}")
+    else:
+        notes.append(f"scale reduction: {red.why}")
+    for name in SMT_ORDER:
+        eng = get_engine(name)
+        if engines is not None and name not in engines:
+            continue
+        if not eng.available():
+            notes.append(f"{name}: not installed")
+            continue
+        for label, c in (([("scale-reduction+" + name, red.claim)] if red.claim is not None else [])
+                         + [(name, claim)]):
+            cost = _smt_cost(eng, c)
+            steps.append(Step(label, eng, c, cost, "direct floating-point encoding" if c is claim else red.why))
+    steps.sort(key=lambda s: s.cost)
+    return steps, notes
+
+
+def _run_step(step, timeout, smt2_dir):
+    from qbound.proofs.engines.base import Unsupported
+    if step.method.startswith("lemma:"):
+        from qbound.proofs.reductions import product_lemma, sum_lemma
+        fn = product_lemma if step.extra["kind"] == "product" else sum_lemma
+        v = fn(step.claim.fmt, step.claim.rounding, bound=step.extra["bound"], solver="bitwuzla",
+               timeout=timeout, smt2_dir=smt2_dir)
+        if v.status == "falsified":
+            # the reduction's counterexample is replayed in its own claim; replay it in the user's
+            v = _replay_in(step.claim, v, step.extra["vars"])
+        return v
+    try:
+        return step.engine.decide(step.claim, timeout=timeout, smt2_dir=smt2_dir)
+    except Unsupported as exc:
+        return Verdict("unknown", step.method, "", 0.0, reason=f"unsupported: {exc}")
+
+
+def _replay_in(claim, v, names):
+    """Replay the lemma's counterexample (variables a, b) in the user's claim (variables ``names``)."""
+    from qbound.proofs.engines.base import counterexample_record
+    cx = v.counterexample or {}
+    try:
+        env = {n: Fraction(cx[o]["exact"]) for n, o in zip(names, ("a", "b"))}
+    except (KeyError, TypeError, ValueError):
+        return Verdict("unknown", v.engine, v.engine_version, v.seconds,
+                       reason="reduced counterexample could not be mapped back", details=v.details)
+    return counterexample_record(claim, env, v.engine, v.engine_version, time.perf_counter() - v.seconds,
+                                 v.details)
+
+
+def _vacuity(step, claim, timeout):
+    """True if no assignment satisfies the hypotheses, False if one does, None if unknown."""
+    if not claim.hyps:
+        return False
+    from qbound.proofs.engines import get_engine
+    from qbound.proofs.engines.base import Unsupported
+    from qbound.proofs.scaling import scale_reduce
+    red = scale_reduce(claim).claim
+    if red is not None and not red.hyps:
+        return False   # every reduced point satisfies the range hypotheses (checked by the reduction)
+    c = red if red is not None else (step.claim if step.claim is not None else claim)
+    if not c.hyps:
+        return False
+    ex = get_engine("exhaustive")
+    try:
+        if ex.cases(c) <= ENUM_LIMIT:
+            return not ex.satisfiable(c, timeout=timeout)
+    except Unsupported:
+        pass
+    for name in ("bitwuzla", "z3"):
+        eng = get_engine(name)
+        if eng.available():
+            r = eng.satisfiable(c, timeout=timeout)
+            if r is not None:
+                return not r
+    return None
+
+
+def decide(claim, timeout=30.0, smt2_dir=None, explain=False, cross_check=False, engines=None) -> Verdict:
+    """Decide a built claim by the plan (see module docstring)."""
+    t0 = time.perf_counter()
+    steps, notes = plan(claim, engines)
+    tried = []
+    verdict = None
+    for i, st in enumerate(steps):
+        left = timeout - (time.perf_counter() - t0)
+        if left <= 0.05:
+            tried.append({"method": st.method, "outcome": "skipped: time budget spent"})
+            continue
+        t1 = time.perf_counter()
+        v = _run_step(st, left, smt2_dir)
+        if v.status == "unknown" and v.reason.startswith("unsupported: "):
+            notes.append(f"{st.method}: {v.reason[len('unsupported: '):]}")
+            continue
+        tried.append({"method": st.method, "predicted_s": round(st.cost, 4), "outcome": v.status,
+                      "seconds": round(time.perf_counter() - t1, 4), **({"reason": v.reason} if v.reason else {})})
+        if v.status != "unknown":
+            verdict = v
+            if st.method.startswith("scale-reduction+"):
+                verdict.engine = f"{v.engine}+scale-reduction"
+                verdict.details["reduction"] = st.why
+            chosen = i
+            break
+    if verdict is None:
+        reasons = notes + [f"{t['method']}: {t.get('reason', t['outcome'])}" for t in tried]
+        verdict = Verdict("unknown", "auto", "", 0.0, reason="; ".join(reasons) or "no method applies")
+        chosen = None
+    if verdict.status == "proved":
+        vac = _vacuity(steps[chosen], claim, max(1.0, timeout - (time.perf_counter() - t0)))
+        verdict.vacuous = bool(vac)
+        if vac is None:
+            verdict.details["vacuity"] = "not checked (hypotheses-only query undecided)"
+    verdict.seconds = time.perf_counter() - t0   # the whole decision (vacuity check included)
+    verdict.details["plan"] = tried
+    if explain:
+        verdict.details["explain"] = explain_text(steps, notes, tried)
+    if cross_check and verdict.status != "unknown":
+        verdict.details["cross_check"] = _cross(claim, steps, chosen, verdict, timeout, smt2_dir)
+    return verdict
+
+
+def _cross(claim, steps, chosen, verdict, timeout, smt2_dir):
+    """Decide again with a different method (another engine, or enumeration of the reduced claim)."""
+    first = steps[chosen]
+    base = first.engine.name if first.engine is not None else "lemma"
+    for st in steps[chosen + 1:]:
+        other = st.engine.name if st.engine is not None else "lemma"
+        if other == base:
+            continue
+        v = _run_step(st, timeout, smt2_dir)
+        if v.status == "unknown":
+            continue
+        if v.status != verdict.status:
+            raise Disagreement(f"cross-check disagreement: {first.method} says {verdict.status}, "
+                               f"{st.method} says {v.status} (this is a bug; please report the claim)")
+        return {"method": st.method, "status": v.status, "seconds": round(v.seconds, 4), "agrees": True}
+    return {"method": None, "status": "unknown", "agrees": None,
+            "note": "no second method decided the claim within the timeout"}
+
+
+def explain_text(steps, notes, tried) -> str:
+    lines = ["plan (cheapest predicted first):"]
+    for i, st in enumerate(steps, 1):
+        lines.append(f"  {i}. {st.describe()}")
+    if notes:
+        lines.append("not applicable:")
+        lines += [f"  - {n}" for n in notes]
+    if tried:
+        lines.append("tried:")
+        for t in tried:
+            extra = f" in {t['seconds']} s" if "seconds" in t else ""
+            lines.append(f"  - {t['method']}: {t['outcome']}{extra}" + (f" ({t['reason'][:160]})" if t.get("reason") else ""))
+    return "\n".join(lines)
