@@ -42,3 +42,11 @@ def test_run_and_sweep_with_the_torch_backend(tmp_path, capsys):
 def test_bad_backend_input_exits_2(argv, msg, capsys):
     assert main(argv) == 2
     assert msg in capsys.readouterr().err
+
+
+def test_bench_torch_parts_report_ratios():
+    from qbound.app.bench.torch import bench_adamw_step, bench_quantize
+    r = bench_adamw_step(torch, 4000, 1)
+    assert r["reference"] == "torch.optim.AdamW(foreach=True)" and r["all_bf16"]["ratio"] > 0
+    q = bench_quantize(torch, 4000, 1)
+    assert {"bf16_rne", "fp8_e4m3fn_rne", "bf16_sr"} <= set(q) and isinstance(q["target_met"], bool)

@@ -16,6 +16,7 @@ TOPICS = {
     "harness": "qbound.app.bench.harness:bench_harness",
     "prove": "qbound.app.bench.prove:bench_prove",
     "derive": "qbound.app.bench.derive:bench_derive",
+    "torch": "qbound.app.bench.torch:bench_torch",  # the PyTorch backend (qbound/app/bench/torch.py)
 }
 
 
