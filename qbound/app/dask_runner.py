@@ -352,14 +352,17 @@ class FuturesBar:
         self.reused = int(reused)
         self.total = int(total) + self.reused
         self._lock = threading.Lock()
+        self.label = label
         self.task = progress.add_task(label, total=self.total, completed=self.reused, counts=self._counts())
+        self._show()
 
     def _counts(self) -> str:
         return f"done {self.done}  running {self.running}  failed {self.failed}  reused {self.reused}"
 
     def _show(self):
+        extra = {} if self.own else {"description": f"{self.label} ({self._counts()})"}  # no counts column there
         self.progress.update(self.task, total=self.total, completed=self.done + self.failed + self.reused,
-                             counts=self._counts())
+                             counts=self._counts(), **extra)
 
     def grow(self, n: int = 1):
         with self._lock:
@@ -571,22 +574,18 @@ def measure(units: int = 200, tiny_steps: int = 1, cpu_units: int = 16, cpu_step
     tiny, cpu = grid(units, tiny_steps), grid(cpu_units, cpu_steps)
     warm = grid(4, 1)
     res: dict = {"load_before": os.getloadavg()}
-    sessions = {}
-    try:
-        for n in (1, 2):
-            sessions[n] = DaskSession(DaskTarget("local", n)).__enter__()
-            sessions[n].wait_for_workers(n)
-            timed(on(sessions[n]), warm)
-        timed(lambda cs, p: run_sweep(cs, p, workers=1, progress=False), warm)
-        t_local, t_dask1, t_c1, t_c2 = [], [], [], []
-        for _ in range(repeats):
-            t_local.append(timed(lambda cs, p: run_sweep(cs, p, workers=1, progress=False), tiny))
-            t_dask1.append(timed(on(sessions[1]), tiny))
-            t_c1.append(timed(on(sessions[1]), cpu))
-            t_c2.append(timed(on(sessions[2]), cpu))
-    finally:
-        for s in sessions.values():
-            s.close()
+    local = lambda cs, p: run_sweep(cs, p, workers=1, progress=False)  # noqa: E731
+    timed(local, warm)
+    t_local = [timed(local, tiny) for _ in range(repeats)]
+    t = {}
+    for n in (1, 2):  # one cluster at a time, started and warmed before the clock starts
+        with DaskSession(DaskTarget("local", n)) as session:
+            session.wait_for_workers(n)
+            timed(on(session), warm)
+            if n == 1:
+                t["tiny"] = [timed(on(session), tiny) for _ in range(repeats)]
+            t[n] = [timed(on(session), cpu) for _ in range(repeats)]
+    t_dask1, t_c1, t_c2 = t["tiny"], t[1], t[2]
     med = statistics.median
     res.update({
         "tiny_units": len(tiny), "tiny_steps": tiny_steps, "seconds_local_pool_1": t_local,
@@ -595,6 +594,8 @@ def measure(units: int = 200, tiny_steps: int = 1, cpu_units: int = 16, cpu_step
         "cpu_units": len(cpu), "cpu_steps": cpu_steps, "seconds_cpu_local_1": t_c1, "seconds_cpu_local_2": t_c2,
         "speedup_local2_over_local1": med(t_c1) / med(t_c2), "load_after": os.getloadavg(),
         "cpu_count": os.cpu_count()})
+    import shutil
+    shutil.rmtree(tmp, ignore_errors=True)
     return res
 
 

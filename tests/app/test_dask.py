@@ -146,6 +146,22 @@ def test_parse_target_accepts_the_two_forms_and_refuses_the_rest():
             parse_target(bad)
 
 
+def test_progress_counts_done_running_failed_reused():
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from qbound.app.dask_runner import FuturesBar
+    p = Progress(TextColumn("{task.description}"), BarColumn())  # verify's own Progress: no counts column
+    bar = FuturesBar("dask futures", reused=3, progress=p)
+    bar.grow(5)
+    bar.set_running(2)
+    bar.finished()
+    bar.finished(failed=True)
+    bar.add_reused(1)
+    task = p.tasks[0]
+    assert (task.completed, task.total) == (1 + 1 + 4, 5 + 4)
+    assert task.description == "dask futures (done 1  running 0  failed 1  reused 4)"  # 2 running, 2 ended
+
+
 def test_without_the_extra_dask_is_a_one_line_error_and_the_rest_works(tmp_path):
     """``distributed`` made unimportable in a fresh interpreter: ``--dask`` exits 2 naming the extra,
     and the same sweep without ``--dask`` runs."""
