@@ -18,6 +18,8 @@ def register(sub):
     p.add_argument("--config", metavar="FILE", help="TOML file whose sections replace the defaults "
                                                     "(see --print-config)")
     p.add_argument("--quick", action="store_true", help="a smaller configuration (about a minute; used by CI)")
+    p.add_argument("--full", action="store_true", help="the larger transformer grid (charlm preset cpu, 3 seeds; "
+                                                     "qbound/app/verify/transformer.py)")
     p.add_argument("--out", metavar="DIR", default="qbound-report", help="output folder (default qbound-report)")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: the config's 'workers')")
     p.add_argument("--fresh", action="store_true", help="ignore results stored by an earlier run in DIR/store")
@@ -35,6 +37,10 @@ def run(args) -> int:
         sys.stdout.write(DEFAULT_TOML)
         return 0
     cfg = load_config(args.config, quick=args.quick)
+    if args.full and args.quick:
+        raise InputError("--full and --quick exclude each other")
+    # the transformer evidence (torch backend): off in --quick, the large grid with --full
+    cfg["transformer"] = {"grid": "off" if args.quick else ("full" if args.full else "default")}
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
     from rich.console import Console

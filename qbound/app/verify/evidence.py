@@ -871,4 +871,6 @@ def build_claims(results: dict) -> list[Claim]:
     claims.append(Claim("qbound.lemmas", "qbound",
                         "Every rounding lemma of the suite comes out as expected (no surprise, no unknown).",
                         [ev_lemma_suite(L)]))
+    from qbound.app.verify.transformer import add_evidence  # the same claims on the charlm transformer
+    add_evidence(claims, results)
     return claims

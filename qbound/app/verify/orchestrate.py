@@ -109,6 +109,8 @@ def submit_all(cfg: dict, sched) -> None:
     for kind, fmt, b2, u in F.threshold_units(cfg):
         sub("run", u, "threshold runs")
         sub("facts", F.fact_unit(kind, fmt, th["rounding"], b2), "optimizer facts (proofs)")
+    from qbound.app.verify.transformer import submit as submit_transformer  # torch runs (transformer.py)
+    submit_transformer(cfg, sub)
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -194,7 +196,19 @@ def analyze(cfg: dict, store) -> dict:
                 errors.append({"layer": "qbound.proofs.optimizer_facts" if k == "fact_error" else "numeric run (thresholds)",
                                "status": st_, "error": why, "where": f"{r['kind']} {r['format']} beta2={r['beta2']}"})
     return {"lemmas": lemmas, "derivations": ders, "bounds": bounds_rows, "trajectory": traj,
-            "thresholds": th, "scaling": scaling, "floor": floor, "errors": _dedupe(errors)}
+            "thresholds": th, "scaling": scaling, "floor": floor, "errors": _dedupe(errors),
+            "transformer": _transformer(cfg, store, errors)}
+
+
+def _transformer(cfg, store, errors):
+    """The transformer evidence's runs (qbound/app/verify/transformer.py); their failures are listed."""
+    from qbound.app.verify.transformer import analyze as analyze_transformer
+    t = analyze_transformer(cfg, store)
+    for e in (t or {}).get("errors", []):
+        missing = str(e["error"]).startswith(("ModuleNotFoundError", "ImportError", "TorchMissing", "not run"))
+        errors.append({"layer": "torch run (transformer)", "status": "missing" if missing else "error",
+                       "error": e["error"], "where": e["unit"]})
+    return t
 
 
 def _dedupe(errors):

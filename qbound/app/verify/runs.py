@@ -28,7 +28,8 @@ REL_SLACK = 1e-12   # float64 evaluation slack for inequalities checked along a 
 
 def execute(stage: str, unit: dict) -> dict:
     """Run one unit (in a worker process); returns a JSON-able dict."""
-    fn = {"run": run_unit, "lemmas": lemmas_unit, "theory": theory_unit, "facts": facts_unit}[stage]
+    fn = {"run": run_unit, "lemmas": lemmas_unit, "theory": theory_unit, "facts": facts_unit,
+          "torch": _torch_unit}[stage]
     t0 = time.perf_counter()
     try:
         res = fn(unit)
@@ -38,6 +39,12 @@ def execute(stage: str, unit: dict) -> dict:
                "traceback": traceback.format_exc(limit=6)}
     res["_seconds"] = time.perf_counter() - t0
     return res
+
+
+def _torch_unit(unit: dict) -> dict:
+    """A transformer run on the torch backend (qbound/app/verify/transformer.py)."""
+    from qbound.app.verify.transformer import run_unit as torch_run_unit
+    return torch_run_unit(unit)
 
 
 # ----------------------------------------------------------------------------- runs
