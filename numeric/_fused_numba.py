@@ -3,9 +3,12 @@
 The multi-pass implementation in :mod:`qbound.numeric.optimizers` (``step_reference``) evaluates an
 update rule as a sequence of numpy array operations, each followed by a rounding (Q_M, Q_V, or the
 update arithmetic's U), every one a full pass over memory. The kernels here evaluate the *same
-expression tree* element by element: every float64 operation in the same order (IEEE-754 double
-arithmetic is deterministic; no fast-math, no FMA contraction), every rounding by the scalar
-rounding :func:`qbound.numeric._kernel_numba._one` of the compiled kernel, with the same random
+expression tree* on blocks of BLOCK = 512 elements that stay in cache: each array is read once and
+written once, and every operation is a short loop over the block (vectorizable arithmetic, and
+for each rounding site a loop specialized to its mode). Every float64 operation happens in the same
+order (IEEE-754 double arithmetic is deterministic; no fast-math, no FMA contraction), every
+rounding is the scalar rounding :func:`qbound.numeric._kernel_numba._one` of the compiled kernel,
+with the same random
 stream for stochastic rounding (element j of a call keyed by ``key`` uses SplitMix64(key + (j + 1)
 GAMMA)), so the results are bit-identical to the reference, which the tests check for every format
 family and mode.
@@ -30,43 +33,114 @@ C_M, C_V, C_U = 0, 1, 2
 _INF = np.inf
 
 
+@njit(inline="always", cache=True)
+def _site(qi, qf, keys, c):
+    """The constants of site ``c`` as a tuple of scalars: (active, m, emin, subnormals, mode, k,
+    key, huge, over_pos, over_neg, inf_val)."""
+    return (qi[c, 0] != 0, qi[c, 1], qi[c, 2], qi[c, 3] != 0, qi[c, 4], qi[c, 5], keys[c],
+            qf[c, 0], qf[c, 1], qf[c, 2], qf[c, 3])
+
+
+#: elements per block: every operation of the update is one short loop over a block held in cache
+BLOCK = 512
+
+
+@njit(inline="always", cache=True)
+def _blk(buf, n, s, start, cnt, c, mode):
+    """Round buf[:n] in place at a site with constants ``s`` in rounding mode ``mode`` (a literal
+    in each caller, so the loop is specialized) and add the counts to cnt[c]."""
+    ov = 0
+    nan = 0
+    und = 0
+    huge = s[7]
+    drop = np.uint64(64 - s[5])
+    for i in range(n):
+        x = buf[i]
+        r = np.uint64(0)
+        if mode == 5:
+            r = _mix(s[6] + np.uint64(start + i + 1) * _GAMMA) >> drop
+        y = _u2f(_one(_f2u(x), np.uint64(52), np.int64(1023), np.int64(2047), np.uint64(63),
+                      s[1], s[2], s[3], mode, r, s[5], huge, s[8], s[9], s[10]))
+        ax = abs(x)
+        if ax > huge and ax != _INF:
+            ov += 1
+        if y != y:
+            nan += 1
+        if y == 0.0 and x != 0.0:
+            und += 1
+        buf[i] = y
+    cnt[c, 0] += ov
+    cnt[c, 1] += nan
+    cnt[c, 2] += und
+
+
 @njit(cache=True, nogil=True)
-def _rq(x, c, qi, qf, keys, idx, cnt):
-    """Round the float64 ``x`` at site ``c`` (identity when the site is inactive) and count."""
-    if qi[c, 0] == 0:
-        return x
-    mode = qi[c, 4]
-    k = qi[c, 5]
-    r = np.uint64(0)
-    if mode == 5:
-        r = _mix(keys[c] + np.uint64(idx + 1) * _GAMMA) >> np.uint64(64 - k)
-    y = _u2f(_one(_f2u(x), np.uint64(52), np.int64(1023), np.int64(2047), np.uint64(63),
-                  qi[c, 1], qi[c, 2], qi[c, 3] != 0, mode, r, k, qf[c, 0], qf[c, 1], qf[c, 2], qf[c, 3]))
-    ax = abs(x)
-    if ax > qf[c, 0] and ax != _INF:
-        cnt[c, 0] += 1
-    if y != y:
-        cnt[c, 1] += 1
-    if y == 0.0 and x != 0.0:
-        cnt[c, 2] += 1
-    return y
+def _rb(buf, n, s, start, cnt, c):
+    """Round the block buf[:n] (elements start..start+n-1 of the array) at site ``s`` (nothing when
+    the site is inactive), counting into cnt[c]; one specialized loop per mode."""
+    if not s[0]:
+        return
+    mode = s[4]
+    if mode == 0:
+        _blk(buf, n, s, start, cnt, c, 0)
+    elif mode == 1:
+        _blk(buf, n, s, start, cnt, c, 1)
+    elif mode == 2:
+        _blk(buf, n, s, start, cnt, c, 2)
+    elif mode == 3:
+        _blk(buf, n, s, start, cnt, c, 3)
+    elif mode == 4:
+        _blk(buf, n, s, start, cnt, c, 4)
+    else:
+        _blk(buf, n, s, start, cnt, c, 5)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def adam_paper_kernel(g, m, v, d, a, b, b1, b2, eps, ualpha, qi, qf, keys, cnt):
     """m = Q_M(U(U(b1 m) + g)); v = Q_V(U(U(b2 v) + U(g g))); d = U(U(U(alpha) m) / U(sqrt(U(eps + v))))."""
-    for j in range(a, b):
-        gj = g[j]
-        mj = _rq(_rq(_rq(b1 * m[j], C_U, qi, qf, keys, j, cnt) + gj, C_U, qi, qf, keys, j, cnt),
-                 C_M, qi, qf, keys, j, cnt)
-        gg = _rq(gj * gj, C_U, qi, qf, keys, j, cnt)
-        vj = _rq(_rq(_rq(b2 * v[j], C_U, qi, qf, keys, j, cnt) + gg, C_U, qi, qf, keys, j, cnt),
-                 C_V, qi, qf, keys, j, cnt)
-        num = _rq(ualpha * mj, C_U, qi, qf, keys, j, cnt)
-        den = _rq(np.sqrt(_rq(eps + vj, C_U, qi, qf, keys, j, cnt)), C_U, qi, qf, keys, j, cnt)
-        d[j] = _rq(num / den, C_U, qi, qf, keys, j, cnt)
-        m[j] = mj
-        v[j] = vj
+    sM = _site(qi, qf, keys, C_M)
+    sV = _site(qi, qf, keys, C_V)
+    sU = _site(qi, qf, keys, C_U)
+    tm = np.empty(BLOCK)
+    tv = np.empty(BLOCK)
+    t2 = np.empty(BLOCK)
+    t4 = np.empty(BLOCK)
+    for j0 in range(a, b, BLOCK):
+        n = min(BLOCK, b - j0)
+        for i in range(n):
+            tm[i] = b1 * m[j0 + i]
+        _rb(tm, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            tm[i] = tm[i] + g[j0 + i]
+        _rb(tm, n, sU, j0, cnt, C_U)
+        _rb(tm, n, sM, j0, cnt, C_M)          # m_t
+        for i in range(n):
+            gj = g[j0 + i]
+            t2[i] = gj * gj
+        _rb(t2, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            tv[i] = b2 * v[j0 + i]
+        _rb(tv, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            tv[i] = tv[i] + t2[i]
+        _rb(tv, n, sU, j0, cnt, C_U)
+        _rb(tv, n, sV, j0, cnt, C_V)          # v_t
+        for i in range(n):
+            t2[i] = ualpha * tm[i]
+        _rb(t2, n, sU, j0, cnt, C_U)          # numerator
+        for i in range(n):
+            t4[i] = eps + tv[i]
+        _rb(t4, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            t4[i] = np.sqrt(t4[i])
+        _rb(t4, n, sU, j0, cnt, C_U)          # denominator
+        for i in range(n):
+            t2[i] = t2[i] / t4[i]
+        _rb(t2, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            d[j0 + i] = t2[i]
+            m[j0 + i] = tm[i]
+            v[j0 + i] = tv[i]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -74,57 +148,154 @@ def adam_torch_kernel(g, w, m, v, d, a, b, b2, eps, wd, decoupled, lrwd_u, uc1, 
                       qi, qf, keys, cnt):
     """torch.optim.Adam's arithmetic (L2 decay ``wd`` into g when wd != 0), and with ``decoupled``
     AdamW's d = U(U(lrwd_u w) + d), lrwd_u = U(lr wd); see numeric.optimizers for the formulas."""
-    for j in range(a, b):
-        gj = g[j]
+    sM = _site(qi, qf, keys, C_M)
+    sV = _site(qi, qf, keys, C_V)
+    sU = _site(qi, qf, keys, C_U)
+    tg = np.empty(BLOCK)
+    tm = np.empty(BLOCK)
+    tv = np.empty(BLOCK)
+    t1 = np.empty(BLOCK)
+    t2 = np.empty(BLOCK)
+    for j0 in range(a, b, BLOCK):
+        n = min(BLOCK, b - j0)
+        for i in range(n):
+            tg[i] = g[j0 + i]
         if wd != 0.0:
-            gj = _rq(gj + _rq(wd * w[j], C_U, qi, qf, keys, j, cnt), C_U, qi, qf, keys, j, cnt)
-        m0 = m[j]
-        dm = _rq(uc1 * _rq(gj - m0, C_U, qi, qf, keys, j, cnt), C_U, qi, qf, keys, j, cnt)
-        mj = _rq(_rq(m0 + dm, C_U, qi, qf, keys, j, cnt), C_M, qi, qf, keys, j, cnt)
-        t1 = _rq(v[j] * b2, C_U, qi, qf, keys, j, cnt)
-        t2 = _rq(_rq(uc2 * gj, C_U, qi, qf, keys, j, cnt) * gj, C_U, qi, qf, keys, j, cnt)
-        vj = _rq(_rq(t1 + t2, C_U, qi, qf, keys, j, cnt), C_V, qi, qf, keys, j, cnt)
-        sq = _rq(np.sqrt(vj), C_U, qi, qf, keys, j, cnt)
-        den = _rq(_rq(sq / bc2_sqrt, C_U, qi, qf, keys, j, cnt) + eps, C_U, qi, qf, keys, j, cnt)
-        dj = _rq(ustep * _rq(mj / den, C_U, qi, qf, keys, j, cnt), C_U, qi, qf, keys, j, cnt)
+            for i in range(n):
+                t1[i] = wd * w[j0 + i]
+            _rb(t1, n, sU, j0, cnt, C_U)
+            for i in range(n):
+                tg[i] = tg[i] + t1[i]
+            _rb(tg, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            t1[i] = tg[i] - m[j0 + i]
+        _rb(t1, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            t1[i] = uc1 * t1[i]
+        _rb(t1, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            tm[i] = m[j0 + i] + t1[i]
+        _rb(tm, n, sU, j0, cnt, C_U)
+        _rb(tm, n, sM, j0, cnt, C_M)          # m_t
+        for i in range(n):
+            t1[i] = v[j0 + i] * b2
+        _rb(t1, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            t2[i] = uc2 * tg[i]
+        _rb(t2, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            t2[i] = t2[i] * tg[i]
+        _rb(t2, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            tv[i] = t1[i] + t2[i]
+        _rb(tv, n, sU, j0, cnt, C_U)
+        _rb(tv, n, sV, j0, cnt, C_V)          # v_t
+        for i in range(n):
+            t1[i] = np.sqrt(tv[i])
+        _rb(t1, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            t1[i] = t1[i] / bc2_sqrt
+        _rb(t1, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            t1[i] = t1[i] + eps
+        _rb(t1, n, sU, j0, cnt, C_U)          # denominator
+        for i in range(n):
+            t2[i] = tm[i] / t1[i]
+        _rb(t2, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            t2[i] = ustep * t2[i]
+        _rb(t2, n, sU, j0, cnt, C_U)          # delta
         if decoupled:
-            dj = _rq(_rq(lrwd_u * w[j], C_U, qi, qf, keys, j, cnt) + dj, C_U, qi, qf, keys, j, cnt)
-        d[j] = dj
-        m[j] = mj
-        v[j] = vj
+            for i in range(n):
+                t1[i] = lrwd_u * w[j0 + i]
+            _rb(t1, n, sU, j0, cnt, C_U)
+            for i in range(n):
+                t2[i] = t1[i] + t2[i]
+            _rb(t2, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            d[j0 + i] = t2[i]
+            m[j0 + i] = tm[i]
+            v[j0 + i] = tv[i]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def sgdm_kernel(g, w, m, d, a, b, mu, wd, lr, nesterov, qi, qf, keys, cnt):
     """g = U(g + U(wd w)); b = Q_M(U(U(mu b) + g)); d = U(lr (U(g + U(mu b)) if nesterov else b))."""
-    for j in range(a, b):
-        gj = g[j]
+    sM = _site(qi, qf, keys, C_M)
+    sU = _site(qi, qf, keys, C_U)
+    tg = np.empty(BLOCK)
+    tb = np.empty(BLOCK)
+    t1 = np.empty(BLOCK)
+    for j0 in range(a, b, BLOCK):
+        n = min(BLOCK, b - j0)
+        for i in range(n):
+            tg[i] = g[j0 + i]
         if wd != 0.0:
-            gj = _rq(gj + _rq(wd * w[j], C_U, qi, qf, keys, j, cnt), C_U, qi, qf, keys, j, cnt)
-        bj = _rq(_rq(_rq(mu * m[j], C_U, qi, qf, keys, j, cnt) + gj, C_U, qi, qf, keys, j, cnt),
-                 C_M, qi, qf, keys, j, cnt)
+            for i in range(n):
+                t1[i] = wd * w[j0 + i]
+            _rb(t1, n, sU, j0, cnt, C_U)
+            for i in range(n):
+                tg[i] = tg[i] + t1[i]
+            _rb(tg, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            tb[i] = mu * m[j0 + i]
+        _rb(tb, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            tb[i] = tb[i] + tg[i]
+        _rb(tb, n, sU, j0, cnt, C_U)
+        _rb(tb, n, sM, j0, cnt, C_M)          # b_t
         if nesterov:
-            dv = _rq(gj + _rq(mu * bj, C_U, qi, qf, keys, j, cnt), C_U, qi, qf, keys, j, cnt)
+            for i in range(n):
+                t1[i] = mu * tb[i]
+            _rb(t1, n, sU, j0, cnt, C_U)
+            for i in range(n):
+                t1[i] = tg[i] + t1[i]
+            _rb(t1, n, sU, j0, cnt, C_U)
         else:
-            dv = bj
-        d[j] = _rq(lr * dv, C_U, qi, qf, keys, j, cnt)
-        m[j] = bj
+            for i in range(n):
+                t1[i] = tb[i]
+        for i in range(n):
+            t1[i] = lr * t1[i]
+        _rb(t1, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            d[j0 + i] = t1[i]
+            m[j0 + i] = tb[i]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def muon_momentum_kernel(g, m, nout, a, b, beta, ema, nesterov, qi, qf, keys, cnt):
     """Muon's elementwise part: gg = g (sum) or U((1 - beta) g) (ema); M = Q_M(U(U(beta M) + gg));
     N = U(gg + U(beta M)) with Nesterov, else M (written to ``nout`` only with Nesterov)."""
+    sM = _site(qi, qf, keys, C_M)
+    sU = _site(qi, qf, keys, C_U)
     c1 = 1.0 - beta
-    for j in range(a, b):
-        gj = g[j]
+    tg = np.empty(BLOCK)
+    tm = np.empty(BLOCK)
+    t1 = np.empty(BLOCK)
+    for j0 in range(a, b, BLOCK):
+        n = min(BLOCK, b - j0)
+        for i in range(n):
+            tg[i] = g[j0 + i]
         if ema:
-            gj = _rq(c1 * gj, C_U, qi, qf, keys, j, cnt)
-        mj = _rq(_rq(_rq(beta * m[j], C_U, qi, qf, keys, j, cnt) + gj, C_U, qi, qf, keys, j, cnt),
-                 C_M, qi, qf, keys, j, cnt)
+            for i in range(n):
+                tg[i] = c1 * tg[i]
+            _rb(tg, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            tm[i] = beta * m[j0 + i]
+        _rb(tm, n, sU, j0, cnt, C_U)
+        for i in range(n):
+            tm[i] = tm[i] + tg[i]
+        _rb(tm, n, sU, j0, cnt, C_U)
+        _rb(tm, n, sM, j0, cnt, C_M)          # M_t
         if nesterov:
-            nout[j] = _rq(gj + _rq(beta * mj, C_U, qi, qf, keys, j, cnt), C_U, qi, qf, keys, j, cnt)
-        m[j] = mj
+            for i in range(n):
+                t1[i] = beta * tm[i]
+            _rb(t1, n, sU, j0, cnt, C_U)
+            for i in range(n):
+                nout[j0 + i] = tg[i] + t1[i]
+            _rb(nout[j0:j0 + n], n, sU, j0, cnt, C_U)
+        for i in range(n):
+            m[j0 + i] = tm[i]
 
 
 def run(kernel, n: int, qi, qf, keys, args) -> np.ndarray:

@@ -28,7 +28,8 @@ quantum is a fixed s0 = 23 - m bits of the *pattern*, so kept = a >> s0 and the 
 which then overflows; ties to even look at the last kept mantissa bit, and at the implicit 1 when
 m = 0). Below, the quantum Q = 2^(emin - m) (2^emin when flushed) is fixed in value:
 s = C - max(expf, 1) bits of the significand sig are discarded (C = emin_b + s0, or emin_b + 23 when
-flushed) and the result is the exact float32 product (kept + up) * Q.
+flushed) and the result (kept + up) * Q is assembled from integers (no float arithmetic on
+subnormals, which would cost a microcode assist per vector).
 
 Stochastic rounding compares an integer R in [0, 2^k) with floor(rem 2^(k - s)). R is either taken
 from a caller's array or generated in the kernel from a 64-bit key: R_i = mix(key + (i + 1) * GAMMA)
@@ -224,7 +225,7 @@ def _sr_kernel_arr(xb, out, R, k, frac, bias, expall, signsh, m, emin, subn,
 
 
 @njit(inline="always", cache=True)
-def _one32(b, s0, emin_b, C, mode, r, k, qf, huge, over_pos, over_neg, inf_val):
+def _one32(b, s0, emin_b, C, shl, qadd, kth, mode, r, k, huge, over_pos, over_neg, inf_val):
     """Round one float32 pattern ``b`` (uint32) to a float32 result pattern (see module docstring).
 
     Every intermediate is cut back to 32 bits (numba widens integer arithmetic to 64 bits, LLVM
@@ -267,7 +268,13 @@ def _one32(b, s0, emin_b, C, mode, r, k, qf, huge, over_pos, over_neg, inf_val):
     if normal:
         mag = _u2f32(_U32(kept << sc))
     else:
-        mag = np.float32(_I32(kept)) * qf  # kept <= 2^24: exact, and so is the product
+        # kept * Q, Q = 2^qe0, built in integers (a float product with the subnormal Q would cost a
+        # microcode assist per instruction): below 2^-125 the float32 pattern is value * 2^149, so
+        # kept << (qe0 + 149) (kth = 2^(-125 - qe0), at least 1 so that kept = 0 gives +0); above, the
+        # pattern of float32(kept) (exact, kept <= 2^24) with qe0 added to its exponent field (qadd)
+        lin = _U32(kept << shl)
+        flt = _U32(_f2u32(np.float32(_I32(kept))) + qadd)
+        mag = _u2f32(lin if kept < kth else flt)
     if mag > huge:
         mag = over_neg if neg != _U32(0) else over_pos
     if expf == _U32(255):
@@ -276,43 +283,43 @@ def _one32(b, s0, emin_b, C, mode, r, k, qf, huge, over_pos, over_neg, inf_val):
 
 
 @njit(cache=True, nogil=True)
-def _det32_kernel(xb, outb, s0, emin_b, C, mode, qf, huge, over_pos, over_neg, inf_val):
+def _det32_kernel(xb, outb, s0, emin_b, C, shl, qadd, kth, mode, huge, over_pos, over_neg, inf_val):
     """float32 patterns -> float32 patterns, deterministic modes (one loop per mode, vectorized)."""
     n = xb.size
     z = _U0
     if mode == 0:
         for i in range(n):
-            outb[i] = _one32(xb[i], s0, emin_b, C, 0, z, 64, qf, huge, over_pos, over_neg, inf_val)
+            outb[i] = _one32(xb[i], s0, emin_b, C, shl, qadd, kth, 0, z, 64, huge, over_pos, over_neg, inf_val)
     elif mode == 1:
         for i in range(n):
-            outb[i] = _one32(xb[i], s0, emin_b, C, 1, z, 64, qf, huge, over_pos, over_neg, inf_val)
+            outb[i] = _one32(xb[i], s0, emin_b, C, shl, qadd, kth, 1, z, 64, huge, over_pos, over_neg, inf_val)
     elif mode == 2:
         for i in range(n):
-            outb[i] = _one32(xb[i], s0, emin_b, C, 2, z, 64, qf, huge, over_pos, over_neg, inf_val)
+            outb[i] = _one32(xb[i], s0, emin_b, C, shl, qadd, kth, 2, z, 64, huge, over_pos, over_neg, inf_val)
     elif mode == 3:
         for i in range(n):
-            outb[i] = _one32(xb[i], s0, emin_b, C, 3, z, 64, qf, huge, over_pos, over_neg, inf_val)
+            outb[i] = _one32(xb[i], s0, emin_b, C, shl, qadd, kth, 3, z, 64, huge, over_pos, over_neg, inf_val)
     else:
         for i in range(n):
-            outb[i] = _one32(xb[i], s0, emin_b, C, 4, z, 64, qf, huge, over_pos, over_neg, inf_val)
+            outb[i] = _one32(xb[i], s0, emin_b, C, shl, qadd, kth, 4, z, 64, huge, over_pos, over_neg, inf_val)
 
 
 @njit(cache=True, nogil=True)
-def _sr32_kernel_key(xb, outb, key, start, k, s0, emin_b, C, qf, huge, over_pos, over_neg, inf_val):
+def _sr32_kernel_key(xb, outb, key, start, k, s0, emin_b, C, shl, qadd, kth, huge, over_pos, over_neg, inf_val):
     """float32 -> float32 stochastic rounding, R_i from the SplitMix64 stream (global index)."""
     n = xb.size
     drop = np.uint64(64 - k)
     for i in range(n):
         r = _mix(key + np.uint64(start + i + 1) * _GAMMA) >> drop
-        outb[i] = _one32(xb[i], s0, emin_b, C, 5, r, k, qf, huge, over_pos, over_neg, inf_val)
+        outb[i] = _one32(xb[i], s0, emin_b, C, shl, qadd, kth, 5, r, k, huge, over_pos, over_neg, inf_val)
 
 
 @njit(cache=True, nogil=True)
-def _sr32_kernel_arr(xb, outb, R, k, s0, emin_b, C, qf, huge, over_pos, over_neg, inf_val):
+def _sr32_kernel_arr(xb, outb, R, k, s0, emin_b, C, shl, qadd, kth, huge, over_pos, over_neg, inf_val):
     """float32 -> float32 stochastic rounding with caller-supplied random integers ``R``."""
     n = xb.size
     for i in range(n):
-        outb[i] = _one32(xb[i], s0, emin_b, C, 5, R[i], k, qf, huge, over_pos, over_neg, inf_val)
+        outb[i] = _one32(xb[i], s0, emin_b, C, shl, qadd, kth, 5, R[i], k, huge, over_pos, over_neg, inf_val)
 
 
 @njit(cache=True, nogil=True)
@@ -404,8 +411,8 @@ def round_fast(x, params: dict, mode: str, *, R=None, key=None, k: int = 64, out
     if use32:
         assert k32 is not None
         ob = of.view(np.uint32)
-        c32 = k32[:3]
-        f32 = k32[3:]
+        c32 = k32[:6]
+        f32 = k32[6:]
     else:
         common = (np.uint64(frac), np.int64(bias), np.int64(expall), np.uint64(signsh),
                   np.int64(params["m"]), np.int64(params["emin"]), bool(params["subn"]))

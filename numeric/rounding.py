@@ -327,9 +327,11 @@ def _kernel_params(fmt: FloatFormat, rounding: str, overflow: str) -> dict:
         s0 = 23 - fmt.man_bits
         emin_b = fmt.emin + 127
         C = emin_b + (s0 if fmt.subnormals else 23)
-        qf = 2.0 ** (fmt.emin - fmt.man_bits if fmt.subnormals else fmt.emin)
-        k32 = (np.uint32(s0), np.uint32(emin_b), np.uint32(C), np.float32(qf), np.float32(huge),
-               np.float32(over_pos), np.float32(over_neg), np.float32(inf_val))
+        qe0 = fmt.emin - fmt.man_bits if fmt.subnormals else fmt.emin  # exponent of the fixed quantum
+        shl = min(max(qe0 + 149, 0), 31)
+        kth = min(max(1 << max(-125 - qe0, 0), 1), 1 << 31)
+        k32 = (np.uint32(s0), np.uint32(emin_b), np.uint32(C), np.uint32(shl), np.uint32((qe0 << 23) & 0xFFFFFFFF),
+               np.uint32(kth), np.float32(huge), np.float32(over_pos), np.float32(over_neg), np.float32(inf_val))
     return {"m": fmt.man_bits, "emin": fmt.emin, "subn": fmt.subnormals, "huge": huge,
             "over_pos": over_pos, "over_neg": over_neg, "inf_val": inf_val, "k32": k32}
 
