@@ -125,3 +125,35 @@ def test_counts_match_brute_force(fmt):
     y = np.ldexp(rng.uniform(0.5, 1, 500), rng.integers(-3, 3, 500))  # nothing special: no count
     assert np.array_equal(qz("M", y), qz("M", -y) * -1)
     assert qz.counts["M"] == {"overflow": 0, "nan": 0, "underflow": 0}
+
+
+def test_kernel_site_draws_what_one_call_draws():
+    """A fused kernel's key for an SR component is the draw one Quantizers call would make."""
+    import numpy as np
+    from qbound.numeric.rounding import sr_random_stream
+    plan = QuantPlan.parse("M=fp8_e4m3fn:sr5,V=bf16")
+    a = Quantizers(plan, np.random.SeedSequence(4))
+    b = Quantizers(plan, np.random.SeedSequence(4))
+    x = np.linspace(-3, 3, 101)
+    ref = a("M", x)
+    qi, qf, key = b.kernel_site("M")
+    assert qi[0] == 1 and qi[5] == 5 and qf[0] == 448.0
+    # the same draw: rounding with that key's stream reproduces the call
+    from qbound.numeric.rounding import quantize
+    R = sr_random_stream(key, x.size, 5)
+    assert np.array_equal(quantize(x, "fp8_e4m3fn", "sr", sr_bits=5, sr_random=R), ref)
+    assert a.rngs["M"].integers(0, 2**63) == b.rngs["M"].integers(0, 2**63)
+    qi, _, key = b.kernel_site("V")
+    assert qi[4] == 0 and key == 0  # rne: nothing drawn
+    assert b.kernel_site("U")[0][0] == 0  # no update format: inactive
+
+
+def test_quantizers_use_the_explicit_kernel_api():
+    """Quantizers round through quantize(kernel=...), the same bits on either kernel."""
+    import numpy as np
+    from qbound.numeric import quantplan
+    from qbound.numeric.rounding import quantize
+    x = np.random.default_rng(0).standard_normal(300) * 1e3
+    got = quantplan._round(x, get_format("fp8_e5m2"), "rna", None, "ieee")
+    assert np.array_equal(got, quantize(x, "fp8_e5m2", "rna", kernel="reference"))
+    assert not hasattr(quantplan, "_FAST_OK")

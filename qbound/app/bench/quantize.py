@@ -69,7 +69,7 @@ def bench_quantize(quick: bool = False, *, progress: bool = True) -> dict:
     import ml_dtypes
 
     from qbound.numeric.formats import registry
-    from qbound.numeric.rounding import FAST_MIN_SIZE, _fast_module, quantize
+    from qbound.numeric.rounding import FAST_MIN_SIZE, compiled_kernel, quantize
 
     n = 10**6 if quick else 10**7
     n_sub = 2 * 10**4 if quick else 10**5
@@ -79,7 +79,7 @@ def bench_quantize(quick: bool = False, *, progress: bool = True) -> dict:
     sub = x[:n_sub]
     say = print if progress else (lambda *a, **k: None)
 
-    fast = _fast_module()
+    fast = compiled_kernel()
     t0 = time.perf_counter()
     for mode in MODES:  # load (or compile) every kernel before timing
         quantize(x[:FAST_MIN_SIZE], "bf16", mode, rng=np.random.default_rng(0))
