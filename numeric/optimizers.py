@@ -45,6 +45,14 @@ also applied to Muon's adam_lr); "lr" above means lr_t.
 
 The arithmetic order written above is the one implemented, so a plain float64 implementation written
 the same way agrees bit for bit when the plan is empty (tests/numeric/test_optimizers.py checks this).
+
+Two implementations of every update: ``step_reference`` (numpy, one pass over memory per operation
+and per rounding: the reference) and ``step_fused`` (numeric._fused_numba: one compiled pass per
+parameter reading g, m, v (and x for weight decay) once, every rounding in cache). ``step`` uses
+the fused one whenever it can (:func:`fused_available`); both give the same bits (NaN payloads
+aside, which IEEE 754 leaves open), the same counts, and draw the same random numbers
+(tests/numeric/test_fused.py). For Muon the momentum and Nesterov combination are fused; the polar
+factor is a matrix computation either way.
 """
 from __future__ import annotations
 
