@@ -98,6 +98,11 @@ def import_distributed():
     return distributed
 
 
+def _ignore_sigint() -> None:
+    """Run in each local worker process (in its main thread, where the event loop runs)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _have_bokeh() -> bool:
     import importlib.util
     return importlib.util.find_spec("bokeh") is not None
@@ -131,6 +136,10 @@ class DaskSession:
                     n_workers=self.target.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                     dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
                 self.client = distributed.Client(self.cluster, timeout=self.timeout)
+                try:  # Ctrl-C reaches the whole process group: this process stops the workers itself
+                    self.client.run(_ignore_sigint)
+                except Exception:
+                    pass
             else:
                 try:
                     self.client = distributed.Client(self.target.address, timeout=self.timeout)
