@@ -158,8 +158,8 @@ def read_store(path, kind: str, is_record: Callable[[dict], bool], *, warn: bool
         out.legacy = bool(out.records)
     if warn and out.skipped:
         shown = "; ".join(out.skipped[:4]) + ("; ..." if len(out.skipped) > 4 else "")
-        warnings.warn(StoreWarning(f"{path}: {len(out.skipped)} of {n_lines} lines skipped, their results "
-                                   f"will be recomputed ({shown})"), stacklevel=2)
+        warnings.warn(StoreWarning(f"{path}: {len(out.skipped)} of {n_lines} lines skipped; a resumed run "
+                                   f"recomputes them ({shown})"), stacklevel=2)
     return out
 
 

@@ -319,11 +319,12 @@ _ignore_sigint = worker_init  # the old name
 
 
 def stop_pool(ex, futures=()) -> None:
-    """Stop a ProcessPoolExecutor now: cancel pending futures, terminate (then kill) its workers and
-    reap them, so no worker outlives an interrupted parent."""
-    for f in futures:
-        f.cancel()
+    """Stop a ProcessPoolExecutor now: terminate (then kill) its workers and reap them, so no worker
+    outlives an interrupted parent. The pending futures are left to the pool, which fails them
+    with BrokenProcessPool (cancelling them here as well makes its manager thread print an
+    InvalidStateError traceback); ``futures`` is accepted for the callers' convenience."""
     procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=False)
     for p in procs:
         try:
             p.terminate()
@@ -337,7 +338,6 @@ def stop_pool(ex, futures=()) -> None:
                 p.join(timeout=2)
         except Exception:  # pragma: no cover
             pass
-    ex.shutdown(wait=False, cancel_futures=True)
 
 
 def _run_pool(todo, workers, write, advance):

@@ -192,7 +192,14 @@ def _worker_died(exc) -> bool:
 def main(argv=None) -> int:
     import signal
     import threading
-    warnings.showwarning = _show_warning
+    old_show, warnings.showwarning = warnings.showwarning, _show_warning
+    try:
+        return _main(argv, signal, threading)
+    finally:
+        warnings.showwarning = old_show
+
+
+def _main(argv, signal, threading) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -1,0 +1,468 @@
+"""Fault injection (issue 10): torn, corrupt, edited and non-UTF-8 stores, a full disk, a killed
+worker, SIGTERM to a real process, unwritable paths, absurd sizes. Every test checks that nothing
+already stored is lost and that the final results equal those of an uninterrupted run."""
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import pytest
+
+from qbound.app.cli import main
+from qbound.app.verify.orchestrate import verify
+from qbound.app.verify.store import ResultStore
+from qbound.numeric import jsonlstore as J
+from qbound.numeric.errors import InputError
+from qbound.numeric.sweep import SweepSpec, load_results, run_sweep
+
+SPEC = dict(problem="matrix-ls", problem_kw={"m": 6, "n": 4, "N": 40, "batch": 8},
+            optimizers=("adam",), components=("V",), bits=(2, 5), seeds=(0, 1), steps=12)
+SWEEP_ARGV = ["sweep", "--problem", "matrix-ls", "--problem-args", "m=6,n=4,N=40,batch=8", "--optimizers", "adam",
+              "--components", "V", "--bits", "2,5", "--seeds", "0-1", "--steps", "12"]
+
+
+def _strip(recs):
+    return {r["key"]: {k: v for k, v in r.items() if k != "seconds"} for r in recs}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The records of an uninterrupted sweep."""
+    return _strip(run_sweep(SweepSpec(**SPEC), tmp_path_factory.mktemp("ref") / "s.jsonl", progress=False))
+
+
+def _lines(path):
+    return path.read_bytes().split(b"\n")
+
+
+# ----------------------------------------------------------------------------- the store format
+def test_checksum_rejects_an_edited_record():
+    line = J.seal({"key": "k", "result": {"v": 1.25}})
+    assert J.check_record(json.loads(line))
+    assert not J.check_record(json.loads(line.replace("1.25", "1.5")))      # the deliberately wrong variant
+    assert not J.check_record({"key": "k", "result": {"v": 1.25}})           # no checksum at all
+
+
+def test_legacy_store_without_header_or_checksums_is_read(tmp_path, reference):
+    """Schema 1 (no header, no checksums) stays readable; new records are appended with checksums."""
+    p = tmp_path / "old.jsonl"
+    recs = list(reference.values())
+    p.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in recs[:3]))
+    assert len(run_sweep(SweepSpec(**SPEC), p, progress=False)) == len(reference)
+    lines = p.read_text().splitlines()
+    assert "checksum" not in json.loads(lines[0]) and "checksum" in json.loads(lines[-1])
+    assert _strip(load_results(p)) == reference
+
+
+def test_a_store_of_the_other_kind_is_refused(tmp_path):
+    s = ResultStore(tmp_path / "v")
+    s.put("run", {"k": 1}, {"v": 1})
+    before = (tmp_path / "v" / "run.jsonl").read_bytes()
+    with pytest.raises(InputError, match="is a qbound verify store"):
+        run_sweep(SweepSpec(**SPEC), tmp_path / "v" / "run.jsonl", progress=False)
+    assert (tmp_path / "v" / "run.jsonl").read_bytes() == before
+
+
+# ----------------------------------------------------------------------------- sweep store faults
+@pytest.mark.parametrize("fault", ["edit", "garbage", "non_utf8", "torn_middle"])
+def test_sweep_recomputes_a_damaged_record_only(tmp_path, reference, fault, monkeypatch):
+    out = tmp_path / "s.jsonl"
+    run_sweep(SweepSpec(**SPEC), out, progress=False)
+    lines = _lines(out)
+    victim = json.loads(lines[2])
+    if fault == "edit":      # a value edited by hand: used as-is before checksums
+        lines[2] = lines[2].replace(b'"final_grad_norm2": ', b'"final_grad_norm2": 1')
+    elif fault == "garbage":
+        lines[2] = b"#$%^ not json"
+    elif fault == "non_utf8":
+        lines[2] = lines[2][:40] + b"\xff\xfe" + lines[2][42:]
+    else:                    # a torn write in the middle of the file (a crash, then appends)
+        lines[2] = lines[2][: len(lines[2]) // 2]
+    out.write_bytes(b"\n".join(lines))
+    import qbound.numeric.sweep as sw
+    calls = []
+    orig = sw.run_config
+    monkeypatch.setattr(sw, "run_config", lambda c: calls.append(c["key"]) or orig(c))
+    with pytest.warns(J.StoreWarning, match="line 3"):
+        recs = run_sweep(SweepSpec(**SPEC), out, progress=False)
+    assert calls == [victim["key"]]              # only the damaged record is recomputed
+    assert _strip(recs) == reference
+    with pytest.warns(J.StoreWarning):           # the damaged line stays (append-only) and is skipped
+        assert _strip(load_results(out)) == reference
+
+
+def test_plot_reads_a_store_with_a_non_utf8_byte(tmp_path, capsys):
+    out = tmp_path / "s.jsonl"
+    run_sweep(SweepSpec(**SPEC), out, progress=False)
+    with open(out, "ab") as fh:
+        fh.write(b'{"key": "\xff"}\n')
+    assert main(["plot", str(out), "--out-dir", str(tmp_path / "p")]) == 0
+    err = capsys.readouterr().err
+    assert "qbound: warning:" in err and "not UTF-8" in err
+
+
+def test_enospc_during_sweep_keeps_every_record(tmp_path, reference, monkeypatch, capsys):
+    out = tmp_path / "s.jsonl"
+    real_write = os.write
+    n = {"calls": 0}
+
+    def full_disk(fd, data):
+        n["calls"] += 1
+        if n["calls"] == 4:  # the header and two records fit; half of the third, then the disk is full
+            real_write(fd, bytes(data)[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+    monkeypatch.setattr(os, "write", full_disk)
+    assert main(SWEEP_ARGV + ["--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no space left on device" in err[0] and "kept" in err[0]
+    assert out.read_bytes().endswith(b"\n")                    # the partial record was cut back
+    assert len(load_results(out)) == 2
+    monkeypatch.setattr(os, "write", real_write)
+    assert main(SWEEP_ARGV + ["--out", str(out)]) == 0         # resume
+    assert _strip(load_results(out)) == reference
+
+
+_KILL = {}  # set by a test before the pool forks: what the worker-side wrappers below kill
+
+
+def _sweep_run_that_dies(c):
+    """In a forked worker: the OOM killer's SIGKILL for one grid point, else the real run."""
+    import qbound.numeric.sweep as sw
+    if c["key"] == _KILL.get("key"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _KILL["orig"](c) if "orig" in _KILL else sw.run_config(c)
+
+
+def _execute_that_dies(stage, unit):
+    """In a forked worker: SIGKILL the first run unit (a marker file makes it happen once)."""
+    marker = _KILL["marker"]
+    if stage == "run" and not os.path.exists(marker):
+        with open(marker, "w") as fh:
+            fh.write("x")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _KILL["orig_execute"](stage, unit)
+
+
+def test_a_killed_sweep_worker_is_reported_and_resume_completes(tmp_path, reference, monkeypatch, capsys):
+    import qbound.numeric.sweep as sw
+    out = tmp_path / "s.jsonl"
+    keys = list(reference)
+    orig = sw.run_config
+    monkeypatch.setitem(_KILL, "key", keys[3])
+    monkeypatch.setitem(_KILL, "orig", orig)
+    monkeypatch.setattr(sw, "run_config", _sweep_run_that_dies)
+    assert main(SWEEP_ARGV + ["--workers", "2", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "worker process died" in err[0]
+    kept = _strip(load_results(out)) if out.exists() else {}
+    assert all(reference[k] == v for k, v in kept.items())     # what was written is right
+    monkeypatch.setattr(sw, "run_config", orig)
+    assert main(SWEEP_ARGV + ["--workers", "2", "--out", str(out)]) == 0
+    assert _strip(load_results(out)) == reference
+
+
+# ----------------------------------------------------------------------------- verify store faults
+def _tiny_cfg():
+    from qbound.app.verify.config import default_config, validate
+    q = default_config(quick=True)
+    return validate({
+        **q, "seeds": [0], "workers": 1,
+        "lemmas": {"enabled": False, "suite": "default", "formats": [], "roundings": []},
+        "derive": {"names": []},
+        "grid": {"components": ["V"], "mantissa": [2, 3, 4], "exponent_bits": 8, "rounding": "rne", "steps": 20,
+                 "compare_bits": [], "case": [{"optimizer": "adam", "problem": "quadratic",
+                                               "problem_args": {"d": 4, "sigma": 0.5}, "hparams": {"lr": 0.01}}]},
+        "trajectory": {"plans": [], "steps": 5},
+        "thresholds": {**q["thresholds"], "formats": []},
+        "scaling": {**q["scaling"], "components": [], "floor_plans": [], "compare_with": []},
+    })
+
+
+def _results(store_dir):
+    s = ResultStore(store_dir)
+    return {(st, r["key"]): r["result"] for st in ("run", "facts", "lemmas", "theory") for r in s.records(st)}
+
+
+@pytest.fixture(scope="module")
+def verify_reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("vref") / "r"
+    verify(_tiny_cfg(), out, show_progress=False)
+    return _results(out / "store")
+
+
+def test_verify_recomputes_an_edited_and_a_non_utf8_record(tmp_path, verify_reference):
+    out = tmp_path / "r"
+    verify(_tiny_cfg(), out, show_progress=False)
+    p = out / "store" / "run.jsonl"
+    lines = _lines(p)
+    rec = json.loads(lines[1])
+    edited = dict(rec, result={**rec["result"], "final": 123.0})   # by hand: the old checksum stays
+    lines[1] = json.dumps(edited, sort_keys=True).encode()
+    lines[2] = lines[2][:30] + b"\xff" + lines[2][31:]
+    p.write_bytes(b"\n".join(lines))
+    with pytest.warns(J.StoreWarning, match="checksum mismatch") as w:
+        r = verify(_tiny_cfg(), out, show_progress=False)
+    assert any("not UTF-8" in str(x.message) for x in w)
+    assert r["run"]["units_computed"] == 2
+    assert _results(out / "store") == verify_reference
+    assert ResultStore(out / "store").get("run", rec["unit"])["result"] == verify_reference[("run", rec["key"])]
+
+
+def test_enospc_during_verify_keeps_the_store(tmp_path, verify_reference, monkeypatch, capsys):
+    out = tmp_path / "r"
+    real_write = os.write
+    n = {"calls": 0}
+
+    def full_disk(fd, data):
+        n["calls"] += 1
+        if n["calls"] > 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+    cfg_path = tmp_path / "c.toml"
+    cfg_path.write_text(_toml(_tiny_cfg()))
+    monkeypatch.setattr(os, "write", full_disk)
+    assert main(["verify", "--config", str(cfg_path), "--out", str(out), "--no-progress"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("qbound verify")]
+    assert len(err) == 1 and "no space left on device" in err[0]
+    kept = _results(out / "store")
+    assert kept and all(verify_reference[k] == v for k, v in kept.items())
+    monkeypatch.setattr(os, "write", real_write)
+    verify(_tiny_cfg(), out, show_progress=False)
+    assert _results(out / "store") == verify_reference
+
+
+def test_a_killed_verify_worker_is_reported(tmp_path, verify_reference, monkeypatch):
+    import qbound.app.verify.sched as S
+    from concurrent.futures.process import BrokenProcessPool
+    out = tmp_path / "r"
+    orig = S.execute
+    monkeypatch.setitem(_KILL, "marker", str(tmp_path / "killed"))
+    monkeypatch.setitem(_KILL, "orig_execute", orig)
+    monkeypatch.setattr(S, "execute", _execute_that_dies)
+    with pytest.raises(BrokenProcessPool):
+        verify(_tiny_cfg(), out, workers=2, show_progress=False)
+    monkeypatch.setattr(S, "execute", orig)
+    verify(_tiny_cfg(), out, workers=2, show_progress=False)
+    assert _results(out / "store") == verify_reference
+
+
+def _toml(cfg) -> str:
+    """The tiny config as TOML (only what the CLI test needs)."""
+    def val(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + "}"
+        return repr(v)
+    out = [f"seeds = {val(cfg['seeds'])}", f"workers = {cfg['workers']}"]
+    for sec in ("lemmas", "derive", "grid", "trajectory", "thresholds", "scaling"):
+        out.append(f"[{sec}]")
+        for k, v in cfg[sec].items():
+            if k != "case":
+                out.append(f"{k} = {val(v)}")
+    for case in cfg["grid"]["case"]:
+        out.append("[[grid.case]]")
+        out.extend(f"{k} = {val(v)}" for k, v in case.items())
+    return "\n".join(out) + "\n"
+
+
+# ----------------------------------------------------------------------------- signals, real processes
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(x) for x in fh.read().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs /proc")
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143),
+                                      pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow)])
+def test_signal_to_a_real_sweep_stops_workers_and_keeps_the_store(tmp_path, sig, code):
+    out = tmp_path / "s.jsonl"
+    argv = [sys.executable, "-m", "qbound.app.cli", "sweep", "--problem", "matrix-ls", "--optimizers", "adam",
+            "--components", "V", "--bits", "1-52", "--seeds", "0-3", "--steps", "3000", "--workers", "2",
+            "--out", str(out)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t0 = time.monotonic()
+    workers = []
+    while time.monotonic() - t0 < 60:
+        workers = [c for c in _children(proc.pid)]
+        if out.exists() and len(_lines(out)) > 3 and len(workers) >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    err = err.decode()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    deadline = time.monotonic() + 5
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert workers and not any(_alive(w) for w in workers)     # no worker outlives the parent
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kept = load_results(out)
+    assert len(kept) >= 2                                      # finished runs are kept and readable
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs /proc")
+def test_sigterm_to_a_real_verify_quick_stops_its_workers(tmp_path):
+    out = tmp_path / "r"
+    proc = subprocess.Popen([sys.executable, "-m", "qbound.app.cli", "verify", "--quick", "--out", str(out),
+                             "--no-progress", "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t0 = time.monotonic()
+    workers = []
+    while time.monotonic() - t0 < 60:
+        workers = _children(proc.pid)
+        stored = sum(len(_lines(p)) for p in (out / "store").glob("*.jsonl")) if (out / "store").exists() else 0
+        if len(workers) >= 2 and stored > 4:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    err = err.decode()
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "terminated" in err
+    deadline = time.monotonic() + 5
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert workers and not any(_alive(w) for w in workers)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert sum(len(ResultStore(out / "store").records(s)) for s in ("lemmas", "theory", "run", "facts")) > 0
+
+
+# ----------------------------------------------------------------------------- paths and sizes
+@pytest.mark.parametrize("argv,needle", [
+    (["run", "adam", "--steps", "5", "--out", "/nonexistent/r.json"], "does not exist"),
+    (["run", "adam", "--steps", "5", "--out", ""], "empty"),
+    (["sweep", "--out", "{tmp}"], "is a directory"),
+    (["verify", "--out", "{file}"], "is a file"),
+    (["verify", "--out", ""], "empty"),
+    (["plot", "{file}", "--out-dir", "{file}"], "is a file"),
+    (["bench", "all", "--json", "{tmp}"], "is a directory"),
+    (["derive", "adam", "--json", "{tmp}"], "is a directory"),
+    (["prove", "--claim", "x < 1", "--format", "fp8", "--json", "{tmp}"], "is a directory"),
+    (["prove", "--claim", "x < 1", "--format", "fp8", "--smt2-dir", "{file}"], "is a file"),
+])
+def test_unusable_output_paths_are_refused_before_any_work(tmp_path, capsys, argv, needle):
+    f = tmp_path / "f.txt"
+    f.write_text("keep me\n")
+    argv = [a.replace("{tmp}", str(tmp_path)).replace("{file}", str(f)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]
+    assert f.read_text() == "keep me\n"
+
+
+def test_read_only_folder_is_refused(tmp_path, capsys, monkeypatch):
+    import qbound.app.cli as cli
+    real = os.access
+    monkeypatch.setattr(cli.os, "access", lambda p, mode: False if str(p) == str(tmp_path) else real(p, mode))
+    assert main(["run", "adam", "--steps", "3", "--out", str(tmp_path / "r.json")]) == 2
+    assert "not writable" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")
+def test_read_only_folder_for_real(tmp_path, capsys):
+    d = tmp_path / "ro"
+    d.mkdir()
+    d.chmod(0o500)
+    try:
+        assert main(["sweep", "--out", str(d / "s.jsonl")]) == 2
+        assert main(["verify", "--out", str(d / "r")]) == 2
+    finally:
+        d.chmod(0o700)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["sweep", "--bits", "1-1000000000", "--steps", "5"], "mantissa bits"),
+    (["sweep", "--bits", "1-52", "--seeds", "0-100000", "--steps", "5"], "at most"),
+    (["sweep", "--seeds", "-1"], "seeds must be"),
+    (["sweep", "--optimizers", "adam", "--steps", "100000000000"], "--steps"),
+    (["run", "adam", "--steps", "100000000000000000000"], "--steps"),
+    (["run", "adam", "--steps", "5", "--problem", "quadratic", "--problem-args", "d=100000000000"], "GiB"),
+    (["run", "adam", "--steps", "5", "--problem", "matrix-ls", "--problem-args", "m=100000,n=100000"], "GiB"),
+    (["run", "adam", "--steps", "5", "--problem-args", "d=1.5"], "positive integer"),
+    (["run", "adam", "--steps", "5", "--hp", "lr=abc"], "lr=abc"),
+    (["run", "adam", "--steps", "5", "--hp", "lr=nan"], "finite"),
+    (["run", "adam", "--steps", "5", "--lr", "inf"], "finite"),
+    (["run", "adam", "--steps", "5", "--quant", "V=bf16:sr\u00b2"], "plan"),
+    (["run", "adam", "--steps", "5", "--seed", "-1"], "--seed"),
+    (["quantize", "--format", "bf16", "--rounding", "sr", "--seed", "-1", "0.5"], "--seed"),
+    (["quantize", "--format", "bf16", "0." + "1" * 30000], "characters"),
+    (["prove", "--suite", "quick", "--jobs", "0"], "--jobs"),
+    (["sweep", "--workers", "0"], "--workers"),
+    (["mantissa", "adam", "--T", "10.5"], "whole number"),
+])
+def test_absurd_inputs_give_one_line_and_exit_2(tmp_path, capsys, argv, needle):
+    if argv[0] == "sweep":
+        argv = argv + ["--out", str(tmp_path / "s.jsonl")]
+    t0 = time.monotonic()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
+    assert time.monotonic() - t0 < 30   # refused at once, not after building the grid (not a timing claim)
+
+
+def test_long_decimal_is_rounded_exactly(capsys):
+    assert main(["quantize", "--exact", "--json", "--format", "bf16", "0." + "1" * 5000]) == 0
+    rec = json.loads(capsys.readouterr().out)["results"][0]
+    assert rec["value"] == "0.111328125" and rec["x"].startswith("0.1111111111")
+
+
+def test_names_are_case_insensitive_everywhere(tmp_path, capsys):
+    assert main(["quantize", "--format", "BF16", "--rounding", "RNE", "--json", "0.3"]) == 0
+    assert json.loads(capsys.readouterr().out)["rounding"] == "rne"
+    out = tmp_path / "s.jsonl"
+    assert main(["sweep", "--optimizers", "Adam", "--components", "v", "--bits", "2", "--steps", "3",
+                 "--rounding", "RNE", "--problem", "Rosenbrock", "--out", str(out)]) == 0
+    assert {r["config"]["optimizer"] for r in load_results(out)} == {"adam"}
+    assert main(["run", "ADAM", "--steps", "3", "--problem", "ROSENBROCK"]) == 0
+
+
+# ----------------------------------------------------------------------------- configuration faults
+@pytest.mark.parametrize("text,needle", [
+    (b"seeds = [0]\n# \xff\xfe\n", "not UTF-8"),
+    (b"[grid]\nsteps = 1000000000\n", "grid.steps"),
+    (b"[scaling]\nT = {min = 64, max = 9000000000000000000, factor = 2}\n", "scaling.T"),
+    (b'[[grid.case]]\noptimizer = "adam"\nproblem = "rosenbrock"\nhparams = {lr = "abc"}\n', "hparams"),
+    (b'[[grid.case]]\noptimizer = "adam"\nproblem = "rosenbrock"\nhparams = {lrr = 0.1}\n', "hparams"),
+    (b'[[grid.case]]\noptimizer = "adam"\nproblem = "quadratic"\nproblem_args = {d = 100000000}\n', "problem_args"),
+    (b'[[grid.case]]\noptimizer = "adam"\nproblem = "quadratic"\nproblem_args = {dd = 3}\n', "problem_args"),
+    (b'[lemmas]\nsuite = "defualt"\n', "lemmas.suite"),
+    (b"[thresholds]\nbeta2 = [nan]\n", "finite"),
+    (b"[scaling]\nhparams = {eps = inf}\n", "finite"),
+])
+def test_bad_config_is_refused_at_load_time(tmp_path, capsys, text, needle):
+    p = tmp_path / "c.toml"
+    p.write_bytes(text)
+    assert main(["verify", "--config", str(p), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
+    assert not (tmp_path / "r").exists()          # nothing ran
+
+
+def test_config_suite_names_match_the_prover():
+    from qbound.app.verify.config import SUITES
+    from qbound.proofs.suite import SUITES as PROOF_SUITES
+    assert tuple(SUITES) == tuple(PROOF_SUITES)
