@@ -327,11 +327,13 @@ def _is_failure(res) -> bool:
 
 
 class _term_as_interrupt:
-    """While active (main thread only), SIGTERM raises KeyboardInterrupt, as Ctrl-C does."""
+    """While active (main thread only), SIGTERM raises KeyboardInterrupt, as Ctrl-C does, unless a
+    handler is installed already (the command line's raises its own KeyboardInterrupt, exit 143)."""
 
     def __enter__(self):
         self.old = None
-        if threading.current_thread() is threading.main_thread():
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)):
             def on_term(signum, frame):
                 raise KeyboardInterrupt
             self.old = signal.signal(signal.SIGTERM, on_term)

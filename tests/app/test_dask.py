@@ -308,10 +308,10 @@ def test_sigterm_cancels_a_dask_sweep_keeping_the_store_and_the_local_pool_resum
         time.sleep(0.01)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=60)
-    assert p.returncode == 130, err
+    assert p.returncode == 143, err  # the command line's SIGTERM status
     n = lines(out)
     assert 10 <= n < 40, n
-    assert "interrupted" in err
+    assert "terminated" in err and "Traceback" not in err
     with cluster.session() as s:  # the cancelled futures are gone from the cluster
         assert not any(s.client.processing().values())
     mine = [c for c in configs if c["seed"] < 2]
