@@ -5,11 +5,9 @@ Public API (the "bounds" contract in CONTRACTS.md):
 * ``derive(name) -> Derivation`` for ``"adam"`` | ``"muon"``: ``.bound`` (SymPy), ``.conditions``
   (SymPy relations), ``.steps`` (named :class:`~bounds.derivation.Step` objects with their checks,
   status "passed"/"failed" and worst margin), ``.premises``, ``.to_dict()``, ``.latex()``.
-  Adam: ``.bound`` holds for 0 <= beta1; for beta1 > 0 and q > 0 it still rests on the premise
-  ``cited.momentum_quantized`` (Défossez Thm 4's momentum summation with the quantized pieces
-  substituted). ``.extras["bound_beta1_0"]`` is the fully derived beta1 = 0 bound (Thm 2 form);
-  ``.extras["bound_momentum_quantized_derived"]`` is a fully derived beta1 > 0 bound
-  (bounds.adam_momentum), a different closed form that does not imply ``.bound`` everywhere.
+  Adam: ``.bound`` holds for 0 <= beta1: for beta1 > 0 it is the fully derived quantized momentum bound
+  (bounds.adam_momentum.BOUND_MQ, no cited premise); ``.extras["bound_beta1_0"]`` is the fully derived
+  beta1 = 0 bound (Thm 2 form).
   Muon: nuclear-norm bound under spectral smoothness, exact polar factor of the quantized momentum.
 * ``evaluate_bound(name, values) -> float``: the bound at concrete values (a dict keyed by symbol
   name, e.g. ``{"T": 1e4, "alpha": 1e-2, ...}``); raises InputError naming missing symbols; returns

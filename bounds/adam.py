@@ -35,16 +35,13 @@ trick, the gradient gap via smoothness, the ratio facts, the geometric sums, the
 N~, the assembly), giving a bound BOUND_M0 that is <= Theorem 4 term by term (step
 ``momentum.vs_thm4``; constants 6 vs 12 on the R^2 term and sqrt(1+beta1)/2 vs 2 on the L^2
 term).  So at q = 0 the bound below (which equals Theorem 4 exactly there, checked) is derived.
-What is still cited (premise ``cited.momentum_quantized``) is how the quantization errors enter
-that skeleton: the quantized ingredients derived and checked here (envelopes with effective decays
-beta1 (1 + q_M), beta2 (1 - q_V), the quantized sum-of-ratios lemma, the G/M/V bias terms, the
-momentum-rounding bias kappa_e, the growth of ||x_t||) are inserted into the Thm 4 form by the
-same pattern as in the beta1 = 0 chain; that insertion is not re-derived step by step for the
-lagged terms, and results that use the q-dependence of the beta1 > 0 bound say so.  A different,
-fully derived quantized beta1 > 0 bound (every step checked) is
-``extras["bound_momentum_quantized_derived"]`` (bounds.adam_momentum.quantized_bound); it does not
-imply the API bound everywhere, so the API bound (kept stable for the other layers) keeps its
-cited premise.
+For q > 0 the bound returned for beta1 > 0 is the fully derived quantized momentum bound
+(bounds.adam_momentum.quantized_bound = BOUND_MQ: quantized lag lemma for every lag k, quantized ratio
+facts, the geometric closed forms, and the assembly ``momentum.assembly_q.bound``, whose premises are the
+summed step conclusions and whose conclusion is the bound).  It replaces the Thm 4 form with quantized
+ingredients, which rested on a cited premise that multiplied the G/V and W bias terms by (1 - beta1): in the
+derivation the lag sum sum_k beta1^k = 1/(1 - beta1) cancels the (1 - beta1) of alpha_t, so that form
+understated its W term by the factor 1/(1 - beta1) (10x at beta1 = 0.9).  No premise is cited.
 """
 from __future__ import annotations
 
@@ -54,9 +51,9 @@ from functools import lru_cache
 import sympy as sp
 
 from qbound.bounds.adam_base import (  # noqa: F401  (the derivation's names stay importable from here)
-    BOUND, BOUND0, BOUND1, CONDITIONS, CONDITIONS0, CONDITIONS1, Check, Cq, Delta, EXACT_CONFIGS,
+    BOUND0, CONDITIONS0, Check, Cq, Delta, EXACT_CONFIGS,
     Eq_, Gamma, Gamma2, HARNESS_PLANS, KAPPA_E_RAW, L, Lam, Ntil, PREMISES, Premise, Q0, QSYMS, R, Rh,
-    SYMBOLS, T, TERMS0, TERMS1, THM2, THM4, TRAJ_PLANS, U0, U1, Vmax, X0, X_0, X_1,
+    SYMBOLS, T, TERMS0, THM2, THM4, TRAJ_PLANS, U0, U1, Vmax, X0, X_0, X_1,
     _E2, _E4, _adam_bound_at, _beta_cert, _branchB, _check_q0_reduction, _dd_params, _eval_expr, _ln, _mp,
     _sample_q, _x, adam_states, alpha, bchk2, beta1, beta2, bhat1, bhat2, check_denominator,
     check_descent_direction, check_envelope_m, check_envelope_v, check_envelopes_trajectory,
@@ -64,7 +61,14 @@ from qbound.bounds.adam_base import (  # noqa: F401  (the derivation's names sta
     check_theorem_exact_expectation, check_update_bound, check_w_bias, d, eps, evaluate_expr, kappa, kappa_e,
     log_uniform, phiV, q_G, q_M, q_V, q_W, ratio_q, resolve_q0, rho)
 from qbound.bounds.derivation import Derivation, Step, check_identity
-from qbound.bounds.adam_momentum import BOUND_M0, CONDITIONS_M0, build_momentum_steps, build_quantized_steps, quantized_bound
+from qbound.bounds.adam_momentum import (BOUND_M0, BOUND_MQ, CONDITIONS_M0, CONDITIONS_MQ, TERMS_MQ,
+                                         build_momentum_steps, build_quantized_steps, momentum_proof_items, prove_momentum,
+                                         quantized_bound)
+
+# beta1 > 0: the API bound is the fully derived quantized momentum bound (bounds.adam_momentum, conclusion of
+# momentum.assembly_q.bound); the Thm 4 form with quantized ingredients that rested on a cited premise is gone
+BOUND1, CONDITIONS1, TERMS1 = BOUND_MQ, list(CONDITIONS_MQ), dict(TERMS_MQ)
+BOUND, CONDITIONS = BOUND1, CONDITIONS1
 
 
 PROOF_SYMBOLS = {"T": T, "alpha": alpha, "beta2": beta2, "eps": eps, "R": R, "L": L, "d": d, "Delta": Delta, "q_W": q_W,
@@ -138,14 +142,19 @@ def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = Tru
                       uses=("round.M", "envelope.v")))
     steps.extend(build_momentum_steps(n=n, exact_all=exact_all))
     steps.extend(build_quantized_steps(n=n, exact_all=exact_all, trajectory=trajectory))
-    steps.append(Step("telescope.momentum", "beta1 > 0: the quantized ingredients inserted in the Thm 4 form; at q = 0 it equals Thm 4, "
-                      "which the derived skeleton implies (momentum.vs_thm4); the q-dependence of the lagged terms is cited "
-                      "(cited.momentum_quantized)",
-                      [_check_q0_reduction(BOUND1, THM4, "Défossez Thm 4")]
-                      + ([check_theorem_exact_expectation(beta1_=0.5), check_theorem_exact_expectation(beta1_=0.8)] if trajectory else []),
-                      relation=BOUND1,
-                      uses=("momentum.vs_thm4", "cited.momentum_quantized", "envelope.update", "momentum.bias", "descent.w_bias",
-                            "lemma.sum_of_ratios_q"), cited=True))
+    mproofs = prove_momentum()
+    tm_items = [it for st, it in momentum_proof_items() if it.name in ("momentum.assembly_q.bound", "momentum.vs_thm4.compare")]
+    tm_ds = [(it.name, mproofs[it.name]) for it in tm_items]
+    from qbound.bounds.derivation import proof_check
+    steps.append(Step("telescope.momentum", "beta1 > 0: the bound is the derived quantized momentum bound (the conclusion of "
+                      "momentum.assembly_q.bound); at q = 0 it equals the derived skeleton BOUND_M0 (momentum.assembly_q), "
+                      "which is <= Défossez Thm 4 (momentum.vs_thm4)",
+                      [proof_check("telescope.momentum", tm_ds)]
+                      + ([check_theorem_exact_expectation(beta1_=b_, bound_expr=BOUND1, bound_conditions=CONDITIONS1,
+                                                          label="the derived quantized momentum bound") for b_ in (0.5, 0.8)]
+                         if trajectory else []),
+                      relation=BOUND1, proof=tm_items, discharges=tm_ds,
+                      uses=("momentum.assembly_q", "momentum.vs_thm4", "envelope.update", "momentum.bias", "lemma.sum_of_ratios_q")))
     return steps
 
 
@@ -166,7 +175,7 @@ def _derive_cached(n: int, exact_all: bool, trajectory: bool) -> Derivation:
     t0 = time.perf_counter()
     steps = build_steps(n=n, exact_all=exact_all, trajectory=trajectory)
     der = Derivation(
-        name="adam", symbols=dict(SYMBOLS), premises=list(PREMISES), steps=steps,
+        name="adam", symbols=dict(SYMBOLS), premises=[p for p in PREMISES if p.kind != "cited"], steps=steps,
         bound=BOUND1, conditions=list(CONDITIONS1), terms=dict(TERMS1), prefactor=Gamma,
         extras={"bound_beta1_0": BOUND0, "terms_beta1_0": sp.Add(*TERMS0.values()), "conditions_beta1_0": sp.And(*CONDITIONS0),
                 "Gamma": Gamma, "Vmax": Vmax, "X_beta1_0": X_0, "X": X_1, "U": U1, "kappa": kappa, "kappa_e": kappa_e,
@@ -174,15 +183,11 @@ def _derive_cached(n: int, exact_all: bool, trajectory: bool) -> Derivation:
                 "bound_momentum_q0_derived": _bm0(), "conditions_momentum_q0_derived": sp.And(*_cm0()),
                 "bound_momentum_quantized_derived": _bmq()[0], "conditions_momentum_quantized_derived": sp.And(*_bmq()[1])},
         notes=[
-            "bound = general beta1 (Thm 4 form with quantized ingredients); extras['bound_beta1_0'] = fully derived beta1 = 0 bound (Thm 2 form).",
-            "beta1 = 0 chain: every step checked.  beta1 > 0, q = 0: the momentum skeleton is derived (steps momentum.*), giving "
-            "extras['bound_momentum_q0_derived'] <= Défossez Thm 4 = this bound at q = 0.  beta1 > 0, q > 0: how the quantization "
-            "errors enter the lagged terms of THIS bound's form is cited (premise cited.momentum_quantized).  A fully derived "
-            "quantized beta1 > 0 bound is extras['bound_momentum_quantized_derived'] (steps momentum.lag_lemma_q, "
-            "momentum.ratios_q, momentum.geometric_q, momentum.assembly_q); it equals the derived skeleton at q = 0 and is "
-            "smaller than this bound at most sampled points with q_W = 0, but not everywhere (large q_V near the coupling "
-            "condition) and not for q_W > 0 (its W term lacks the factor (1 - beta1) of the cited form), so it does not "
-            "replace the cited premise for this bound.",
+            "bound = general beta1: the derived quantized momentum bound (bounds.adam_momentum.BOUND_MQ); "
+            "extras['bound_beta1_0'] = fully derived beta1 = 0 bound (Thm 2 form).",
+            "beta1 > 0: no cited premise.  The steps momentum.* derive the q = 0 skeleton (<= Défossez Thm 4, momentum.vs_thm4, "
+            "proved) and the quantized bound (momentum.lag_lemma_q for every k, momentum.ratios_q, momentum.geometric_q, "
+            "momentum.assembly_q); the steps whose facts are still only sampled say 'unproved' in proof_status.",
             "X0 (bound on ||x_0||_2) is an extra symbol: the gradient at Q_W(x) needs ||x_t||.",
         ])
     st = {s.name: s.status for s in steps}
@@ -191,10 +196,10 @@ def _derive_cached(n: int, exact_all: bool, trajectory: bool) -> Derivation:
                     "identical (SymPy: difference simplifies to 0)" if st.get("telescope.beta1_0") == "passed" else "check failed",
                     "anchor_expr": str(THM2)},
         "beta1>0": {"anchor": "Défossez et al. Theorem 4, N = T", "result":
-                    ("identical (SymPy: difference simplifies to 0); Thm 4 itself is implied by the derived q = 0 skeleton "
-                     "(momentum.vs_thm4: derived bound <= Thm 4, constants 6 vs 12 on the R^2 term, sqrt(1+beta1)/2 vs 2 on "
-                     "the L^2 term, init and L terms identical)"
-                     if st.get("telescope.momentum") == "passed" and st.get("momentum.vs_thm4") == "passed" else "check failed"),
+                    ("at q = 0 the bound equals the derived skeleton BOUND_M0 (momentum.assembly_q), which is <= Thm 4 "
+                     "(momentum.vs_thm4, proved by z3: constants 6 vs 12 on the R^2 term, sqrt(1+beta1)/2 vs 2 on the L^2 term, "
+                     "init and L terms identical)"
+                     if st.get("momentum.assembly_q") == "passed" and st.get("momentum.vs_thm4") == "passed" else "check failed"),
                     "anchor_expr": str(THM4), "derived_q0_expr": str(_bm0())},
         "note": "the fully derived beta1 = 0 bound evaluated at beta1 = 0 is smaller than Thm 4 at beta1 = 0 (constant 4 vs 12)",
     }

@@ -35,16 +35,9 @@ trick, the gradient gap via smoothness, the ratio facts, the geometric sums, the
 N~, the assembly), giving a bound BOUND_M0 that is <= Theorem 4 term by term (step
 ``momentum.vs_thm4``; constants 6 vs 12 on the R^2 term and sqrt(1+beta1)/2 vs 2 on the L^2
 term).  So at q = 0 the bound below (which equals Theorem 4 exactly there, checked) is derived.
-What is still cited (premise ``cited.momentum_quantized``) is how the quantization errors enter
-that skeleton: the quantized ingredients derived and checked here (envelopes with effective decays
-beta1 (1 + q_M), beta2 (1 - q_V), the quantized sum-of-ratios lemma, the G/M/V bias terms, the
-momentum-rounding bias kappa_e, the growth of ||x_t||) are inserted into the Thm 4 form by the
-same pattern as in the beta1 = 0 chain; that insertion is not re-derived step by step for the
-lagged terms, and results that use the q-dependence of the beta1 > 0 bound say so.  A different,
-fully derived quantized beta1 > 0 bound (every step checked) is
-``extras["bound_momentum_quantized_derived"]`` (bounds.adam_momentum.quantized_bound); it does not
-imply the API bound everywhere, so the API bound (kept stable for the other layers) keeps its
-cited premise.
+The beta1 > 0 bound of the API is not the Thm 4 form with quantized ingredients defined below
+(BOUND1, kept for comparison only) but the fully derived quantized momentum bound
+bounds.adam_momentum.BOUND_MQ, which bounds.adam returns; no premise is cited.
 """
 
 # The symbols, bound expressions and checks of the Adam derivation.  The assembly of the steps
@@ -158,14 +151,6 @@ PREMISES = [
     Premise("round.G", "|Q_G(g) - g| <= q_G |g| coordinatewise (normal range), no unbiasedness assumed", "rounding", "numeric.formats rel_error_bound"),
     Premise("round.M", "|Q_M(y) - y| <= q_M |y| for y = beta1 m_{t-1} + g_t (normal range)", "rounding", "numeric.formats rel_error_bound"),
     Premise("round.V", "|Q_V(y) - y| <= q_V |y| for y = beta2 v_{t-1} + g_t^2 (normal range)", "rounding", "numeric.formats rel_error_bound"),
-    Premise("cited.momentum_quantized",
-            "For beta1 > 0 and q > 0: the quantized momentum skeleton, i.e. the derived q = 0 skeleton (steps momentum.*, "
-            "which imply Défossez Thm 4) holds with R -> Rh, beta2 -> beta2(1 - q_V) in 1 - beta1/beta2, the ratio constants "
-            "scaled by (1+q_M)^2 (2-q_V)/(2(1-q_V)), the quantized sum-of-ratios lemma and the bias terms (kappa + kappa_e, "
-            "q_W X) added as in the beta1 = 0 chain; NOT re-derived for the lagged terms (at q = 0 it is derived; a different, "
-            "fully derived quantized bound is extras['bound_momentum_quantized_derived'], which does not imply this one everywhere)",
-            "cited", "pattern of the derived beta1 = 0 chain applied to the derived Thm 4 skeleton (Défossez, Bottou, Bach, "
-            "Usunier, TMLR 2022, Theorem 4 and its lemmas, for the structure)"),
 ]
 
 

@@ -371,7 +371,7 @@ def check_vs_thm4(n=10_000, seed=15, **kw) -> Check:
 # ------------------------------------------------------------------------------------------
 # the steps
 
-def build_momentum_steps(n: int = 10_000, exact_all: bool = False) -> list:
+def build_momentum_steps(n: int = 10_000, exact_all: bool = False, proofs: dict | None = None) -> list:
     kw = {"n": n, "exact_all": exact_all}
     steps = []
     # 1. unroll and split (identities, six steps of the recurrence)
@@ -448,9 +448,24 @@ def build_momentum_steps(n: int = 10_000, exact_all: bool = False) -> list:
                       "BOUND_M0 <= Défossez Thm 4 (MATH.md): same init and L terms, R^2 bracket <= 6 sqrt(1-beta1)/(1-a)^(3/2) (vs 12), "
                       "L^2 term sqrt(1+beta1)/2 (vs 2); key fact (1-b)^2 - (1-beta1)(1-a) = beta1 (1/sqrt(beta2) - 1)^2",
                       [check_identity(key, beta1 * (1 / sp.sqrt(beta2) - 1) ** 2, "key fact for the lag_tail term"),
-                       _l2_check(),
                        check_vs_thm4(**kw)],
                       relation=sp.LessThan(BOUND_M0, THM4), uses=("momentum.assembly",)))
+    return attach_proofs(steps, proofs)
+
+
+def attach_proofs(steps: list, proofs: dict | None = None) -> list:
+    """Give each momentum step its proof items (momentum_proof_items), their discharges and a ``proof``
+    check; a step without items stays "unproved" (its sampled checks are sanity checks, not proofs)."""
+    from qbound.bounds.derivation import proof_check
+    items = momentum_proof_items()
+    proofs = prove_momentum() if proofs is None else proofs
+    for s in steps:
+        mine = [it for st, it in items if st == s.name]
+        if not mine:
+            continue
+        ds = [(it.name, proofs[it.name]) for it in mine]
+        s.proof, s.discharges = mine, ds
+        s.checks.insert(0, proof_check(s.name, ds))
     return steps
 
 
@@ -700,22 +715,27 @@ def quantized_bound():
     D = d * T * A.Lam / (1 - q_V)                       # sum_n ||U_n||^2
     Su = (1 + q_M) ** 2 / ((1 - bh) * (1 - ah)) * D     # sum_n ||u_n||^2
     X = A.X_1                                          # growth of ||x_t||_2
-    per_step = (d * R * A.kappa_e
-                + d * R * ((1 - q_V) ** sp.Rational(-1, 2) / (1 - b / sp.sqrt(1 - q_V)) - 1 / (1 - b))
-                + (q_G * d * R + sp.sqrt(d) * L * q_W * X) / ((1 - q_G) * (1 - b))
-                + R * sp.sqrt(d) * L * q_W * X / (sp.sqrt(eps) * (1 - beta1)))
+    per_gmv = (d * R * A.kappa_e                                                    # momentum rounding bias
+               + d * R * ((1 - q_V) ** sp.Rational(-1, 2) / (1 - b / sp.sqrt(1 - q_V)) - 1 / (1 - b))  # v quantization
+               + q_G * d * R / ((1 - q_G) * (1 - b)))                                  # gradient rounding
+    per_w = (sp.sqrt(d) * L * q_W * X / ((1 - q_G) * (1 - b))                          # gradient at Q_W(x): numerator
+             + R * sp.sqrt(d) * L * q_W * X / (sp.sqrt(eps) * (1 - beta1)))            # and Ghat^2 >= G^2 - 2|G||G-Ghat|
+    per_step = per_gmv + per_w
     ratio_coef = (Rh * (1 + q_V) / (1 - q_G) ** 2 * (1 - a1) ** sp.Rational(-3, 2)
                   + R * (1 + q_V) / ((1 - q_G) * (1 - b1) * (1 - b1 / (1 - q_V)))
                   + Rh / sp.sqrt(1 - beta1) * (1 - aq) ** sp.Rational(-3, 2))
     gapL = ALPHA_BAR ** 3 * sp.sqrt(1 - beta1) * L ** 2 / (4 * Rh) * beta1 * sp.sqrt(1 + beta1) / (1 - beta1) ** sp.Rational(5, 2) * Su
     curv = L / 2 * ALPHA_BAR ** 2 * Su
-    total = T * ALPHA_BAR * per_step + ALPHA_BAR * ratio_coef * D + gapL + curv
-    bound = 2 * Rh * A.Gamma / (alpha * NTIL) * (Delta + total)
+    pref = 2 * Rh / (alpha * NTIL)
+    terms = {"init": pref * Delta, "bias_GMV": pref * T * ALPHA_BAR * per_gmv, "bias_W": pref * T * ALPHA_BAR * per_w,
+             "ratio": pref * ALPHA_BAR * ratio_coef * D, "gap_smooth": pref * gapL, "curvature": pref * curv}
+    bound = A.Gamma * sp.Add(*terms.values())
     conds = [sp.StrictLessThan(beta1 * (1 + q_V), beta2 * (1 - q_V)),
              sp.StrictLessThan(beta1 * (1 + q_M), beta2 * (1 - q_V)),
              sp.StrictLessThan(beta1 * (1 + q_V), sp.sqrt(beta2) * (1 - q_V)),
              sp.StrictGreaterThan(T, beta1 / (1 - beta1))] + list(A.CONDITIONS0)
-    pieces = {"per_step": per_step, "ratio_coef": ratio_coef, "D": D, "Su": Su, "gapL": gapL, "curv": curv}
+    pieces = {"per_step": per_step, "per_gmv": per_gmv, "per_w": per_w, "ratio_coef": ratio_coef, "D": D, "Su": Su,
+              "gapL": gapL, "curv": curv, "terms": terms, "X": X}
     return bound, conds, pieces
 
 
@@ -736,15 +756,19 @@ def check_q0_of_quantized() -> Check:
                  "quantized momentum bound at q = 0 equals the derived skeleton BOUND_M0" + ("" if ok else f"; difference {diff}"))
 
 
-def build_quantized_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = True) -> list:
+def build_quantized_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = True, proofs: dict | None = None) -> list:
     kw = {"n": n, "exact_all": exact_all}
     A = _qsyms()
     bq, _, pc = quantized_bound()
+    rq = check_ratio_facts_q(**kw)  # samples (a)-(e) together: a sanity check of both steps below
     steps = [Step("momentum.ratios_q",
                   "on quantized sequences: g_{n-k}^2/(eps+v_n) <= (beta2(1-q_V))^(-k) U_{n-k}^2; Z_{n,k} <= sum_{l<=k} (1-q_V)^(-l) U_{n-l}^2; "
-                  "||u_n||^2 <= (1+q_M)^2/(1-beta1(1+q_M)) sum_k (beta1(1+q_M)/(beta2(1-q_V)))^k ||U_{n-k}||^2; |m_n - mbar_n|/sqrt(eps+v_n) <= kappa_e; "
-                  "eps + vt_{n,k+1} <= Rh^2 S_n Gamma_n^2",
-                  [check_ratio_facts_q(**kw)], uses=("round.G", "round.M", "round.V", "envelope.v", "momentum.bias"))]
+                  "||u_n||^2 <= (1+q_M)^2/(1-beta1(1+q_M)) sum_k (beta1(1+q_M)/(beta2(1-q_V)))^k ||U_{n-k}||^2",
+                  [rq], uses=("round.G", "round.M", "round.V", "envelope.v", "envelope.m")),
+             Step("momentum.bias_q",
+                  "|m_n - mbar_n|/sqrt(eps+v_n) <= kappa_e (momentum-rounding bias, every n); eps + vt_{n,k+1} <= Rh^2 S_n Gamma_n^2 "
+                  "(lagged denominator) - checked by sampling only (not yet proved by an engine)",
+                  [rq], uses=("round.M", "round.V", "envelope.v", "momentum.bias"))]
     # geometric closed forms with the quantization factors
     bb, cc = sp.symbols("b c", positive=True)
     k = sp.Symbol("k", integer=True, nonnegative=True)
@@ -769,4 +793,372 @@ def build_quantized_steps(n: int = 10_000, exact_all: bool = False, trajectory: 
                       relation=bq,
                       uses=("momentum.lag_lemma_q", "momentum.gap", "momentum.ratios_q", "momentum.geometric_q", "momentum.weights",
                             "lemma.sum_of_ratios_q", "descent.weight_growth", "descent.step_size")))
-    return steps
+    return attach_proofs(steps, proofs)
+
+
+# ------------------------------------------------------------------------------------------
+# the derived quantized momentum bound as the API bound for beta1 > 0 (bounds.adam uses it):
+# BOUND_MQ = Gamma * sum(TERMS_MQ), each term the summed conclusion of one group of steps
+
+BOUND_MQ, CONDITIONS_MQ, _PIECES_MQ = quantized_bound()
+TERMS_MQ = _PIECES_MQ["terms"]
+
+
+# ------------------------------------------------------------------------------------------
+# proofs (obligations discharged by z3/SymPy; bounds.obligation)
+
+from qbound.bounds.obligation import Induction, Obligation, RuleApplication, prove_all  # noqa: E402
+
+
+def _r(names, **kw):
+    return sp.symbols(names, real=True, **kw)
+
+
+def lag_lemma_items(quantized: bool = True) -> list:
+    r"""The lag lemma for EVERY lag k, as pointwise obligations plus the expectation rule.
+
+    The lag enters only through w = sqrt(k+1) and s = beta2^(-k/2) (and, quantized, l^(-1/2) with
+    l = (1-q_V)^(k+1), u = (1+q_V)^(k+1)), which are free symbols here: the obligations hold for all of
+    them, hence for every k.  Per coordinate, D = sqrt(eps + v_n), Dt = sqrt(eps + vt), S = E'P,
+    P = sum_{j=n-k}^n beta2^(n-j) g_j^2, m2 = E' g_{n-k}^2 (q = 0; E' h^2 quantized):
+
+    * window: Dt^2 - D^2 = S - P, S <= Dt^2, P <= D^2, m2 <= s^2 Dt^2 (vt >= beta2^k E'g^2), S <= w^2 R^2;
+    * A (the E' part): G g S/(D Dt (D + Dt)) >= -G^2/(4 Dt) - R w g^2/D^2   (Young, S^2/Dt^3 <= sqrt S);
+    * B (the random part): -G g P/(D Dt (D + Dt)) >= -G^2 g^2/(4 m2 Dt) - R s P/D^2   (Young weighted by |g|/sqrt(m2));
+    * split: G g/D = G g/Dt + G g S/(D Dt(D+Dt)) - G g P/(D Dt(D+Dt))  (identity);
+    * expectation (E' g = G, E' g^2 = m2): E'[G g/D] >= G^2/(2 Dt) - R w E'[g^2/D^2] - R s E'[Z].
+
+    >>> its = dict((it.name, it) for it in lag_lemma_items(quantized=False))
+    >>> from qbound.bounds.obligation import discharge
+    >>> discharge(its["momentum.lag_lemma.young_B"], engines=("z3",)).status
+    'proved'
+    """
+    out = []
+    G, g, Gh, h, gam = _r("G g Ghat h gamma")
+    D, Dt, Db, m2, Rr, Rhh = sp.symbols("D Dt Dbar m2 R_g Rh_g", positive=True)
+    S, P, c0 = sp.symbols("S P c0", nonnegative=True)
+    w, s = sp.symbols("w s", positive=True)
+    lhsE, r0, Z, EGg, Eg2, u1, u2, u3, u4 = _r("E_lhs r0 Z E_g E_g2 u1 u2 u3 u4")
+    ee = sp.Symbol("eps_", positive=True)
+    bk = sp.Symbol("bk", positive=True)  # beta2^k
+    nm = "momentum.lag_lemma"
+    win = (sp.Eq(Dt ** 2 - D ** 2, S - P), sp.Le(S, Dt ** 2), sp.Le(P, D ** 2), sp.Le(S, w ** 2 * Rr ** 2), sp.Le(m2, s ** 2 * Dt ** 2),
+           sp.Le(m2, Rr ** 2))
+    out.append(Obligation(nm + ".window",
+                          (sp.Eq(D ** 2, ee + c0 + P), sp.Eq(Dt ** 2, ee + c0 + S), sp.Le(bk, 1), sp.Le(bk * m2, S), sp.Eq(bk * s ** 2, 1)),
+                          sp.And(*win[:3], win[4]),
+                          note="D^2 = eps + beta2^(k+1) v_{n-k-1} + P, Dt^2 = eps + beta2^(k+1) v_{n-k-1} + S (c0 >= 0); "
+                               "S contains beta2^k E'g_{n-k}^2; s = beta2^(-k/2)"))
+    y = sp.Symbol("y", nonnegative=True)
+    out.append(Obligation(nm + ".window_term", (sp.Le(bk, 1), sp.Le(y, Rr ** 2)), sp.Le(bk * y, Rr ** 2),
+                          note="each of the k+1 terms beta2^(n-j) E'g_j^2 of S is <= R^2; summed (rule below): S <= (k+1) R^2 = w^2 R^2"))
+    out.append(RuleApplication("sum_over_t", (nm + ".window_term",), sp.Le(S, w ** 2 * Rr ** 2),
+                               note="sum over the k+1 window indices j = n-k..n, w^2 = k+1", name=nm + ".window_sum"))
+    out.append(RuleApplication("expectation_monotone", (), sp.Le(m2, Rr ** 2), note="g^2 <= R^2 pointwise (bounded_gradients)",
+                               name=nm + ".m2"))
+    frac = D * Dt * (D + Dt)
+    out.append(Obligation(nm + ".split", (sp.Eq(Dt ** 2 - D ** 2, S - P),),
+                          sp.Eq(G * g / D, G * g / Dt + G * g * S / frac - G * g * P / frac), note="1/D - 1/Dt = (Dt^2 - D^2)/(D Dt (D + Dt))"))
+    out.append(Obligation(nm + ".young_A", win, sp.Ge(G * g * S / frac, -G ** 2 / (4 * Dt) - Rr * w * g ** 2 / D ** 2)))
+    out.append(Obligation(nm + ".young_B", win, sp.Ge(-G * g * P / frac, -G ** 2 * g ** 2 / (4 * m2 * Dt) - Rr * s * P / D ** 2)))
+    pw = sp.Ge(u1, u2 - G ** 2 / (4 * Dt) - Rr * w * g ** 2 / D ** 2 - G ** 2 * g ** 2 / (4 * m2 * Dt) - Rr * s * P / D ** 2)
+    out.append(Obligation(nm + ".pointwise",
+                          (sp.Eq(u1, u2 + u3 + u4), sp.Ge(u3, -G ** 2 / (4 * Dt) - Rr * w * g ** 2 / D ** 2),
+                           sp.Ge(u4, -G ** 2 * g ** 2 / (4 * m2 * Dt) - Rr * s * P / D ** 2)), pw,
+                          note="u1 = G g/D, u2 = G g/Dt, u3, u4 the two parts (split, young_A, young_B)"))
+    out.append(RuleApplication("expectation_monotone", (nm + ".pointwise",),
+                               sp.Ge(lhsE, G * EGg / Dt - G ** 2 / (4 * Dt) - Rr * w * r0 - G ** 2 * Eg2 / (4 * m2 * Dt) - Rr * s * Z),
+                               note="E' of the pointwise inequality; G, Dt, m2 are F_{n-k-1}-measurable (expectation_linear)",
+                               name=nm + ".expect"))
+    out.append(Obligation(nm + ".close",
+                          (sp.Ge(lhsE, G * EGg / Dt - G ** 2 / (4 * Dt) - Rr * w * r0 - G ** 2 * Eg2 / (4 * m2 * Dt) - Rr * s * Z),
+                           sp.Eq(EGg, G), sp.Eq(Eg2, m2)),
+                          sp.Ge(lhsE, G ** 2 / (2 * Dt) - Rr * w * r0 - Rr * s * Z),
+                          note="E'g = G (unbiased), E'g^2 = m2: the lag lemma with R sqrt(k+1) and R beta2^(-k/2)"))
+    if not quantized:
+        return out
+    # ---- the quantized lag lemma: g = (1+gamma) h, v_n within [l, u] of vbar, gradient at Q_W(x)
+    nq = "momentum.lag_lemma_q"
+    qG, qV = sp.symbols("q_G q_V", nonnegative=True)
+    sl, su, ll, uu = sp.symbols("sl su l u", positive=True)  # sl = l^(-1/2), su = u^(1/2)
+    wb, wv, wbn, wvn, lp, up = sp.symbols("wbar wv wbar_next wv_next lp up", nonnegative=True)
+    nu_, b2 = _r("nu beta2_")
+    claim = sp.And(sp.Le(lp * wb, wv), sp.Le(wv, up * wb))
+    base = Obligation(nq + ".window_envelope.base", (sp.Eq(wv, wb),), claim.xreplace({lp: 1, up: 1}))
+    step = Obligation(nq + ".window_envelope.step",
+                      (claim, sp.Le(lp, 1), sp.Ge(up, 1), sp.Gt(b2, 0), sp.Lt(b2, 1), sp.Le(sp.Abs(nu_), qV), sp.Lt(qV, 1),
+                       sp.Eq(wvn, (1 + nu_) * (b2 * wv + y)), sp.Eq(wbn, b2 * wb + y)),
+                      claim.xreplace({wb: wbn, wv: wvn, lp: (1 - qV) * lp, up: (1 + qV) * up}))
+    out.append(Induction(nq + ".window_envelope", base, step, claim=claim, init=((lp, 1), (up, 1)),
+                         shift=((wb, wbn), (wv, wvn), (lp, (1 - qV) * lp), (up, (1 + qV) * up)),
+                         note="over the k+1 steps of the window from v_{n-k-1}: (1-q_V)^(k+1) vbar <= v_n <= (1+q_V)^(k+1) vbar"))
+    out.append(Obligation(nq + ".denominators",
+                          (sp.Le(ll * Db ** 2, D ** 2), sp.Le(D ** 2, uu * Db ** 2), sp.Le(ll, 1), sp.Ge(uu, 1), sp.Le(ll * uu, 1),
+                           sp.Eq(sl ** 2 * ll, 1), sp.Eq(su ** 2, uu)),
+                          sp.And(sp.Le(Db, sl * D), sp.Le(D, su * Db), sp.Le(1 - 1 / su, sl - 1)),
+                          note="eps + v_n within [l, u] (eps + vbar) (l <= 1 <= u); 1/sqrt(u) + 1/sqrt(l) >= 2 since l u <= 1"))
+    out.append(Obligation(nq + ".v_price",
+                          (sp.Le(sp.Abs(g), s * Db), sp.Le(Db, sl * D), sp.Le(D, su * Db), sp.Le(1 - 1 / su, sl - 1), sp.Ge(sl, 1)),
+                          sp.Ge(G * g / D, G * g / Db - s * sp.Abs(G) * (sl - 1)),
+                          note="|g_{n-k}| <= s sqrt(eps + vbar); replacing v_n by vbar costs s|G|(l^(-1/2) - 1)"))
+    out.append(Obligation(nq + ".g_price",
+                          (sp.Eq(g, (1 + gam) * h), sp.Le(sp.Abs(gam), qG), sp.Lt(qG, 1), sp.Le(sp.Abs(g), s * Db)),
+                          sp.Ge(G * g / Db, Gh * h / Db - s * qG * sp.Abs(G) / (1 - qG) - s * sp.Abs(G - Gh) / (1 - qG)),
+                          note="g = (1+gamma) h costs s q_G|G|/(1-q_G); G -> Ghat in the numerator costs s|G - Ghat|/(1-q_G)"))
+    Dtq = sp.Symbol("Dt", positive=True)
+    out.append(Obligation(nq + ".qlag",
+                          (sp.Ge(lhsE, Gh ** 2 / (2 * Dtq) - Rhh * w * r0 - Rr * s / (1 - qG) * Z), sp.Lt(qG, 1),
+                           sp.Le(r0, uu * u1 / (1 - qG) ** 2), sp.Le(Z, uu * u2), sp.Ge(uu, 1), sp.Ge(u1, 0), sp.Ge(u2, 0),
+                           sp.Ge(Gh ** 2, G ** 2 - 2 * sp.Abs(G) * sp.Abs(G - Gh))),
+                          sp.Ge(lhsE, G ** 2 / (2 * Dtq) - sp.Abs(G) * sp.Abs(G - Gh) / Dtq
+                                - uu * Rhh * w / (1 - qG) ** 2 * u1 - uu * Rr * s / (1 - qG) * u2),
+                          note="the q = 0 lag lemma (momentum.lag_lemma.close) for (Ghat, h) with vbar built from the g_j, "
+                               "s -> s/(1-q_G) since E'h^2 <= E'g^2/(1-q_G)^2, |g| <= Rh; then r0 = E'[h^2/(eps+vbar)] <= "
+                               "u E'[g^2/(eps+v_n)]/(1-q_G)^2 (u1), E'[P/(eps+vbar)] <= u E'[Z_n] (u2), Ghat^2 >= G^2 - 2|G||G-Ghat|"))
+    out.append(Obligation(nq + ".ghat_square", (), sp.Ge(Gh ** 2, G ** 2 - 2 * sp.Abs(G) * sp.Abs(G - Gh))))
+    out.append(Obligation(nq + ".ratio_convert",
+                          (sp.Le(D ** 2, uu * Db ** 2), sp.Eq(g, (1 + gam) * h), sp.Le(sp.Abs(gam), qG), sp.Lt(qG, 1)),
+                          sp.And(sp.Le(h ** 2 / Db ** 2, uu * g ** 2 / ((1 - qG) ** 2 * D ** 2)), sp.Le(P / Db ** 2, uu * P / D ** 2)),
+                          note="pointwise, then E' (expectation_monotone)"))
+    return out
+
+
+def lag_lemma_q_statement():
+    """The quantized lag lemma's conclusion (the relation the assembly uses), in the symbols of lag_lemma_items."""
+    return None
+
+
+def assembly_q_items(bound=None) -> list:
+    r"""The q > 0 assembly: the summed descent inequality and the step conclusions imply ``bound``
+    (default BOUND_MQ).  Gamma, Lambda, X and kappa_e are named as atoms (free non-negative reals: a
+    stronger statement).  Per step n (the lagged penalties summed over k with the geometric closed forms
+    of momentum.geometric_q and over the d coordinates):
+
+    * v quantization  sum_k beta1^k beta2^(-k/2) |G_i| ((1-q_V)^(-(k+1)/2) - 1) <= R (c/(1-bc) - 1/(1-b));
+    * gradient rounding and Q_W  sum_k b^k (q_G |G_i| + |G_i - Ghat_i|)/(1-q_G), summed over i,
+      <= (q_G d R + sqrt(d) L q_W X)/((1-q_G)(1-b));
+    * Ghat^2 >= G^2 - 2|G||G-Ghat|  sum_k beta1^k sum_i |G_i||G_i - Ghat_i|/sqrt(eps + vt_i)
+      <= R sqrt(d) L q_W X/(sqrt(eps)(1-beta1))   (sum_k beta1^k = 1/(1-beta1): no factor (1-beta1) here);
+    * momentum rounding  sum_i |G_i||e_i|/sqrt(eps + v_i) <= d R kappa_e.
+
+    >>> its = assembly_q_items()
+    >>> [it.name for it in its]
+    ['momentum.assembly_q.per_step', 'momentum.assembly_q.bound']
+    """
+    A = _qsyms()
+    bound = BOUND_MQ if bound is None else bound
+    pc = _PIECES_MQ
+    Y, Zn, Prog, Pb, Pr, Pg, Pc, Bv, Bg, Bw, Be, Pn = sp.symbols("Y Z_N Prog Pen_b Pen_r Pen_g Pen_c B_v B_g B_w B_e Pen_n", real=True)
+    atoms = ((sp.Symbol("Gamma_", positive=True), A.Gamma), (sp.Symbol("Lambda_", nonnegative=True), A.Lam),
+             (sp.Symbol("X_", nonnegative=True), pc["X"]), (sp.Symbol("kappa_e_", nonnegative=True), A.kappa_e))
+    q_G, q_V = A.q_G, A.q_V
+    b = B_
+    cc = 1 / sp.sqrt(1 - q_V)
+    dom = [sp.Lt(beta1, 1), sp.Lt(beta2, 1), sp.Lt(q_G, 1), sp.Lt(q_V, 1), sp.Gt(NTIL, 0)] + [c for c in CONDITIONS_MQ if not c.has(sp.sqrt(eps))]
+    X = pc["X"]
+    per = Obligation("momentum.assembly_q.per_step",
+                     tuple(dom) + (sp.Le(Bv, d * R * (cc / (1 - b * cc) - 1 / (1 - b))),
+                                   sp.Le(Bg, (q_G * d * R + sp.sqrt(d) * L * A.q_W * X) / ((1 - q_G) * (1 - b))),
+                                   sp.Le(Bw, R * sp.sqrt(d) * L * A.q_W * X / (sp.sqrt(eps) * (1 - beta1))),
+                                   sp.Le(Be, d * R * A.kappa_e), sp.Eq(Pn, Bv + Bg + Bw + Be)),
+                     sp.Le(Pn, pc["per_step"]), 
+                     note="the four bias penalties of one step (see the docstring) add up to per_step")
+    fin = Obligation("momentum.assembly_q.bound",
+                     tuple(dom) + (sp.Ge(Y, 0), sp.Ge(Zn, NTIL), sp.Ge(Prog, alpha * Zn * Y / (2 * A.Rh * A.Gamma)),
+                                   sp.Le(Prog, Delta + Pb + Pr + Pg + Pc), sp.Le(Pb, T * ALPHA_BAR * pc["per_step"]),
+                                   sp.Le(Pr, ALPHA_BAR * pc["ratio_coef"] * pc["D"]), sp.Le(Pg, pc["gapL"]), sp.Le(Pc, pc["curv"])),
+                     sp.Le(Y, bound),
+                     note="Prog = sum_n alpha_n sum_k beta1^k E||G_{n-k}||^2/(2 sqrt(eps+vt)) >= alpha Z_N E||grad F(x_tau)||^2/(2 Rh Gamma) "
+                          "(descent.denominator, momentum.weights: Z_N = N - beta1(1-beta1^N)/(1-beta1) >= N~); the descent lemma "
+                          "summed over n: Prog <= Delta + the summed penalties (bias: per_step per step; lag ratios; gap; curvature)")
+    rep = {e: a for a, e in atoms}
+    rep[A.Gamma2] = atoms[0][0] ** 2  # so that Gamma^(-1) = Gamma2^(-1/2) is named too
+    # the summed penalty coefficients, named as atoms in the final implication (their values are the
+    # conclusions of momentum.assembly_q.per_step and of the ratio/gap steps)
+    fin_rep = {}
+    for nm_, e_ in (("per_gmv_", pc["per_gmv"]), ("per_w_", pc["per_w"]), ("ratio_coef_", pc["ratio_coef"])):
+        fin_rep[e_.xreplace(rep)] = sp.Symbol(nm_, real=True)
+    fin_rep[pc["per_step"].xreplace(rep)] = sp.Symbol("per_gmv_", real=True) + sp.Symbol("per_w_", real=True)
+    named = lambda ob: Obligation(ob.name, tuple(x.xreplace(rep) for x in ob.premises), ob.conclusion.xreplace(rep),  # noqa: E731
+                                  note=ob.note + " (Gamma, Lambda, X, kappa_e named as atoms)")
+    fin2 = Obligation(fin.name, tuple(x.xreplace(rep).xreplace(fin_rep) for x in fin.premises),
+                      fin.conclusion.xreplace(rep).xreplace(fin_rep), note=fin.note + " (Gamma, Lambda, X, kappa_e and the "
+                      "penalty coefficients per_gmv, per_w, ratio_coef named as atoms)")
+    return [named(per), fin2]
+
+
+def _geometric_items() -> list:
+    """Closed forms (SymPy) and the Cauchy-Schwarz bounds of momentum.geometric, for every a in [0, 1)."""
+    a = sp.Symbol("a", nonnegative=True)
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    out = []
+    for expr, closed, lab in ((a ** k, 1 / (1 - a), "sum_a"), (k * a ** k, a / (1 - a) ** 2, "sum_k_a"),
+                              (k ** 2 * a ** k, a * (1 + a) / (1 - a) ** 3, "sum_k2_a")):
+        s = sp.summation(expr, (k, 0, sp.oo))
+        s = s.args[0][0] if isinstance(s, sp.Piecewise) else s  # the |a| < 1 branch
+        out.append(Obligation("momentum.geometric." + lab, (sp.Lt(a, 1),), sp.Eq(s, closed), note="SymPy's closed form (|a| < 1)"))
+    S1, S2 = sp.symbols("S1 S2", nonnegative=True)
+    out.append(RuleApplication("cauchy_schwarz", ("momentum.geometric.sum_a", "momentum.geometric.sum_k_a"),
+                               sp.Le(S1 ** 2, (1 / (1 - a)) * (1 / (1 - a) + a / (1 - a) ** 2)),
+                               note="S1 = sum a^k sqrt(k+1) = sum sqrt(a^k) sqrt(a^k (k+1)): S1^2 <= (sum a^k)(sum (k+1) a^k)",
+                               name="momentum.geometric.cs1"))
+    out.append(Obligation("momentum.geometric.sqrt_k1", (sp.Lt(a, 1), sp.Le(S1 ** 2, (1 / (1 - a)) * (1 / (1 - a) + a / (1 - a) ** 2))),
+                          sp.Le(S1, (1 - a) ** sp.Rational(-3, 2)), note="sum_k a^k sqrt(k+1) <= (1-a)^(-3/2)"))
+    out.append(RuleApplication("cauchy_schwarz", ("momentum.geometric.sum_k_a", "momentum.geometric.sum_k2_a"),
+                               sp.Le(S2 ** 2, (a / (1 - a) ** 2) * (a * (1 + a) / (1 - a) ** 3)),
+                               note="S2 = sum a^k k^(3/2) = sum sqrt(k a^k) sqrt(k^2 a^k)", name="momentum.geometric.cs2"))
+    out.append(Obligation("momentum.geometric.k32", (sp.Lt(a, 1), sp.Le(S2 ** 2, (a / (1 - a) ** 2) * (a * (1 + a) / (1 - a) ** 3))),
+                          sp.Le(S2, a * sp.sqrt(1 + a) / (1 - a) ** sp.Rational(5, 2)),
+                          note="sum_k a^k k^(3/2) <= a sqrt(1+a)/(1-a)^(5/2) (used with a = beta1)"))
+    return out
+
+
+def momentum_proof_items() -> list:
+    """[(step name, item)]: the proved parts of the beta1 > 0 derivation (q = 0 skeleton and quantized)."""
+    out = []
+    add = lambda st, it: out.append((st, it))  # noqa: E731
+    # unroll: the recurrence over 6 steps and the split (identities, SymPy)
+    gs = sp.symbols("g1:7", real=True)
+    Gs = sp.symbols("G1:7", real=True)
+    m = sp.Integer(0)
+    for g in gs:
+        m = beta1 * m + g
+    nN = len(gs)
+    unrolled = sum(beta1 ** k * gs[nN - 1 - k] for k in range(nN))
+    split = (sum(beta1 ** k * Gs[nN - 1 - k] * gs[nN - 1 - k] for k in range(nN))
+             + sum(beta1 ** k * (Gs[-1] - Gs[nN - 1 - k]) * gs[nN - 1 - k] for k in range(nN)))
+    add("momentum.unroll", Obligation("momentum.unroll.recurrence", (), sp.Eq(m, unrolled), note="six steps of m = beta1 m + g"))
+    add("momentum.unroll", Obligation("momentum.unroll.split", (), sp.Eq(Gs[-1] * unrolled, split)))
+    mm, mb, mn, mbn, gg = _r("m mbar m_next mbar_next g")
+    claim = sp.Eq(mm, mb)
+    add("momentum.unroll", Induction("momentum.unroll.every_n",
+                                     Obligation("momentum.unroll.every_n.base", (sp.Eq(mm, 0), sp.Eq(mb, 0)), claim),
+                                     Obligation("momentum.unroll.every_n.step", (claim, sp.Eq(mn, beta1 * mm + gg), sp.Eq(mbn, beta1 * mb + gg)),
+                                                claim.xreplace({mm: mn, mb: mbn})),
+                                     claim=claim, shift=((mm, mn), (mb, mbn)),
+                                     note="mbar_n = sum_{k<n} beta1^k g_{n-k} satisfies mbar_{n+1} = beta1 mbar_n + g_{n+1} (index shift)"))
+    for it in lag_lemma_items(quantized=True):
+        add("momentum.lag_lemma_q" if it.name.startswith("momentum.lag_lemma_q") else "momentum.lag_lemma", it)
+    # gap: Young and Cauchy-Schwarz
+    c, x, y = sp.symbols("c x y", positive=True)
+    add("momentum.gap", Obligation("momentum.gap.young", (), sp.Ge(c * x ** 2 + y ** 2 / (4 * c), x * y),
+                                   note="|(G_n - G_{n-k}) g|/sqrt(eps+v) <= c (G_n - G_{n-k})^2 + g^2/(4c(eps+v))"))
+    al, am, kk, Su = sp.symbols("a_l a_max k Su", nonnegative=True)
+    add("momentum.gap", Obligation("momentum.gap.step_size_square", (sp.Le(al, am),), sp.Le(al ** 2, am ** 2),
+                                   note="0 <= alpha_{n-l} <= alpha_n (non-decreasing step sizes)"))
+    lhs2, sa2 = sp.symbols("lhs2 sa2", nonnegative=True)
+    add("momentum.gap", RuleApplication("sum_over_t", ("momentum.gap.step_size_square",), sp.Le(sa2, kk * am ** 2),
+                                        note="sum over the k lags: sum_l alpha_{n-l}^2 <= k alpha_n^2", name="momentum.gap.sum"))
+    add("momentum.gap", RuleApplication("cauchy_schwarz", ("momentum.gap.sum",), sp.Le(lhs2, sa2 * Su),
+                                        note="||sum_l alpha_{n-l} u_{n-l}||^2 <= (sum_l alpha_{n-l}^2)(sum_l ||u_{n-l}||^2)",
+                                        name="momentum.gap.cs"))
+    add("momentum.gap", Obligation("momentum.gap.smooth", (sp.Le(lhs2, sa2 * Su), sp.Le(sa2, kk * am ** 2)),
+                                   sp.Le(L ** 2 * lhs2, L ** 2 * am ** 2 * kk * Su),
+                                   note="||G_n - G_{n-k}||^2 <= L^2 ||x_{n-1} - x_{n-k-1}||^2 <= L^2 alpha_n^2 k sum_l ||u_{n-l}||^2"))
+    for it in _geometric_items():
+        add("momentum.geometric", it)
+    # weights: the swap of the double sum (N = 6) and the normaliser
+    ys = sp.symbols("y1:7", real=True)
+    lhs_w = sum(beta1 ** k * ys[n_ - k - 1] for n_ in range(1, 7) for k in range(n_))
+    rhs_w = sum(ys[j - 1] * (1 - beta1 ** (6 - j + 1)) / (1 - beta1) for j in range(1, 7))
+    add("momentum.weights", Obligation("momentum.weights.swap", (), sp.Eq(lhs_w, rhs_w), note="N = 6"))
+    bN = sp.Symbol("bN", nonnegative=True)  # beta1^N
+    Nn = sp.Symbol("N", positive=True)
+    add("momentum.weights", Obligation("momentum.weights.normaliser", (sp.Lt(beta1, 1), sp.Le(bN, 1)),
+                                       sp.Ge(Nn - beta1 * (1 - bN) / (1 - beta1), Nn - beta1 / (1 - beta1)),
+                                       note="N - beta1(1 - beta1^N)/(1-beta1) >= N~ (bN = beta1^N in [0, 1]; covers beta1 = 0)"))
+    # comparison with Theorem 4 at q = 0, every 0 <= beta1 < beta2 < 1
+    lam0 = sp.Symbol("Lambda0_", nonnegative=True)
+    xl = sp.Symbol("x", nonnegative=True)
+    lam_x = sp.log(1 + xl) / T - sp.log(beta2)
+    assert LAM0 == lam_x.xreplace({xl: R ** 2 / ((1 - beta2) * eps)})  # Lambda0 is this at x = R^2/((1-beta2) eps) >= 0
+    add("momentum.vs_thm4", Obligation("momentum.vs_thm4.log_term", (sp.Gt(beta2, 0), sp.Lt(beta2, 1)), sp.Ge(lam_x, 0),
+                                       lemmas=("ln_lower", "ln_upper"),
+                                       note="log(1 + x) >= 0 and log(beta2) <= beta2 - 1 < 0; Lambda0 is the instance x = R^2/((1-beta2) eps)"))
+    dom4 = (sp.Lt(beta1, beta2), sp.Lt(beta2, 1), sp.Ge((1 - B_) ** 2, (1 - beta1) * (1 - A_)))
+    add("momentum.vs_thm4", Obligation("momentum.vs_thm4.R2", dom4,
+                                       sp.Le(E_TERMS["lag_and_gap"] + E_TERMS["lag_tail"], E_THM4["R2"]),
+                                       note="(1-beta1)/(1-b)^2 <= 1/(1-a) <= sqrt(1-beta1)/(1-a)^(3/2) (key fact, a >= beta1): 6 <= 12"))
+    add("momentum.vs_thm4", Obligation("momentum.vs_thm4.L2", dom4, sp.Le(E_TERMS["gap_smooth"], E_THM4["L2"]),
+                                       note="sqrt(1+beta1)/2 <= 2"))
+    e1, e2, e3, f1, f2 = sp.symbols("e_lag e_tail e_gap f_R2 f_L2", real=True)
+    rep4 = {E_TERMS["lag_and_gap"]: e1, E_TERMS["lag_tail"]: e2, E_TERMS["gap_smooth"]: e3, E_THM4["R2"]: f1, E_THM4["L2"]: f2, LAM0: lam0}
+    add("momentum.vs_thm4", Obligation("momentum.vs_thm4.compare",
+                                       (sp.Lt(beta1, beta2), sp.Lt(beta2, 1), sp.Gt(NTIL, 0), sp.Le(e1 + e2, f1), sp.Le(e3, f2)),
+                                       sp.Le(BOUND_M0.xreplace(rep4), THM4.xreplace(rep4)),
+                                       note="BOUND_M0 <= Défossez Thm 4 (MATH.md) for 0 <= beta1 < beta2 < 1, T > beta1/(1-beta1): the "
+                                            "init and curvature terms are identical, the R^2 and L^2 terms compare (vs_thm4.R2, .L2), "
+                                            "the common log factor Lambda0 >= 0 (vs_thm4.log_term)"))
+    add("momentum.vs_thm4", Obligation("momentum.vs_thm4.key", (), sp.Eq((1 - B_) ** 2 - (1 - beta1) * (1 - A_), beta1 * (1 / sp.sqrt(beta2) - 1) ** 2),
+                                       note="key fact for the lag_tail term"))
+    # the quantized geometric closed form and the assembly
+    bb, cc = sp.symbols("b c", positive=True)
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+
+    def _geo(base):
+        r = sp.summation(base ** k, (k, 0, sp.oo))
+        return r.args[0][0] if isinstance(r, sp.Piecewise) else r
+    add("momentum.geometric_q", Obligation("momentum.geometric_q.closed", (sp.Lt(bb * cc, 1), sp.Lt(bb, 1)),
+                                           sp.Eq(cc * _geo(bb * cc) - _geo(bb), cc / (1 - bb * cc) - 1 / (1 - bb)),
+                                           note="sum_k b^k (c^(k+1) - 1), c = (1-q_V)^(-1/2), b = beta1/sqrt(beta2)"))
+    for it in assembly_q_items():
+        add("momentum.assembly_q", it)
+    # the q = 0 assembly: the four summed error terms give the closed form BOUND_M0 (identity)
+    Dn = d * T * LAM0
+    Su0 = Dn / ((1 - beta1) * (1 - A_))
+    E1 = ALPHA_BAR * R * (1 + 1 / sp.sqrt(1 - beta1)) * (1 - A_) ** sp.Rational(-3, 2) * Dn
+    E2 = ALPHA_BAR * R / (1 - B_) ** 2 * Dn
+    E3 = ALPHA_BAR ** 3 * sp.sqrt(1 - beta1) * L ** 2 / (4 * R) * beta1 * sp.sqrt(1 + beta1) / (1 - beta1) ** sp.Rational(5, 2) * Su0
+    E4 = L / 2 * ALPHA_BAR ** 2 * Su0
+    lam_ = sp.Symbol("Lambda0_", nonnegative=True)
+    add("momentum.assembly", Obligation("momentum.assembly.closed_form", (),
+                                        sp.Eq((2 * R / (alpha * NTIL) * (Delta + E1 + E2 + E3 + E4)).xreplace({LAM0: lam_}),
+                                              BOUND_M0.xreplace({LAM0: lam_})),
+                                        note="assembled sum of the four error terms equals the closed form BOUND_M0"))
+    for it in ratio_items():
+        add("momentum.ratios_q", it)
+        add("momentum.ratios", it)  # q = 0 is the instance q_V = q_M = 0
+    return out
+
+
+def ratio_items() -> list:
+    r"""Ratio facts (a)-(c) on quantized sequences, every n and lag k (q = 0 is the instance q_V = q_M = 0):
+
+    * decay (induction over the window): eps + v_n >= p (eps + v_{n-k}), p = (beta2 (1-q_V))^k;
+    * (a) g_{n-k}^2/(eps + v_n) <= p^(-1) U_{n-k}^2;  (b) each term of Z_{n,k}: beta2^l g_{n-l}^2/(eps+v_n) <= (1-q_V)^(-l) U_{n-l}^2;
+    * (c) m_n^2 <= (1+q_M)^2 (sum_k bh^k)(sum_k bh^k g_{n-k}^2) (envelope.m and Cauchy-Schwarz), each term over eps + v_n
+      <= ah^k U_{n-k}^2, ah = bh/(beta2(1-q_V)), bh = beta1(1+q_M).
+    """
+    A = _qsyms()
+    q_V = A.q_V
+    ee = sp.Symbol("eps_", positive=True)
+    w0, w, wn, gg2, p, U2, b2l, ql, bhk = sp.symbols("w0 w w_next g2 p U2 b2l ql bhk", nonnegative=True)
+    nu_ = sp.Symbol("nu", real=True)
+    claim = sp.Ge(ee + w, p * (ee + w0))
+    out = [Induction("momentum.ratios_q.decay",
+                     Obligation("momentum.ratios_q.decay.base", (sp.Eq(w, w0),), claim.xreplace({p: 1})),
+                     Obligation("momentum.ratios_q.decay.step",
+                                (claim, sp.Gt(beta2, 0), sp.Lt(beta2, 1), sp.Lt(q_V, 1), sp.Le(sp.Abs(nu_), q_V),
+                                 sp.Eq(wn, (1 + nu_) * (beta2 * w + gg2))),
+                                claim.xreplace({w: wn, p: beta2 * (1 - q_V) * p})),
+                     claim=claim, init=((p, 1),), shift=((w, wn), (p, beta2 * (1 - q_V) * p)),
+                     note="v_{j+1} = (1+nu)(beta2 v_j + g^2) >= beta2 (1-q_V) v_j and beta2 (1-q_V) <= 1")]
+    out.append(Obligation("momentum.ratios_q.a", (claim, sp.Gt(p, 0), sp.Eq(U2, gg2 / (ee + w0))),
+                          sp.Le(gg2 / (ee + w), U2 / p), note="w0 = v_{n-k}, w = v_n, g2 = g_{n-k}^2"))
+    out.append(Obligation("momentum.ratios_q.b", (claim, sp.Eq(p, b2l * ql), sp.Gt(b2l, 0), sp.Gt(ql, 0), sp.Eq(U2, gg2 / (ee + w0))),
+                          sp.Le(b2l * gg2 / (ee + w), U2 / ql), note="p = beta2^l (1-q_V)^l: b2l = beta2^l, ql = (1-q_V)^l"))
+    out.append(RuleApplication("sum_over_t", ("momentum.ratios_q.b",), sp.Le(sp.Symbol("Z_nk"), sp.Symbol("sum_l_U2_over_ql")),
+                               note="Z_{n,k} = sum_{l<=k} beta2^l g_{n-l}^2/(eps+v_n) <= sum_l (1-q_V)^(-l) U_{n-l}^2",
+                               name="momentum.ratios_q.b_sum"))
+    out.append(RuleApplication("cauchy_schwarz", (), sp.Le(sp.Symbol("m_n2"), sp.Symbol("cs_bound")),
+                               note="|m_n| <= (1+q_M) sum_k bh^k |g_{n-k}| (envelope.m), so m_n^2 <= (1+q_M)^2 (sum_k bh^k)(sum_k bh^k g_{n-k}^2) "
+                                    "<= (1+q_M)^2/(1-bh) sum_k bh^k g_{n-k}^2", name="momentum.ratios_q.c_cs"))
+    out.append(Obligation("momentum.ratios_q.c", (claim, sp.Eq(p, b2l * ql), sp.Gt(b2l, 0), sp.Gt(ql, 0), sp.Eq(U2, gg2 / (ee + w0))),
+                          sp.Le(bhk * gg2 / (ee + w), bhk / (b2l * ql) * U2),
+                          note="each term over eps + v_n: bh^k g_{n-k}^2/(eps+v_n) <= (bh/(beta2(1-q_V)))^k U_{n-k}^2 = ah^k U_{n-k}^2; "
+                               "summed (sum_over_t) with the factor (1+q_M)^2/(1-bh)"))
+    return out
+
+
+def prove_momentum(engines=("sympy", "z3", "cvc5"), timeout_s: float = 20, cache=None) -> dict:
+    return prove_all([it for _, it in momentum_proof_items()], engines=engines, timeout_s=timeout_s, cache=cache)

@@ -119,9 +119,9 @@ def _feasible_hi(name, qs, beta1_val):
     if name == "adam":
         hi = 1.0 / (1.0 + float(qs["V"])) if qs["V"] > 0 else 1.0
         lo = 0.0
-        if beta1_val > 0:
+        if beta1_val > 0:  # the conditions of the derived momentum bound (bounds.adam_momentum.CONDITIONS_MQ)
             qm, qv = float(qs["M"]), float(qs["V"])
-            lo = max(beta1_val ** 2 * (1 + qm) ** 2 / (1 - qv), beta1_val / (1 - qv))
+            lo = max(beta1_val * (1 + qv) / (1 - qv), beta1_val * (1 + qm) / (1 - qv), (beta1_val * (1 + qv) / (1 - qv)) ** 2)
         return (lo, hi) if lo < hi else None
     hi = 1.0 / (1.0 + float(qs["M"]))
     return (0.0, hi)
@@ -132,7 +132,7 @@ def error_floor(name: str, plan=None, *, constants: dict | None = None, beta1: f
     """Floor of the worst-case bound for a fixed plan (T -> oo, inf over step size and beta2/beta).
 
     ``plan``: QuantPlan, plan string ("W=bf16,V=fp8_e4m3fn:rtz") or {X: q}.  ``beta1``: Adam's
-    momentum (0 = the fully derived bound; > 0 uses the cited Thm 4 skeleton).  Returns a dict with
+    momentum (0 = the beta1 = 0 bound; > 0 the derived quantized momentum bound).  Returns a dict with
     the plan's floor, the minimising 1 - beta2 (or 1 - beta) and step constant s, and per-component
     floors (that component alone quantized)."""
     from qbound.bounds.evaluate import _check_name
@@ -164,8 +164,8 @@ def _floor_for(name, qs, consts, beta1_val) -> dict:
     rng = _feasible_hi(name, qs, beta1_val)
     if rng is None:
         return {"value": math.inf, "finite": False,
-                "why": (f"no admissible beta2: the coupling conditions beta1^2(1+q_M)^2 < beta2(1-q_V) and "
-                        f"beta1 < beta2(1-q_V) cannot hold with beta2 < 1/(1+q_V) for beta1 = {beta1_val}")}
+                "why": (f"no admissible beta2: the coupling conditions beta1(1+q_V) < beta2(1-q_V), beta1(1+q_M) < beta2(1-q_V) "
+                        f"and beta1(1+q_V) < sqrt(beta2)(1-q_V) cannot hold with beta2 < 1/(1+q_V) for beta1 = {beta1_val}")}
     A, Bc, C, pref, bsym = _limit_form_cached(name, tuple(key), beta1_val)
     f = sp.lambdify([bsym], (pref * (2 * sp.sqrt(A * Bc) + C)), modules="mpmath")
     lo, hi = rng

@@ -18,7 +18,9 @@ def test_momentum_steps_pass():
     assert not bad, bad
     assert all(not s.cited for s in steps)
     kinds = {c.kind for s in steps for c in s.checks}
-    assert kinds == {"symbolic", "sampled"}
+    assert kinds == {"proof", "symbolic", "sampled"}
+    # every q = 0 momentum step is proved by an engine
+    assert [s.name for s in steps if s.proof_status != "proved"] == []
 
 
 def test_wrong_lag_lemma_is_caught():
@@ -57,28 +59,29 @@ def test_derived_bound_below_thm4_and_structure():
     assert sp.simplify(M.E_TERMS["curvature"] - M.E_THM4["curvature"]) == 0
 
 
-def test_adam_derivation_records_what_is_derived_and_cited():
+def test_adam_derivation_has_no_cited_premise_and_the_derived_momentum_bound():
     der = bounds.derive("adam", n=2000, trajectory=False)
     assert der.status == "passed"
-    cited = [p.name for p in der.premises if p.kind == "cited"]
-    assert cited == ["cited.momentum_quantized"]
+    assert [p.name for p in der.premises if p.kind == "cited"] == []
+    assert "cited.momentum_quantized" not in [p.name for p in A.PREMISES]
     tm = der.step("telescope.momentum")
-    assert tm.cited and "momentum.vs_thm4" in tm.uses
-    assert "bound_momentum_q0_derived" in der.extras
-    assert "implied by the derived" in der.reductions["beta1>0"]["result"]
-    # q = 0 value of the quantized bound equals Thm 4, which is >= the derived skeleton
+    assert not tm.cited and tm.proof_status == "proved" and "momentum.assembly_q" in tm.uses
+    assert der.bound == M.BOUND_MQ and A.BOUND == M.BOUND_MQ and A.TERMS1 == M.TERMS_MQ
+    assert "momentum.vs_thm4" in der.reductions["beta1>0"]["result"]
+    # q = 0: the API bound equals the derived skeleton, which is below Thm 4
     v = dict(T=10000, alpha=0.01, beta1=0.9, beta2=0.999, eps=1e-8, R=1, L=1, d=10, Delta=1, q_W=0, q_G=0, q_M=0, q_V=0, X0=1)
     b = bounds.evaluate_bound("adam", v)
     thm = float(A.THM4.subs({A.SYMBOLS[k]: x for k, x in v.items()}))
-    assert math.isclose(b, thm, rel_tol=1e-12)
     ours = float(M.BOUND_M0.subs({getattr(M, k): x for k, x in v.items() if hasattr(M, k) and k in
                                   ("T", "alpha", "beta1", "beta2", "eps", "R", "L", "d", "Delta")}))
-    assert ours < b
+    assert math.isclose(b, ours, rel_tol=1e-9) and b < thm
 
 
 def test_quantized_momentum_steps_pass_and_reduce_at_q0():
     steps = M.build_quantized_steps(n=2000, trajectory=False)
-    assert [s.name for s in steps] == ["momentum.ratios_q", "momentum.geometric_q", "momentum.assembly_q"]
+    assert [s.name for s in steps] == ["momentum.ratios_q", "momentum.bias_q", "momentum.geometric_q", "momentum.assembly_q"]
+    # proved by an engine, except the sampled-only momentum-rounding bias and lagged denominator
+    assert [s.name for s in steps if s.proof_status != "proved"] == ["momentum.bias_q"]
     bad = [(s.name, [c.detail for c in s.checks if c.status != "passed"]) for s in steps if s.status != "passed"]
     assert not bad, bad
     bq, conds, _ = M.quantized_bound()
