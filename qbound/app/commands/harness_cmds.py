@@ -34,7 +34,10 @@ def register(sub):
     s = sub.add_parser("sweep", help="grid of runs (optimizer x component x mantissa bits x seed), parallel, resumable",
                        description="Each grid point quantizes one component to the IEEE-like format e<exp-bits>m<bits> "
                                    "(default e8: the range of fp32, so only the precision varies). Results are appended "
-                                   "to a JSON Lines file; rerunning skips finished runs.")
+                                   "to a JSON Lines store (header, one checksummed record per run); rerunning skips "
+                                   "finished runs and recomputes damaged records. Exit status: 0; 1 when a write "
+                                   "failed or a worker died (the store is kept); 2 for bad input; 130 on SIGINT, "
+                                   "143 on SIGTERM (workers stopped, store kept: rerun to resume).")
     s.add_argument("--problem", default="rosenbrock")
     s.add_argument("--problem-args", default="", metavar="K=V,...")
     s.add_argument("--optimizers", default="adam,muon", help="comma-separated optimizer names")

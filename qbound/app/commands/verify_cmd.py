@@ -13,8 +13,9 @@ def register(sub):
                                    "lemmas, the derived bounds, and quantized runs that try to falsify them; "
                                    "write report.md, results.json and PNG figures into --out. Finished work is "
                                    "stored in OUT/store and reused by the next run (resume). Exit status: 0, or 1 "
-                                   "when a lower layer raised (the report lists it), 2 for a bad configuration, "
-                                   "130 when interrupted.")
+                                   "when a lower layer raised (the report lists it) or a write failed (disk full; the "
+                                   "store is kept), 2 for a bad configuration or output path, 130 on SIGINT, 143 on "
+                                   "SIGTERM (workers stopped, store kept: rerun to resume).")
     p.add_argument("--config", metavar="FILE", help="TOML file whose sections replace the defaults "
                                                     "(see --print-config)")
     p.add_argument("--quick", action="store_true", help="a smaller configuration (about a minute; used by CI)")
