@@ -128,6 +128,16 @@ def _leading(e, T):
             cn, pn, ln_ = _leading(sp.expand(num), T)
             cd, pd, ld = _leading(den, T)
             return (cn / cd, pn - pd, ln_ - ld)
+        # a - t with t a square root (e.g. T^(3/2) - sqrt(T^3 - c)): multiply by the conjugate,
+        # a + t = (a^2 - t^2)/(a - t), where t collects the terms with a root in T and t^2 has none
+        t = sp.Add(*[x for x in e.args if _has_root_in(x, T)])
+        a = e - t
+        t2 = sp.expand(t ** 2)
+        if t != 0 and not _has_root_in(a, T) and not _has_root_in(t2, T):
+            cd, pd, ld = _leading(a - t, T)
+            if not _is_zero(cd):
+                cn, pn, ln_ = _leading(sp.expand(a ** 2 - t2), T)
+                return (cn / cd, pn - pd, ln_ - ld)
         raise ValueError(f"cannot resolve cancellation in {e}")
     if isinstance(e, sp.Piecewise):
         for ex, cond in e.args:
@@ -148,6 +158,12 @@ def _leading(e, T):
                 best = q
         return best
     raise ValueError(f"no leading-order rule for {type(e).__name__}: {e}")
+
+
+def _has_root_in(e, T) -> bool:
+    """True if e contains a fractional power of an expression in T (a root that a conjugate can remove)."""
+    return any(isinstance(x, sp.Pow) and x.exp.is_Rational and not x.exp.is_Integer and x.base.has(T) and x.base != T
+               for x in sp.preorder_traversal(e))
 
 
 def _is_zero(c) -> bool:
