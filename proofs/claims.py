@@ -342,8 +342,11 @@ def parse_const(text: str):
         raise InputError(f"bad constant name {name!r}: use an identifier that is not one of "
                          f"{', '.join(sorted(RESERVED))}")
     val = val.strip()
-    if "rnd(" in val.replace(" ", ""):
-        parse_expr(val, want_bool=False)  # syntax checked now; the value depends on the format
+    if "rnd(" in val.replace(" ", "") or any(op in val for op in ("**", "+", "*", "(")) or \
+            (val.count("-") > (1 if val.startswith("-") else 0) and "e-" not in val.lower()):
+        node = parse_expr(val, want_bool=False)  # syntax checked now; the value may depend on the format
+        if any(x.kind == "var" for x in node.walk()):
+            raise InputError(f"constant {name} = {val!r} uses a variable; a constant is numbers, + - * / **, rnd()")
         return name, val
     try:
         if "/" in val:

@@ -140,10 +140,13 @@ def build_claim(claim, fmt, rounding="rne", *, assume=(), consts=None, var_forma
         if not str(k).isidentifier() or str(k).startswith("_"):
             raise InputError(f"bad constant name {k!r}")
         try:
-            if isinstance(v, str) and "rnd(" in v.replace(" ", ""):
-                cdict[str(k)] = _const_expr(v, fmt, rounding, cdict, k)
-            elif isinstance(v, str):
-                cdict[str(k)] = parse_number(v) if "/" not in v else Fraction(v)
+            if isinstance(v, str):
+                try:
+                    cdict[str(k)] = parse_number(v) if "/" not in v else Fraction(v)
+                except ValueError as exc:
+                    if "exponent" in str(exc) or "long" in str(exc):
+                        raise
+                    cdict[str(k)] = _const_expr(v, fmt, rounding, cdict, k)   # e.g. rnd(0.999), 1 - 2**-26
             elif isinstance(v, float) and not math.isfinite(v):
                 raise ValueError("not finite")
             else:

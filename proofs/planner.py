@@ -7,7 +7,8 @@ Candidate methods (each is sound on its own; a method that does not apply says w
    (``abs(rnd(a*b) - a*b) <= B*abs(a*b)`` with ``tiny <= abs(a*b) <= huge``, a symmetric rounding
    mode): the validated significand reductions of :mod:`proofs.reductions` (bit-vector queries).
 2. *Exhaustive enumeration* of every assignment (formats of <= 16 bits), cost proportional to the
-   number of assignments.
+   number of assignments: numpy up to 2^25, beyond that (two variables of a 16-bit format, 2^32)
+   the compiled multithreaded enumerator (:mod:`proofs.engines.compiled`).
 3. *Scale reduction* (:mod:`proofs.scaling`): variables on ±[1, 2) only, then enumeration (16-bit
    formats: 2^p values per variable) or SMT on the reduced claim (exact sorts stay small).
 4. *SMT* (bitwuzla, z3, cvc5) on the direct encoding, where the engine accepts every sort.
@@ -35,6 +36,10 @@ from qbound.proofs.verdict import Verdict
 #: enumeration is planned up to this many assignments (the engine's own hard limit is higher)
 ENUM_LIMIT = 1 << 25
 SECONDS_PER_CASE = 2e-7
+#: the compiled enumerator (numba): compile time and per-assignment time (per core-ish)
+COMPILED_LIMIT = 1 << 33
+COMPILE_SECONDS = 5.0
+COMPILED_SECONDS_PER_CASE = 5e-8
 
 
 class Disagreement(QboundError):
@@ -124,6 +129,14 @@ def plan(claim, engines=None):
             notes.append(f"exhaustive: {n} assignments exceed the planned limit {ENUM_LIMIT}")
     except Unsupported as exc:
         notes.append(f"exhaustive: {exc}")
+    comp = get_engine("compiled")
+    try:
+        n = comp.cases(claim)
+        if n > ENUM_LIMIT and n <= COMPILED_LIMIT and comp.available():
+            steps.append(Step("compiled", comp, claim, COMPILE_SECONDS + n * COMPILED_SECONDS_PER_CASE,
+                              f"{n} assignments, compiled multithreaded enumeration with early exit"))
+    except Unsupported as exc:
+        notes.append(f"compiled: {exc}")
     red = scale_reduce(claim)
     if red.claim is not None:
         try:

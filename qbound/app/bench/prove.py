@@ -1,7 +1,9 @@
 """``qbound bench prove``: time the fp32 product and sum lemmas with the reduced (significand-only)
 encodings on each solver, the direct floating-point encoding of the product lemma for comparison
 (ratio = direct / reduced), and the whole default suite (unless quick). Only measured numbers are
-returned; a timeout is reported as a status, not as a time."""
+returned; a timeout is reported as a status, not as a time. The ``claim_*`` entries time custom
+claims through the planner (``qbound prove --claim``: wall time of the whole decision, with the
+method that decided), the README's product claim also as a ratio against the direct bitwuzla query."""
 from __future__ import annotations
 
 import time
@@ -39,6 +41,24 @@ def bench_prove(quick: bool = False) -> dict:
             out[f"fp32_{name}_rne_{solver}_status"] = v.status
             if v.status != "unknown":
                 out[f"fp32_{name}_rne_{solver}_seconds"] = round(v.seconds, 4)
+    # custom claims through the planner (prove --claim), wall time of the whole decision
+    from qbound.proofs import prove
+    claims = [
+        ("claim_product_fp32", "abs(rnd(a*b) - a*b) <= u/(1+u)*abs(a*b)", "fp32", "rne", ["tiny <= abs(a*b) <= huge"], {}),
+        ("claim_product_bf16", "abs(rnd(a*b) - a*b) <= u/(1+u)*abs(a*b)", "bf16", "rne", ["tiny <= abs(a*b) <= huge"], {}),
+        ("claim_sum_fp32", "abs(rnd(a+b) - (a+b)) <= u/(1+u)*abs(a+b)", "fp32", "rne", ["tiny <= abs(a+b) <= huge"], {}),
+        ("claim_rup_sum_fp32", "rnd(a+b) >= a+b", "fp32", "rup", [], {}),
+        ("claim_quotient_bf16", "abs(rnd(a/b) - a/b) <= u*abs(a/b)", "bf16", "rne", ["b != 0", "tiny <= abs(a/b) <= huge"], {}),
+        ("claim_stagnation_bf16", "rnd(b2*v) == v", "bf16", "rne", ["v > 0"], {"b2": "rnd(0.99)"}),
+    ]
+    for key, c, f, m, hyps, consts in claims:
+        if quick and key not in ("claim_product_fp32", "claim_product_bf16"):
+            continue
+        t0 = time.perf_counter()
+        v = prove(c, f, m, assume=hyps, consts=consts, timeout=60.0)
+        out[f"{key}_status"] = v.status
+        out[f"{key}_engine"] = v.engine
+        out[f"{key}_seconds"] = round(time.perf_counter() - t0, 4)
     if not quick:
         st, _, secs, _ = decide_query(direct_product_query(fp32), "bitwuzla", 60.0)
         out["fp32_product_direct_bitwuzla_status"] = {"unsat": "proved", "sat": "falsified"}.get(st, "unknown")
@@ -47,6 +67,8 @@ def bench_prove(quick: bool = False) -> dict:
             red = out.get("fp32_product_rne_bitwuzla_seconds")
             if red:
                 out["fp32_product_direct_over_reduced_ratio"] = round(secs / red, 3)
+            if out.get("claim_product_fp32_seconds"):
+                out["claim_product_fp32_over_direct_ratio"] = round(out["claim_product_fp32_seconds"] / secs, 3)
         from qbound.proofs.suite import run_suite
         t0 = time.perf_counter()
         res = run_suite("default", progress=False, jobs=2)
