@@ -61,7 +61,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from qbound.bounds.derivation import Check, Derivation, Premise, Step, check_sampled, log_uniform, proof_check
+from qbound.bounds.derivation import Check, Derivation, Premise, ProofChain, Step, check_sampled, log_uniform, proof_check
 from qbound.bounds.obligation import ENGINES, Induction, Obligation, RuleApplication, prove_all
 
 T = sp.Symbol("T", positive=True)
@@ -320,27 +320,55 @@ _GGX = sp.symbols("Gg_ Xw_", nonnegative=True)
 ATOMS = ((_GGX[0], Gg), (_GGX[1], Xw))  # Gg, Xw as opaque non-negative reals (proved: envelope.nonneg)
 
 
-def _ob(name, premises, conclusion, note="", aux=(), atoms=True):
+def _mk_ob(ch, name, premises, conclusion, note="", aux=(), atoms=True):
     """An obligation over DOMAIN + premises.  Where Gg or Xw occur they are named as non-negative atoms
     (ATOMS; their non-negativity is the proved ``envelope.nonneg``): the statement then holds for every
     non-negative value of them, which is stronger, and z3 needs far less time for it."""
-    prem = tuple(DOMAIN) + tuple(premises)
+    prem = tuple(ch.domain.values()) + tuple(premises)
+    conclusion = ch.concl(name, conclusion)
     if atoms and any(getattr(x, "has", lambda *_: False)(Gg, Xw) for x in (*prem, conclusion)):
         prem += (sp.Ge(Gg, 0), sp.Ge(Xw, 0))
         aux = tuple(aux) + tuple(a for a in ATOMS if a not in aux)
     return Obligation(name, prem, conclusion, aux=tuple(aux), note=note)
 
 
-def _ind(name, claim, base_premises, step_premises, init, shift, note=""):
-    base = _ob(name + ".base", base_premises, claim.xreplace(dict(init)))
-    step = _ob(name + ".step", (claim,) + tuple(step_premises), claim.xreplace(dict(shift)))
+def _mk_ind(ch, name, claim, base_premises, step_premises, init, shift, note=""):
+    claim = ch.concl(name, claim)
+    base = _mk_ob(ch, name + ".base", base_premises, claim.xreplace(dict(init)))
+    step = _mk_ob(ch, name + ".step", (claim,) + tuple(step_premises), claim.xreplace(dict(shift)))
     return Induction(name, base, step, claim=claim, init=tuple(init.items()), shift=tuple(shift.items()), note=note)
 
 
-def proof_items() -> list:
-    """[(step name, Obligation | Induction | RuleApplication)] in proof order (see the module docs)."""
-    out = []
-    add = lambda step, it: out.append((step, it))  # noqa: E731
+def _rule(ch, rule, premises, conclusion, note="", name=""):
+    return RuleApplication(rule, premises, ch.concl(name, conclusion), note=note, name=name)
+
+
+PROOF_BOUND_KEY = "BOUND"
+PROOF_SYMBOLS = {"BOUND": BOUND}
+S_G = sp.Symbol("S_G", real=True)
+
+
+def proof_chain(overrides: dict | None = None, domain: dict | None = None, **symbols) -> ProofChain:
+    """The Muon proof as a :class:`~qbound.bounds.derivation.ProofChain`: premises of later items are the
+    conclusions of earlier ones (``fact``), so a changed conclusion (``overrides``), domain premise
+    (``domain``) or bound (``BOUND=...``) flows into every use; the goal is telescope.bound's conclusion."""
+    ch = ProofChain("muon", overrides=overrides)
+    ch.domain = {"r>=1": DOMAIN[0], "beta<1": DOMAIN[1], "beta(1+q_M)<1": DOMAIN[2]}
+    ch.domain.update(domain or {})
+    bound = symbols.get("BOUND", BOUND)
+    F = ch.fact
+
+    def add(step, it):
+        ch.add(step, it)
+
+    def _ob(*a, **k):
+        return _mk_ob(ch, *a, **k)
+
+    def _ind(*a, **k):
+        return _mk_ind(ch, *a, **k)
+
+    def RuleApplication(rule, premises, conclusion, note="", name=""):  # noqa: N802
+        return _rule(ch, rule, premises, conclusion, note=note, name=name)
     sr = sp.sqrt(r)
     s2LD = sp.sqrt(2 * L * Delta)
     # ---- envelope.weights: ||W_t||_F <= W0 + sqrt(r) eta t (induction), hence <= Xw and ||What - W||_F <= q_W Xw
@@ -350,7 +378,7 @@ def proof_items() -> list:
                                  [sp.Le(nWn, nW + eta * nO), sp.Ge(nO, 0), sp.Le(nO, sr)],
                                  {t_: 0}, {nW: nWn, t_: t_ + 1},
                                  note="||W_0||_F <= W0 (bounded_init); W_t = W_{t-1} - eta O_t, triangle inequality, ||O_t||_F <= sqrt r"))
-    add("envelope.weights", _ob("envelope.weights.cap", [sp.Le(nW, W0 + sr * eta * t_), sp.Le(t_, T), sp.Ge(nD, 0), sp.Le(nD, q_W * nW)],
+    add("envelope.weights", _ob("envelope.weights.cap", [F("envelope.weights.growth"), sp.Le(t_, T), sp.Ge(nD, 0), sp.Le(nD, q_W * nW)],
                                 sp.And(sp.Le(nW, Xw), sp.Le(nD, q_W * Xw)),
                                 note="t <= T; ||Q_W(W) - W||_F <= q_W ||W||_F (entrywise round.W)", atoms=False))
     add("envelope.weights", _ob("envelope.nonneg", [], sp.And(sp.Ge(Gg, 0), sp.Ge(Xw, 0), sp.Ge(GAM, 0)),
@@ -370,7 +398,7 @@ def proof_items() -> list:
                                   note="||grad f(W_t)||_* <= ||grad f(W_{t-1})||_* + L ||W_t - W_{t-1}||_op, ||eta O_t||_op = eta"))
     ng, nGh, nxi, Eng, Enxi, Exi2 = _s("ng nGhat nxi E_ng E_nxi E_xi2")
     add("envelope.gradient", _ob("envelope.gradient.g_pointwise",
-                                 [sp.Le(ng, nGh + nxi), sp.Le(nGh, nG + L * nD), sp.Le(nD, q_W * Xw), sp.Le(nG, s2LD + L * eta * t_), sp.Le(t_, T)],
+                                 [sp.Le(ng, nGh + nxi), sp.Le(nGh, nG + L * nD), F("envelope.weights.cap"), F("envelope.gradient.growth"), sp.Le(t_, T)],
                                  sp.Le(ng, s2LD + L * eta * T + L * q_W * Xw + nxi),
                                  note="g_t = grad f(What) + xi_t; ||.||_F <= ||.||_*; ||grad f(What) - grad f(W)||_* <= L ||What - W||_op <= L ||What - W||_F"))
     add("envelope.gradient", RuleApplication("expectation_monotone", ("envelope.gradient.g_pointwise",),
@@ -381,11 +409,11 @@ def proof_items() -> list:
                                              note="phi(x) = x^2 convex: (E||xi_t||_F)^2 <= E||xi_t||_F^2; variance premise: E||xi_t||_F^2 <= sigma^2/B",
                                              name="envelope.gradient.jensen"))
     add("envelope.gradient", _ob("envelope.gradient.g_bound",
-                                 [sp.Le(Eng, s2LD + L * eta * T + L * q_W * Xw + Enxi), sp.Ge(Enxi, 0), sp.Le(Enxi ** 2, Exi2), sp.Le(Exi2, S2)],
+                                 [F("envelope.gradient.g_expect"), sp.Ge(Enxi, 0), F("envelope.gradient.jensen"), sp.Le(Exi2, S2)],
                                  sp.Le(Eng, Gg), note="E||g_t||_F <= Gg", atoms=False))
     # ---- envelope.momentum
     c, cn, y, EG, Erho = _s("c c_next y E_G E_rho")
-    add("envelope.momentum", _ob("envelope.momentum.G", [sp.Le(EG, (1 + q_G) * Eng), sp.Le(Eng, Gg)], sp.Le(EG, GAM),
+    add("envelope.momentum", _ob("envelope.momentum.G", [sp.Le(EG, (1 + q_G) * Eng), F("envelope.gradient.g_bound")], sp.Le(EG, GAM),
                                  note="||Q_G(g)||_F <= (1+q_G)||g||_F (entrywise round.G), expectation_monotone"))
     add("envelope.momentum", RuleApplication("expectation_linear", (), sp.Le(y, beta * c + (1 - beta) * EG),
                                              note="||Y_t||_F <= beta||C_{t-1}||_F + (1-beta)||G_t||_F (triangle), then E (monotone, linear); "
@@ -393,11 +421,11 @@ def proof_items() -> list:
                                              name="envelope.momentum.expect"))
     add("envelope.momentum", _ind("envelope.momentum.envelope", sp.Le(c, CBAR),
                                   [sp.Eq(c, 0)],
-                                  [sp.Ge(c, 0), sp.Le(y, beta * c + (1 - beta) * EG), sp.Le(EG, GAM), sp.Le(cn, (1 + q_M) * y)],
+                                  [sp.Ge(c, 0), F("envelope.momentum.expect"), F("envelope.momentum.G"), sp.Le(cn, (1 + q_M) * y)],
                                   {}, {c: cn},
                                   note="c = E||C_{t-1}||_F, C_0 = 0"))
     add("envelope.momentum", _ob("envelope.momentum.rounding",
-                                 [sp.Le(c, CBAR), sp.Ge(c, 0), sp.Le(y, beta * c + (1 - beta) * EG), sp.Le(EG, GAM), sp.Le(Erho, q_M * y)],
+                                 [F("envelope.momentum.envelope"), sp.Ge(c, 0), F("envelope.momentum.expect"), F("envelope.momentum.G"), sp.Le(Erho, q_M * y)],
                                  sp.And(sp.Le(y, (1 - beta) * GAM / (1 - _BH)), sp.Le(Erho, q_M * (1 - beta) * GAM / (1 - _BH))),
                                  note="E||Y_t||_F and the rounding error E||rho_t||_F = E||C_t - Y_t||_F"))
     # ---- descent.per_step
@@ -416,12 +444,12 @@ def proof_items() -> list:
                                        name="lemma.noise.expect"))
     add("lemma.noise", _ind("lemma.noise.second_moment", sp.Le(e, S2 * (1 - _p) / (1 - beta ** 2)),
                             [sp.Eq(e, 0)],
-                            [sp.Le(_p, 1), sp.Eq(en, beta ** 2 * e + xx), sp.Le(xx, S2)],
+                            [sp.Le(_p, 1), F("lemma.noise.expect"), sp.Le(xx, S2)],
                             {_p: 1}, {e: en, _p: beta ** 2 * _p}, note="p = beta^(2t), N_0 = 0"))
     add("lemma.noise", RuleApplication("jensen", (), sp.Le(EnN, sr * sp.sqrt(e)),
                                        note="E||N_t||_* <= sqrt(r) E||N_t||_F <= sqrt(r) sqrt(E||N_t||_F^2) (sqrt concave)",
                                        name="lemma.noise.jensen"))
-    add("lemma.noise", _ob("lemma.noise.close", [sp.Ge(e, 0), sp.Le(_p, 1), sp.Le(e, S2 * (1 - _p) / (1 - beta ** 2)), sp.Le(EnN, sr * sp.sqrt(e))],
+    add("lemma.noise", _ob("lemma.noise.close", [sp.Ge(e, 0), sp.Le(_p, 1), F("lemma.noise.second_moment"), F("lemma.noise.jensen")],
                            sp.Le((1 - beta) * EnN, TERMS["noise"] / 2)))
     # ---- lemma.error_recursion: E_t = C_t - grad_{t-1} = A_t + (1 - beta) N_t
     Ep, En_, Cp, Cn, Yn, Gn, gp, gq, xi, bt, rho, Ap, An, Np, Nn = _s("E_prev E_t C_prev C_t Y_t G_t grad_prev2 grad_prev xi b rho A_prev A_t N_prev N_t")
@@ -431,28 +459,29 @@ def proof_items() -> list:
                                      note="one matrix entry: E_t = beta E_{t-1} + beta(grad_{t-2} - grad_{t-1}) + (1-beta)(xi_t + b_t) + rho_t"))
     add("lemma.error_recursion", _ind("lemma.error_recursion.split", sp.Eq(Ep, Ap + (1 - beta) * Np),
                                       [sp.Eq(Ap, Ep), sp.Eq(Np, 0)],
-                                      [sp.Eq(En_, beta * Ep + beta * (gp - gq) + (1 - beta) * (xi + bt) + rho),
+                                      [F("lemma.error_recursion.recurrence"),
                                        sp.Eq(An, beta * Ap + beta * (gp - gq) + (1 - beta) * bt + rho), sp.Eq(Nn, beta * Np + xi)],
                                       {}, {Ep: En_, Ap: An, Np: Nn},
                                       note="A_0 = E_0 = -grad_0, N_0 = 0 (grad_{-1} := grad_0): E_t = A_t + (1-beta) N_t entrywise"))
     a, an, a0, gap, Enb, Enrho = _s("a a_next a0 gap E_nb E_nrho")
-    add("lemma.error_recursion", _ob("lemma.error_recursion.bias", [sp.Le(Enb, L * nD + sr * q_G * Eng), sp.Le(nD, q_W * Xw), sp.Le(Eng, Gg)], sp.Le(Enb, BBAR),
+    add("lemma.error_recursion", _ob("lemma.error_recursion.bias", [sp.Le(Enb, L * nD + sr * q_G * Eng), F("envelope.weights.cap"), F("envelope.gradient.g_bound")], sp.Le(Enb, BBAR),
                                      note="||b_t||_* <= L||What - W||_op + sqrt(r)||Q_G(g) - g||_F <= L nD + sqrt(r) q_G ||g||_F, then E"))
-    add("lemma.error_recursion", _ob("lemma.error_recursion.rho", [sp.Le(Enrho, sr * Erho), sp.Le(Erho, q_M * (1 - beta) * GAM / (1 - _BH))],
+    add("lemma.error_recursion", _ob("lemma.error_recursion.rho", [sp.Le(Enrho, sr * Erho), F("envelope.momentum.rounding")],
                                      sp.Le(Enrho, (1 - beta) * KQ), note="||rho_t||_* <= sqrt(r) ||rho_t||_F, then E"))
     add("lemma.error_recursion", RuleApplication("expectation_linear", (), sp.Le(an, beta * a + beta * gap + (1 - beta) * Enb + Enrho),
                                                  note="triangle inequality on A_t's recursion (nuclear norm), then E; gap = ||grad_{t-2} - grad_{t-1}||_* <= L eta",
                                                  name="lemma.error_recursion.expect"))
     add("lemma.error_recursion", _ind("lemma.error_recursion.induction", sp.Le(a, _p * a0 + (1 - _p) * MSTEADY),
                                       [sp.Eq(a, a0)],
-                                      [sp.Le(_p, 1), sp.Ge(a0, 0), sp.Le(an, beta * a + beta * gap + (1 - beta) * Enb + Enrho),
-                                       sp.Le(gap, L * eta), sp.Le(Enb, BBAR), sp.Le(Enrho, (1 - beta) * KQ)],
+                                      [sp.Le(_p, 1), sp.Ge(a0, 0), F("lemma.error_recursion.expect"),
+                                       sp.Le(gap, L * eta), F("lemma.error_recursion.bias"), F("lemma.error_recursion.rho")],
                                       {_p: 1}, {a: an, _p: beta * _p},
                                       note="a = E||A_t||_*, p = beta^t, a0 = ||grad f(W_0)||_*", ))
-    add("lemma.error_recursion", _ob("lemma.error_recursion.relax", [sp.Le(_p, 1), sp.Ge(a0, 0), sp.Le(a, _p * a0 + (1 - _p) * MSTEADY)],
+    add("lemma.error_recursion", _ob("lemma.error_recursion.relax", [sp.Le(_p, 1), sp.Ge(a0, 0), F("lemma.error_recursion.induction")],
                                      sp.Le(a, _p * a0 + MSTEADY), note="(1 - beta^t) M <= M"))
     # ---- telescope: sums over t and the closed form
-    SG, SE, SA, SN, Sb, fT = _s("S_G S_E S_A S_N S_b f_T")
+    SE, SA, SN, Sb = _s("S_E S_A S_N S_b")
+    SG = S_G
     kk = sp.Symbol("k", integer=True, positive=True)
     closed = sp.summation(beta ** kk, (kk, 1, T))
     closed = closed.args[-1][0] if isinstance(closed, sp.Piecewise) else closed
@@ -469,19 +498,25 @@ def proof_items() -> list:
             ("telescope.sum_noise", sp.Le(SN, T * TERMS["noise"] / 2), ("lemma.noise.close",), "sum over t of (1-beta) E||N_t||_*")):
         add("telescope", RuleApplication("sum_over_t", prem, conc, note=note, name=nm))
     add("telescope", _ob("telescope.bound",
-                         [sp.Le(eta * SG, Delta + 2 * eta * SE + T * L * eta ** 2 / 2), sp.Le(SE, SA + SN), sp.Le(SA, Sb * a0 + T * MSTEADY),
-                          sp.Ge(Sb, 0), sp.Le(Sb, beta / (1 - beta)), sp.Ge(a0, 0), sp.Le(a0, s2LD), sp.Le(SN, T * TERMS["noise"] / 2),
-                          ],
-                         sp.Le(SG / T, BOUND),
+                         [F("telescope.sum_descent"), F("telescope.sum_error"), F("telescope.sum_a"), sp.Ge(Sb, 0), F("telescope.geometric_bound"),
+                          sp.Ge(a0, 0), F("envelope.gradient.init", {g: a0}), F("telescope.sum_noise")],
+                         sp.Le(SG / T, bound),
                          note="the premises and the step conclusions imply the stated bound (1/T) sum_t E||grad f(W_{t-1})||_* <= BOUND "
                               "(Gg, Xw named as non-negative atoms: a stronger statement)"))
-    add("telescope", _ob("reduction.anchor", [], sp.Le(BOUND.subs(Q0), ANCHOR),
+    ch.goal = ("telescope.bound", sp.Le(SG / T, bound))
+    add("telescope", _ob("reduction.anchor", [], sp.Le(bound.subs(Q0), ANCHOR),
                          note="q = 0: the bound is <= the exact-polar anchor (equal when r = 1)"))
-    add("telescope", _ob("reduction.anchor_difference", [], sp.Eq(ANCHOR - BOUND.subs(Q0), 2 * beta * s2LD * (sp.sqrt(r) - 1) / (T * (1 - beta))),
+    add("telescope", _ob("reduction.anchor_difference", [], sp.Eq(ANCHOR - bound.subs(Q0), 2 * beta * s2LD * (sp.sqrt(r) - 1) / (T * (1 - beta))),
                          note="the q = 0 difference to the anchor, exactly (SymPy)"))
     add("reviewer.factor", _ob("reviewer.factor", [], sp.Eq(q_M / (1 - _BH), q_M + (1 + q_M) * REVIEWER_FACTOR),
                                note="decomposition of the Q_M term"))
-    return out
+    return ch
+
+
+def proof_items() -> list:
+    """[(step name, Obligation | Induction | RuleApplication)] in proof order (see the module docs)."""
+    ch = proof_chain()
+    return [(s, it) for s, st in ch.steps.items() for it in st["items"]]
 
 
 def prove(engines=ENGINES, timeout_s: float = 20, cache=None) -> dict:
