@@ -59,10 +59,17 @@ alpha(1-beta1)/(2 Rh Gamma) per lagged ||G||^2; the quantized sum-of-ratios lemm
     gap_L = abar^3 sqrt(1-beta1) L^2 beta1 sqrt(1+beta1) S_u/(4 Rh (1-beta1)^(5/2)),
 
 under beta1(1+q_V) < beta2(1-q_V), beta1(1+q_M) < beta2(1-q_V), beta1(1+q_V) < sqrt(beta2)(1-q_V).
-At q = 0 it equals BOUND_M0 (checked).  It is a different closed form from the API bound of
-bounds.adam (the Thm 4 form with quantized ingredients, whose q-dependence stays cited there): it is
-smaller at most sampled points with q_W = 0 but not everywhere, and its W term carries 1/(1-beta1)
-where the cited form has (1-beta1).
+At q = 0 it equals BOUND_M0 (checked).  It is the API bound of bounds.adam for beta1 > 0 (BOUND_MQ =
+Gamma * sum(TERMS_MQ)); the Thm 4 form with quantized ingredients it replaces rested on a cited premise
+whose W term carried (1-beta1) where the derivation gives 1/(1-beta1) (sum_k beta1^k).
+
+Proofs (:func:`momentum_proof_items`, discharged by z3/SymPy through bounds.obligation): the lag lemma
+for every lag k (:func:`lag_lemma_items`: the lag enters only through free symbols sqrt(k+1),
+beta2^(-k/2), (1 -+ q_V)^(k+1)), the quantized ratio facts (a)-(c) (:func:`ratio_items`), the gap, the
+geometric sums, the weights, BOUND_M0 <= Thm 4, and the q > 0 assembly (:func:`assembly_q_items`: the
+summed step conclusions imply BOUND_MQ; dropping any term, or every per-step bias term, is refuted).
+Not yet proved by an engine (sampled only, step ``momentum.bias_q``): the momentum-rounding bias
+|m_n - mbar_n|/sqrt(eps+v_n) <= kappa_e and the lagged denominator eps + vt <= Rh^2 S_n Gamma^2.
 """
 from __future__ import annotations
 
