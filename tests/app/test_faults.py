@@ -466,3 +466,31 @@ def test_config_suite_names_match_the_prover():
     from qbound.app.verify.config import SUITES
     from qbound.proofs.suite import SUITES as PROOF_SUITES
     assert tuple(SUITES) == tuple(PROOF_SUITES)
+
+
+def test_legacy_verify_store_is_read_and_extended(tmp_path):
+    """A schema-1 verify store (no header, no checksums) is read as it is; new records get checksums."""
+    d = tmp_path / "store"
+    d.mkdir()
+    from qbound.app.verify.store import unit_key
+    old = {"key": unit_key({"k": 1}), "stage": "run", "unit": {"k": 1}, "result": {"v": 1}, "seconds": 0.1,
+           "version": "0.0"}
+    (d / "run.jsonl").write_text(json.dumps(old) + "\n")
+    s = ResultStore(d)
+    assert s.get("run", {"k": 1})["result"] == {"v": 1}
+    s.put("run", {"k": 2}, {"v": 2})
+    s.close()
+    lines = (d / "run.jsonl").read_text().splitlines()
+    assert lines[0] == json.dumps(old) and J.check_record(json.loads(lines[1]))
+    assert ResultStore(d).get("run", {"k": 2})["result"] == {"v": 2}
+
+
+def test_verify_refuses_a_foreign_file_in_its_store(tmp_path, capsys):
+    d = tmp_path / "r" / "store"
+    d.mkdir(parents=True)
+    (d / "run.jsonl").write_bytes(b"a,b\n1,2\n")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(_toml(_tiny_cfg()))
+    assert main(["verify", "--config", str(cfg), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    assert "not a qbound verify store" in capsys.readouterr().err
+    assert (d / "run.jsonl").read_bytes() == b"a,b\n1,2\n"
