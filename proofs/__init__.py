@@ -15,10 +15,15 @@ Public API (the "proofs" contract):
 * :mod:`proofs.optimizer_facts`: ``constant_rounding``, ``stagnation_threshold``,
   ``swamping_threshold``.
 
-``engine="auto"``: enumeration when the claim's assignments can be enumerated quickly (formats of
-at most 8 bits, or one variable of a 16-bit format), else the SMT engines (bitwuzla when every sort
-is standard, else z3). An engine that cannot encode the claim faithfully is skipped; if none can,
-the verdict is unknown with the reasons.
+``engine="auto"``: the planner (:mod:`proofs.planner`) orders the sound methods by predicted cost
+(known significand lemmas, numpy or compiled enumeration, the scale-invariance reduction of
+:mod:`proofs.scaling`, SMT with bitwuzla, z3 or cvc5 by capability), shares ``timeout`` among them
+and reports the wall time of the whole decision; ``explain=True`` records the plan and
+``cross_check=True`` decides again with a second method (a disagreement raises
+:class:`proofs.planner.Disagreement`). A proof whose hypotheses no value satisfies has
+``Verdict.vacuous``. An engine that cannot encode the claim faithfully is skipped; if none can,
+the verdict is unknown with the reasons. ``Verdict.bounds_status`` maps "falsified" to the bounds
+layer's "refuted".
 """
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from enum import Enum
 from fractions import Fraction
 
 from qbound.numeric.errors import InputError, did_you_mean
@@ -53,6 +54,30 @@ class ClaimSyntaxError(InputError):
     """A claim that is not in the language; the message carries a caret at the position."""
 
 
+class NodeKind(str, Enum):
+    """The kinds of claim nodes (a ``str`` enum: ``NodeKind.ADD == "add"``, so trees built from plain
+    strings and from members compare equal). Numeric kinds denote exact real values; boolean kinds
+    denote truth values."""
+
+    NUM = "num"      #: an exact rational constant (value: Fraction)
+    VAR = "var"      #: a variable ranging over the format's finite values (value: name)
+    NAME = "name"    #: a reserved name or user constant before resolution (value: name)
+    ADD = "add"      #: exact x + y
+    SUB = "sub"      #: exact x - y
+    MUL = "mul"      #: exact x * y
+    DIV = "div"      #: exact x / y (IEEE at y = 0); value "y0" marks a branch where y == 0
+    NEG = "neg"      #: exact -x
+    POW = "pow"      #: exact x ** k (value: the integer k)
+    CALL = "call"    #: rnd, sqrt, abs, min, max, ulp (value: the function name)
+    CMP = "cmp"      #: a comparison chain (value: tuple of operators)
+    AND = "and"      #: conjunction
+    OR = "or"        #: disjunction
+    NOT = "not"      #: negation
+
+
+_KINDS = frozenset(k.value for k in NodeKind)
+
+
 @dataclass(frozen=True)
 class Node:
     """Expression tree node.
@@ -66,6 +91,10 @@ class Node:
     args: tuple = ()
     value: object = None
     pos: int = 0
+
+    def __post_init__(self):
+        if self.kind not in _KINDS:
+            raise ValueError(f"unknown claim node kind {self.kind!r}; kinds: {sorted(_KINDS)}")
 
     @property
     def is_bool(self) -> bool:

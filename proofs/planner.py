@@ -185,7 +185,7 @@ def _replay_in(claim, v, names):
     from qbound.proofs.engines.base import counterexample_record
     cx = v.counterexample or {}
     try:
-        env = {n: Fraction(cx[o]["exact"]) for n, o in zip(names, ("a", "b"))}
+        env = {n: Fraction(cx[o]["decimal"]) for n, o in zip(names, ("a", "b"))}
     except (KeyError, TypeError, ValueError):
         return Verdict("unknown", v.engine, v.engine_version, v.seconds,
                        reason="reduced counterexample could not be mapped back", details=v.details)
