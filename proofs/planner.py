@@ -17,7 +17,8 @@ Methods are tried in order of predicted cost (a rough model: enumeration ~0.2 us
 SMT by precision, variables, rounded operations and the solver's ``cost_factor``; a method whose
 engine cannot encode the claim says so at once and costs nothing); the first decided verdict is
 returned.
-The ``--timeout`` budget is shared: each method gets what is left. ``Verdict.seconds`` is the wall
+The ``--timeout`` budget is shared: each method gets half of what is left (the last one all of it),
+so one badly predicted method cannot starve the others. ``Verdict.seconds`` is the wall
 time of the whole decision, and ``details["plan"]`` lists every method with its outcome.
 
 Vacuity: after a proof, the planner checks that some assignment satisfies the hypotheses (the
@@ -69,9 +70,28 @@ def _smt_cost(engine, claim) -> float:
     base = 0.02 * (p / 8) ** 2 * nv * max(1, nr)
     if claim.var_domain != "significands":
         base *= 4   # full exponent range: wide exact sorts
+    if claim.var_domain != "significands" and _mixes_exact_and_rounded(claim):
+        base *= 50  # rnd(E) compared with exact arithmetic over the full range: very wide sorts
     if engine.sorts is not None and claim.fmt.p == 8 and claim.fmt.exp_bits == 8:
         base *= 100  # bf16's (8, 8) sort: this engine cannot take it (decided at run time)
     return base * engine.cost_factor
+
+
+def _mixes_exact_and_rounded(claim) -> bool:
+    """Does some comparison combine rnd(...) with exact arithmetic on variables outside rnd?"""
+    def outside(n):
+        if n.kind == "call" and n.value == "rnd":
+            return False
+        if n.kind in ("add", "sub", "mul", "div") and any(x.kind == "var" for x in n.walk()):
+            if not (n.kind == "mul" and any(a.kind == "num" for a in n.args)):
+                return True
+        return any(outside(a) for a in n.args)
+    for node in [claim.expr, *claim.hyps]:
+        for c in node.walk():
+            if c.kind == "cmp" and any(x.kind == "call" and x.value == "rnd" for x in c.walk()):
+                if any(outside(a) for a in c.args):
+                    return True
+    return False
 
 
 def _lemma_step(claim):
@@ -232,8 +252,12 @@ def decide(claim, timeout=30.0, smt2_dir=None, explain=False, cross_check=False,
         if left <= 0.05:
             tried.append({"method": st.method, "outcome": "skipped: time budget spent"})
             continue
+        # a step may use half of what is left, the last one all of it, so that one badly predicted
+        # method cannot starve the cheaper alternatives behind it
+        later = [x for x in steps[i + 1:]]
+        budget = left if not later else max(min(left, 2.0), left / 2)
         t1 = time.perf_counter()
-        v = _run_step(st, left, smt2_dir)
+        v = _run_step(st, budget, smt2_dir)
         if v.status == "unknown" and v.reason.startswith("unsupported: "):
             notes.append(f"{st.method}: {v.reason[len('unsupported: '):]}")
             continue
