@@ -142,7 +142,7 @@ def lemma_section(results) -> str:
         ce_s = ""
         if isinstance(ce, dict):
             ce_s = ", ".join(f"{k}={val.get('decimal')} ({val.get('hex')})" for k, val in ce.items()
-                             if isinstance(val, dict))[:120]
+                             if isinstance(val, dict) and "decimal" in val)[:120]
         rows.append([r.get("lemma_id"), r.get("format"), r.get("rounding"), r.get("expected"), v.get("status"),
                      v.get("engine"), _g(v.get("seconds"), 2), "SURPRISE" if r.get("surprise") else "", ce_s])
     head = (f"{len(rows)} lemma instances; command: `{L['command']}`.\n\n")
