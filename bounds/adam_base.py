@@ -323,8 +323,13 @@ def _dd_params(rng, N, K=3):
     um = np.where(sgn[:, None], -np.sign(h), um)
     G = rng.uniform(-1, 1, N) * Rg
     vp = log_uniform(rng, 1e-6, 10, N) * R_ ** 2 * (rng.random(N) < 0.8)
+    b2 = rng.uniform(0, 1, N)
+    # the regime the bound is used in (the audit's miss): beta2 in 1 - [1e-7, 1e-3], v ~ R^2/(1 - beta2)
+    hot = rng.random(N) < 0.3
+    b2 = np.where(hot, 1 - log_uniform(rng, 1e-7, 1e-3, N), b2)
+    vp = np.where(hot, R_ ** 2 / (1 - b2) * rng.uniform(0.5, 1.0, N), vp)
     return {"R": R_, "eps": e, "h": h, "p": p, "qg": qg, "qm": qm, "qv": qv, "ug": ug, "um": um, "uv": uv,
-            "G": G, "vp": vp, "b2": rng.uniform(0, 1, N)}
+            "G": G, "vp": vp, "b2": b2}
 
 
 def check_descent_direction(n=10_000, seed=5, kappa_scale: float = 1.0, c_scale: float = 1.0, **kw) -> Check:

@@ -404,12 +404,15 @@ class ProofChain:
         self.steps: dict = {}  # step name -> {"items": [...], "uses": (...), "statement": str}
         self.domain: dict = {}
         self.used_overrides: set = set()
+        self.concl_names: set = set()
+        self.goal = None  # (item name, relation): the stated result; the item must conclude exactly it
 
     def concl(self, name: str, rel):
         if name in self.overrides:
             self.used_overrides.add(name)
             rel = self.overrides[name]
         self.conclusions[name] = rel
+        self.concl_names.add(name)
         return rel
 
     def fact(self, name: str, subs: dict | None = None):
@@ -435,9 +438,22 @@ class ProofChain:
     def items(self) -> list:
         return [it for st in self.steps.values() for it in st["items"]]
 
+    def goal_error(self) -> str:
+        """Empty when the goal item concludes exactly the stated result, else why not."""
+        if self.goal is None:
+            return ""
+        name, rel = self.goal
+        got = self.conclusions.get(name)
+        return "" if got == rel else f"item {name} concludes {got}, not the stated result {rel}"
+
     def prove(self, engines=("sympy", "z3", "cvc5"), timeout_s: float = 20, cache=None) -> dict:
-        from qbound.bounds.obligation import prove_all
-        return prove_all(self.items(), engines=engines, timeout_s=timeout_s, cache=cache)
+        from qbound.bounds.obligation import Discharge, prove_all
+        res = prove_all(self.items(), engines=engines, timeout_s=timeout_s, cache=cache)
+        err = self.goal_error()
+        if err:
+            name = self.goal[0]
+            res[name] = Discharge(name, "refuted", "goal", detail=err)
+        return res
 
     def step_results(self, results: dict) -> dict:
         """step name -> (status "proved" | "unproved", list of (item name, Discharge))."""

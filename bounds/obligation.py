@@ -78,6 +78,9 @@ class Unsupported(Exception):
 # the objects
 
 
+_TEXT_MEMO: dict = {}  # (name, premises, conclusion, aux, lemmas) -> text (SymPy hashes are cached)
+
+
 @dataclass(frozen=True)
 class Obligation:
     """premises (SymPy relations) => conclusion (a SymPy relation), over named real symbols.
@@ -100,6 +103,13 @@ class Obligation:
 
     def text(self) -> str:
         """Canonical text of the obligation (what the cache key hashes)."""
+        memo_key = (self.name, self.premises, self.conclusion, self.aux, self.lemmas)
+        got = _TEXT_MEMO.get(memo_key)
+        if got is None:
+            got = _TEXT_MEMO[memo_key] = self._text()
+        return got
+
+    def _text(self) -> str:
         syms = sorted(self.free_symbols(), key=lambda s: s.name)
         decl = [f"{s.name}:{'pos' if s.is_positive else 'nonneg' if s.is_nonnegative else 'real'}" for s in syms]
         return "\n".join(["name " + self.name, "symbols " + " ".join(decl)]
@@ -172,6 +182,8 @@ class RuleApplication:
     conclusion: object
     note: str = ""
     name: str = ""
+    valid: bool = True  # False when the rule does not apply to the premises' form (``why`` says why)
+    why: str = ""
 
     kind = "rule"
 
@@ -570,6 +582,28 @@ def _opaque_subs(ob: Obligation) -> dict:
     return out
 
 
+def _numeric_probe(diff, tries: int = 3, seed: int = 0):
+    """A point (dict name -> decimal string) of the symbols' sign domains where ``diff`` is a finite real
+    number that is clearly nonzero (50-digit evaluation), or None."""
+    import random
+    rng = random.Random(seed)
+    syms = sorted(diff.free_symbols, key=lambda x: x.name)
+    for _ in range(tries):
+        pt = {}
+        for x in syms:
+            lo = 0 if (x.is_positive or x.is_nonnegative) else -1
+            pt[x] = sp.Rational(rng.randint(1, 999), 1000) * (1 - lo) + lo
+            if x.is_positive and pt[x] == 0:
+                pt[x] = sp.Rational(1, 1000)
+        try:
+            val = diff.xreplace(pt).evalf(50)
+        except Exception:  # pragma: no cover - SymPy evaluation errors
+            continue
+        if val.is_real and val.is_finite and val.is_Number and abs(val) > sp.Float("1e-20"):
+            return {x.name: str(v) for x, v in pt.items()}
+    return None
+
+
 def _sympy_engine(ob: Obligation):
     c = ob.conclusion
     subs = _opaque_subs(ob)
@@ -584,6 +618,11 @@ def _sympy_engine(ob: Obligation):
                 return None, msg
         return "proved", "SymPy: every conjunct proved"
     if isinstance(c, sp.Eq):
+        probe = _numeric_probe(c.lhs - c.rhs)
+        if probe is not None:
+            if not ob.premises:  # no premises: a point of the symbols' domains where lhs != rhs refutes it
+                return "refuted", probe
+            return None, f"lhs - rhs is nonzero at {probe} (50 digits); not an identity"
         diff = sp.cancel(sp.together(c.lhs - c.rhs))
         if diff != 0 and sp.count_ops(diff) < 400:
             diff = sp.simplify(diff)
@@ -724,7 +763,15 @@ class ObligationCache:
             os.replace(tmp, f)
 
 
-DEFAULT_CACHE = ObligationCache(None)
+DEFAULT_CACHE = ObligationCache(os.environ.get("QBOUND_CACHE_DIR") or None)
+"""The process-wide cache: in memory, and on disk when ``QBOUND_CACHE_DIR`` is set (the CLI sets a
+default directory, see :func:`use_disk_cache`)."""
+
+
+def use_disk_cache(path: str | None) -> ObligationCache:
+    """Point the process-wide cache at ``path`` (None: memory only)."""
+    DEFAULT_CACHE.path = path
+    return DEFAULT_CACHE
 
 
 def default_cache_dir() -> str:
@@ -768,6 +815,9 @@ def discharge(ob: Obligation, engines=ENGINES, timeout_s: float = 20, cache: Obl
                 d = Discharge(ob.name, "proved", "sympy", time.perf_counter() - t0, smt2, None, msg, key)
                 cache.put(ob, d)
                 return d
+            if st == "refuted":
+                return Discharge(ob.name, "refuted", "sympy", time.perf_counter() - t0, smt2, msg,
+                                 "SymPy: lhs != rhs at this point (50-digit evaluation): not an identity", key)
             notes.append(msg)
             continue
         if asserts is None:
@@ -827,7 +877,9 @@ def prove_all(items, engines=ENGINES, timeout_s: float = 20, cache: ObligationCa
         name = it.name
         if isinstance(it, RuleApplication):
             missing = [p for p in it.premises if not (p in out and out[p].proved)]
-            if it.rule not in RULES:
+            if not it.valid:
+                out[name] = Discharge(name, "unknown", "rule", detail=f"{it.rule} does not apply: {it.why}")
+            elif it.rule not in RULES:
                 out[name] = Discharge(name, "unknown", "rule", detail=f"rule {it.rule!r} is not one of {RULES}")
             elif missing:
                 out[name] = Discharge(name, "unknown", "rule", detail=f"{it.rule}: premises not proved: {missing}")
@@ -861,4 +913,4 @@ def iter_obligations(items):
 
 __all__ = ["Obligation", "Induction", "RuleApplication", "Discharge", "discharge", "prove_all", "prove_lemma",
            "RULES", "LEMMAS", "ENGINES", "ObligationCache", "encode", "run_cvc5", "run_z3_text", "iter_obligations",
-           "Unsupported", "solver_versions"]
+           "Unsupported", "solver_versions", "DEFAULT_CACHE", "use_disk_cache", "default_cache_dir"]

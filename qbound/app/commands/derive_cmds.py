@@ -1,6 +1,6 @@
 """Subcommands of the theory layer: ``derive``, ``mantissa``, ``floor``, ``check-config``.
 
-    qbound derive adam|muon [--latex] [--json FILE] [--quick]
+    qbound derive adam|muon [--latex] [--json FILE] [--quick] [--certificates DIR [--recheck]] [--mutants]
     qbound mantissa adam|muon --T 10000 [--tol 1] [--rounding rtz] [--json FILE]
     qbound floor adam|muon --quant W=bf16,V=bf16 [--beta1 0] [--json FILE]
     qbound check-config adam --quant ... --beta1 0.9 --beta2 0.999 --lr 1e-3 --eps 1e-8 --T 100000 [--problem rosenbrock]
@@ -48,6 +48,14 @@ def register(sub):
     p.add_argument("--json", metavar="FILE", help="write steps, checks, bound, conditions, asymptotic table")
     p.add_argument("--quick", action="store_true", help="fewer sampled points (2000) and no trajectory check")
     p.add_argument("--exact", action="store_true", help="evaluate every sampled point in mpmath (slow), not only the worst")
+    p.add_argument("--certificates", metavar="DIR", help="write every solver obligation as a standalone SMT-LIB2 file + index.json")
+    p.add_argument("--recheck", action="store_true", help="with --certificates: re-check each file with the other solver (cvc5 or z3)")
+    p.add_argument("--recheck-timeout", default="10", help="seconds per file for the second solver (default 10)")
+    p.add_argument("--mutants", action="store_true", help="mutation testing of the proof: generated wrong variants must not be proved")
+    p.add_argument("--mutant-timeout", default="5", help="seconds per changed obligation of a mutant (default 5)")
+    p.add_argument("--mutant-limit", default=None, help="evaluate only the first N generated mutants")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the on-disk obligation cache")
+    p.add_argument("--cache-dir", default=None, help="obligation cache directory (default $QBOUND_CACHE_DIR or ~/.cache/qbound/obligations)")
     p.set_defaults(func=run_derive)
 
     p = sub.add_parser("mantissa", help="mantissa bits each component needs for a horizon T")
@@ -83,19 +91,61 @@ def run_derive(args):
     from rich.console import Console
     from rich.table import Table
     from qbound import bounds
+    from qbound.bounds import obligation as OB
     name = _name(args.name)
     kw = {"n": 2000, "trajectory": False} if args.quick else {}
     if args.exact:
         kw["exact_all"] = True
+    if args.recheck and not args.certificates:
+        raise InputError("--recheck needs --certificates DIR")
+    rt = _num(args.recheck_timeout, "--recheck-timeout")
+    if rt <= 0:
+        raise InputError(f"--recheck-timeout must be > 0, got {args.recheck_timeout!r}")
+    mt = _num(args.mutant_timeout, "--mutant-timeout")
+    if mt <= 0:
+        raise InputError(f"--mutant-timeout must be > 0, got {args.mutant_timeout!r}")
+    limit = None
+    if args.mutant_limit is not None:
+        try:
+            limit = int(args.mutant_limit)
+        except ValueError:
+            raise InputError(f"--mutant-limit must be a positive integer, got {args.mutant_limit!r}") from None
+        if limit < 1:
+            raise InputError(f"--mutant-limit must be a positive integer, got {args.mutant_limit!r}")
+    if not args.no_cache:
+        OB.use_disk_cache(args.cache_dir or OB.default_cache_dir())
     der = bounds.derive(name, **kw)
     con = Console()
     t = Table(title=f"qbound derive {name}  (status: {der.status}, {der.seconds:.1f} s)")
-    for c in ("step", "check", "status", "worst margin", "statement"):
+    for c in ("step", "check", "status", "proof", "worst margin", "statement"):
         t.add_column(c, overflow="fold")
     for s in der.steps:
         wm = "" if s.worst_margin is None else f"{s.worst_margin:.3g}"
-        t.add_row(s.name + (" (cited)" if s.cited else ""), s.check, s.status, wm, s.statement)
+        t.add_row(s.name + (" (cited)" if s.cited else ""), s.check, s.status, s.proof_status, wm, s.statement)
     con.print(t)
+    ps = der.proof_summary()
+    con.print(f"[bold]proof[/bold]: {ps['steps_proved']}/{ps['steps_total']} steps proved by an engine; "
+              f"{ps['obligations']} obligations/inductions, {len(ps['rule_applications'])} rule applications"
+              + (f"; unproved: {', '.join(u['step'] for u in ps['unproved'])}" if ps["unproved"] else ""))
+    if args.certificates:
+        from qbound.bounds.certificates import derivation_pairs, write_certificates
+        idx = write_certificates(derivation_pairs(der), args.certificates, recheck=args.recheck, derivation=name, timeout_s=rt)
+        con.print(f"wrote {idx['count']} SMT-LIB2 certificates and index.json to {args.certificates}"
+                  + (f"; recheck: {idx['recheck_summary']['agree']}/{idx['count']} unsat by the second solver"
+                     + (f", not confirmed: {idx['recheck_summary']['disagree_or_unknown']}" if idx['recheck_summary']['disagree_or_unknown'] else "")
+                     if args.recheck else ""))
+        der.extras["_certificates"] = {"dir": args.certificates, "count": idx["count"],
+                                       "recheck": idx.get("recheck_summary")}
+    if args.mutants:
+        from qbound.bounds import mutants as MU
+        build, key, base = MU.factory(name)
+        res = MU.run(build, key, base, timeout_s=mt, limit=limit)
+        der.extras["_mutants"] = res
+        if not args.no_cache:
+            MU.record(name, res, OB.DEFAULT_CACHE.path)
+        con.print(f"[bold]mutants[/bold]: {res['killed']}/{res['total']} killed (kill rate {res['kill_rate']:.1%}, {res['seconds']:.0f} s)")
+        for m in res["survivors"][:40]:
+            con.print(f"  [yellow]survivor[/yellow] {m['kind']}: {m['name']}")
     cited = [p for p in der.premises if p.kind == "cited"]
     for p in cited:
         con.print(f"[yellow]cited premise[/yellow] {p.name}: {p.statement} ({p.source})")
@@ -106,7 +156,11 @@ def run_derive(args):
     if args.latex:
         print(der.latex())
     if args.json:
-        _write_json(args.json, der.to_dict(asymptotics=bounds.rate_table(der.name, derivation=der)))
+        d = der.to_dict(asymptotics=bounds.rate_table(der.name, derivation=der))
+        for k in ("_certificates", "_mutants"):
+            if k in der.extras:
+                d.setdefault("proof", {})[k[1:]] = der.extras[k]
+        _write_json(args.json, d)
         con.print(f"wrote {args.json}")
     return 0 if der.status == "passed" else 1
 

@@ -150,6 +150,27 @@ def lemma_section(results) -> str:
                          rows)
 
 
+def _proof_line(name, der, results) -> str:
+    """Per derivation (issue 15): steps proved / total, mutation kill rate, tightness range."""
+    ps = der.get("proof") or {}
+    steps = f"{ps.get('steps_proved', '?')}/{ps.get('steps_total', '?')}" if ps else "n/a"
+    mut = ps.get("mutants")
+    if not mut:
+        try:
+            from qbound.bounds.mutants import recorded
+            mut = recorded(name)
+        except Exception:  # a missing or stale record only means "not run"
+            mut = None
+    kill = (f"{mut['killed']}/{mut['total']} ({100 * mut['kill_rate']:.1f}%), {len(mut.get('survivors', []))} survivor(s)"
+            if mut else f"not run (`qbound derive {name} --mutants`)")
+    ts = [r.get("tightness") for r in (results.get("bounds") or [])
+          if str(r.get("optimizer", "")).lower().startswith(name) and isinstance(r.get("tightness"), (int, float))
+          and r.get("tightness") == r.get("tightness") and r.get("tightness") not in (float("inf"),)]
+    tight = f"{_g(min(ts))} .. {_g(max(ts))} over {len(ts)} cell(s)" if ts else "n/a"
+    return (f"\nProof: steps proved {steps} (by an engine); mutation kill rate {kill}; "
+            f"tightness (measured/bound) {tight}.\n")
+
+
 def derivation_section(results) -> str:
     parts = []
     for name, d in (results.get("derivations") or {}).items():
@@ -179,6 +200,7 @@ def derivation_section(results) -> str:
                               [[s.get("name"), s.get("check"), s.get("status"), _g(s.get("worst_margin",
                                                                                     s.get("margin")))]
                                for s in steps if isinstance(s, dict)]))
+        txt.append(_proof_line(name, der, results))
         txt.append(f"\nReproduce: `qbound derive {name} --latex`")
         parts.append("\n".join(txt))
     return "\n\n".join(parts) or "No derivation configured."
