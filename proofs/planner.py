@@ -3,9 +3,10 @@ report the wall time of the whole decision.
 
 Candidate methods (each is sound on its own; a method that does not apply says why):
 
-1. *Known lemma*: the claim is literally the normal-range relative-error lemma of a product or a sum
-   (``abs(rnd(a*b) - a*b) <= B*abs(a*b)`` with ``tiny <= abs(a*b) <= huge``, a symmetric rounding
-   mode): the validated significand reductions of :mod:`proofs.reductions` (bit-vector queries).
+1. *Known lemmas* (symmetric rounding modes): ``abs(rnd(E) - E) <= B*abs(E)`` with
+   ``tiny <= abs(E) <= huge`` for any exact E is implied by the conversion lemma over all reals
+   (proves only); the product, sum and quotient forms also go to the validated significand
+   reductions of :mod:`proofs.reductions` (bit-vector queries), which also find counterexamples.
 2. *Exhaustive enumeration* of every assignment (formats of <= 16 bits), cost proportional to the
    number of assignments: numpy up to 2^25, beyond that (two variables of a 16-bit format, 2^32)
    the compiled multithreaded enumerator (:mod:`proofs.engines.compiled`).
@@ -94,9 +95,98 @@ def _mixes_exact_and_rounded(claim) -> bool:
     return False
 
 
-def _lemma_step(claim):
-    """A Step for the known product/sum lemmas, or (None, why)."""
+def _conversion_step(claim):
+    """``abs(rnd(E) - E) <= B*abs(E)`` with a hypothesis ``tiny <= abs(E) <= huge`` (any exact E,
+    any other hypotheses): implied by the conversion lemma over all reals of the normal range
+    (rnd(E) is one rounding of the exact real E), decided by z3 in linear arithmetic. Proves only:
+    a violation by some real need not be attained by E, so a failure leaves the claim to the others."""
     from qbound.proofs.scaling import _range_hyp, _same
+    if claim.rounding not in ("rne", "rna", "rtz", "sr"):
+        return None
+    e = claim.report_expr
+    if e is None or e.kind != "cmp" or e.value != ("<=",):
+        return None
+    L, R = e.args
+    if not (L.kind == "call" and L.value == "abs" and L.args[0].kind == "sub"):
+        return None
+    r, E = L.args[0].args
+    target = E
+    if r.kind == "mul" and r.args[0].kind == "call" and r.args[0].value == "rnd" and r.args[0].args[0].kind == "div":
+        # multiplied out: |rnd(a/b)*b - a| <= B|a| with b != 0 is |rnd(a/b) - a/b| <= B|a/b| times |b|
+        q = r.args[0].args[0]
+        if not (_same(r.args[1], q.args[1]) and _same(E, q.args[0])):
+            return None
+        if not any(h.kind == "cmp" and h.value == ("!=",) and _same(h.args[0], q.args[1]) and h.args[1].kind == "num"
+                   and h.args[1].value == 0 for h in claim.raw_hyps):
+            return None
+        r, E = r.args[0], q
+    if not (r.kind == "call" and r.value == "rnd" and _same(r.args[0], E)):
+        return None
+    if R.kind != "mul":
+        return None
+    B, aE = R.args
+    if B.kind != "num":
+        B, aE = aE, B
+    if not (B.kind == "num" and B.value > 0 and aE.kind == "call" and aE.value == "abs" and _same(aE.args[0], target)):
+        return None
+    if not any(_range_hyp(h, claim.fmt) is not None and _same(_range_hyp(h, claim.fmt), E) for h in claim.raw_hyps):
+        return None
+    return Step("lemma:conversion", None, claim, 0.2, "rnd(E) is one rounding of an exact real in the normal "
+                "range: the conversion lemma over all reals implies the claim", {"kind": "conversion", "bound": B.value})
+
+
+def _quotient_step(claim):
+    """The normal-range quotient lemma, as ``abs(rnd(a/b) - a/b) <= B*abs(a/b)`` or multiplied out
+    ``abs(rnd(a/b)*b - a) <= B*abs(a)``, with ``b != 0`` and ``tiny <= abs(a/b) <= huge``."""
+    from qbound.proofs.scaling import _range_hyp, _same
+    e = claim.report_expr
+    if e is None or e.kind != "cmp" or e.value != ("<=",) or len(claim.raw_hyps) != 2:
+        return None
+    L, R = e.args
+    if not (L.kind == "call" and L.value == "abs" and L.args[0].kind == "sub"):
+        return None
+    x, y = L.args[0].args
+    if not (x.kind == "mul" or (x.kind == "call" and x.value == "rnd")):
+        return None
+    r = x.args[0] if x.kind == "mul" else x
+    if not (r.kind == "call" and r.value == "rnd" and r.args[0].kind == "div"):
+        return None
+    q = r.args[0]
+    a, b = q.args
+    if not (a.kind == "var" and b.kind == "var" and a.value != b.value):
+        return None
+    if x.kind == "mul":
+        if not (_same(x.args[1], b) and _same(y, a)):
+            return None
+        target = a
+    else:
+        if not _same(y, q):
+            return None
+        target = q
+    if R.kind != "mul":
+        return None
+    B, aE = R.args
+    if B.kind != "num":
+        B, aE = aE, B
+    if not (B.kind == "num" and B.value > 0 and aE.kind == "call" and aE.value == "abs" and _same(aE.args[0], target)):
+        return None
+    hs = list(claim.raw_hyps)
+    nz = [h for h in hs if h.kind == "cmp" and h.value == ("!=",) and _same(h.args[0], b)
+          and h.args[1].kind == "num" and h.args[1].value == 0]
+    rng = [h for h in hs if _range_hyp(h, claim.fmt) is not None and _same(_range_hyp(h, claim.fmt), q)]
+    if len(nz) != 1 or len(rng) != 1:
+        return None
+    return Step("lemma:quotient", None, claim, 1.0, "the claim is the normal-range quotient lemma: significand "
+                "reduction (bit-vectors)", {"kind": "quotient", "bound": B.value, "vars": (a.value, b.value)})
+
+
+def _lemma_step(claim):
+    """A Step for the known product/sum/quotient lemmas, or (None, why)."""
+    from qbound.proofs.scaling import _range_hyp, _same
+    if claim.rounding in ("rne", "rna", "rtz", "sr") and claim.var_fmt == claim.fmt and not claim.var_domain:
+        qs = _quotient_step(claim)
+        if qs is not None:
+            return qs, ""
     if claim.rounding not in ("rne", "rna", "rtz", "sr") or claim.var_fmt != claim.fmt or claim.var_domain:
         return None, "known lemmas: needs a symmetric rounding mode and variables in the target format"
     e = claim.report_expr
@@ -135,6 +225,9 @@ def plan(claim, engines=None):
     from qbound.proofs.engines.base import Unsupported
     from qbound.proofs.scaling import scale_reduce
     steps, notes = [], []
+    conv = _conversion_step(claim)
+    if conv is not None:
+        steps.append(conv)
     st, why = _lemma_step(claim)
     if st is not None:
         steps.append(st)
@@ -185,9 +278,17 @@ def plan(claim, engines=None):
 
 def _run_step(step, timeout, smt2_dir):
     from qbound.proofs.engines.base import Unsupported
+    if step.method == "lemma:conversion":
+        from qbound.proofs.reductions import real_conversion
+        v, _ = real_conversion(step.claim.fmt, step.claim.rounding, bound=step.extra["bound"], timeout=timeout,
+                               smt2_dir=smt2_dir)
+        if v.status != "proved":
+            return Verdict("unknown", v.engine, v.engine_version, v.seconds,
+                           reason=f"conversion lemma over reals: {v.status} (a real violation need not be attained)")
+        return v
     if step.method.startswith("lemma:"):
-        from qbound.proofs.reductions import product_lemma, sum_lemma
-        fn = product_lemma if step.extra["kind"] == "product" else sum_lemma
+        from qbound.proofs.reductions import product_lemma, quotient_lemma, sum_lemma
+        fn = {"product": product_lemma, "sum": sum_lemma, "quotient": quotient_lemma}[step.extra["kind"]]
         v = fn(step.claim.fmt, step.claim.rounding, bound=step.extra["bound"], solver="bitwuzla",
                timeout=timeout, smt2_dir=smt2_dir)
         if v.status == "falsified":

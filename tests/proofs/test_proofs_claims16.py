@@ -246,3 +246,23 @@ def test_compiled_finds_first_counterexample():
     v1, v2 = get_engine("compiled").decide(c), ExhaustiveEngine().decide(c)
     assert v1.falsified and v2.falsified
     assert {k: v1.counterexample[k]["hex"] for k in c.vars} == {k: v2.counterexample[k]["hex"] for k in c.vars}
+
+
+@pytest.mark.parametrize("fmt", ["fp8_e4m3fn", "fp6_e3m2"])
+@pytest.mark.parametrize("mode", ["rne", "rtz", "sr"])
+@pytest.mark.parametrize("claim,hyps", [
+    ("abs(rnd(a*b + c) - (a*b + c)) <= u/(1+u)*abs(a*b + c)", ["tiny <= abs(a*b + c) <= huge"]),
+    ("abs(rnd(a/b)*b - a) <= u*abs(a)", ["b != 0", "tiny <= abs(a/b) <= huge"]),
+    ("abs(rnd(a*b) - a*b) <= u/2*abs(a*b)", ["tiny <= abs(a*b) <= huge"]),
+])
+def test_conversion_lemma_step_matches_enumeration(fmt, mode, claim, hyps):
+    """The planner's conversion-lemma step only ever proves, and only what enumeration proves."""
+    from qbound.proofs import planner
+    c = build_claim(claim, fmt, mode, assume=hyps)
+    st = planner._conversion_step(c)
+    assert st is not None
+    v = planner._run_step(st, 30, None)
+    full = ExhaustiveEngine().decide(c)
+    assert v.status in ("proved", "unknown")
+    if v.status == "proved":
+        assert full.status == "proved"
