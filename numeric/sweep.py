@@ -146,7 +146,13 @@ class SweepSpec:
         for c in self.components:
             if c not in SWEEP_COMPONENTS:
                 raise InputError(f"unknown sweep component {c!r}. Accepted: {', '.join(SWEEP_COMPONENTS)}.")
-        CompQuant.parse(f"fp32:{self.rounding}")  # validates the rounding mode (rne, ..., sr, srK)
+        try:  # validates the rounding mode (rne, ..., sr, srK)
+            CompQuant.parse(f"fp32:{self.rounding}")
+        except InputError:
+            raise
+        except (TypeError, ValueError):
+            raise InputError(f"unknown rounding mode {self.rounding!r}. Accepted: rne, rna, rtz, rup, rdn, sr, "
+                             f"srK (K random bits, 1..64)") from None
         pspec = build_problem(self.problem, self.problem_kw).spec()
         pname = pspec.pop("name")
         out = []

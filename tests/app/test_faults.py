@@ -413,6 +413,7 @@ def test_read_only_folder_for_real(tmp_path, capsys):
     (["quantize", "--format", "bf16", "0." + "1" * 30000], "characters"),
     (["prove", "--suite", "quick", "--jobs", "0"], "--jobs"),
     (["sweep", "--workers", "0"], "--workers"),
+    (["sweep", "--rounding", "sr\u00b2"], "rounding mode"),
     (["mantissa", "adam", "--T", "10.5"], "whole number"),
 ])
 def test_absurd_inputs_give_one_line_and_exit_2(tmp_path, capsys, argv, needle):
