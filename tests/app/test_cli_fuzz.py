@@ -14,7 +14,7 @@ from qbound.app.cli import main  # noqa: E402
 
 WEIRD = st.sampled_from(["", " ", "-1", "0", "1", "nan", "inf", "-inf", "1e309", "10.5", "abc", "\u00b2", "1e99999",
                          "9" * 60, "0x1p-3", "1-1000000000", "-", ",", "=", "a=b", "lr=abc", "d=1e11",
-                         "d=100000000000", "V=bf16:sr\u00b2", "W=bf16,V=fp8_e4m3fn", "RNE", "Adam", "SR", "rtz",
+                         "d=100000000000", "V=bf16:sr\u00b2", "sr\u00b2", "W=bf16,V=fp8_e4m3fn", "RNE", "Adam", "SR", "rtz",
                          "fp8", "bf16", "e8m3", "e99m99", "none", "\x00", "../x", "/nonexistent/x"])
 TEXT = st.one_of(WEIRD, st.text(min_size=0, max_size=12))
 SMALL_STEPS = st.one_of(st.integers(-3, 8).map(str), st.sampled_from(["10000001", "1" * 25, "x", "1.5", "-0"]))
