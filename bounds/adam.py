@@ -108,6 +108,22 @@ def proof_steps(ch, results, sanity: dict | None = None) -> list:
     return out
 
 
+def envelope_m_items() -> list:
+    """The momentum envelope as an induction on (m_t, E_t): E_0 = 1, E_{t+1} = beta1(1+q_M) E_t (so
+    E_t = (beta1(1+q_M))^t), m_{t+1} = (1+mu)(beta1 m_t + g), |g| <= Rh - sqrt(eps)."""
+    from qbound.bounds.obligation import Induction, Obligation
+    m, E, g, mu = sp.symbols("m_t E_t g_t mu_t", real=True)
+    bh = beta1 * (1 + q_M)
+    c1 = Rh - sp.sqrt(eps)
+    claim = sp.And(sp.Le(sp.Abs(m), (1 + q_M) * c1 * (1 - E) / (1 - bh)), sp.Ge(E, 0), sp.Le(E, 1))
+    dom = (sp.Lt(bh, 1), sp.Le(sp.Abs(mu), q_M), sp.Le(sp.Abs(g), c1), sp.Ge(R, sp.sqrt(eps)), sp.Lt(q_M, 1))
+    nxt = (1 + mu) * (beta1 * m + g)
+    return [Induction("envelope.m", Obligation("envelope.m.base", dom, claim.xreplace({m: 0, E: 1})),
+                      Obligation("envelope.m.step", dom + (claim,), claim.xreplace({m: nxt, E: bh * E})),
+                      claim=claim, init=((m, 0), (E, 1)), shift=((m, nxt), (E, bh * E)),
+                      note="E_t = (beta1(1+q_M))^t: E_0 = 1, E_{t+1} = beta1(1+q_M) E_t")]
+
+
 def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = True) -> list:
     kw = {"n": n, "exact_all": exact_all}
     steps = []
@@ -133,9 +149,14 @@ def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = Tru
     ch, res = prove_beta1_0()
     steps.extend(proof_steps(ch, res, sanity))
     # beta1 > 0 ingredients (not part of the beta1 = 0 proof)
-    steps.append(Step("envelope.m", "|m_t| <= (1+q_M) sum_k (beta1(1+q_M))^(t-k) |g_k| <= (1+q_M)(Rh - sqrt eps)(1-(beta1(1+q_M))^t)/(1-beta1(1+q_M))",
-                      [geo_check, check_envelope_m(**kw)] + traj,
-                      uses=("round.M", "envelope.gradient")))
+    items = envelope_m_items()
+    from qbound.bounds.derivation import proof_check
+    from qbound.bounds.obligation import DEFAULT_CACHE, discharge
+    ds = [(it.name, discharge(it, timeout_s=30, cache=DEFAULT_CACHE)) for it in items]
+    steps.append(Step("envelope.m", "|m_t| <= (1+q_M)(Rh - sqrt eps)(1-(beta1(1+q_M))^t)/(1-beta1(1+q_M)) if beta1(1+q_M) < 1 "
+                      "(induction on (m_t, E_t = (beta1(1+q_M))^t))",
+                      [proof_check("envelope.m", ds), geo_check, check_envelope_m(**kw)] + traj,
+                      uses=("round.M", "envelope.gradient"), proof=items, discharges=ds))
     steps.append(Step("momentum.bias", "|m_t - sum_k beta1^k g_(t-k)|/sqrt(eps+v_t) <= kappa_e = ((1+q_M)/(1-x(1+q_M)) - 1/(1-x))/sqrt(1-q_V) "
                       "= q_M/((1-x)(1-x(1+q_M)) sqrt(1-q_V)), x = beta1/sqrt(beta2(1-q_V))",
                       [check_identity(KAPPA_E_RAW, kappa_e, "closed form of the momentum rounding bias")],
