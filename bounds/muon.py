@@ -334,6 +334,9 @@ def _mk_ob(ch, name, premises, conclusion, note="", aux=(), atoms=True):
 
 def _mk_ind(ch, name, claim, base_premises, step_premises, init, shift, note=""):
     claim = ch.concl(name, claim)
+    if not init:  # the start is the claim itself: still shape-check the base against it
+        v = sorted(claim.free_symbols, key=lambda x: x.name)[0]
+        init = {v: v}
     base = _mk_ob(ch, name + ".base", base_premises, claim.xreplace(dict(init)))
     step = _mk_ob(ch, name + ".step", (claim,) + tuple(step_premises), claim.xreplace(dict(shift)))
     return Induction(name, base, step, claim=claim, init=tuple(init.items()), shift=tuple(shift.items()), note=note)
@@ -504,6 +507,9 @@ def proof_chain(overrides: dict | None = None, domain: dict | None = None, **sym
                          note="the premises and the step conclusions imply the stated bound (1/T) sum_t E||grad f(W_{t-1})||_* <= BOUND "
                               "(Gg, Xw named as non-negative atoms: a stronger statement)"))
     ch.goal = ("telescope.bound", sp.Le(SG / T, bound))
+    solved = (Delta / (T * eta) + L * eta / 2 + 2 * beta * s2LD / (T * (1 - beta)) + 2 * MSTEADY + TERMS["noise"])
+    add("telescope", _ob("telescope.closed_form", [], sp.Eq(bound, solved), atoms=False,
+                         note="the stated bound is exactly the solved form of telescope.bound's premises (so no constant of it is loose)"))
     add("telescope", _ob("reduction.anchor", [], sp.Le(bound.subs(Q0), ANCHOR),
                          note="q = 0: the bound is <= the exact-polar anchor (equal when r = 1)"))
     add("telescope", _ob("reduction.anchor_difference", [], sp.Eq(ANCHOR - bound.subs(Q0), 2 * beta * s2LD * (sp.sqrt(r) - 1) / (T * (1 - beta))),
