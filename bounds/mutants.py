@@ -190,6 +190,9 @@ def evaluate(build, mutant: Mutant, timeout_s: float = 5, engines=("sympy", "z3"
             return {"killed": True, "by": it.name, "status": d.status, "detail": d.detail[:300], "seconds": time.perf_counter() - t0}
     names = {it.name for it in items}
     for it in items:
+        if getattr(it, "kind", "") == "rule" and not getattr(it, "valid", True):
+            return {"killed": True, "by": it.name, "status": "unknown", "detail": f"rule does not apply: {it.why}"[:300],
+                    "seconds": time.perf_counter() - t0}
         if getattr(it, "kind", "") == "rule" and not all(p in names for p in it.premises):
             return {"killed": True, "by": it.name, "status": "unknown", "detail": "rule premise missing", "seconds": time.perf_counter() - t0}
     return {"killed": False, "by": None, "seconds": time.perf_counter() - t0}
