@@ -320,12 +320,13 @@ _GGX = sp.symbols("Gg_ Xw_", nonnegative=True)
 ATOMS = ((_GGX[0], Gg), (_GGX[1], Xw))  # Gg, Xw as opaque non-negative reals (proved: envelope.nonneg)
 
 
-def _mk_ob(ch, name, premises, conclusion, note="", aux=(), atoms=True):
+def _mk_ob(ch, name, premises, conclusion, note="", aux=(), atoms=True, register=True):
     """An obligation over DOMAIN + premises.  Where Gg or Xw occur they are named as non-negative atoms
     (ATOMS; their non-negativity is the proved ``envelope.nonneg``): the statement then holds for every
     non-negative value of them, which is stronger, and z3 needs far less time for it."""
     prem = tuple(ch.domain.values()) + tuple(premises)
-    conclusion = ch.concl(name, conclusion)
+    if register:  # an induction's base and step conclusions are the claim's, not separately mutable
+        conclusion = ch.concl(name, conclusion)
     if atoms and any(getattr(x, "has", lambda *_: False)(Gg, Xw) for x in (*prem, conclusion)):
         prem += (sp.Ge(Gg, 0), sp.Ge(Xw, 0))
         aux = tuple(aux) + tuple(a for a in ATOMS if a not in aux)
@@ -337,8 +338,8 @@ def _mk_ind(ch, name, claim, base_premises, step_premises, init, shift, note="")
     if not init:  # the start is the claim itself: still shape-check the base against it
         v = sorted(claim.free_symbols, key=lambda x: x.name)[0]
         init = {v: v}
-    base = _mk_ob(ch, name + ".base", base_premises, claim.xreplace(dict(init)))
-    step = _mk_ob(ch, name + ".step", (claim,) + tuple(step_premises), claim.xreplace(dict(shift)))
+    base = _mk_ob(ch, name + ".base", base_premises, claim.xreplace(dict(init)), register=False)
+    step = _mk_ob(ch, name + ".step", (claim,) + tuple(step_premises), claim.xreplace(dict(shift)), register=False)
     return Induction(name, base, step, claim=claim, init=tuple(init.items()), shift=tuple(shift.items()), note=note)
 
 
