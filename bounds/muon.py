@@ -406,7 +406,7 @@ def proof_chain(overrides: dict | None = None, domain: dict | None = None, **sym
                                  sp.Le(ng, s2LD + L * eta * T + L * q_W * Xw + nxi),
                                  note="g_t = grad f(What) + xi_t; ||.||_F <= ||.||_*; ||grad f(What) - grad f(W)||_* <= L ||What - W||_op <= L ||What - W||_F"))
     add("envelope.gradient", RuleApplication("expectation_monotone", ("envelope.gradient.g_pointwise",),
-                                             sp.Le(Eng, s2LD + L * eta * T + L * q_W * Xw + Enxi),
+                                             F("envelope.gradient.g_pointwise", {ng: Eng, nxi: Enxi}),
                                              note="E of both sides (the right side is deterministic but for ||xi_t||_F)",
                                              name="envelope.gradient.g_expect"))
     add("envelope.gradient", RuleApplication("jensen", (), sp.Le(Enxi ** 2, Exi2),
@@ -498,8 +498,10 @@ def proof_chain(overrides: dict | None = None, domain: dict | None = None, **sym
             ("telescope.sum_descent", sp.Le(eta * SG, Delta + 2 * eta * SE + T * L * eta ** 2 / 2), ("descent.per_step",),
              "sum of descent.per_step over t = 1..T (E of both sides), f(W_0) - f(W_T) <= Delta (lower_bound)"),
             ("telescope.sum_error", sp.Le(SE, SA + SN), ("lemma.error_recursion.split",), "||E_t||_* <= ||A_t||_* + (1-beta)||N_t||_*, summed"),
-            ("telescope.sum_a", sp.Le(SA, Sb * a0 + T * MSTEADY), ("lemma.error_recursion.relax",), "sum over t of a_t <= beta^t a0 + M"),
-            ("telescope.sum_noise", sp.Le(SN, T * TERMS["noise"] / 2), ("lemma.noise.close",), "sum over t of (1-beta) E||N_t||_*")):
+            ("telescope.sum_a", sp.Le(SA, T * F("lemma.error_recursion.relax").rhs.xreplace({_p: Sb / T})),
+             ("lemma.error_recursion.relax",), "sum over t of a_t <= beta^t a0 + M (sum_t beta^t = S_b)"),
+            ("telescope.sum_noise", sp.Le(SN, T * F("lemma.noise.close").rhs), ("lemma.noise.close",),
+             "sum over t of (1-beta) E||N_t||_*")):
         add("telescope", RuleApplication("sum_over_t", prem, conc, note=note, name=nm))
     add("telescope", _ob("telescope.bound",
                          [F("telescope.sum_descent"), F("telescope.sum_error"), F("telescope.sum_a"), sp.Ge(Sb, 0), F("telescope.geometric_bound"),
