@@ -498,8 +498,7 @@ def proof_chain(overrides: dict | None = None, domain: dict | None = None, **sym
             ("telescope.sum_descent", sp.Le(eta * SG, Delta + 2 * eta * SE + T * L * eta ** 2 / 2), ("descent.per_step",),
              "sum of descent.per_step over t = 1..T (E of both sides), f(W_0) - f(W_T) <= Delta (lower_bound)"),
             ("telescope.sum_error", sp.Le(SE, SA + SN), ("lemma.error_recursion.split",), "||E_t||_* <= ||A_t||_* + (1-beta)||N_t||_*, summed"),
-            ("telescope.sum_a", sp.Le(SA, T * F("lemma.error_recursion.relax").rhs.xreplace({_p: Sb / T})),
-             ("lemma.error_recursion.relax",), "sum over t of a_t <= beta^t a0 + M (sum_t beta^t = S_b)"),
+            ("telescope.sum_a", sp.Le(SA, Sb * a0 + T * MSTEADY), ("lemma.error_recursion.relax",), "sum over t of a_t <= beta^t a0 + M"),
             ("telescope.sum_noise", sp.Le(SN, T * F("lemma.noise.close").rhs), ("lemma.noise.close",),
              "sum over t of (1-beta) E||N_t||_*")):
         add("telescope", RuleApplication("sum_over_t", prem, conc, note=note, name=nm))
