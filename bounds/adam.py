@@ -61,7 +61,7 @@ from qbound.bounds.adam_base import (  # noqa: F401  (the derivation's names sta
     check_theorem_exact_expectation, check_update_bound, check_w_bias, d, eps, evaluate_expr, kappa, kappa_e,
     log_uniform, phiV, q_G, q_M, q_V, q_W, ratio_q, resolve_q0, rho)
 from qbound.bounds.derivation import Derivation, Step, check_identity
-from qbound.bounds.adam_momentum import (BOUND_M0, attach_proofs, BOUND_MQ, CONDITIONS_M0, CONDITIONS_MQ, TERMS_MQ,
+from qbound.bounds.adam_momentum import (BOUND_M0, BOUND_MQ, CONDITIONS_M0, CONDITIONS_MQ, TERMS_MQ,
                                          build_momentum_steps, build_quantized_steps, momentum_proof_items, prove_momentum,
                                          quantized_bound)
 
@@ -164,7 +164,6 @@ def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = Tru
     steps.extend(build_momentum_steps(n=n, exact_all=exact_all))
     steps.extend(build_quantized_steps(n=n, exact_all=exact_all, trajectory=trajectory))
     mproofs = prove_momentum()
-    attach_proofs([s_ for s_ in steps if s_.name == "envelope.m"], mproofs)  # the momentum envelope (used for beta1 > 0)
     tm_items = [it for st, it in momentum_proof_items() if it.name in ("momentum.assembly_q.bound", "momentum.vs_thm4.compare")]
     tm_ds = [(it.name, mproofs[it.name]) for it in tm_items]
     from qbound.bounds.derivation import proof_check

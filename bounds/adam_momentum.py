@@ -1122,20 +1122,6 @@ def momentum_proof_items() -> list:
                                         sp.Eq((2 * R / (alpha * NTIL) * (Delta + E1 + E2 + E3 + E4)).xreplace({LAM0: lam_}),
                                               BOUND_M0.xreplace({LAM0: lam_})),
                                         note="assembled sum of the four error terms equals the closed form BOUND_M0"))
-    # envelope.m (every t): |m_t| <= (1+q_M) Rg (1 - bh^t)/(1 - bh), Rg = Rh - sqrt(eps) >= |g|, bh = beta1(1+q_M) < 1
-    A = _qsyms()
-    am, amn, ag, Pm, Rg = sp.symbols("abs_m abs_m_next abs_g P_m R_g", nonnegative=True)
-    mu_ = sp.Symbol("mu", real=True)
-    bh = beta1 * (1 + A.q_M)
-    claim_m = sp.Le(am, (1 + A.q_M) * Rg * (1 - Pm) / (1 - bh))
-    add("envelope.m", Induction("envelope.m.envelope",
-                                Obligation("envelope.m.envelope.base", (sp.Eq(am, 0),), claim_m.xreplace({Pm: 1})),
-                                Obligation("envelope.m.envelope.step",
-                                           (claim_m, sp.Lt(bh, 1), sp.Le(Pm, 1), sp.Le(sp.Abs(mu_), A.q_M), sp.Le(ag, Rg),
-                                            sp.Le(amn, (1 + mu_) * (beta1 * am + ag))),
-                                           claim_m.xreplace({am: amn, Pm: bh * Pm})),
-                                claim=claim_m, init=((Pm, 1),), shift=((am, amn), (Pm, bh * Pm)),
-                                note="m_0 = 0, |m_t| = |1+mu_t| |beta1 m_{t-1} + g_t| <= (1+mu_t)(beta1|m_{t-1}| + |g_t|), P_m = bh^t"))
     for it in ratio_items():
         add("momentum.ratios_q", it)
         add("momentum.ratios", it)  # q = 0 is the instance q_V = q_M = 0
