@@ -25,7 +25,7 @@ import os
 import re
 import time
 
-from qbound.bounds.obligation import run_cvc5, run_z3_text, solver_versions
+from qbound.bounds.obligation import solver_versions
 
 
 def _flatten(step: str, d) -> list:
@@ -38,6 +38,31 @@ def _flatten(step: str, d) -> list:
     return [(step, d)]
 
 
+_CHILD = r"""
+import json, sys
+from qbound.bounds.obligation import run_cvc5, run_z3_text
+solver, timeout = sys.argv[1], float(sys.argv[2])
+st, ce, why = (run_z3_text if solver == "z3" else run_cvc5)(sys.stdin.read(), timeout)
+print(json.dumps([st, ce, why]))
+"""
+
+
+def _isolated(solver: str, text: str, timeout_s: float):
+    """Run one solver on one SMT-LIB2 text in a child process that is killed at 2 x timeout + 10 s (a
+    solver that ignores its own time limit cannot hang the re-check)."""
+    import subprocess
+    import sys
+    try:
+        p = subprocess.run([sys.executable, "-c", _CHILD, solver, str(timeout_s)], input=text, capture_output=True,
+                           text=True, timeout=2 * timeout_s + 10, check=False)
+        st, ce, why = json.loads(p.stdout.strip().splitlines()[-1])
+        return st, ce, why
+    except subprocess.TimeoutExpired:
+        return "unknown", None, f"{solver}: killed after {2 * timeout_s + 10:.0f} s"
+    except (ValueError, IndexError):
+        return "unknown", None, f"{solver}: no answer"
+
+
 def recheck_one(d, timeout_s: float = 10) -> dict:
     """Re-decide one discharge's SMT-LIB2 *text* with the solver that did not prove it (cvc5 where z3
     or SymPy proved it, z3 where cvc5 did).  When that solver gives no answer within ``timeout_s``
@@ -45,10 +70,7 @@ def recheck_one(d, timeout_s: float = 10) -> dict:
     answer is recorded separately (``file_z3``): a second *parse*, not a second solver."""
     solver = "z3" if d.engine == "cvc5" else "cvc5"
     t0 = time.perf_counter()
-    try:
-        st, ce, why = (run_z3_text if solver == "z3" else run_cvc5)(d.smt2, timeout_s)
-    except Exception as exc:  # pragma: no cover - solver crash
-        st, ce, why = "unknown", None, f"{type(exc).__name__}: {exc}"
+    st, ce, why = _isolated(solver, d.smt2, timeout_s)
     rec = {"solver": solver, "status": st, "seconds": round(time.perf_counter() - t0, 4), "agrees": st == "unsat"}
     if why:
         rec["reason"] = why
@@ -56,7 +78,7 @@ def recheck_one(d, timeout_s: float = 10) -> dict:
         rec["counterexample"] = ce
     if st == "unknown" and solver == "cvc5":
         t1 = time.perf_counter()
-        st2, _, why2 = run_z3_text(d.smt2, timeout_s)
+        st2, _, why2 = _isolated("z3", d.smt2, timeout_s)
         rec["file_z3"] = {"status": st2, "seconds": round(time.perf_counter() - t1, 4)}
     return rec
 
@@ -73,6 +95,7 @@ def write_certificates(pairs, out_dir: str, recheck: bool = False, timeout_s: fl
     used = set()
     for step, top in pairs:
         for st, d in _flatten(step, top):
+            d.ensure_smt2()
             if not d.smt2:
                 skipped.append({"step": st, "obligation": d.name, "prover": d.engine, "status": d.status,
                                 "why": "no SMT-LIB2 text (rule application or not encodable)"})

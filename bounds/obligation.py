@@ -207,6 +207,16 @@ class Discharge:
     cached: bool = False
     recheck: dict | None = None
     parts: list = field(default_factory=list)  # sub-discharges (induction base/step)
+    obligation: object = None  # the obligation (cache hits: its SMT-LIB2 text is made by ensure_smt2)
+
+    def ensure_smt2(self) -> str:
+        """The SMT-LIB2 text of the obligation (encoded now if a cache hit skipped it)."""
+        if not self.smt2 and self.obligation is not None:
+            try:
+                self.smt2 = encode(self.obligation)[1]
+            except Unsupported:
+                self.smt2 = ""
+        return self.smt2
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -794,6 +804,9 @@ def discharge(ob: Obligation, engines=ENGINES, timeout_s: float = 20, cache: Obl
     key = ob.key()
     cache = DEFAULT_CACHE if cache is None else cache
     hit = cache.get(ob, tuple(engines))
+    if hit is not None:  # re-validated by the hash of the obligation text; the SMT-LIB2 text is made on demand
+        return Discharge(ob.name, "proved", hit["engine"], time.perf_counter() - t0, "", None,
+                         "cache hit (re-validated by hash): " + hit.get("detail", ""), key, cached=True, obligation=ob)
     smt2 = ""
     asserts = None
     enc_err = ""
@@ -801,9 +814,6 @@ def discharge(ob: Obligation, engines=ENGINES, timeout_s: float = 20, cache: Obl
         asserts, smt2 = encode(ob)
     except Unsupported as exc:
         enc_err = f"encoder: {exc}"
-    if hit is not None and (not hit.get("smt2_sha256") or hit["smt2_sha256"] == hashlib.sha256(smt2.encode()).hexdigest()):
-        return Discharge(ob.name, "proved", hit["engine"], time.perf_counter() - t0, smt2, None,
-                         "cache hit (re-validated by hash): " + hit.get("detail", ""), key, cached=True)
     notes = []
     for eng in engines:
         if eng == "sympy":

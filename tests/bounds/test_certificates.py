@@ -1,6 +1,7 @@
 """Certificates: standalone SMT-LIB2 files that a second solver re-checks; a wrong one is not confirmed."""
 import json
 
+import pytest
 import sympy as sp
 
 from qbound.bounds import adam as A
@@ -8,6 +9,7 @@ from qbound.bounds.certificates import recheck_one, write_certificates
 from qbound.bounds.obligation import Obligation, discharge, run_cvc5, run_z3_text
 
 
+@pytest.mark.slow
 def test_adam_certificates_recheck(tmp_path):
     ch, res = A.prove_beta1_0()
     pairs = [("envelope.gradient", res["envelope.gradient"]), ("envelope.v", res["envelope.v.A"]),
