@@ -1,6 +1,6 @@
 """qbound's theory layer: convergence bounds for quantized Adam and Muon, derived and checked in SymPy.
 
-Public API (the "bounds" contract in CONTRACTS.md):
+Public API (this docstring is the layer's contract; MATH.md means docs/MATH.md in the repository):
 
 * ``derive(name) -> Derivation`` for ``"adam"`` | ``"muon"``: ``.bound`` (SymPy), ``.conditions``
   (SymPy relations), ``.steps`` (named :class:`~bounds.derivation.Step` objects with their checks,
