@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from qbound.numeric.errors import InputError
-from qbound.numeric.formats import FloatFormat, _floor_log2, check_rounding, get_format
+from qbound.numeric.formats import FloatFormat, check_rounding, floor_log2, get_format
 
 from qbound.proofs.claims import MAX_DECIMAL_EXP, Node, parse_expr, parse_number, to_text, variables
 
@@ -41,6 +41,10 @@ def round_fraction(x, fmt: FloatFormat, mode: str, away: bool | None = None):
 
     For ``mode == "sr"`` pass ``away``: False rounds toward zero, True away from zero (the two
     possible stochastic outcomes). Returns a Fraction, or +-inf / NaN on overflow.
+
+    This oracle is independent of ``qbound.numeric.rounding.quantize_exact`` on purpose (written
+    separately, from the format's definition): the tests compare the two, so a shared bug would be
+    needed to make both wrong the same way. Do not merge them.
     """
     if isinstance(x, float):
         return x  # inf/nan stay (quantize semantics for non-finite inputs, except formats w/o inf)
@@ -50,7 +54,7 @@ def round_fraction(x, fmt: FloatFormat, mode: str, away: bool | None = None):
     neg = x < 0
     a = -x if neg else x
     m, emin = fmt.man_bits, fmt.emin
-    e = _floor_log2(a)
+    e = floor_log2(a)
     if e < emin:
         qe = (emin - m) if fmt.subnormals else emin
     else:
@@ -151,7 +155,7 @@ def build_claim(claim, fmt, rounding="rne", *, assume=(), consts=None, var_forma
                 raise ValueError("not finite")
             else:
                 cdict[str(k)] = v if isinstance(v, Fraction) else Fraction(v)
-            if abs(cdict[str(k)]) and abs(_floor_log2(abs(cdict[str(k)]))) > 4 * MAX_DECIMAL_EXP:
+            if abs(cdict[str(k)]) and abs(floor_log2(abs(cdict[str(k)]))) > 4 * MAX_DECIMAL_EXP:
                 raise ValueError("exponent too large")
         except (ValueError, TypeError, ZeroDivisionError) as exc:
             raise InputError(f"bad constant value {v!r} for {k}: {exc}") from None
@@ -703,9 +707,25 @@ def holds_at(claim: Claim, env: dict):
     return True, True, None
 
 
-def first_failing_sides(claim: Claim, env: dict, choice=None) -> tuple:
-    """(lhs, rhs) of the first failing comparison link in the claim at env (exact decimal strings)."""
-    choice = choice or {}
+def report_choice(claim: Claim, top, choice) -> dict:
+    """sr choices re-keyed for the tree ``top``.
+
+    sr choices are keyed by rnd-node identity in ``claim.expr``; the report tree has its own nodes,
+    so the choices are mapped over by position (both trees list their rnd nodes in the same order).
+    """
+    if top is claim.expr or not choice:
+        return choice or {}
+    src = [id(x) for x in rnd_nodes(claim.expr)]
+    dst = [id(x) for x in rnd_nodes(top)]
+    if len(src) == len(dst):
+        return {d: choice[s_] for s_, d in zip(src, dst) if s_ in choice}
+    return {}
+
+
+def first_failing_pair(claim: Claim, env: dict, choice=None):
+    """(lhs, rhs) values of the first failing comparison link of the claim's report tree at env, or None."""
+    top = claim.report_expr if claim.report_expr is not None else claim.expr
+    choice = report_choice(claim, top, choice)
 
     def find(n):
         if n.kind == "cmp":
@@ -724,17 +744,15 @@ def first_failing_sides(claim: Claim, env: dict, choice=None) -> tuple:
                 if r:
                     return r
         return None
-    # sr choices are keyed by rnd-node identity in claim.expr; the report tree has its own nodes,
-    # so map the choices over by position (both trees list their rnd nodes in the same order)
-    top = claim.report_expr if claim.report_expr is not None else claim.expr
-    if top is not claim.expr and choice:
-        src = [id(x) for x in rnd_nodes(claim.expr)]
-        dst = [id(x) for x in rnd_nodes(top)]
-        if len(src) == len(dst):
-            choice = {d: choice[s_] for s_, d in zip(src, dst) if s_ in choice}
-    r = find(top)
+    return find(top)
+
+
+def first_failing_sides(claim: Claim, env: dict, choice=None) -> tuple:
+    """(lhs, rhs) of the first failing comparison link in the claim at env (exact decimal strings)."""
+    r = first_failing_pair(claim, env, choice)
     if r is None:
-        v = evaluate(top, env, claim.fmt, claim.rounding, choice)
+        top = claim.report_expr if claim.report_expr is not None else claim.expr
+        v = evaluate(top, env, claim.fmt, claim.rounding, report_choice(claim, top, choice))
         return str(v), None
     return fmt_value(r[0]), fmt_value(r[1])
 

@@ -23,11 +23,7 @@ import numpy as np
 from qbound.numeric.formats import FloatFormat, get_format
 
 
-def _floor_log2(x: Fraction) -> int:
-    """floor(log2(x)) for a positive rational, exactly."""
-    n, d = x.numerator, x.denominator
-    k = n.bit_length() - d.bit_length()
-    return k if (n << max(0, -k)) >= (d << max(0, k)) else k - 1
+from qbound.numeric.formats import floor_log2
 from qbound.numeric.rounding import quantize
 
 from qbound.proofs.prover import prove
@@ -268,7 +264,7 @@ def _exactness(fmt, mode, timeout):
     # c = 2^k with k = 3 where the format has room, else the largest k for which some a has
     # tiny <= |a| and tiny <= |a c| <= huge (fp6_e2m3, fp4_e2m1: huge/tiny < 8, so c = 8 would make
     # the lemma vacuous; a suite lemma must not be)
-    k = min(3, _floor_log2(fmt.max_finite / fmt.min_normal))
+    k = min(3, floor_log2(fmt.max_finite / fmt.min_normal))
     for c in (Fraction(2) ** k, Fraction(1, 2 ** k)):
         yield _claim_lemma("exact.pow2", f"scaling by {fmt_value(c)} is exact inside the normal range", fmt, mode,
                            "rnd(a*c) == a*c", ["tiny <= abs(a*c) <= huge", "tiny <= abs(a) <= huge"], "proved",

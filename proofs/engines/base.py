@@ -156,41 +156,14 @@ def _plain(f: Fraction) -> str:
 
 
 def first_failing_values(claim, env, choice):
-    from qbound.proofs.exact import _cmp, evaluate
-    from qbound.proofs.claims import Node
-    top = claim.report_expr if claim.report_expr is not None else claim.expr
-    choice = _map_choice(claim, top, choice)
-
-    def find(n):
-        if n.kind == "cmp":
-            vals = [evaluate(a, env, claim.fmt, claim.rounding, choice) for a in n.args]
-            for op, a, b in zip(n.value, vals, vals[1:]):
-                try:
-                    ok = _cmp(Node("cmp", (), (op,)), [a, b])
-                except Undecided:
-                    ok = True
-                if not ok:
-                    return a, b
-            return None
-        if n.kind in ("and", "or", "not"):
-            for a in n.args:
-                r = find(a)
-                if r:
-                    return r
-        return None
-    r = find(top)
-    return r if r else (None, None)
+    """(lhs, rhs) values of the claim's first failing comparison at env, or (None, None)."""
+    from qbound.proofs.exact import first_failing_pair
+    return first_failing_pair(claim, env, choice) or (None, None)
 
 
 def _map_choice(claim, top, choice):
-    from qbound.proofs.exact import rnd_nodes
-    if top is claim.expr or not choice:
-        return choice or {}
-    src = [id(x) for x in rnd_nodes(claim.expr)]
-    dst = [id(x) for x in rnd_nodes(top)]
-    if len(src) == len(dst):
-        return {d: choice[s_] for s_, d in zip(src, dst) if s_ in choice}
-    return {}
+    from qbound.proofs.exact import report_choice
+    return report_choice(claim, top, choice)
 
 
 def rounded_results(claim, env, choice) -> dict:
