@@ -109,7 +109,9 @@ def test_bounds_are_respected_and_exact(data):
 
 def test_values_shrink_to_simple_values():
     assert find(values("fp32"), lambda x: x == x) == 0.0
-    assert find(values("fp32"), lambda x: x > 0) == 1.0
+    # finite branch only: across one_of's branches Hypothesis may stop at +inf (seen in CI)
+    assert find(values("fp32", allow_infinity=False), lambda x: x > 0,
+                settings=settings(database=None, derandomize=True)) == 1.0
     big = find(values("bf16", allow_infinity=False), lambda x: 1000 < x < 1e30)
     assert big == 2.0 ** math.floor(math.log2(big))   # a power of two: the mantissa field shrinks to 0
     assert find(values("bf16"), lambda x: 3e38 < x < math.inf) == float(get_format("bf16").max_finite)
