@@ -51,7 +51,7 @@ def _rb_cmd(d, name, T):
     """Exact Python call reproducing a required_bits number (the CLI has no constant flags)."""
     c = ((d or {}).get("setting") or {}).get("constants") or {}
     tol, rounding = (d or {}).get("tol", 1.0), (d or {}).get("rounding", "rne")
-    return (f"python -c \"import bounds; print(bounds.required_bits('{name}', {int(T)}, tol={tol}, "
+    return (f"python -c \"from qbound import bounds; print(bounds.required_bits('{name}', {int(T)}, tol={tol}, "
             f"rounding='{rounding}', constants={c!r}))\"")
 
 
@@ -59,7 +59,7 @@ def _floor_cmd(d, name, plan):
     c = dict(((d or {}).get("setting") or {}).get("constants") or {})
     b1 = c.pop("beta1", 0.0)
     c = {k: v for k, v in c.items() if k not in ("a", "b")}
-    return (f"python -c \"import bounds; print(bounds.error_floor('{name}', '{plan}', constants={c!r}, "
+    return (f"python -c \"from qbound import bounds; print(bounds.error_floor('{name}', '{plan}', constants={c!r}, "
             f"beta1={b1}))\"")
 
 
