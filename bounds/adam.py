@@ -12,22 +12,9 @@ Premises: F >= F_*, Delta = F(x_0) - F_*; ||grad f(x)||_inf <= R - sqrt(eps) a.s
 (R >= sqrt(eps)); grad F is L-Lipschitz in l2; E[grad f_t(y) | past] = grad F(y); ||x_0||_2 <= X0;
 the rounding premises |Q_X(x) - x| <= q_X |x| (normal range, no underflow/overflow).
 
-Notation used throughout:  Rh = (1 + q_G) R  (so |g| <= Rh - sqrt(eps)),
-rho = (1 + q_G)(1 + q_M) - 1, kappa = rho/(1 - q_G) + q_V (1 + q_M)/(1 - q_V),
-C = (1 + q_M)^2 Rh (2 - q_V)/(1 - q_V),
-Gamma^2 = min((1 + q_V)^(T-1), 1/(1 - beta2 (1 + q_V)) [if beta2 (1 + q_V) < 1]),
-Vmax = Rh^2 min((1 + q_V)^T/(1 - beta2), (1 + q_V)/(1 - beta2 (1 + q_V)) [if beta2 (1 + q_V) < 1]),
-Lambda = ln(1 + Vmax/eps)/T - ln(beta2 (1 - q_V)).
-
-Result for beta1 = 0 (fully derived here; every step checked): tau uniform on {0..T-1},
-
-    E||grad F(x_tau)||^2 <= Gamma [ 2 Rh Delta/(alpha T)
-        + 2 Rh R d kappa/sqrt(1 - beta2)                                     (G, M, V bias)
-        + 2 Rh R sqrt(d) L q_W X/sqrt(eps (1 - beta2))                        (gradient at Q_W(x))
-        + (2 Rh C d/sqrt(1 - beta2) + alpha L Rh (1 + q_M)^2 d/(1 - beta2)) Lambda/(1 - q_V) ]
-    X = X0 + T sqrt(d) alpha (1 + q_M)/sqrt((1 - q_V)(1 - beta2))            (growth of ||x_t||_2)
-
-which is Défossez et al.'s Theorem 2 exactly when q_W = q_G = q_M = q_V = 0.
+Notation (Rh, kappa, C, Gamma, Vmax, Lambda, X) and the beta1 = 0 result, Défossez et al.'s Theorem 2
+exactly when every q = 0, are stated once in :mod:`bounds.adam_base`, where the symbols live; the
+constants kappa and C are the ones proved in :mod:`bounds.adam_proof`.
 
 For beta1 > 0 the full-precision momentum skeleton of Défossez et al.'s Theorem 4 is derived in
 :mod:`bounds.adam_momentum` (steps ``momentum.*``: unrolling, the lag lemma with the v-tilde
