@@ -51,6 +51,7 @@ import time
 import numpy as np
 import sympy as sp
 
+from qbound.bounds.derivation import sample_q
 from qbound.bounds.derivation import Check, Premise, check_sampled, log_uniform
 from qbound.bounds.evaluate import _mp_function, _numeric_relation, evaluate_expr
 
@@ -162,11 +163,7 @@ def _mp():
     return mpmath
 
 
-def _sample_q(rng, n, hi=0.25):
-    q = rng.uniform(0, hi, n)
-    q[rng.random(n) < 0.1] = 0.0
-    q[rng.random(n) < 0.1] = hi
-    return q
+_sample_q = sample_q  # the shared sampler of rounding rates (bounds.derivation)
 
 
 def check_envelope_m(n=10_000, seed=1, steps=30, **kw) -> Check:

@@ -33,6 +33,21 @@ import sympy as sp
 
 from qbound._version import version
 
+def sample_q(rng, n, hi=0.25):
+    """n rounding rates q drawn from U[0, hi], with 10% set to 0 and 10% to hi (the ends, where the
+    inequalities of a step are tightest, are always sampled).
+
+    >>> import numpy as np
+    >>> q = sample_q(np.random.default_rng(0), 1000)
+    >>> bool(q.min() == 0.0 and q.max() == 0.25)
+    True
+    """
+    q = rng.uniform(0, hi, n)
+    q[rng.random(n) < 0.1] = 0.0
+    q[rng.random(n) < 0.1] = hi
+    return q
+
+
 CHECK_KINDS = ("proof", "symbolic", "sampled", "trajectory")
 
 

@@ -61,6 +61,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from qbound.bounds.derivation import sample_q
 from qbound.bounds.derivation import Check, Derivation, Premise, ProofChain, Step, check_sampled, log_uniform, proof_check
 from qbound.bounds.obligation import ENGINES, Induction, Obligation, RuleApplication, prove_all
 
@@ -119,11 +120,7 @@ def _mp():
     return mpmath
 
 
-def _sample_q(rng, n, hi=0.25):
-    q = rng.uniform(0, hi, n)
-    q[rng.random(n) < 0.1] = 0.0
-    q[rng.random(n) < 0.1] = hi
-    return q
+_sample_q = sample_q  # the shared sampler of rounding rates (bounds.derivation)
 
 
 def check_momentum_envelope(n=10_000, seed=11, steps=30, dim=4, **kw) -> Check:
