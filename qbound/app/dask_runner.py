@@ -204,14 +204,29 @@ class DaskSession:
         self.client.wait_for_workers(n, timeout=timeout or self.timeout)
 
     # -------------------------------------------------------------------------------- execution
-    def run_futures(self, jobs, on_result, *, more=None, bar=None) -> None:
+    def run_futures(self, jobs, on_result, *, more=None, bar=None, stall_seconds=None, warn=None,
+                    recheck_seconds: float = 2.0) -> None:
         """Submit ``jobs`` (``(key, fn, args, meta)``) and call ``on_result(meta, result, error)`` for
         each future as it completes, in this thread (``error`` is None or ``(text, traceback)``).
 
-        Completed futures are taken in batches (``as_completed(...).batches()``) and their results
-        fetched with one ``gather`` per batch, so the per-unit cost stays a few messages however
-        slow this process is; a batch whose fetch fails (a worker lost after finishing) is put back
-        and fetched again once the scheduler has recomputed or found the data.
+        Completed futures are taken in batches from one ``as_completed`` and their results fetched
+        with one ``gather`` per batch, so the per-unit cost stays a few messages however slow this
+        process is. The loop runs until every submitted future has had its ``on_result``, exactly
+        once, whatever happens in between:
+
+        * a batch whose fetch fails (a worker lost after finishing) is tracked again and fetched
+          once the scheduler has recomputed or found the data (at most 5 tries, then recorded);
+        * a future that was reported complete but whose result was lost before it was taken (its
+          worker died: status "lost"/"pending") is tracked again and taken when recomputed, not
+          recorded as an error;
+        * every ``recheck_seconds`` without a completion, futures that ``as_completed`` no longer
+          tracks are tracked again (a future it dropped would otherwise be missed, or end the loop
+          early); a future yielded twice is taken once;
+        * the watchdog: after ``stall_seconds`` (default :data:`STALL_SECONDS`, or the environment
+          variable ``QBOUND_DASK_STALL_S``) with no unit finished, ``warn(line)`` (default: one line
+          on stderr) says which units are outstanding, where they run and how many workers are
+          connected, and again every ``stall_seconds`` while nothing moves.
+
         ``more()``, called after each result, returns further jobs to submit (the verify mantissa
         search submits units from the callbacks). ``bar`` is a :class:`FuturesBar`.
         Raises :class:`SchedulerLost` when the scheduler goes away; on any exception (Ctrl-C, SIGTERM,
@@ -222,6 +237,8 @@ class DaskSession:
         futs: dict = {}
         fetch_failures: dict = {}
         ac = distributed.as_completed(with_results=False)
+        stall = stall_seconds_default() if stall_seconds is None else float(stall_seconds)
+        say = warn if warn is not None else _warn_line
 
         def submit(batch):
             for key, fn, args, meta in batch:
@@ -247,9 +264,24 @@ class DaskSession:
                 submit(jobs)
                 if poller is not None:
                     poller.start()
-                for batch in ac.batches():
+                last_done = last_warn = time.monotonic()
+                while futs:
+                    batch = _wait_batch(ac, recheck_seconds)
                     if client.status != "running":
                         raise lost(len(futs))
+                    if not batch:
+                        for f in _untracked(ac, futs):
+                            ac.add(f)
+                        now = time.monotonic()
+                        if now - last_done >= stall and now - last_warn >= stall:
+                            say(self._stall_message(futs, now - last_done))
+                            last_warn = now
+                        continue
+                    batch = [f for f in dict.fromkeys(batch) if f in futs]  # each future taken once
+                    for f in batch:
+                        if f.status in ("lost", "pending"):  # its result was lost after it finished
+                            ac.add(f)  # yielded again once recomputed
+                    batch = [f for f in batch if f.status not in ("lost", "pending")]
                     ok = [f for f in batch if f.status == "finished"]
                     values: dict = {}
                     again: set = set()
@@ -269,6 +301,7 @@ class DaskSession:
                         if fut in again:
                             continue
                         meta = futs.pop(fut)
+                        fetch_failures.pop(fut, None)
                         if fut in values:
                             res, err = values[fut], None
                         elif fut.status == "cancelled":
@@ -283,9 +316,10 @@ class DaskSession:
                         elif fut.status == "finished":  # fetched 5 times without success
                             res, err = None, ("CommClosedError: the result could not be fetched from the workers", "")
                         else:  # "error": the unit raised, or its workers kept dying (KilledWorker)
-                            res, err = None, _error_text((None, fut.exception(), fut.traceback()))
+                            res, err = None, _error_text((None, fut.exception(timeout=5), fut.traceback(timeout=5)))
                         fut.release()
                         on_result(meta, res, err)
+                        last_done = time.monotonic()
                         if bar is not None:
                             bar.finished(failed=err is not None or _is_failure(res))
                         if more is not None:
@@ -302,6 +336,20 @@ class DaskSession:
                 if poller is not None and poller.is_alive():
                     poller.join(timeout=2)
 
+    def _stall_message(self, futs, idle: float) -> str:
+        """The watchdog's line: how long nothing finished, which units are outstanding and where."""
+        try:
+            where = {k: w for w, keys in self.client.processing().items() for k in keys}
+        except Exception:
+            where = {}
+        items = list(futs)
+        shown = [f"{f.key} ({f.status}" + (f", running on {where[f.key]})" if f.key in where else ")")
+                 for f in items[:STALL_SHOWN]]
+        more = f" and {len(items) - STALL_SHOWN} more" if len(items) > STALL_SHOWN else ""
+        return (f"dask: no unit finished for {idle:.0f} s; {len(items)} outstanding: {', '.join(shown)}{more}; "
+                f"{self.n_workers()} worker(s) connected. Still waiting: Ctrl-C stops, keeping the store "
+                f"(rerun to resume)")
+
     def _poll_running(self, bar, stop) -> None:
         """Refresh the "running" count (tasks the scheduler has on workers) twice a second."""
         while not stop.wait(0.5):
@@ -310,6 +358,57 @@ class DaskSession:
             except Exception:
                 return
             bar.set_running(n)
+
+
+#: seconds without a finished unit before the watchdog names the outstanding units
+STALL_SECONDS = 300.0
+#: how many outstanding units the watchdog's line names
+STALL_SHOWN = 8
+
+
+def stall_seconds_default() -> float:
+    """``QBOUND_DASK_STALL_S`` when set to a positive number, else :data:`STALL_SECONDS`.
+
+    >>> os.environ.pop("QBOUND_DASK_STALL_S", None) and None
+    >>> stall_seconds_default()
+    300.0
+    """
+    try:
+        v = float(os.environ.get("QBOUND_DASK_STALL_S", ""))
+    except ValueError:
+        return STALL_SECONDS
+    return v if v > 0 and v == v and v != float("inf") else STALL_SECONDS
+
+
+def _warn_line(text: str) -> None:
+    import sys
+    print(f"qbound: warning: {text}", file=sys.stderr, flush=True)
+
+
+def _wait_batch(ac, timeout: float) -> list:
+    """The futures ``as_completed`` has ready, waiting at most ``timeout`` seconds for one ([] if none)."""
+    deadline = time.monotonic() + timeout
+    cond = getattr(ac, "thread_condition", None)  # notified at each completion
+    while not ac.has_ready():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return []
+        if cond is not None:
+            with cond:
+                cond.wait(timeout=min(0.1, left))
+        else:  # pragma: no cover - another distributed version
+            time.sleep(min(0.01, left))
+    return ac.next_batch(block=False)
+
+
+def _untracked(ac, futs) -> list:
+    """The futures of ``futs`` that ``ac`` neither waits on nor holds ready (it would never yield them)."""
+    try:
+        with ac.lock:
+            seen = set(ac.futures) | set(ac.queue.queue)
+    except AttributeError:  # pragma: no cover - another distributed version: by count only
+        return list(futs) if ac.count() < len(futs) else []
+    return [f for f in futs if f not in seen]
 
 
 def _error_text(res) -> tuple[str, str]:

@@ -59,6 +59,14 @@ class Cluster:
              "--no-nanny", "--dashboard-address", f"{HOST}:0", "--death-timeout", "60"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) for _ in range(n_workers)]
 
+    def add_worker(self):
+        """Start one more worker process (after the others were killed)."""
+        env = {**os.environ, "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "error"}
+        self.workers.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--host", HOST, "--nthreads", "1",
+             "--no-nanny", "--dashboard-address", f"{HOST}:0", "--death-timeout", "60"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+
     def session(self, n_workers=None):
         s = DaskSession(self.address).__enter__()
         s.wait_for_workers(n_workers or len(self.workers), timeout=60)
@@ -249,6 +257,106 @@ def test_killing_one_of_two_workers_mid_sweep_loses_nothing_and_stores_nothing_t
     assert alive == 1
     assert len(recs) == 100 and lines(out) == 100
     assert by_key(out) == reference
+
+
+def _jobs(todo):
+    from qbound.numeric.sweep import run_config
+    return [(f"qbound-sweep-{c['key']}", run_config, (c,), c) for c in todo]
+
+
+def test_a_result_lost_after_it_finished_is_recomputed_not_recorded_as_an_error(own_cluster, configs, reference):
+    """Every unit finishes; while the client takes the first result, both workers (holding the
+    other results, already reported complete) are killed; a new worker joins. The lost results are
+    recomputed and taken once each: no unit recorded as an error, none twice, all equal to the local
+    pool. (The runner used to read such a future's "exception", which waits for the recompute and
+    is None, and recorded "NoneType: None" for a unit that succeeded.)"""
+    cluster = own_cluster
+    todo = configs[:12]
+    jobs = _jobs(todo)
+    got, seen_lost = [], {}
+    with cluster.session() as s:
+        pids = s.client.run(os.getpid)
+
+        def on_result(c, rec, err):
+            got.append((c["key"], rec, err))
+            if seen_lost:
+                return
+            mine = f"qbound-sweep-{c['key']}"
+            others = [k for k, _, _, _ in jobs if k != mine]
+            t0 = time.time()
+            while time.time() - t0 < 60:  # every other unit done: its result is held by a worker
+                st = s.client.futures
+                if all(k in st and st[k].status == "finished" for k in others):
+                    break
+                time.sleep(0.01)
+            for pid in pids.values():
+                os.kill(pid, signal.SIGKILL)
+            t0 = time.time()
+            while time.time() - t0 < 60:
+                st = s.client.futures
+                lost_now = [k for k in others if k in st and st[k].status != "finished"]
+                if lost_now:
+                    seen_lost["keys"] = lost_now
+                    break
+                time.sleep(0.01)
+            cluster.add_worker()
+
+        s.run_futures(jobs, on_result)
+    assert seen_lost.get("keys"), "no result was lost: the test did not exercise the case"
+    assert [k for k, _, err in got if err is not None] == []
+    assert Counter(k for k, _, _ in got) == Counter(c["key"] for c in todo)
+    for k, rec, _ in got:
+        assert {kk: v for kk, v in rec.items() if kk != "seconds"} == reference[k]
+
+
+class _DroppingAsCompleted:
+    """``distributed.as_completed`` that never yields the first future added (a missed future)."""
+
+    def __init__(self, real):
+        self.real, self.dropped = real, []
+
+    def __call__(self, *a, **kw):
+        ac = self.real(*a, **kw)
+        add = ac.add
+
+        def add_once(f):
+            if not self.dropped:
+                self.dropped.append(f.key)
+                return
+            add(f)
+        ac.add = add_once
+        return ac
+
+
+def test_a_future_that_as_completed_misses_is_tracked_again(cluster, configs, reference, monkeypatch):
+    """A future dropped by ``as_completed`` (never yielded) used to end the loop early with its
+    unit silently missing; the recheck tracks it again and its result is taken."""
+    import distributed
+    todo = configs[:6]
+    dropping = _DroppingAsCompleted(distributed.as_completed)
+    monkeypatch.setattr(distributed, "as_completed", dropping)
+    got = []
+    with cluster.session() as s:
+        s.run_futures(_jobs(todo), lambda c, rec, err: got.append((c["key"], rec, err)), recheck_seconds=0.2)
+    assert dropping.dropped == [f"qbound-sweep-{todo[0]['key']}"]
+    assert sorted(k for k, _, _ in got) == sorted(c["key"] for c in todo)
+    assert all(err is None for _, _, err in got)
+
+
+def test_the_watchdog_names_the_outstanding_units(cluster):
+    """No unit finished for ``stall_seconds``: one line names the outstanding unit and where it runs;
+    with a longer limit, nothing is said."""
+    lines_said = []
+    with cluster.session() as s:
+        s.run_futures([("qbound-test-sleeper", time.sleep, (1.5,), "m")], lambda *a: None,
+                      stall_seconds=0.3, warn=lines_said.append, recheck_seconds=0.1)
+        assert lines_said, "the watchdog said nothing"
+        assert "no unit finished for" in lines_said[0] and "1 outstanding: qbound-test-sleeper" in lines_said[0]
+        assert "running on tcp://" in " ".join(lines_said) and "worker(s) connected" in lines_said[0]
+        quiet = []
+        s.run_futures([("qbound-test-sleeper-2", time.sleep, (0.5,), "m")], lambda *a: None,
+                      stall_seconds=30, warn=quiet.append, recheck_seconds=0.1)
+        assert quiet == []
 
 
 def test_a_failing_unit_is_recorded_with_its_error_and_the_rest_go_on(cluster, configs, reference, tmp_path):
