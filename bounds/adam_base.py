@@ -23,9 +23,16 @@ Result for beta1 = 0 (fully derived here; every step checked): tau uniform on {0
 
     E||grad F(x_tau)||^2 <= Gamma [ 2 Rh Delta/(alpha T)
         + 2 Rh R d kappa/sqrt(1 - beta2)                                     (G, M, V bias)
-        + 2 Rh R sqrt(d) L q_W X/sqrt(eps (1 - beta2))                        (gradient at Q_W(x))
+        + 2 Rh sqrt(d) L q_W X U0/sqrt(1 - beta2)                             (gradient at Q_W(x), through the step)
+        + 2 sqrt(d) R L q_W X                                                (||G||^2 vs ||Ghat||^2)
         + (2 Rh C d/sqrt(1 - beta2) + alpha L Rh (1 + q_M)^2 d/(1 - beta2)) Lambda/(1 - q_V) ]
-    X = X0 + T sqrt(d) alpha (1 + q_M)/sqrt((1 - q_V)(1 - beta2))            (growth of ||x_t||_2)
+    X = X0 + T sqrt(d) alpha U0/sqrt(1 - beta2),  U0 = (1 + q_M)/sqrt(1 - q_V)  (growth of ||x_t||_2)
+
+(The W term goes through the step: <G, u> = <Ghat, u> + <G - Ghat, u> with Ghat = grad F(Q_W(x)), the
+descent-direction lemma applied to Ghat (E h = Ghat), |<G - Ghat, u>| <= ||G - Ghat|| ||u|| <= L q_W X sqrt(d) U0,
+and ||G||^2 <= ||Ghat||^2 + 2 sqrt(d) R L q_W X at the end.  The earlier form
+2 Rh R sqrt(d) L q_W X/sqrt(eps (1 - beta2)) bounded 1/sqrt(eps + vt) <= 1/sqrt(eps) inside
+|G_i||G_i - Ghat_i|/sqrt(eps + vt_i): a factor R/(U0 sqrt(eps)) larger.)
 
 which is Défossez et al.'s Theorem 2 exactly when q_W = q_G = q_M = q_V = 0.
 
@@ -98,7 +105,11 @@ X_0 = X0 + T * sp.sqrt(d) * alpha * U0 / sp.sqrt(1 - beta2)
 TERMS0 = {
     "init": 2 * Rh * Delta / (alpha * T),
     "bias_GMV": 2 * Rh * R * d * kappa / sp.sqrt(1 - beta2),
-    "bias_W": 2 * Rh * R * sp.sqrt(d) * L * q_W * X_0 / sp.sqrt(eps * (1 - beta2)),
+    # the gradient at Q_W(x) paid through the step: |<G - Ghat, u>| <= L q_W X sqrt(d) U0 (Cauchy-Schwarz),
+    # times alpha_t <= alpha/sqrt(1 - beta2), divided by the progress alpha/(2 Rh Gamma)
+    "bias_W": 2 * Rh * sp.sqrt(d) * L * q_W * X_0 * U0 / sp.sqrt(1 - beta2),
+    # ||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat> <= L q_W X 2 sqrt(d) R (inside Gamma >= 1)
+    "bias_W_shift": 2 * sp.sqrt(d) * R * L * q_W * X_0,
     "ratio_direction": 2 * Rh * Cq * d / sp.sqrt(1 - beta2) * Lam / (1 - q_V),
     "ratio_curvature": alpha * L * Rh * (1 + q_M) ** 2 * d / (1 - beta2) * Lam / (1 - q_V),
 }

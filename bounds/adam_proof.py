@@ -15,14 +15,19 @@ changed conclusion flows into every use):
 * envelope.update     m^2/(eps + v) <= U0^2 = (1 + q_M)^2/(1 - q_V);
 * descent.step_size   alpha_t <= alpha/sqrt(1 - beta2);
 * descent.weight_growth  triangle inequality (Cauchy-Schwarz rule), ||u||_2 <= sqrt(d) U0, induction on t: ||x_t|| <= X;
-* descent.w_bias      ||grad F(Q_W x) - grad F(x)|| <= L q_W X, and sum_i |G_i||D_i|/sqrt(eps + vt_i) <= sqrt(d) R L q_W X/sqrt(eps);
+* descent.w_bias      ||grad F(Q_W x) - grad F(x)|| <= L q_W X; through the step <G - Ghat, u> >= -L q_W X sqrt(d) U0
+                      (Cauchy-Schwarz, ||u|| <= sqrt(d) U0), and ||G||^2 <= ||Ghat||^2 + 2 sqrt(d) R L q_W X
+                      (<G - Ghat, G + Ghat>, |G_i|, |Ghat_i| <= R): no 1/sqrt(eps) anywhere;
 * descent.denominator eps + vt_t <= Rh^2 S_t Gamma^2, hence alpha_t/sqrt(eps + vt_t) >= alpha/(Rh Gamma);
 * lemma.sum_of_ratios_q  induction with the lemma ln y >= 1 - 1/y at y = (eps + b_t)/(beta2 (1 - q_V)(eps + b_{t-1}));
 * lemma.descent_direction_q  split into pointwise lemmas (rounding factor, ratio of square roots, AM-GM halves)
                       and the expectation rules;
-* descent.per_step    smoothness + expectation + sums over coordinates;
-* telescope.beta1_0   sum over t, telescoping, lower bound, sum-of-ratios: the average squared gradient norm is
-                      <= the stated bound BOUND0 (built from TERMS0: the last obligation).
+* descent.per_step    smoothness, <G, u> = <Ghat, u> + <G - Ghat, u>, the descent-direction lemma applied to the
+                      multiplier Ghat = grad F(Q_W(x)) (E h = Ghat), expectation and sums over coordinates: progress
+                      alpha/(2 Rh Gamma) E||Ghat||^2 per step;
+* telescope.beta1_0   sum over t, telescoping, lower bound, sum-of-ratios give the average of E||Ghat||^2; the shift
+                      back to the master weights (telescope.shift, telescope.unshift, Gamma >= 1): the average squared
+                      gradient norm at x_{t-1} is <= the stated bound BOUND0 (built from TERMS0: the last obligation).
 
 The constants that the proof produces (and that the bound therefore uses) are
 kappa = ((1 + q_G)(1 + q_M)/sqrt(1 - q_V) - 1)/(1 - q_G) and C = 2 Rh (1 + q_V)/(1 - q_G)^2; at q = 0 they are
@@ -52,6 +57,10 @@ EX, Gh, Err = sp.symbols("EX Ghat_i Err_i", real=True)
 dF, SE, GG, SH, SW, SG, Er, Eu2 = sp.symbols("dF SE GG SH SW SG Er Eu2", real=True)
 SdF, SGG, SEr, F0, FT, Fs = sp.symbols("SdF SGG SEr F0 FT Fstar", real=True)
 Gam = sp.Symbol("Gamma_", positive=True)
+ipD, ipS, SEh, SD, SGt = sp.symbols("ipD ipS SEh SD SGt", real=True)
+nS, nGt, nGh, aH = sp.symbols("nS nGt nGh aH", nonnegative=True)
+Gi, Ghi = sp.symbols("G_c Ghat_c", real=True)
+Sh = sp.Symbol("Shift_", nonnegative=True)
 Lm = sp.Symbol("Lambda_", real=True)
 
 
@@ -162,19 +171,38 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
         "w_bias.norm", BASE + (sp.Le(nD, L * nE), sp.Le(nE ** 2, q_W ** 2 * nx ** 2), ch.fact("descent.weight_bound")),
         ch.concl("w_bias.norm", sp.Le(nD, L * q_W * X_0)), note="smoothness: ||grad F(Q_W x) - grad F(x)|| <= L ||Q_W x - x||"))
     ch.add("descent.w_bias", Obligation(
-        "w_bias.den", BASE + (sp.Eq(st ** 2, eps + bprev + w),), ch.concl("w_bias.den", sp.Le(aG * aD / st, aG * aD / sp.sqrt(eps)))))
-    ch.add("descent.w_bias", Obligation(
         "grad.true", BASE + (sp.Le(aG, R - sp.sqrt(eps)),), ch.concl("grad.true", sp.Le(aG ** 2, R ** 2)),
-        note="|G_i| = |E h_i| <= E|h_i| <= R - sqrt(eps) (expectation_monotone of bounded_gradients)"))
-    ch.add("descent.w_bias", RuleApplication("sum_over_t", ("grad.true",), sp.Le(nG ** 2, d * R ** 2), name="grad.norm"))
-    ch.add("descent.w_bias", RuleApplication("cauchy_schwarz", (), sp.Le(cs, nG * nD), name="w_bias.cs",
-                                             note="sum_i |G_i||D_i| <= ||G|| ||D||"))
-    ch.add("descent.w_bias", RuleApplication("sum_over_t", ("w_bias.den",), sp.Le(Wc, cs / sp.sqrt(eps)), name="w_bias.sum_den"))
+        note="|G_i| = |E h_i| <= E|h_i| <= R - sqrt(eps) (expectation_monotone of bounded_gradients); the same at "
+             "Q_W(x): |Ghat_i| <= R (bounded gradients hold at every point)"))
+    wstep = sp.sqrt(d) * U0 * L * q_W * X_0
+    ch.add("descent.w_bias", RuleApplication("cauchy_schwarz", (), sp.Le(-ipD, nD * nuu), name="w_step.cs",
+                                             note="-<G - Ghat, u_t> <= ||G - Ghat|| ||u_t||"))
     ch.add("descent.w_bias", Obligation(
-        "w_bias.cost", BASE + (sp.Le(cs, nG * nD), sp.Le(nG ** 2, d * R ** 2), ch.fact("w_bias.norm"), sp.Le(Wc, cs / sp.sqrt(eps))),
-        ch.concl("w_bias.cost", sp.Le(Wc, sp.sqrt(d) * R * L * q_W * X_0 / sp.sqrt(eps)))),
-        uses=("smoothness", "round.W", "descent.weight_growth"),
-        statement="sum_i |G_i||G_i - Ghat_i|/sqrt(eps + vt_i) <= sqrt(d) R L q_W X/sqrt(eps)")
+        "w_step.pointwise", BASE + (sp.Le(-ipD, nD * nuu), ch.fact("w_bias.norm"), ch.fact("descent.update_norm")),
+        ch.concl("w_step.pointwise", sp.Ge(ipD, -wstep)),
+        note="<G - Ghat, u_t> >= -||G - Ghat|| ||u_t|| >= -L q_W X sqrt(d) U0"))
+    ch.add("descent.w_bias", RuleApplication("expectation_monotone", ("w_step.pointwise",), sp.Ge(SD, -wstep), name="w_step.expect",
+                                             note="SD = E_{t-1} <G - Ghat, u_t>"))
+    ch.add("descent.w_bias", Obligation("w_step.nonneg", BASE, ch.concl("w_step.nonneg", sp.Ge(wstep, 0))))
+    # ||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat> <= ||G - Ghat|| ||G + Ghat|| <= L q_W X 2 sqrt(d) R
+    ch.add("descent.w_bias", Obligation(
+        "w_shift.coord", BASE + (ch.fact("grad.true", {aG: sp.Abs(Gi)}), ch.fact("grad.true", {aG: sp.Abs(Ghi)})),
+        ch.concl("w_shift.coord", sp.Le((Gi + Ghi) ** 2, 4 * R ** 2)), note="(G_i + Ghat_i)^2 <= 4 R^2 from |G_i|, |Ghat_i| <= R"))
+    ch.add("descent.w_bias", RuleApplication("sum_over_t", ("w_shift.coord",), sp.Le(nS ** 2, 4 * d * R ** 2), name="w_shift.sum",
+                                             note="summed over the d coordinates: ||G + Ghat||^2 <= 4 d R^2"))
+    ch.add("descent.w_bias", Obligation("w_shift.identity", (), sp.Eq(Gi ** 2 - Ghi ** 2, (Gi - Ghi) * (Gi + Ghi))))
+    ch.add("descent.w_bias", RuleApplication("sum_over_t", ("w_shift.identity",), sp.Eq(nGt ** 2 - nGh ** 2, ipS), name="w_shift.sum_identity",
+                                             note="summed over the coordinates: ||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat> = ipS"))
+    ch.add("descent.w_bias", RuleApplication("cauchy_schwarz", (), sp.Le(ipS, nD * nS), name="w_shift.cs",
+                                             note="<G - Ghat, G + Ghat> <= ||G - Ghat|| ||G + Ghat||"))
+    wshift = 2 * sp.sqrt(d) * R * L * q_W * X_0
+    ch.add("descent.w_bias", Obligation("w_shift.nonneg", BASE, ch.concl("w_shift.nonneg", sp.Ge(wshift, 0))))
+    ch.add("descent.w_bias", Obligation(
+        "w_shift.pointwise", BASE + (sp.Eq(nGt ** 2 - nGh ** 2, ipS), sp.Le(ipS, nD * nS), sp.Le(nS ** 2, 4 * d * R ** 2), ch.fact("w_bias.norm")),
+        ch.concl("w_shift.pointwise", sp.Le(nGt ** 2, nGh ** 2 + wshift))),
+        uses=("smoothness", "round.W", "descent.weight_growth", "descent.update_norm"),
+        statement="<G - Ghat, u_t> >= -L q_W X sqrt(d) U0 (the gradient at Q_W(x) paid through the step, no 1/sqrt(eps)); "
+                  "||G||^2 <= ||Ghat||^2 + 2 sqrt(d) R L q_W X")
 
     # -- descent.denominator --------------------------------------------------------------------------
     claimQ = sp.Ge(Qk, 1)
@@ -276,45 +304,51 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
              "the named sub-terms are abstracted (a proof for all their values is a proof for theirs)"))
     ch.add("lemma.descent_direction_q", RuleApplication(
         "expectation_monotone", ("dd.pointwise",), sp.Ge(EX, sp.Symbol("E_rhs")), name="dd.expectation",
-        note="conditional expectation E_{t-1} of dd.pointwise (G, st, w are F_{t-1}-measurable)"))
+        note="conditional expectation E_{t-1} of dd.pointwise at its instance G := Ghat_i (G is any real: the pointwise "
+             "lemma holds for every multiplier; Ghat = grad F(Q_W(x_{t-1})), st, w are F_{t-1}-measurable, F_{t-1} including "
+             "the rounding of Q_W(x_{t-1})); EX = E_{t-1}[Ghat_i m_i/sqrt(eps + v_i)]"))
     ch.add("lemma.descent_direction_q", RuleApplication(
-        "expectation_linear", ("dd.expectation",), sp.Eq(sp.Symbol("E_rhs"), G * Gh / st - G ** 2 / (2 * st) - kappa * sp.Abs(G) - Cq * Err),
+        "expectation_linear", ("dd.expectation",), sp.Eq(sp.Symbol("E_rhs"), Gh * Gh / st - Gh ** 2 / (2 * st) - kappa * sp.Abs(Gh) - Cq * Err),
         name="dd.linear", note="E h = Ghat = grad F(Q_W(x)) (unbiased), E g^2 = w, Err = E[g^2/(eps+v)]"))
     ch.add("lemma.descent_direction_q", Obligation(
-        "dd.final", BASE + (sp.Ge(EX, G * Gh / st - G ** 2 / (2 * st) - kappa * sp.Abs(G) - Cq * Err),),
-        ch.concl("dd.final", sp.Ge(EX, G ** 2 / (2 * st) - sp.Abs(G) * sp.Abs(G - Gh) / st - kappa * sp.Abs(G) - Cq * Err))),
+        "dd.final", BASE + (sp.Ge(EX, Gh * Gh / st - Gh ** 2 / (2 * st) - kappa * sp.Abs(Gh) - Cq * Err),),
+        ch.concl("dd.final", sp.Ge(EX, Gh ** 2 / (2 * st) - kappa * sp.Abs(Gh) - Cq * Err))),
         uses=("unbiased", "round.G", "round.M", "round.V", "envelope.gradient"),
-        statement="E[G m/sqrt(eps+v)] >= G^2/(2 sqrt(eps+vt)) - |G||G-Ghat|/sqrt(eps+vt) - kappa|G| - C E[g^2/(eps+v)]")
+        statement="E[Ghat m/sqrt(eps+v)] >= Ghat^2/(2 sqrt(eps+vt)) - kappa|Ghat| - C E[g^2/(eps+v)], Ghat = grad F(Q_W(x)) = E h")
 
     # -- descent.per_step ------------------------------------------------------------------------------
     ch.add("descent.per_step", Obligation(
         "descent.u_sq", BASE + (D["round.M"],), ch.concl("descent.u_sq", sp.Le(((1 + mu) * g) ** 2 / s_ ** 2, (1 + q_M) ** 2 * g ** 2 / s_ ** 2))))
     ch.add("descent.per_step", RuleApplication("expectation_monotone", (), sp.Ge(dF, at * SE - L / 2 * at ** 2 * Eu2), name="descent.smooth",
                                                note="E of smoothness: F(x_t) <= F(x_{t-1}) - alpha_t <G, u_t> + L/2 alpha_t^2 ||u_t||^2"))
+    ch.add("descent.per_step", RuleApplication("expectation_linear", (), sp.Eq(SE, SEh + SD), name="descent.split_w",
+                                               note="E<G, u> = E<Ghat, u> + E<G - Ghat, u>, Ghat = grad F(Q_W(x_{t-1}))"))
     fq = ch.fact("descent.u_sq")
     coeff = sp.simplify(fq.rhs / (g ** 2 / s_ ** 2)) if isinstance(fq, sp.Le) else sp.nan
     ok = isinstance(fq, sp.Le) and fq.lhs == ((1 + mu) * g) ** 2 / s_ ** 2 and not (coeff.free_symbols & REAL) and coeff.is_finite is not False
     ch.add("descent.per_step", RuleApplication("sum_over_t", ("descent.u_sq",), sp.Le(Eu2, coeff * Er), name="descent.sum_u_sq", valid=ok,
                                                why="" if ok else f"descent.u_sq is not (coefficient) * g_i^2/(eps+v_i): {fq}",
                                                note="expectation and sum over i: sum_i E u_i^2 <= (1+q_M)^2 sum_i E[g_i^2/(eps+v_i)]"))
-    ch.add("descent.per_step", RuleApplication("sum_over_t", ("dd.final",), sp.Ge(SE, SH - SW - kappa * SG - Cq * Er), name="descent.sum_dd"))
+    ch.add("descent.per_step", RuleApplication("sum_over_t", ("dd.final",), sp.Ge(SEh, SH - kappa * SG - Cq * Er), name="descent.sum_dd",
+                                               note="summed over i: SEh = E<Ghat, u>, SH = sum_i Ghat_i^2/(2 st_i), SG = sum_i |Ghat_i|"))
     ch.add("descent.per_step", RuleApplication("sum_over_t", ("denominator.ratio",), sp.Ge(at * SH, alpha / (2 * Rh * Gamma) * GG),
-                                               name="descent.sum_den", note="sum_i G_i^2/2 times denominator.ratio"))
-    ch.add("descent.per_step", RuleApplication("sum_over_t", ("grad.true",), sp.Le(SG, d * R), name="descent.sum_G"))
+                                               name="descent.sum_den", note="sum_i Ghat_i^2/2 times denominator.ratio; GG = ||Ghat||^2"))
+    ch.add("descent.per_step", RuleApplication("sum_over_t", ("grad.true",), sp.Le(SG, d * R), name="descent.sum_G",
+                                               note="|Ghat_i| <= R (grad.true at Q_W(x)), summed over i"))
     ch.add("descent.per_step", Obligation("Gamma.positive", BASE + (ch.fact("pow_ge_1", {Qk: (1 + q_V) ** (T - 1)}),), sp.Ge(Gamma, 1), aux=AUX[:1]))
     ch.add("descent.per_step", Obligation("kappa.nonneg", BASE + (D["q_G<1"], D["q_V<1"]), sp.Ge(kappa, 0)))
     ch.add("descent.per_step", Obligation("C.nonneg", BASE + (D["q_G<1"],), sp.Ge(Cq, 0)))
-    per_step = sp.Ge(dF, alpha / (2 * Rh * Gamma) * GG - amax * (R * d * kappa + sp.sqrt(d) * R * L * q_W * X_0 / sp.sqrt(eps))
+    per_step = sp.Ge(dF, alpha / (2 * Rh * Gamma) * GG - amax * (R * d * kappa + wstep)
                      - (amax * Cq + L / 2 * amax ** 2 * (1 + q_M) ** 2) * Er)
     ch.add("descent.per_step", Obligation(
-        "descent.per_step", BASE + (sp.Ge(dF, at * SE - L / 2 * at ** 2 * Eu2), ch.fact("descent.sum_u_sq"),
-                             sp.Ge(SE, SH - SW - kappa * SG - Cq * Er), sp.Ge(at * SH, alpha / (2 * Rh * Gamma) * GG),
-                             ch.fact("w_bias.cost", {Wc: SW}), sp.Le(SG, d * R), at_le, sp.Ge(Er, 0), sp.Ge(SW, 0),
-                             ch.fact("kappa.nonneg"), ch.fact("C.nonneg"), D["beta2<1"]),
+        "descent.per_step", BASE + (sp.Ge(dF, at * SE - L / 2 * at ** 2 * Eu2), ch.fact("descent.sum_u_sq"), sp.Eq(SE, SEh + SD),
+                             sp.Ge(SEh, SH - kappa * SG - Cq * Er),
+                             sp.Ge(at * SH, alpha / (2 * Rh * Gamma) * GG), sp.Ge(SD, -wstep), ch.fact("w_step.nonneg"),
+                             sp.Le(SG, d * R), at_le, sp.Ge(Er, 0), ch.fact("kappa.nonneg"), ch.fact("C.nonneg"), D["beta2<1"]),
         ch.concl("descent.per_step", per_step), aux=((Gam, Gamma, "opaque"),)),
         uses=("smoothness", "lemma.descent_direction_q", "descent.denominator", "descent.w_bias"),
-        statement="E F(x_{t-1}) - E F(x_t) >= alpha/(2 Rh Gamma) E||G||^2 - amax (R d kappa + sqrt(d) R L q_W X/sqrt eps) "
-                  "- (amax C + L amax^2 (1+q_M)^2/2) sum_i E[g_i^2/(eps+v_i)]")
+        statement="E F(x_{t-1}) - E F(x_t) >= alpha/(2 Rh Gamma) E||Ghat||^2 - amax (R d kappa + sqrt(d) U0 L q_W X) "
+                  "- (amax C + L amax^2 (1+q_M)^2/2) sum_i E[g_i^2/(eps+v_i)], Ghat = grad F(Q_W(x_{t-1}))")
 
     # -- telescope.beta1_0 (the last obligation: premises and step conclusions imply the stated bound) ------
     # summing the per-step inequality over t = 1..T: the linear structure of its right-hand side in
@@ -324,7 +358,7 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     c0 = lin.xreplace({GG: 0, Er: 0})
     summed = sp.Ge(SdF, sp.diff(lin, GG) * SGG + T * c0 + sp.diff(lin, Er) * SEr)
     ch.add("telescope.beta1_0", RuleApplication("sum_over_t", ("descent.per_step",), summed, name="telescope.sum",
-                                                note="sum over t = 1..T of descent.per_step: SdF = sum dF, SGG = sum E||G||^2, SEr = sum Er"))
+                                                note="sum over t = 1..T of descent.per_step: SdF = sum dF, SGG = sum E||Ghat||^2, SEr = sum Er"))
     ch.add("telescope.beta1_0", Obligation(
         "telescope.delta", BASE + (sp.Eq(SdF, F0 - FT), sp.Ge(FT, Fs), sp.Eq(F0 - Fs, Delta)), ch.concl("telescope.delta", sp.Le(SdF, Delta)),
         note="sum_t (E F(x_{t-1}) - E F(x_t)) = F(x_0) - E F(x_T) (telescoping), F >= F_* (lower_bound)"))
@@ -335,21 +369,33 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
         "telescope.solve", (sp.Ge(SdF, A1 * SGG + T * A0 + A2 * SEr), sp.Le(SdF, Delta), sp.Le(SEr, d * T * Lz / (1 - q_V)),
                             sp.Gt(A1, 0), sp.Le(A2, 0), D["q_V<1"]),
         ch.concl("telescope.solve", sp.Le(SGG / T, (Delta - T * A0 - A2 * d * T * Lz / (1 - q_V)) / (A1 * T))),
-        note="solve the summed inequality for the average of E||G||^2 (A_1 > 0, A_2 <= 0)"))
-    cG, cE = sp.diff(lin, GG), sp.diff(lin, Er)
+        note="solve the summed inequality for the average of E||Ghat||^2 (A_1 > 0, A_2 <= 0)"))
     cG, cE = sp.diff(lin, GG), sp.diff(lin, Er)
     solved = (Delta - T * c0 - cE * d * T * Lam / (1 - q_V)) / (cG * T)
+    # from the quantized point back to the master weights: ||G_t||^2 <= ||Ghat_t||^2 + wshift (w_shift.pointwise)
+    fsh = ch.fact("w_shift.pointwise")
+    wsh = (fsh.rhs - nGh ** 2) if isinstance(fsh, sp.Le) else sp.nan
+    ok = isinstance(fsh, sp.Le) and fsh.lhs == nGt ** 2 and not (wsh.free_symbols & (REAL | {nGt, nGh}))
+    ch.add("telescope.beta1_0", RuleApplication("sum_over_t", ("w_shift.pointwise",), sp.Le(SGt / T, SGG / T + wsh), name="telescope.shift",
+                                                valid=ok, why="" if ok else f"w_shift.pointwise is not ||G||^2 <= ||Ghat||^2 + c: {fsh}",
+                                                note="expectation_monotone of w_shift.pointwise, averaged over t = 1..T: SGt = sum E||G||^2 "
+                                                     "(G = grad F(x_{t-1}) at the master weights)"))
+    Yv, Yh, Sl, Shf, Gm, Bn = sp.symbols("Y_ Yhat_ Sl_ Shf_ Gm_ Bn_", real=True)
     ch.add("telescope.beta1_0", Obligation(
-        "telescope.closed_form", (), ch.concl("telescope.closed_form", sp.Eq(solved, BOUND0)),
+        "telescope.unshift", (sp.Le(Yh, Sl), sp.Le(Yv, Yh + Shf), sp.Ge(Shf, 0), sp.Ge(Gm, 1), sp.Eq(Sl + Gm * Shf, Bn)),
+        ch.concl("telescope.unshift", sp.Le(Yv, Bn)), note="Y <= Yhat + shift <= solved + Gamma shift = bound (Gamma >= 1, shift >= 0)"))
+    ch.add("telescope.beta1_0", Obligation(
+        "telescope.closed_form", (), ch.concl("telescope.closed_form", sp.Eq(solved + Gamma * wsh, BOUND0)),
         aux=((Gam, Gamma, "opaque"), (Lm, Lam, "opaque")),
-        note="the solved form equals the stated bound BOUND0 (SymPy identity, Gamma and Lambda as atoms)"))
+        note="the solved form plus Gamma times the shift equals the stated bound BOUND0 (SymPy identity, Gamma and Lambda as atoms)"))
     ch.add("telescope.beta1_0", Obligation(
         "telescope.bound", BASE + (ch.implication("telescope.solve", {A0: c0, A1: cG, A2: cE, Lz: Lam}), summed, ch.fact("telescope.delta"),
                             sp.Le(SEr, d * T * Lam / (1 - q_V)), ch.fact("C.nonneg"), ch.fact("Gamma.positive"),
-                            ch.fact("telescope.closed_form")),
-        ch.concl("telescope.bound", sp.Le(SGG / T, BOUND0)), aux=((Gam, Gamma, "opaque"), (Lm, Lam, "opaque"), (sp.Symbol("Bnd_", real=True), BOUND0, "opaque"),
+                            ch.fact("telescope.closed_form"), ch.fact("telescope.shift"), ch.fact("w_shift.nonneg"),
+                            ch.implication("telescope.unshift", {Yv: SGt / T, Yh: SGG / T, Sl: solved, Shf: wsh, Gm: Gamma, Bn: BOUND0})),
+        ch.concl("telescope.bound", sp.Le(SGt / T, BOUND0)), aux=((Gam, Gamma, "opaque"), (Lm, Lam, "opaque"), (sp.Symbol("Bnd_", real=True), BOUND0, "opaque"),
                                                                  (sp.Symbol("Slv_", real=True), solved, "opaque"))),
-        uses=("descent.per_step", "lemma.sum_of_ratios_q", "lower_bound"),
+        uses=("descent.per_step", "lemma.sum_of_ratios_q", "lower_bound", "descent.w_bias"),
         statement="(1/T) sum_t E||grad F(x_{t-1})||^2 <= the stated bound (tau uniform on {0..T-1}): premises and step conclusions imply it")
-    ch.goal = ("telescope.bound", sp.Le(SGG / T, BOUND0))
+    ch.goal = ("telescope.bound", sp.Le(SGt / T, BOUND0))
     return ch
