@@ -1,7 +1,9 @@
 """Optimizer-state facts for quantized Adam-like updates, with the constants actually used.
 
 Constants are taken as the float64 values an optimizer computes with (``Fraction(float(x))``,
-exactly dyadic), and their decimal meaning is reported alongside.
+exactly dyadic), and their decimal meaning is reported alongside. Every function decides its
+claims with :func:`qbound.proofs.prover.prove` (``engine``, default auto) and writes each SMT
+query as SMT-LIB2 into ``smt2_dir`` when one is given (the suite's ``--smt2-dir``).
 
 *Stagnation.* A stored second moment v (format F, mode R) is updated as
 ``v' = Q(beta2 * v + c * g^2)`` with ``c`` = 1 (Défossez form) or 1 - beta2 (PyTorch form). The
@@ -37,7 +39,7 @@ def _as_used(value) -> Fraction:
     return Fraction(float(value))
 
 
-def constant_rounding(value, fmt, rounding="rne", *, engine="auto") -> dict:
+def constant_rounding(value, fmt, rounding="rne", *, engine="auto", smt2_dir=None) -> dict:
     """How a constant (as its float64 value) rounds into ``fmt``.
 
     Returns dict: value (decimal of the float64), rounded (exact decimal), rounded_hex,
@@ -51,16 +53,16 @@ def constant_rounding(value, fmt, rounding="rne", *, engine="auto") -> dict:
     if rounding == "sr":
         lo = round_fraction(c, fmt, "sr", away=False)
         hi = round_fraction(c, fmt, "sr", away=True)
-        v = prove("lo <= rnd(c) <= hi", fmt, "sr", consts={"c": c, "lo": lo, "hi": hi}, engine=engine)
+        v = prove("lo <= rnd(c) <= hi", fmt, "sr", consts={"c": c, "lo": lo, "hi": hi}, engine=engine, smt2_dir=smt2_dir)
         return {"value": fmt_value(c), "format": fmt.name, "rounding": rounding,
                 "rounded": [fmt_value(lo), fmt_value(hi)], "representable": lo == hi,
                 "rel_error": float(abs(hi - lo) / abs(c)) if c else 0.0, "verdict": v.to_dict()}
     r = round_fraction(c, fmt, rounding)
     if isinstance(r, float):
-        v = prove("not (abs(rnd(c)) <= huge)", fmt, rounding, consts={"c": c}, engine=engine)
+        v = prove("not (abs(rnd(c)) <= huge)", fmt, rounding, consts={"c": c}, engine=engine, smt2_dir=smt2_dir)
         return {"value": fmt_value(c), "format": fmt.name, "rounding": rounding, "rounded": repr(r),
                 "representable": False, "rel_error": float("inf"), "verdict": v.to_dict()}
-    v = prove("rnd(c) == r", fmt, rounding, consts={"c": c, "r": r}, engine=engine)
+    v = prove("rnd(c) == r", fmt, rounding, consts={"c": c, "r": r}, engine=engine, smt2_dir=smt2_dir)
     rel = abs(r - c) / abs(c) if c else Fraction(0)
     return {"value": fmt_value(c), "format": fmt.name, "rounding": rounding, "rounded": fmt_value(r),
             "rounded_hex": fmt.hex(fmt.encode(float(r))), "representable": r == c,
@@ -124,7 +126,7 @@ def _signs(rounding):
     return (1, -1) if rounding in ("rup", "rdn") else (1,)
 
 
-def stagnation_threshold(fmt, rounding="rne", beta2=0.999, *, engine="auto") -> dict:
+def stagnation_threshold(fmt, rounding="rne", beta2=0.999, *, engine="auto", smt2_dir=None) -> dict:
     """Whether the stored second moment can never decrease (see module docstring).
 
     Returns dict: beta2 (decimal of the float64), one_minus_beta2, threshold (exact T on 1 - beta2),
@@ -150,11 +152,12 @@ def stagnation_threshold(fmt, rounding="rne", beta2=0.999, *, engine="auto") -> 
                 att = att and Lc
     claim = "rnd(b2 * v) == v"
     hyp = ["v > 0"]
-    v_given = prove(claim, fmt, rounding, assume=hyp, consts={"b2": b2}, engine=engine)
+    v_given = prove(claim, fmt, rounding, assume=hyp, consts={"b2": b2}, engine=engine, smt2_dir=smt2_dir)
     at = T if att else T - T / (1 << _EPS_BITS) if T > 0 else None
     past = T + max(T, Fraction(1, 1 << fmt.p)) / (1 << _EPS_BITS) if att else T
-    check_at = prove(claim, fmt, rounding, assume=hyp, consts={"b2": 1 - at}, engine=engine) if at is not None else None
-    check_past = prove(claim, fmt, rounding, assume=hyp, consts={"b2": 1 - past}, engine=engine)
+    check_at = (prove(claim, fmt, rounding, assume=hyp, consts={"b2": 1 - at}, engine=engine, smt2_dir=smt2_dir)
+                if at is not None else None)
+    check_past = prove(claim, fmt, rounding, assume=hyp, consts={"b2": 1 - past}, engine=engine, smt2_dir=smt2_dir)
     wit_src = v_given if v_given.falsified else check_past
     witness = None
     if wit_src.falsified:
@@ -173,7 +176,7 @@ def stagnation_threshold(fmt, rounding="rne", beta2=0.999, *, engine="auto") -> 
     }
 
 
-def swamping_threshold(fmt, rounding="rne", *, engine="auto") -> dict:
+def swamping_threshold(fmt, rounding="rne", *, engine="auto", smt2_dir=None) -> dict:
     """The exact relative update size below which rnd(w - delta) == w for all normal w.
 
     Returns dict: threshold (exact r*), threshold_attained, condition, verdict (engine check at r*
@@ -196,8 +199,8 @@ def swamping_threshold(fmt, rounding="rne", *, engine="auto") -> dict:
     hyp = ["tiny <= abs(w) <= huge"]
     at = R if att else (R - R / (1 << _EPS_BITS) if R > 0 else Fraction(0))
     past = R + max(R, Fraction(1, 1 << fmt.p)) / (1 << _EPS_BITS) if att else R
-    v_at = prove(claim, fmt, rounding, assume=hyp, consts={"k1": 1 - at, "k2": 1 + at}, engine=engine)
-    v_past = prove(claim, fmt, rounding, assume=hyp, consts={"k1": 1 - past, "k2": 1 + past}, engine=engine)
+    v_at = prove(claim, fmt, rounding, assume=hyp, consts={"k1": 1 - at, "k2": 1 + at}, engine=engine, smt2_dir=smt2_dir)
+    v_past = prove(claim, fmt, rounding, assume=hyp, consts={"k1": 1 - past, "k2": 1 + past}, engine=engine, smt2_dir=smt2_dir)
     witness = None
     if v_past.falsified:
         cx = v_past.counterexample
