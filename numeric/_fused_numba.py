@@ -13,7 +13,14 @@ stream for stochastic rounding (element j of a call keyed by ``key`` uses SplitM
 GAMMA)), so the results are bit-identical to the reference, which the tests check for every format
 family and mode.
 
-A rounding site c (M = 0, V = 1, U = 2) is described by a row of ``qi`` (int64: active, m, emin,
+Whole training steps (``flags & F_FULL``, :meth:`qbound.numeric.optimizers.Optimizer.train_step`): the
+same kernels also apply Q_G to the gradient as it is read (site G), and after the update write the
+new weights x_t = U(x - delta) (then Q_W(x_t) with master="stored") and, with ``F_XQ``, the next
+evaluation point Q_W(x_t) (site W), so a whole quantized step reads x, g, m, v once and writes
+x_t, Q_W(x_t), m, v once (delta too only with ``F_WANT_D``). Without ``F_FULL`` a kernel is the
+optimizer update alone (``Optimizer.step``): it writes delta, m, v.
+
+A rounding site c (M = 0, V = 1, U = 2, G = 3, W = 4) is described by a row of ``qi`` (int64: active, m, emin,
 subnormals, mode code, k random bits), of ``qf`` (float64: huge, over_pos, over_neg, inf_val) and a
 64-bit ``keys[c]``. Each site counts what :class:`qbound.numeric.quantplan.Quantizers` counts, per
 element: ``overflow`` (finite |x| > huge), ``nan`` (NaN result), ``underflow`` (x != 0 rounded to
@@ -29,7 +36,11 @@ from numba import njit
 
 from qbound.numeric._kernel_numba import _GAMMA, _f2u, _mix, _one, _u2f, run_chunked
 
-C_M, C_V, C_U = 0, 1, 2
+C_M, C_V, C_U, C_G, C_W = 0, 1, 2, 3, 4
+#: rounding sites per kernel call (rows of qi, qf, keys, cnt)
+N_SITES = 5
+#: flags of a kernel call: a whole training step; also write delta; master="stored"; write Q_W(x_t)
+F_FULL, F_WANT_D, F_STORED, F_XQ = 1, 2, 4, 8
 _INF = np.inf
 
 
@@ -95,27 +106,62 @@ def _rb(buf, n, s, start, cnt, c):
         _blk(buf, n, s, start, cnt, c, 5)
 
 
+@njit(inline="always", cache=True)
+def _load_g(g, tg, n, j0, sG, cnt, flags):
+    """tg[:n] = the gradient block, Q_G-rounded (site G) in a whole training step."""
+    for i in range(n):
+        tg[i] = g[j0 + i]
+    if flags & F_FULL:
+        _rb(tg, n, sG, j0, cnt, C_G)
+
+
+@njit(inline="always", cache=True)
+def _finish(x, xn, xq, d, td, tw, n, j0, sU, sW, cnt, flags):
+    """Write the block's delta ``td`` (update only, or F_WANT_D) and in a whole step the new weights
+    xn = U(x - delta) (then Q_W with F_STORED) and, with F_XQ, xq = Q_W(xn). ``tw`` is scratch.
+    Every read of x in the block happens before xn is written, so xn may be x itself."""
+    if (flags & F_FULL) == 0 or (flags & F_WANT_D) != 0:
+        for i in range(n):
+            d[j0 + i] = td[i]
+    if flags & F_FULL:
+        for i in range(n):
+            tw[i] = x[j0 + i] - td[i]
+        _rb(tw, n, sU, j0, cnt, C_U)
+        if flags & F_STORED:
+            _rb(tw, n, sW, j0, cnt, C_W)
+        for i in range(n):
+            xn[j0 + i] = tw[i]
+        if flags & F_XQ:
+            _rb(tw, n, sW, j0, cnt, C_W)
+            for i in range(n):
+                xq[j0 + i] = tw[i]
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
-def adam_paper_kernel(g, m, v, d, a, b, b1, b2, eps, ualpha, qi, qf, keys, cnt):
+def adam_paper_kernel(x, g, m, v, d, xn, xq, a, b, b1, b2, eps, ualpha, flags, qi, qf, keys, cnt):
     """m = Q_M(U(U(b1 m) + g)); v = Q_V(U(U(b2 v) + U(g g))); d = U(U(U(alpha) m) / U(sqrt(U(eps + v))))."""
     sM = _site(qi, qf, keys, C_M)
     sV = _site(qi, qf, keys, C_V)
     sU = _site(qi, qf, keys, C_U)
+    sG = _site(qi, qf, keys, C_G)
+    sW = _site(qi, qf, keys, C_W)
+    tg = np.empty(BLOCK)
     tm = np.empty(BLOCK)
     tv = np.empty(BLOCK)
     t2 = np.empty(BLOCK)
     t4 = np.empty(BLOCK)
     for j0 in range(a, b, BLOCK):
         n = min(BLOCK, b - j0)
+        _load_g(g, tg, n, j0, sG, cnt, flags)
         for i in range(n):
             tm[i] = b1 * m[j0 + i]
         _rb(tm, n, sU, j0, cnt, C_U)
         for i in range(n):
-            tm[i] = tm[i] + g[j0 + i]
+            tm[i] = tm[i] + tg[i]
         _rb(tm, n, sU, j0, cnt, C_U)
         _rb(tm, n, sM, j0, cnt, C_M)          # m_t
         for i in range(n):
-            gj = g[j0 + i]
+            gj = tg[i]
             t2[i] = gj * gj
         _rb(t2, n, sU, j0, cnt, C_U)
         for i in range(n):
@@ -137,20 +183,23 @@ def adam_paper_kernel(g, m, v, d, a, b, b1, b2, eps, ualpha, qi, qf, keys, cnt):
         for i in range(n):
             t2[i] = t2[i] / t4[i]
         _rb(t2, n, sU, j0, cnt, C_U)
+        _finish(x, xn, xq, d, t2, t4, n, j0, sU, sW, cnt, flags)
         for i in range(n):
-            d[j0 + i] = t2[i]
             m[j0 + i] = tm[i]
             v[j0 + i] = tv[i]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def adam_torch_kernel(g, w, m, v, d, a, b, b2, eps, wd, decoupled, lrwd_u, uc1, uc2, ustep, bc2_sqrt,
-                      qi, qf, keys, cnt):
+def adam_torch_kernel(x, g, m, v, d, xn, xq, a, b, b2, eps, wd, decoupled, lrwd_u, uc1, uc2, ustep, bc2_sqrt,
+                      flags, qi, qf, keys, cnt):
     """torch.optim.Adam's arithmetic (L2 decay ``wd`` into g when wd != 0), and with ``decoupled``
-    AdamW's d = U(U(lrwd_u w) + d), lrwd_u = U(lr wd); see numeric.optimizers for the formulas."""
+    AdamW's d = U(U(lrwd_u x) + d), lrwd_u = U(lr wd); see numeric.optimizers for the formulas.
+    ``x`` is the master weights (read for weight decay and, in a whole step, for the update)."""
     sM = _site(qi, qf, keys, C_M)
     sV = _site(qi, qf, keys, C_V)
     sU = _site(qi, qf, keys, C_U)
+    sG = _site(qi, qf, keys, C_G)
+    sW = _site(qi, qf, keys, C_W)
     tg = np.empty(BLOCK)
     tm = np.empty(BLOCK)
     tv = np.empty(BLOCK)
@@ -158,11 +207,10 @@ def adam_torch_kernel(g, w, m, v, d, a, b, b2, eps, wd, decoupled, lrwd_u, uc1, 
     t2 = np.empty(BLOCK)
     for j0 in range(a, b, BLOCK):
         n = min(BLOCK, b - j0)
-        for i in range(n):
-            tg[i] = g[j0 + i]
+        _load_g(g, tg, n, j0, sG, cnt, flags)
         if wd != 0.0:
             for i in range(n):
-                t1[i] = wd * w[j0 + i]
+                t1[i] = wd * x[j0 + i]
             _rb(t1, n, sU, j0, cnt, C_U)
             for i in range(n):
                 tg[i] = tg[i] + t1[i]
@@ -207,32 +255,33 @@ def adam_torch_kernel(g, w, m, v, d, a, b, b2, eps, wd, decoupled, lrwd_u, uc1, 
         _rb(t2, n, sU, j0, cnt, C_U)          # delta
         if decoupled:
             for i in range(n):
-                t1[i] = lrwd_u * w[j0 + i]
+                t1[i] = lrwd_u * x[j0 + i]
             _rb(t1, n, sU, j0, cnt, C_U)
             for i in range(n):
                 t2[i] = t1[i] + t2[i]
             _rb(t2, n, sU, j0, cnt, C_U)
+        _finish(x, xn, xq, d, t2, t1, n, j0, sU, sW, cnt, flags)
         for i in range(n):
-            d[j0 + i] = t2[i]
             m[j0 + i] = tm[i]
             v[j0 + i] = tv[i]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def sgdm_kernel(g, w, m, d, a, b, mu, wd, lr, nesterov, qi, qf, keys, cnt):
-    """g = U(g + U(wd w)); b = Q_M(U(U(mu b) + g)); d = U(lr (U(g + U(mu b)) if nesterov else b))."""
+def sgdm_kernel(x, g, m, d, xn, xq, a, b, mu, wd, lr, nesterov, flags, qi, qf, keys, cnt):
+    """g = U(g + U(wd x)); b = Q_M(U(U(mu b) + g)); d = U(lr (U(g + U(mu b)) if nesterov else b))."""
     sM = _site(qi, qf, keys, C_M)
     sU = _site(qi, qf, keys, C_U)
+    sG = _site(qi, qf, keys, C_G)
+    sW = _site(qi, qf, keys, C_W)
     tg = np.empty(BLOCK)
     tb = np.empty(BLOCK)
     t1 = np.empty(BLOCK)
     for j0 in range(a, b, BLOCK):
         n = min(BLOCK, b - j0)
-        for i in range(n):
-            tg[i] = g[j0 + i]
+        _load_g(g, tg, n, j0, sG, cnt, flags)
         if wd != 0.0:
             for i in range(n):
-                t1[i] = wd * w[j0 + i]
+                t1[i] = wd * x[j0 + i]
             _rb(t1, n, sU, j0, cnt, C_U)
             for i in range(n):
                 tg[i] = tg[i] + t1[i]
@@ -257,25 +306,26 @@ def sgdm_kernel(g, w, m, d, a, b, mu, wd, lr, nesterov, qi, qf, keys, cnt):
         for i in range(n):
             t1[i] = lr * t1[i]
         _rb(t1, n, sU, j0, cnt, C_U)
+        _finish(x, xn, xq, d, t1, tg, n, j0, sU, sW, cnt, flags)
         for i in range(n):
-            d[j0 + i] = t1[i]
             m[j0 + i] = tb[i]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def muon_momentum_kernel(g, m, nout, a, b, beta, ema, nesterov, qi, qf, keys, cnt):
+def muon_momentum_kernel(g, m, nout, a, b, beta, ema, nesterov, flags, qi, qf, keys, cnt):
     """Muon's elementwise part: gg = g (sum) or U((1 - beta) g) (ema); M = Q_M(U(U(beta M) + gg));
-    N = U(gg + U(beta M)) with Nesterov, else M (written to ``nout`` only with Nesterov)."""
+    N = U(gg + U(beta M)) with Nesterov, else M (written to ``nout`` only with Nesterov). In a whole
+    step (F_FULL) g is Q_G-rounded as it is read."""
     sM = _site(qi, qf, keys, C_M)
     sU = _site(qi, qf, keys, C_U)
+    sG = _site(qi, qf, keys, C_G)
     c1 = 1.0 - beta
     tg = np.empty(BLOCK)
     tm = np.empty(BLOCK)
     t1 = np.empty(BLOCK)
     for j0 in range(a, b, BLOCK):
         n = min(BLOCK, b - j0)
-        for i in range(n):
-            tg[i] = g[j0 + i]
+        _load_g(g, tg, n, j0, sG, cnt, flags)
         if ema:
             for i in range(n):
                 tg[i] = c1 * tg[i]
@@ -292,22 +342,40 @@ def muon_momentum_kernel(g, m, nout, a, b, beta, ema, nesterov, qi, qf, keys, cn
                 t1[i] = beta * tm[i]
             _rb(t1, n, sU, j0, cnt, C_U)
             for i in range(n):
-                nout[j0 + i] = tg[i] + t1[i]
-            _rb(nout[j0:j0 + n], n, sU, j0, cnt, C_U)
+                t1[i] = tg[i] + t1[i]
+            _rb(t1, n, sU, j0, cnt, C_U)
+            for i in range(n):
+                nout[j0 + i] = t1[i]
         for i in range(n):
             m[j0 + i] = tm[i]
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def apply_kernel(x, d, xn, xq, a, b, flags, qi, qf, keys, cnt):
+    """The end of a whole step for an update computed elsewhere (Muon's polar factor): xn =
+    U(x - d), then Q_W with F_STORED; xq = Q_W(xn) with F_XQ; one pass."""
+    sU = _site(qi, qf, keys, C_U)
+    sW = _site(qi, qf, keys, C_W)
+    td = np.empty(BLOCK)
+    tw = np.empty(BLOCK)
+    fl = (flags | F_FULL) & ~F_WANT_D
+    for j0 in range(a, b, BLOCK):
+        n = min(BLOCK, b - j0)
+        for i in range(n):
+            td[i] = d[j0 + i]
+        _finish(x, xn, xq, d, td, tw, n, j0, sU, sW, cnt, fl)
+
+
 def run(kernel, n: int, qi, qf, keys, args) -> np.ndarray:
     """Run ``kernel(*arrays, a, b, *scalars, qi, qf, keys, cnt)`` over [0, n) in chunks on the
-    thread pool of the rounding kernel and return the summed (3, 3) counts; ``args`` is the pair
+    thread pool of the rounding kernel and return the summed (N_SITES, 3) counts; ``args`` is the pair
     (arrays, scalars), in the order of the kernel's signature."""
     arrays, scalars = args
 
     def work(a, b):
-        cnt = np.zeros((3, 3), dtype=np.int64)
+        cnt = np.zeros((N_SITES, 3), dtype=np.int64)
         kernel(*arrays, a, b, *scalars, qi, qf, keys, cnt)
         return cnt
 
     cnts = run_chunked(work, n)
-    return np.sum(cnts, axis=0) if cnts else np.zeros((3, 3), dtype=np.int64)
+    return np.sum(cnts, axis=0) if cnts else np.zeros((N_SITES, 3), dtype=np.int64)

@@ -139,6 +139,53 @@ class Optimizer:
         """The same update in one compiled pass per parameter (numeric._fused_numba)."""
         raise NotImplementedError
 
+    def train_step(self, x, grads, state, t, qz, *, fused: bool | None = None, deltas: bool = False) -> "TrainStep":
+        """One whole quantized training step after the gradient evaluation, as numeric.harness runs
+        it: g = Q_G(grads), delta = the update (Q_M, Q_V, U inside), x_t = U(x - delta), with
+        master="stored" x_t = Q_W(x_t); returns :class:`TrainStep` (x_t, xq, deltas) with xq =
+        Q_W(x_t) the point of the next gradient evaluation (x_t itself when W is not rounded
+        separately) and the deltas only with ``deltas=True``. ``x`` are the master weights, not
+        changed; ``grads`` the raw gradients taken at the current evaluation point.
+
+        ``fused`` as in :meth:`step`. The fused form (Adam in both forms, AdamW, SGDM) is one
+        compiled pass per parameter reading x, g, m, v once and writing x_t, xq, m, v once (and
+        delta with ``deltas=True``); Muon fuses Q_G into its momentum pass and U(x - delta), Q_W
+        into one pass after the polar factor. Both forms give the same bits, counts and random
+        draws as :meth:`train_step_reference` (tests/numeric/test_fused_train_step.py).
+
+        >>> import numpy as np
+        >>> from qbound.numeric.quantplan import QuantPlan, Quantizers
+        >>> opt = make_optimizer("adam", lr=0.25)
+        >>> plan = QuantPlan.parse("W=bf16,G=fp8_e5m2,M=fp8_e4m3fn,V=bf16")
+        >>> x0, g0 = [np.array([1.0, -2.0])], [np.array([0.3, 0.01])]
+        >>> a = opt.train_step(x0, g0, opt.init([(2,)]), 1, Quantizers(plan), fused=True)
+        >>> b = opt.train_step(x0, g0, opt.init([(2,)]), 1, Quantizers(plan), fused=False)
+        >>> a.x[0].tolist() == b.x[0].tolist(), a.xq[0].tolist()
+        (True, [0.9765625, -2.03125])
+        """
+        if fused is None:
+            fused = fused_available(qz)
+        elif fused and not fused_available(qz):
+            raise RuntimeError("fused steps need numba and a Quantizers that is not recording (record=False)")
+        if fused:
+            return self.train_step_fused(x, grads, state, t, qz, deltas)
+        return self.train_step_reference(x, grads, state, t, qz, deltas)
+
+    def train_step_reference(self, x, grads, state, t, qz, deltas: bool = False) -> "TrainStep":
+        """The multi-pass whole step (the oracle): the very sequence of numeric.harness."""
+        g = [qz("G", np.asarray(gi, dtype=np.float64), i) for i, gi in enumerate(grads)]
+        ds = self.step_reference(x, g, state, t, qz)
+        xn = [qz.U(p - dl) for p, dl in zip(x, ds)]
+        stored = qz.plan.master == "stored"
+        if stored:
+            xn = [qz("W", p, i) for i, p in enumerate(xn)]
+        xq = xn if (stored or qz.plan.W is None) else [qz("W", p, i) for i, p in enumerate(xn)]
+        return TrainStep(xn, xq, ds if deltas else None)
+
+    def train_step_fused(self, x, grads, state, t, qz, deltas: bool = False) -> "TrainStep":
+        """The fused whole step (see :meth:`train_step`)."""
+        return _train_step_generic_fused(self, x, grads, state, t, qz, deltas)
+
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.hparams.items())})"
 
@@ -172,12 +219,21 @@ def fused_available(qz) -> bool:
     return isinstance(qz, Quantizers) and qz.fusable and compiled_kernel() is not None
 
 
+#: the rounding sites of a fused kernel, in the order of numeric._fused_numba's C_M .. C_W
+_SITE_NAMES = ("M", "V", "U", "G", "W")
+
+
 def _sites(qz, comps=("M", "V")):
-    """qi, qf, keys arrays of the sites M, V, U (keys drawn in the reference's order: M, then V)."""
-    qi = np.zeros((3, 6), dtype=np.int64)
-    qf = np.zeros((3, 4))
-    keys = np.zeros(3, dtype=np.uint64)
-    for c, name in enumerate(("M", "V", "U")):
+    """qi, qf, keys arrays of the sites M, V, U, G, W (those not in ``comps`` inactive, except U).
+
+    Keys are drawn one per active stochastic site, each from its own component's generator (one
+    draw per parameter and step, as the reference's one quantize call per parameter draws), so the
+    order between components does not matter."""
+    n = len(_SITE_NAMES)
+    qi = np.zeros((n, 6), dtype=np.int64)
+    qf = np.zeros((n, 4))
+    keys = np.zeros(n, dtype=np.uint64)
+    for c, name in enumerate(_SITE_NAMES):
         if name in comps or name == "U":
             qi[c], qf[c], key = qz.kernel_site(name)
             keys[c] = np.uint64(key)
@@ -197,7 +253,7 @@ def _state(arr):
 
 
 def _count(qz, cnt, comps):
-    for c, name in enumerate(("M", "V", "U")):
+    for c, name in enumerate(_SITE_NAMES):
         if name in comps or name == "U":
             if qz.active(name):
                 qz.add_counts(name, *cnt[c])
@@ -208,37 +264,133 @@ def _scalar_u(qz, x: float) -> float:
     return float(qz.U(x))
 
 
-def _adam_paper_fused(i, g, m, v, t, qz, lr, b1, b2, eps):
-    from qbound.numeric import _fused_numba as F
-    qi, qf, keys = _sites(qz)
-    m, v = _state(m), _state(v)
+_EMPTY = np.empty(0)
+
+
+class _Whole:
+    """What a whole training step (:meth:`Optimizer.train_step`) adds to one parameter's fused
+    kernel call: the master weights ``x`` (read), the new weights ``xn`` and evaluation point ``xq``
+    (written), the flags, and the extra sites (G, W). ``None`` in place of a _Whole is the update
+    alone (:meth:`Optimizer.step`), whose kernel writes delta."""
+
+    def __init__(self, qz, want_d: bool):
+        from qbound.numeric import _fused_numba as F
+        self.stored = qz.plan.master == "stored"
+        self.wq = qz.plan.W is not None
+        self.flags = (F.F_FULL | (F.F_WANT_D if want_d else 0) | (F.F_STORED if self.stored else 0)
+                      | (F.F_XQ if self.wq and not self.stored else 0))
+        self.want_d = want_d
+        self.comps = ("G", "W") if (self.stored or self.wq) else ("G",)
+        self.xn: list = []
+        self.xq: list = []
+
+    def arrays(self, x, shape, need_d: bool = True):
+        """(x flat, d, xn, xq) for one parameter; records xn and xq (xq is xn when W is not rounded
+        separately)."""
+        xf = _flat(x)
+        xn = np.empty(shape)
+        xq = np.empty(shape) if (self.wq and not self.stored) else xn
+        d = np.empty(shape) if (self.want_d and need_d) else _EMPTY
+        self.xn.append(xn)
+        self.xq.append(xq)
+        return xf, d, xn, xq
+
+
+def _kernel_arrays(whole, x, g, shape):
+    """The array arguments (x, g, d, xn, xq) of a fused kernel, flat, plus d (the delta to return,
+    None in a whole step without deltas) and the flags."""
     gf = _flat(g)
-    d = np.empty(m.shape)
+    if whole is None:
+        d = np.empty(shape)
+        xf = _flat(x) if x is not None else gf
+        return (xf, gf, d.reshape(-1), _EMPTY, _EMPTY), d, 0
+    xf, d, xn, xq = whole.arrays(x, shape)
+    return (xf, gf, d.reshape(-1), xn.reshape(-1), xq.reshape(-1)), (d if whole.want_d else None), whole.flags
+
+
+def _adam_paper_fused(i, g, m, v, t, qz, lr, b1, b2, eps, x=None, whole=None):
+    from qbound.numeric import _fused_numba as F
+    comps = ("M", "V") + (whole.comps if whole is not None else ())
+    qi, qf, keys = _sites(qz, comps)
+    m, v = _state(m), _state(v)
+    (xf, gf, df, xnf, xqf), d, flags = _kernel_arrays(whole, x, g, m.shape)
     alpha = lr * (1.0 - b1) * math.sqrt((1.0 - b2 ** t) / (1.0 - b2))
     ua = _scalar_u(qz, alpha)
     cnt = F.run(F.adam_paper_kernel, gf.size, qi, qf, keys,
-                ((gf, m.reshape(-1), v.reshape(-1), d.reshape(-1)), (b1, b2, eps, ua)))
-    _count(qz, cnt, ("M", "V"))
+                ((xf, gf, m.reshape(-1), v.reshape(-1), df, xnf, xqf), (b1, b2, eps, ua, flags)))
+    _count(qz, cnt, comps)
     return d, m, v
 
 
-def _adam_torch_fused(i, g, m, v, t, qz, lr, b1, b2, eps, w=None, wd=0.0, decoupled=False):
+def _adam_torch_fused(i, g, m, v, t, qz, lr, b1, b2, eps, w=None, wd=0.0, decoupled=False, whole=None):
     from qbound.numeric import _fused_numba as F
-    qi, qf, keys = _sites(qz)
+    comps = ("M", "V") + (whole.comps if whole is not None else ())
+    qi, qf, keys = _sites(qz, comps)
     m, v = _state(m), _state(v)
-    gf = _flat(g)
-    wf = _flat(w) if (wd and w is not None) else gf
-    d = np.empty(m.shape)
+    (xf, gf, df, xnf, xqf), d, flags = _kernel_arrays(whole, w if (wd or whole is not None) else None, g, m.shape)
     lrwd = _scalar_u(qz, lr * wd) if decoupled else 0.0
     uc1 = _scalar_u(qz, 1.0 - b1)
     uc2 = _scalar_u(qz, 1.0 - b2)
     ustep = _scalar_u(qz, lr / (1.0 - b1 ** t))
     bc2_sqrt = math.sqrt(1.0 - b2 ** t)
     cnt = F.run(F.adam_torch_kernel, gf.size, qi, qf, keys,
-                ((gf, wf, m.reshape(-1), v.reshape(-1), d.reshape(-1)),
-                 (b2, eps, 0.0 if decoupled else wd, bool(decoupled), lrwd, uc1, uc2, ustep, bc2_sqrt)))
-    _count(qz, cnt, ("M", "V"))
+                ((xf, gf, m.reshape(-1), v.reshape(-1), df, xnf, xqf),
+                 (b2, eps, 0.0 if decoupled else wd, bool(decoupled), lrwd, uc1, uc2, ustep, bc2_sqrt, flags)))
+    _count(qz, cnt, comps)
     return d, m, v
+
+
+class TrainStep(tuple):
+    """The result of :meth:`Optimizer.train_step`: ``(x, xq, deltas)`` - the new master weights
+    x_t, the next evaluation point Q_W(x_t) (x_t itself when W is not quantized or with
+    master="stored"), and the deltas (None unless asked for)."""
+
+    __slots__ = ()
+
+    def __new__(cls, x, xq, deltas):
+        return super().__new__(cls, (x, xq, deltas))
+
+    @property
+    def x(self) -> list:
+        return self[0]
+
+    @property
+    def xq(self) -> list:
+        return self[1]
+
+    @property
+    def deltas(self):
+        return self[2]
+
+
+def _train_step_generic_fused(opt, x, grads, state, t, qz, deltas):
+    """A whole step for an optimizer without a whole-step kernel: Q_G (compiled quantize), the
+    fused update, then one pass for U(x - delta) and Q_W (numeric._fused_numba.apply_kernel)."""
+    g = [qz("G", np.asarray(gi, dtype=np.float64), i) for i, gi in enumerate(grads)]
+    ds = opt.step_fused(x, g, state, t, qz)
+    whole = _Whole(qz, False)
+    for p, dl in zip(x, ds):
+        _apply_one(whole, p, dl, qz)
+    return TrainStep(whole.xn, whole.xq, list(ds) if deltas else None)
+
+
+def _apply_one(whole, p, dl, qz):
+    """x_t = U(p - dl) (Q_W with master="stored") and xq = Q_W(x_t), one pass, into ``whole``."""
+    from qbound.numeric import _fused_numba as F
+    comps = tuple(c for c in whole.comps if c != "G")
+    qi, qf, keys = _sites(qz, comps)
+    xf, _, xn, xq = whole.arrays(p, np.shape(dl), need_d=False)
+    cnt = F.run(F.apply_kernel, xf.size, qi, qf, keys,
+                ((xf, _flat(dl), xn.reshape(-1), xq.reshape(-1)), (whole.flags,)))
+    _count(qz, cnt, comps)
+
+
+def _whole_step(opt, x, grads, state, t, qz, deltas):
+    """A whole step through ``opt.step_fused(..., whole=...)``: every kernel also rounds g (Q_G)
+    as read and writes x_t and Q_W(x_t)."""
+    whole = _Whole(qz, deltas)
+    ds = opt.step_fused(x, grads, state, t, qz, whole=whole)
+    return TrainStep(whole.xn, whole.xq, ds if deltas else None)
 
 
 class AdamPaper(Optimizer):
@@ -257,14 +409,18 @@ class AdamPaper(Optimizer):
             out.append(d)
         return out
 
-    def step_fused(self, params, grads, state, t, qz):
+    def step_fused(self, params, grads, state, t, qz, whole=None):
         hp = self.hparams
         out = []
         for i, g in enumerate(grads):
             d, state["m"][i], state["v"][i] = _adam_paper_fused(
-                i, g, state["m"][i], state["v"][i], t, qz, self.lr(t), hp["beta1"], hp["beta2"], hp["eps"])
+                i, g, state["m"][i], state["v"][i], t, qz, self.lr(t), hp["beta1"], hp["beta2"], hp["eps"],
+                x=params[i], whole=whole)
             out.append(d)
         return out
+
+    def train_step_fused(self, x, grads, state, t, qz, deltas=False):
+        return _whole_step(self, x, grads, state, t, qz, deltas)
 
 
 class AdamTorch(Optimizer):
@@ -286,15 +442,18 @@ class AdamTorch(Optimizer):
             out.append(d)
         return out
 
-    def step_fused(self, params, grads, state, t, qz):
+    def step_fused(self, params, grads, state, t, qz, whole=None):
         hp = self.hparams
         out = []
         for i, g in enumerate(grads):
             d, state["m"][i], state["v"][i] = _adam_torch_fused(
                 i, g, state["m"][i], state["v"][i], t, qz, self.lr(t), hp["beta1"], hp["beta2"], hp["eps"],
-                w=params[i], wd=hp["weight_decay"])
+                w=params[i], wd=hp["weight_decay"], whole=whole)
             out.append(d)
         return out
+
+    def train_step_fused(self, x, grads, state, t, qz, deltas=False):
+        return _whole_step(self, x, grads, state, t, qz, deltas)
 
 
 class AdamW(AdamTorch):
@@ -313,13 +472,13 @@ class AdamW(AdamTorch):
             out.append(d)
         return out
 
-    def step_fused(self, params, grads, state, t, qz):
+    def step_fused(self, params, grads, state, t, qz, whole=None):
         hp = self.hparams
         out = []
         for i, g in enumerate(grads):
             d, state["m"][i], state["v"][i] = _adam_torch_fused(
                 i, g, state["m"][i], state["v"][i], t, qz, self.lr(t), hp["beta1"], hp["beta2"], hp["eps"],
-                w=params[i], wd=hp["weight_decay"], decoupled=bool(hp["weight_decay"]))
+                w=params[i], wd=hp["weight_decay"], decoupled=bool(hp["weight_decay"]), whole=whole)
             out.append(d)
         return out
 
@@ -423,9 +582,11 @@ class Muon(Optimizer):
             out.append(U(self.lr(t) * O))
         return out
 
-    def step_fused(self, params, grads, state, t, qz):
+    def step_fused(self, params, grads, state, t, qz, whole=None):
         """Muon's elementwise parts fused: the momentum (and Nesterov combination) in one pass, and
-        the Adam rule of the ndim < 2 parameters; the polar factor is a matrix computation."""
+        the Adam rule of the ndim < 2 parameters; the polar factor is a matrix computation. In a
+        whole step (``whole``) the momentum pass also applies Q_G, and U(x - delta) and Q_W follow
+        the polar factor in one pass."""
         from qbound.numeric import _fused_numba as F
         hp = self.hparams
         beta = hp["beta"]
@@ -433,22 +594,31 @@ class Muon(Optimizer):
         adam_fn = _adam_paper_fused if hp["adam"] == "adam" else _adam_torch_fused
         for i, g in enumerate(grads):
             if g.ndim < 2:
+                kw = {"x": params[i]} if adam_fn is _adam_paper_fused else {"w": params[i]}
                 d, state["m"][i], state["v"][i] = adam_fn(
                     i, g, state["m"][i], state["v"][i], t, qz, self.lr(t, "adam_lr"), hp["adam_beta1"],
-                    hp["adam_beta2"], hp["adam_eps"])
+                    hp["adam_beta2"], hp["adam_eps"], whole=whole, **kw)
                 out.append(d)
                 continue
-            qi, qf, keys = _sites(qz, ("M",))
+            comps = ("M", "G") if whole is not None else ("M",)
+            qi, qf, keys = _sites(qz, comps)
             m = _state(state["m"][i])
             gf = _flat(g)
             N = np.empty(m.shape) if hp["nesterov"] else m
             cnt = F.run(F.muon_momentum_kernel, gf.size, qi, qf, keys,
-                        ((gf, m.reshape(-1), N.reshape(-1)), (beta, hp["momentum"] == "ema", hp["nesterov"])))
-            _count(qz, cnt, ("M",))
+                        ((gf, m.reshape(-1), N.reshape(-1)),
+                         (beta, hp["momentum"] == "ema", hp["nesterov"], F.F_FULL if whole is not None else 0)))
+            _count(qz, cnt, comps)
             state["m"][i] = m
             O = self.direction(N, qz)
-            out.append(qz.U(self.lr(t) * O))
+            d = qz.U(self.lr(t) * O)
+            if whole is not None:
+                _apply_one(whole, params[i], d, qz)
+            out.append(d)
         return out
+
+    def train_step_fused(self, x, grads, state, t, qz, deltas=False):
+        return _whole_step(self, x, grads, state, t, qz, deltas)
 
 
 # ---------------------------------------------------------------------- SGD with momentum
@@ -478,23 +648,26 @@ class SGDM(Optimizer):
             out.append(U(self.lr(t) * dvec))
         return out
 
-    def step_fused(self, params, grads, state, t, qz):
+    def step_fused(self, params, grads, state, t, qz, whole=None):
         from qbound.numeric import _fused_numba as F
         hp = self.hparams
         mu, wd = hp["momentum_coef"], hp["weight_decay"]
         out = []
+        comps = ("M",) + (whole.comps if whole is not None else ())
         for i, g in enumerate(grads):
-            qi, qf, keys = _sites(qz, ("M",))
+            qi, qf, keys = _sites(qz, comps)
             m = _state(state["m"][i])
-            gf = _flat(g)
-            wf = _flat(params[i]) if wd else gf
-            d = np.empty(m.shape)
+            (xf, gf, df, xnf, xqf), d, flags = _kernel_arrays(
+                whole, params[i] if (wd or whole is not None) else None, g, m.shape)
             cnt = F.run(F.sgdm_kernel, gf.size, qi, qf, keys,
-                        ((gf, wf, m.reshape(-1), d.reshape(-1)), (mu, wd, self.lr(t), hp["nesterov"])))
-            _count(qz, cnt, ("M",))
+                        ((xf, gf, m.reshape(-1), df, xnf, xqf), (mu, wd, self.lr(t), hp["nesterov"], flags)))
+            _count(qz, cnt, comps)
             state["m"][i] = m
             out.append(d)
         return out
+
+    def train_step_fused(self, x, grads, state, t, qz, deltas=False):
+        return _whole_step(self, x, grads, state, t, qz, deltas)
 
 
 def _as_bool(v, name):
