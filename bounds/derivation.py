@@ -421,6 +421,7 @@ class ProofChain:
         self.used_overrides: set = set()
         self.concl_names: set = set()
         self.goal = None  # (item name, relation): the stated result; the item must conclude exactly it
+        self.stated: dict = {}  # item name -> relation: further stated results (e.g. a q = 0 reduction), pinned like the goal
 
     def concl(self, name: str, rel):
         if name in self.overrides:
@@ -453,20 +454,29 @@ class ProofChain:
     def items(self) -> list:
         return [it for st in self.steps.values() for it in st["items"]]
 
+    def pin(self, name: str, rel):
+        """State ``rel`` as a result of the derivation that item ``name`` must conclude exactly (a
+        changed conclusion of that item no longer states the result, and is rejected like the goal)."""
+        self.stated[name] = rel
+        return rel
+
+    def goal_errors(self) -> dict:
+        """item name -> why it does not conclude its stated result (the goal and every pinned result)."""
+        out = {}
+        for name, rel in ([self.goal] if self.goal is not None else []) + list(self.stated.items()):
+            got = self.conclusions.get(name)
+            if got != rel:
+                out[name] = f"item {name} concludes {got}, not the stated result {rel}"
+        return out
+
     def goal_error(self) -> str:
-        """Empty when the goal item concludes exactly the stated result, else why not."""
-        if self.goal is None:
-            return ""
-        name, rel = self.goal
-        got = self.conclusions.get(name)
-        return "" if got == rel else f"item {name} concludes {got}, not the stated result {rel}"
+        """Empty when the goal item (and every pinned item) concludes exactly the stated result, else why not."""
+        return "; ".join(self.goal_errors().values())
 
     def prove(self, engines=("sympy", "z3", "cvc5"), timeout_s: float = 20, cache=None) -> dict:
         from qbound.bounds.obligation import Discharge, prove_all
         res = prove_all(self.items(), engines=engines, timeout_s=timeout_s, cache=cache)
-        err = self.goal_error()
-        if err:
-            name = self.goal[0]
+        for name, err in self.goal_errors().items():
             res[name] = Discharge(name, "refuted", "goal", detail=err)
         return res
 

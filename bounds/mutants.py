@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from qbound.bounds.obligation import DEFAULT_CACHE, Discharge, discharge
+from qbound.bounds.obligation import DEFAULT_CACHE, Discharge, check_rule, discharge, item_relation
 
 
 @dataclass
@@ -180,6 +180,13 @@ def evaluate(build, mutant: Mutant, timeout_s: float = 5, engines=("sympy", "z3"
     if ch.goal_error():
         return {"killed": True, "by": "goal", "detail": ch.goal_error()[:300], "seconds": time.perf_counter() - t0}
     items = ch.items()
+    rels = {it.name: item_relation(it) for it in items}
+    for it in items:  # a rule application must conclude what its rule yields from its premises (cheap: first)
+        if getattr(it, "kind", "") == "rule":
+            ok, why = check_rule(it, rels)
+            if ok is False:
+                return {"killed": True, "by": it.name, "status": "refuted", "detail": f"rule conclusion: {why}"[:300],
+                        "seconds": time.perf_counter() - t0}
     # only the changed items (cache misses) need an engine: an unchanged item is the proved original
     def miss(it):
         obs = [it.base, it.step] if getattr(it, "kind", "") == "induction" else [it]

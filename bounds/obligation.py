@@ -24,7 +24,9 @@ vocabulary is ``proved | refuted | unknown`` (``refuted`` is what qbound.proofs.
 Statements over ``t`` are an :class:`Induction` (a base and an inductive-step obligation, both proved,
 and, when ``claim``/``init``/``shift`` are given, checked to be the base and step *of that claim*).
 Steps that are not pointwise (expectation, summation over t, Cauchy-Schwarz, Jensen) are a
-:class:`RuleApplication` of one of the fixed :data:`RULES` to named, proved obligations.
+:class:`RuleApplication` of one of the fixed :data:`RULES` to named, proved obligations; with a
+``spec`` its conclusion is checked to be what the rule yields from the premises' conclusions
+(:func:`apply_rule`), so a rule application with a wrong conclusion is refuted.
 
 Example (the envelope of the quantized second moment, one inductive step):
 
@@ -175,7 +177,13 @@ class Induction:
 
 @dataclass(frozen=True)
 class RuleApplication:
-    """One application of a fixed inference rule (:data:`RULES`) to named, proved obligations."""
+    """One application of a fixed inference rule (:data:`RULES`) to named, proved obligations.
+
+    ``spec`` (pairs ``(key, value)``, see :func:`apply_rule`) says how the rule is applied; with it the
+    stated ``conclusion`` is *checked* to be what the rule yields from the premises' conclusions (an
+    overridden or altered conclusion is refuted).  Without ``spec`` the conclusion is not checked
+    against the premises, and the discharge says so (``rule_conclusion_checked`` False).
+    """
 
     rule: str
     premises: tuple
@@ -184,12 +192,16 @@ class RuleApplication:
     name: str = ""
     valid: bool = True  # False when the rule does not apply to the premises' form (``why`` says why)
     why: str = ""
+    spec: tuple = ()
 
     kind = "rule"
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "rule": self.rule, "premises": list(self.premises),
-                "conclusion": str(self.conclusion), "note": self.note}
+                "conclusion": str(self.conclusion), "note": self.note,
+                "spec": {k: (str(v) if not isinstance(v, tuple) else [[str(a) for a in x] if isinstance(x, tuple) else str(x) for x in v])
+                         for k, v in self.spec},
+                "conclusion_checked": bool(self.spec)}
 
 
 @dataclass
@@ -241,6 +253,193 @@ def _same_relation(a, b) -> bool:
         return sp.simplify(a.lhs - b.lhs) == 0 and sp.simplify(a.rhs - b.rhs) == 0
     except Exception:  # pragma: no cover - SymPy internals
         return False
+
+
+# ------------------------------------------------------------------------------------------------
+# the inference rules: the conclusion a rule yields from its premises (checked against the stated one)
+
+
+class RuleError(Exception):
+    """The rule does not apply to the premises as stated (the message says why)."""
+
+
+def _sides(rel):
+    """(func, lhs, rhs) of an (in)equality, else RuleError."""
+    if isinstance(rel, (sp.Le, sp.Lt, sp.Ge, sp.Gt, sp.Eq)):
+        return rel.func, rel.lhs, rel.rhs
+    raise RuleError(f"not an (in)equality: {rel}")
+
+
+def _affine(e, syms):
+    """(c0, {s: c_s}) with e = c0 + sum_s c_s s and every c free of ``syms``; RuleError if e is not
+    affine in ``syms`` (a partial derivative still depends on them)."""
+    coeffs = {}
+    for s in syms:
+        c = sp.diff(e, s)
+        if c.free_symbols & set(syms):
+            raise RuleError(f"{e} is not affine in {sorted(map(str, syms))} (d/d{s} = {c})")
+        if c != 0:
+            coeffs[s] = c
+    return e.xreplace({s: 0 for s in syms}), coeffs
+
+
+def _make(func, lhs, rhs):
+    try:
+        return func(lhs, rhs, evaluate=False)
+    except TypeError:  # pragma: no cover - older SymPy relations
+        return func(lhs, rhs)
+
+
+def _premise_relation(app, spec, rels):
+    """The one relation the rule is applied to: spec["pointwise"] (an instance of a derivation premise,
+    e.g. a matrix-norm fact; the named premises are the proved facts it is instantiated at) or the
+    conclusion of the single named premise."""
+    if "pointwise" in spec:
+        return spec["pointwise"]
+    if len(app.premises) != 1:
+        raise RuleError(f"{app.rule} needs exactly one premise (or a stated pointwise instance), got {list(app.premises)}")
+    name = app.premises[0]
+    if name not in rels:
+        raise RuleError(f"premise {name!r} has no stated conclusion")
+    return rels[name]
+
+
+def apply_rule(rule: str, spec: dict, premise_rels: dict | None = None, premises: tuple = ()) -> object:
+    """The conclusion ``rule`` yields (a SymPy relation), applied as ``spec`` says to the premises'
+    conclusions ``premise_rels`` (name -> relation).  Raises :class:`RuleError` when it does not apply.
+
+    * ``expectation_monotone`` / ``expectation_linear`` (spec ``rename``: pairs (X, EX)): the premise is
+      affine in the random quantities X on each side (coefficients deterministic), and the conclusion
+      is the premise with every X replaced by its (conditional) expectation EX (0 for a zero-mean
+      term, e.g. E<N_{t-1}, xi_t> = 0);
+    * ``sum_over_t`` (spec ``sums``: pairs (x, S) with S the sum of x over the index, ``count``: the
+      number of terms): each side c0 + sum_k c_k x_k (affine in the x, coefficients independent of the
+      index) becomes count c0 + sum_k c_k S_k;
+    * ``jensen`` (spec ``phi``: a Lambda, ``at``: E X, ``value``: E phi(X), ``concave``): phi(E X) <= E phi(X)
+      (reversed for concave phi); phi'' >= 0 (<= 0) on phi's variable domain is proved by an engine;
+    * ``cauchy_schwarz`` (spec ``inner``, ``norm_a``, ``norm_b``): inner <= norm_a norm_b.
+
+    >>> import sympy as sp
+    >>> x, y, S_x, S_y, n = sp.symbols("x y S_x S_y n", positive=True)
+    >>> apply_rule("sum_over_t", {"sums": ((x, S_x), (y, S_y)), "count": n}, {"p": sp.Le(x, 2 * y + 1)}, ("p",))
+    S_x <= 2*S_y + n
+    >>> E_x, E_y = sp.symbols("E_x E_y", positive=True)
+    >>> apply_rule("expectation_monotone", {"rename": ((x, E_x), (y, E_y))}, {"p": sp.Le(x, 2 * y + 1)}, ("p",))
+    E_x <= 2*E_y + 1
+    >>> apply_rule("expectation_monotone", {"rename": ((x, E_x),)}, {"p": sp.Le(x**2, 1)}, ("p",))
+    Traceback (most recent call last):
+    ...
+    qbound.bounds.obligation.RuleError: x**2 is not affine in ['x'] (d/dx = 2*x)
+    """
+    app = RuleApplication(rule, tuple(premises), sp.true, name="")
+    rels = premise_rels or {}
+    if rule in ("expectation_monotone", "expectation_linear"):
+        rename = dict(spec.get("rename", ()))
+        if not rename:
+            raise RuleError(f"{rule}: no random quantity named (spec rename)")
+        func, lhs, rhs = _sides(_premise_relation(app, spec, rels))
+        keys = set(rename)
+        if not ((lhs.free_symbols | rhs.free_symbols) & keys):
+            raise RuleError(f"{rule}: none of {sorted(map(str, keys))} occurs in the premise")
+        for side in (lhs, rhs):
+            _affine(side, keys)
+        return _make(func, lhs.xreplace(rename), rhs.xreplace(rename))
+    if rule == "sum_over_t":
+        sums = dict(spec.get("sums", ()))
+        n = spec.get("count", 1)
+        func, lhs, rhs = _sides(_premise_relation(app, spec, rels))
+        keys = set(sums)
+        if not ((lhs.free_symbols | rhs.free_symbols) & keys):
+            raise RuleError(f"sum_over_t: none of the summed quantities {sorted(map(str, keys))} occurs in the premise")
+        out = []
+        for side in (lhs, rhs):
+            c0, cs = _affine(side, keys)
+            out.append(n * c0 + sp.Add(*[c * sums[k] for k, c in cs.items()]))
+        return _make(func, *out)
+    if rule == "jensen":
+        phi, at, value = spec.get("phi"), spec.get("at"), spec.get("value")
+        if not isinstance(phi, sp.Lambda) or at is None or value is None:
+            raise RuleError("jensen needs phi (a Lambda), at (E X) and value (E phi(X))")
+        x = phi.variables[0]
+        d2 = sp.diff(phi.expr, x, 2)
+        conc = bool(spec.get("concave", False))
+        ob = Obligation(f"jensen.{'concave' if conc else 'convex'}", (), sp.Le(d2, 0) if conc else sp.Ge(d2, 0))
+        d = discharge(ob, engines=("sympy", "z3"), timeout_s=10)
+        if not d.proved:
+            raise RuleError(f"jensen: phi = {phi} is not proved {'concave' if conc else 'convex'} (phi'' = {d2}: {d.status})")
+        return _make(sp.Le, value, phi(at)) if conc else _make(sp.Le, phi(at), value)
+    if rule == "cauchy_schwarz":
+        inner, na, nb = spec.get("inner"), spec.get("norm_a"), spec.get("norm_b")
+        if inner is None or na is None or nb is None:
+            raise RuleError("cauchy_schwarz needs inner, norm_a, norm_b")
+        return _make(sp.Le, inner, na * nb)
+    raise RuleError(f"rule {rule!r} has no checked form (accepted: expectation_monotone, expectation_linear, sum_over_t, "
+                    "jensen, cauchy_schwarz)")
+
+
+def _le_form(rel):
+    """(kind, big - small) with kind 'le', 'lt' or 'eq' (Ge/Gt flipped)."""
+    if isinstance(rel, sp.Eq):
+        return "eq", rel.rhs - rel.lhs
+    if isinstance(rel, (sp.Le, sp.Lt)):
+        return ("le" if isinstance(rel, sp.Le) else "lt"), rel.rhs - rel.lhs
+    if isinstance(rel, (sp.Ge, sp.Gt)):
+        return ("le" if isinstance(rel, sp.Ge) else "lt"), rel.lhs - rel.rhs
+    return None, None
+
+
+def relations_agree(a, b) -> bool:
+    """True iff the relations state the same thing: the same kind (<=, <, =; >= read as flipped <=) and
+    the same difference big - small (an equality also with the sides swapped), by SymPy.
+
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> relations_agree(sp.Le(x, 2), sp.Ge(2, x)), relations_agree(sp.Le(x, 2), sp.Le(x, 3))
+    (True, False)
+    """
+    if a == b:
+        return True
+    ka, da = _le_form(a)
+    kb, db = _le_form(b)
+    if ka is None or ka != kb:
+        return False
+    for diff in ((da - db,) if ka != "eq" else (da - db, da + db)):
+        if _numeric_probe(diff) is not None:
+            continue
+        try:
+            z = sp.cancel(sp.together(diff))
+            if z != 0 and sp.count_ops(z) < 400:
+                z = sp.simplify(z)
+        except Exception:  # pragma: no cover - SymPy internals
+            continue
+        if z == 0:
+            return True
+    return False
+
+
+def item_relation(it):
+    """The stated relation of a proof item (an induction: its claim, or its step's conclusion)."""
+    if isinstance(it, Induction):
+        return it.claim if it.claim is not None else it.step.conclusion
+    return getattr(it, "conclusion", None)
+
+
+def check_rule(app: RuleApplication, rels: dict) -> tuple:
+    """(ok, why): ``ok`` True when the stated conclusion is what the rule yields from the premises'
+    conclusions ``rels`` (name -> relation), False when not (``why`` says why), None when the
+    application carries no ``spec`` (its conclusion is not checked)."""
+    if not app.spec:
+        return None, "conclusion not checked against the premises (no rule spec)"
+    spec = dict(app.spec)
+    try:
+        got = apply_rule(app.rule, spec, rels, app.premises)
+    except RuleError as exc:
+        return False, str(exc)
+    except Exception as exc:  # pragma: no cover - SymPy internals
+        return False, f"{type(exc).__name__}: {exc}"
+    if relations_agree(app.conclusion, got):
+        return True, f"conclusion = {app.rule} applied to the premises ({got})"
+    return False, f"stated conclusion {app.conclusion} is not what {app.rule} yields from the premises: {got}"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -874,27 +1073,42 @@ def discharge_induction(ind: Induction, engines=ENGINES, timeout_s: float = 20, 
                      detail=f"base: {b.status} ({b.engine}), step: {s.status} ({s.engine})", parts=parts)
 
 
+def discharge_rule(it: RuleApplication, done: dict, rels: dict) -> Discharge:
+    """A rule application is proved iff its rule is one of :data:`RULES`, every premise it names is
+    proved (``done``: name -> Discharge) and, when it carries a ``spec``, its stated conclusion is what
+    the rule yields from the premises' conclusions (``rels``: name -> relation; :func:`check_rule`;
+    a mismatch is ``refuted``)."""
+    name = it.name
+    missing = [p for p in it.premises if not (p in done and done[p].proved)]
+    if not it.valid:
+        return Discharge(name, "unknown", "rule", detail=f"{it.rule} does not apply: {it.why}")
+    if it.rule not in RULES:
+        return Discharge(name, "unknown", "rule", detail=f"rule {it.rule!r} is not one of {RULES}")
+    if missing:
+        return Discharge(name, "unknown", "rule", detail=f"{it.rule}: premises not proved: {missing}")
+    t0 = time.perf_counter()
+    ok, why = check_rule(it, rels)
+    if ok is False:
+        return Discharge(name, "refuted", "rule:" + it.rule, time.perf_counter() - t0, detail=f"{it.rule}: {why}")
+    return Discharge(name, "proved", "rule:" + it.rule, time.perf_counter() - t0,
+                     detail=f"{it.rule} applied to {list(it.premises)}; " + why)
+
+
 def prove_all(items, engines=ENGINES, timeout_s: float = 20, cache: ObligationCache | None = None) -> dict:
     """Discharge obligations, inductions and rule applications in order; returns name -> Discharge.
 
-    A :class:`RuleApplication` is proved iff its rule is one of :data:`RULES` and every obligation it
-    names is proved earlier in ``items`` (or among the proved lemmas); lemmas an obligation lists are
+    A :class:`RuleApplication` is proved as :func:`discharge_rule` says (premises proved earlier in
+    ``items``, conclusion checked against them when it carries a spec); lemmas an obligation lists are
     proved once (:func:`prove_lemma`) and an obligation using an unproved lemma is not proved.
     """
     out: dict = {}
     lemma_ok: dict = {}
+    items = list(items)
+    rels = {it.name: item_relation(it) for it in items}
     for it in items:
         name = it.name
         if isinstance(it, RuleApplication):
-            missing = [p for p in it.premises if not (p in out and out[p].proved)]
-            if not it.valid:
-                out[name] = Discharge(name, "unknown", "rule", detail=f"{it.rule} does not apply: {it.why}")
-            elif it.rule not in RULES:
-                out[name] = Discharge(name, "unknown", "rule", detail=f"rule {it.rule!r} is not one of {RULES}")
-            elif missing:
-                out[name] = Discharge(name, "unknown", "rule", detail=f"{it.rule}: premises not proved: {missing}")
-            else:
-                out[name] = Discharge(name, "proved", "rule:" + it.rule, detail=f"{it.rule} applied to {list(it.premises)}")
+            out[name] = discharge_rule(it, out, rels)
             continue
         obs = [it.base, it.step] if isinstance(it, Induction) else [it]
         bad = []
@@ -922,5 +1136,6 @@ def iter_obligations(items):
 
 
 __all__ = ["Obligation", "Induction", "RuleApplication", "Discharge", "discharge", "prove_all", "prove_lemma",
+           "apply_rule", "check_rule", "discharge_rule", "relations_agree", "item_relation", "RuleError",
            "RULES", "LEMMAS", "ENGINES", "ObligationCache", "encode", "run_cvc5", "run_z3_text", "iter_obligations",
            "Unsupported", "solver_versions", "DEFAULT_CACHE", "use_disk_cache", "default_cache_dir"]
