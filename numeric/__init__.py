@@ -35,7 +35,7 @@ Submodules load on first use, so ``import qbound.numeric`` stays cheap.
 """
 from __future__ import annotations
 
-import importlib
+from qbound._lazy import exports as _lazy_exports
 
 #: public name -> the submodule that defines it
 _EXPORTS = {
@@ -53,14 +53,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_exports(globals(), _EXPORTS, __all__)

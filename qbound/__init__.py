@@ -10,7 +10,8 @@ go downwards (``numeric <- proofs <- bounds <- app``), which import-linter check
 * :mod:`qbound.bounds`: convergence bounds for quantized Adam and Muon derived step by step in SymPy;
 * :mod:`qbound.app`: the ``qbound`` command, ``qbound verify`` with its report, and the benchmarks.
 
-Importing ``qbound`` itself is cheap; the layers load when imported:
+Importing ``qbound`` itself is cheap (it imports no layer, and ``__version__`` is read from the
+installed metadata on first use); the layers load when imported:
 
 >>> import qbound.numeric as n
 >>> n.get_format("bf16").p
@@ -27,12 +28,10 @@ __path__ = pkgutil.extend_path(__path__, __name__)
 __all__ = ["__version__"]
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-        return version("qbound")
-    except Exception:  # a source tree that was never installed
-        return "0+unknown"
-
-
-__version__ = _version()
+def __getattr__(name: str):
+    # __version__ on first use: importlib.metadata costs more than the rest of `import qbound`
+    if name == "__version__":
+        from qbound._version import version
+        globals()[name] = value = version()
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -42,3 +42,38 @@ def test_each_module_imports_first_in_a_fresh_interpreter(part):
     names = MODULES[part::4]
     run = subprocess.run([sys.executable, "-c", DRIVER, *names], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, f"modules that fail to import first:\n{run.stdout}{run.stderr}"
+
+
+def test_import_qbound_is_light():
+    """``import qbound`` loads no layer (and not importlib.metadata: __version__ is read on first use)."""
+    code = ("import sys, qbound; heavy = [m for m in ('qbound.numeric', 'qbound.proofs', 'qbound.bounds', 'qbound.app', "
+            "'qbound._lazy', 'numpy', 'importlib.metadata') if m in sys.modules]; print(heavy); "
+            "assert qbound.__version__ and 'qbound._version' in sys.modules; sys.exit(1 if heavy else 0)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("pkg", ["qbound.numeric", "qbound.numeric.pytorch", "qbound.testing"])
+def test_lazy_exports_share_one_helper_and_resolve(pkg):
+    mod = importlib.import_module(pkg)
+    assert mod.__getattr__.__module__ == "qbound._lazy"
+    assert set(mod.__all__) <= set(dir(mod))
+    for name in mod.__all__:
+        assert getattr(mod, name) is getattr(importlib.import_module(f"{pkg}.{mod._EXPORTS[name]}"), name)
+    with pytest.raises(AttributeError, match=f"module '{pkg}' has no attribute 'no_such_name'"):
+        mod.no_such_name
+
+
+def test_lazy_exports_report_a_wrong_map():
+    """The helper does not hide a map entry that names the wrong submodule."""
+    from qbound._lazy import exports
+    getattr_, _ = exports({"__name__": "qbound.numeric"}, {"quantize": "formats"}, ["quantize"])
+    with pytest.raises(AttributeError, match="quantize"):
+        getattr_("quantize")
+
+
+def test_lazy_helper_docstring_example():
+    import doctest
+
+    import qbound._lazy
+    assert doctest.testmod(qbound._lazy, optionflags=doctest.ELLIPSIS).failed == 0
