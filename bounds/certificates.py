@@ -133,7 +133,7 @@ def derivation_pairs(der) -> list:
     """(step name, Discharge) for every proof item of a :class:`~qbound.bounds.derivation.Derivation`:
     from ``Step.discharges``, or (derivations that keep them apart) ``der.proofs[name]`` for the item
     names in ``Step.proof``."""
-    out = []
+    out: list = []
     proofs = getattr(der, "proofs", None) or {}
     for s in der.steps:
         ds = list(getattr(s, "discharges", []))

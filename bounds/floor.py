@@ -145,7 +145,7 @@ def error_floor(name: str, plan=None, *, constants: dict | None = None, beta1: f
                 consts[k] = float(v)
     if name == "muon":
         beta1 = 0.0
-    res = {"derivation": name, "plan": {X: str(q) for X, q in qs.items()}, "q": {X: float(q) for X, q in qs.items()},
+    res: dict = {"derivation": name, "plan": {X: str(q) for X, q in qs.items()}, "q": {X: float(q) for X, q in qs.items()},
            "constants": consts, "beta1": beta1,
            "method": "lim T->oo with step = s/T; inf over s in closed form (2 sqrt(AB) + C); inf over 1-decay numerically",
            "floor": _floor_for(name, qs, consts, beta1)}

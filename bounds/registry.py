@@ -12,10 +12,10 @@ from qbound.bounds.evaluate import NAMES, _check_name, evaluate_expr, subs_value
 def _module(name: str):
     _check_name(name)
     if name == "adam":
-        from qbound.bounds import adam as mod
-    else:
-        from qbound.bounds import muon as mod
-    return mod
+        from qbound.bounds import adam
+        return adam
+    from qbound.bounds import muon
+    return muon
 
 
 def derive(name: str, **kw):

@@ -25,6 +25,7 @@ rnd(w + r*w) == w`` for tiny <= |w| <= huge, proved at r* (or just below) and fa
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Iterable
 
 
 from qbound.numeric.formats import check_rounding, get_format
@@ -88,7 +89,7 @@ def _positive_candidates(fmt, normal_only=False) -> list:
     return out
 
 
-def _cell(v: Fraction, fmt, rounding, sign: int):
+def _cell(v: Fraction, fmt, rounding, sign: int) -> tuple[Fraction, bool, Fraction, bool]:
     """The interval {x : every rounding outcome of x is v} for v = sign*|v|, as
     (L, L_closed, U, U_closed) in magnitudes."""
     ulp_below = fmt.ulp(v - v / (1 << (fmt.p + 2))) if v > fmt.min_subnormal else fmt.min_subnormal
@@ -99,7 +100,8 @@ def _cell(v: Fraction, fmt, rounding, sign: int):
 
     def same(x):
         return all(round_fraction(sign * x, fmt, rounding, a) == sign * v for a in outs)
-    L = None
+    L: Fraction | None = None
+    Lc = Uc = True
     for c in (pred, (pred + v) / 2, v):
         if c < 0:
             continue
@@ -110,7 +112,7 @@ def _cell(v: Fraction, fmt, rounding, sign: int):
         if nxt <= v and same(nxt):
             L, Lc = c, False
             break
-    U = None
+    U: Fraction | None = None
     for c in (succ, (succ + v) / 2, v):
         if same(c):
             U, Uc = c, True
@@ -119,7 +121,34 @@ def _cell(v: Fraction, fmt, rounding, sign: int):
         if prv >= v and same(prv):
             U, Uc = c, False
             break
+    # the last candidate is v itself, a value of the format, which rounds to itself
+    assert L is not None and U is not None, f"no rounding cell found around {v}"
     return L, Lc, U, Uc
+
+
+def _least(pairs: Iterable[tuple[Fraction, bool]]) -> tuple[Fraction, bool]:
+    """The least value among (value, attained) pairs, and whether it is attained: it is when every
+    pair at the least value is.
+
+    >>> _least([(Fraction(1, 2), True), (Fraction(1, 4), True), (Fraction(1, 4), False)])
+    (Fraction(1, 4), False)
+    """
+    least: Fraction | None = None
+    att = True
+    for t, closed in pairs:
+        if least is None or t < least:
+            least, att = t, closed
+        elif t == least:
+            att = att and closed
+    if least is None:
+        raise ValueError("no candidate values")
+    return least, att
+
+
+def _just_past(T: Fraction, att: bool, fmt) -> Fraction:
+    """A point just past the threshold T: T itself when T is not attained, else T plus 2^-24 of
+    max(T, 2^-p)."""
+    return T + max(T, Fraction(1, 1 << fmt.p)) / (1 << _EPS_BITS) if att else T
 
 
 def _signs(rounding):
@@ -141,20 +170,14 @@ def stagnation_threshold(fmt, rounding="rne", beta2=0.999, *, engine="auto", smt
     if not (0 < b2 < 1):
         from qbound.numeric.errors import InputError
         raise InputError(f"beta2 must be in (0, 1), got {beta2}")
-    T, att = None, True
-    for v in _positive_candidates(fmt):
-        for s in _signs(rounding)[:1]:  # v >= 0: only the positive side matters
-            L, Lc, _, _ = _cell(v, fmt, rounding, s)
-            t = (v - L) / v
-            if T is None or t < T:
-                T, att = t, Lc
-            elif t == T:
-                att = att and Lc
+    # v >= 0: only the positive side of each cell matters
+    T, att = _least(((v - L) / v, Lc) for v in _positive_candidates(fmt)
+                    for L, Lc, _, _ in [_cell(v, fmt, rounding, 1)])
     claim = "rnd(b2 * v) == v"
     hyp = ["v > 0"]
     v_given = prove(claim, fmt, rounding, assume=hyp, consts={"b2": b2}, engine=engine, smt2_dir=smt2_dir)
     at = T if att else T - T / (1 << _EPS_BITS) if T > 0 else None
-    past = T + max(T, Fraction(1, 1 << fmt.p)) / (1 << _EPS_BITS) if att else T
+    past = _just_past(T, att, fmt)
     check_at = (prove(claim, fmt, rounding, assume=hyp, consts={"b2": 1 - at}, engine=engine, smt2_dir=smt2_dir)
                 if at is not None else None)
     check_past = prove(claim, fmt, rounding, assume=hyp, consts={"b2": 1 - past}, engine=engine, smt2_dir=smt2_dir)
@@ -162,6 +185,7 @@ def stagnation_threshold(fmt, rounding="rne", beta2=0.999, *, engine="auto", smt
     witness = None
     if wit_src.falsified:
         cx = wit_src.counterexample
+        assert cx is not None, "a falsified verdict carries its counterexample"
         witness = {"v": cx["v"], "Q(beta2*v)": cx["lhs"],
                    "one_minus_beta2": fmt_value(1 - b2) if wit_src is v_given else fmt_value(past)}
     return {
@@ -185,25 +209,20 @@ def swamping_threshold(fmt, rounding="rne", *, engine="auto", smt2_dir=None) -> 
     from qbound.proofs.prover import prove
     fmt = get_format(fmt)
     check_rounding(rounding)
-    R, att = None, True
-    for w in _positive_candidates(fmt, normal_only=True):
-        for s in _signs(rounding):
-            L, Lc, U, Uc = _cell(w, fmt, rounding, s)
-            for r, c in (((w - L) / w, Lc), ((U - w) / w, Uc)):
-                if R is None or r < R:
-                    R, att = r, c
-                elif r == R:
-                    att = att and c
+    R, att = _least(pair for w in _positive_candidates(fmt, normal_only=True) for s in _signs(rounding)
+                    for L, Lc, U, Uc in [_cell(w, fmt, rounding, s)]
+                    for pair in (((w - L) / w, Lc), ((U - w) / w, Uc)))
     # w - r*w = w*(1 - r): written as products with constants (smaller exact sorts for SMT)
     claim = "rnd(w*k1) == w and rnd(w*k2) == w"
     hyp = ["tiny <= abs(w) <= huge"]
     at = R if att else (R - R / (1 << _EPS_BITS) if R > 0 else Fraction(0))
-    past = R + max(R, Fraction(1, 1 << fmt.p)) / (1 << _EPS_BITS) if att else R
+    past = _just_past(R, att, fmt)
     v_at = prove(claim, fmt, rounding, assume=hyp, consts={"k1": 1 - at, "k2": 1 + at}, engine=engine, smt2_dir=smt2_dir)
     v_past = prove(claim, fmt, rounding, assume=hyp, consts={"k1": 1 - past, "k2": 1 + past}, engine=engine, smt2_dir=smt2_dir)
     witness = None
     if v_past.falsified:
         cx = v_past.counterexample
+        assert cx is not None, "a falsified verdict carries its counterexample"
         witness = {"w": cx["w"], "relative_update": fmt_value(past), "rounded": cx["lhs"]}
     return {
         "format": fmt.name, "rounding": rounding, "threshold": fmt_value(R), "threshold_float": float(R),

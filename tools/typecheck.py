@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Run mypy on qbound's typed public modules, on the tree as it installs.
 
-The modules are listed in pyproject.toml under ``[tool.mypy]`` ``modules`` (read by this script;
-mypy itself ignores the key). As for import-linter (tools/lint_imports.py), the package-dir mapping
+The modules are listed in pyproject.toml under ``[tool.mypy]``: ``modules`` are checked alone
+(``-m``), ``packages`` with every submodule (``-p``); this script reads both keys, mypy ignores them. As for import-linter (tools/lint_imports.py), the package-dir mapping
 spans folders that an editable install does not join, so the tree is staged into a temporary
 folder first and mypy runs there with that folder as its search path.
 
@@ -24,7 +24,8 @@ from lint_imports import ROOT, stage, tomllib  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
-    mods = [a for m in cfg["modules"] for a in ("-p", m)]
+    mods = [a for m in cfg.get("modules", []) for a in ("-m", m)]
+    mods += [a for p in cfg.get("packages", []) for a in ("-p", p)]
     with tempfile.TemporaryDirectory(prefix="qbound-mypy-") as tmp:
         stage(Path(tmp))
         env = dict(os.environ, MYPYPATH=tmp)

@@ -468,6 +468,7 @@ def assert_no_stagnation(run, *, window: int | None = None, max_lost_frac: float
     out = {"longest": best, "at": None if best_at is None else best_at + 1, "window": window, "steps": T}
     if best < window:
         return out
+    assert best_at is not None  # best >= window >= 1: some run of stalled steps started
     step = best_at + 1  # steps are numbered 1..T; entry k is step k + 1
     lines = [f"  steps {step}..{step + best - 1} of {T}; window {window}"]
     loss = getattr(run, "loss", None)
