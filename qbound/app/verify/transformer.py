@@ -149,6 +149,23 @@ def _worse(v, worst):
     return worst + 1.0 if v is None or not math.isfinite(v) else v
 
 
+def interval_verdict(lo, hi, supports_if: str) -> str:
+    """The verdict of a 95% interval [lo, hi] against 0: "supports" when it lies wholly on the side
+    ``supports_if`` ("above" or "below" 0), "contradicts" when wholly on the other side, else
+    "inconclusive" (an end that is None decides nothing).
+
+    >>> interval_verdict(0.1, 0.5, "above"), interval_verdict(-0.5, -0.1, "above"), interval_verdict(-0.1, 0.5, "below")
+    ('supports', 'contradicts', 'inconclusive')
+    >>> interval_verdict(-0.5, -0.1, "below"), interval_verdict(None, None, "below")
+    ('supports', 'inconclusive')
+    """
+    above = lo is not None and lo > 0
+    below = hi is not None and hi < 0
+    if not (above or below):
+        return "inconclusive"
+    return "supports" if above == (supports_if == "above") else "contradicts"
+
+
 def evidence(results) -> dict:
     """Evidence per claim id (lists of Evidence), from results["transformer"]."""
     from qbound.app.verify.claims import Evidence, missing
@@ -164,6 +181,11 @@ def evidence(results) -> dict:
 
     def cmds(us):
         return [command(u) for u in us[:2]]
+
+    def by_interval(eid, head, nums, us, lo, hi, supports_if, what="interval"):
+        verdict = interval_verdict(lo, hi, supports_if)
+        reason = f"{what} contains 0" if verdict == "inconclusive" else ""
+        return Evidence("experiment", eid, head, verdict, nums, cmds(us), reason=reason)
 
     # more bits -> lower validation loss
     xs, ys = [], []
@@ -185,13 +207,8 @@ def evidence(results) -> dict:
                 "val_loss_by_mantissa": means}
         us = [unit(g, "adamw", _plan(COMPONENTS, g["bits"][0]), g["seeds"][0]),
               unit(g, "adamw", _plan(COMPONENTS, g["bits"][-1]), g["seeds"][0])]
-        if f["slope_hi"] is not None and f["slope_hi"] < 0:
-            e = Evidence("experiment", eid, head, "supports", nums, cmds(us))
-        elif f["slope_lo"] is not None and f["slope_lo"] > 0:
-            e = Evidence("experiment", eid, head, "contradicts", nums, cmds(us))
-        else:
-            e = Evidence("experiment", eid, head, "inconclusive", nums, cmds(us), reason="slope interval contains 0")
-        out["paper.more_bits"] = [e]
+        out["paper.more_bits"] = [by_interval(eid, head, nums, us, f["slope_lo"], f["slope_hi"], "below",
+                                              "slope interval")]
 
     # sensitivity W, V vs G, M
     eid = "exp.transformer.adam_WV"
@@ -216,13 +233,7 @@ def evidence(results) -> dict:
         nums = {"increase_by_component": mean_incr, "diff_mean": ci["mean"], "diff_lo": ci["lo"], "diff_hi": ci["hi"],
                 "seeds": len(diffs)}
         us = [unit(g, "adamw", _plan(["V"], g["low_bits"]), g["seeds"][0]), unit(g, "adamw", "", g["seeds"][0])]
-        if ci["lo"] > 0:
-            e = Evidence("experiment", eid, head, "supports", nums, cmds(us))
-        elif ci["hi"] < 0:
-            e = Evidence("experiment", eid, head, "contradicts", nums, cmds(us))
-        else:
-            e = Evidence("experiment", eid, head, "inconclusive", nums, cmds(us), reason="interval contains 0")
-        out["paper.adam_WV"] = [e]
+        out["paper.adam_WV"] = [by_interval(eid, head, nums, us, ci["lo"], ci["hi"], "above")]
 
     # Muon vs Adam at low precision
     eid = "exp.transformer.muon_vs_adam"
@@ -247,13 +258,7 @@ def evidence(results) -> dict:
         nums = {"diff_mean": ci["mean"], "diff_lo": ci["lo"], "diff_hi": ci["hi"], "points": per}
         us = [unit(g, "muon", _plan(COMPONENTS, g["muon_bits"][0]), g["seeds"][0]),
               unit(g, "adamw", _plan(COMPONENTS, g["muon_bits"][0]), g["seeds"][0])]
-        if ci["lo"] > 0:
-            e = Evidence("experiment", eid, head, "supports", nums, cmds(us))
-        elif ci["hi"] < 0:
-            e = Evidence("experiment", eid, head, "contradicts", nums, cmds(us))
-        else:
-            e = Evidence("experiment", eid, head, "inconclusive", nums, cmds(us), reason="interval contains 0")
-        out["paper.muon_robust"] = [e]
+        out["paper.muon_robust"] = [by_interval(eid, head, nums, us, ci["lo"], ci["hi"], "above")]
 
     # bf16 v with beta2 = 0.999
     eid = "exp.transformer.bf16_v_frozen"
