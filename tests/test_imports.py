@@ -44,13 +44,32 @@ def test_each_module_imports_first_in_a_fresh_interpreter(part):
     assert run.returncode == 0, f"modules that fail to import first:\n{run.stdout}{run.stderr}"
 
 
-def test_import_qbound_is_light():
-    """``import qbound`` loads no layer (and not importlib.metadata: __version__ is read on first use)."""
-    code = ("import sys, qbound; heavy = [m for m in ('qbound.numeric', 'qbound.proofs', 'qbound.bounds', 'qbound.app', "
-            "'qbound._lazy', 'numpy', 'importlib.metadata') if m in sys.modules]; print(heavy); "
-            "assert qbound.__version__ and 'qbound._version' in sys.modules; sys.exit(1 if heavy else 0)")
+LIGHT = {
+    # import qbound loads no layer, and not importlib.metadata (__version__ is read on first use)
+    "import qbound": ("qbound.numeric", "qbound.proofs", "qbound.bounds", "qbound.app", "qbound._lazy", "numpy",
+                      "importlib.metadata"),
+    # pytest loads the plugin for every run (entry point): no hypothesis, numpy or numeric layer
+    "import qbound.testing.plugin, qbound.testing": ("hypothesis", "numpy", "sympy", "z3", "qbound.numeric"),
+}
+
+
+def _loaded(statement: str, modules) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has loaded after ``statement``."""
+    code = f"import sys; {statement}; print(' '.join(m for m in {tuple(modules)!r} if m in sys.modules))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.returncode == 0, run.stderr
+    return run.stdout.split()
+
+
+@pytest.mark.parametrize("statement", sorted(LIGHT))
+def test_light_imports(statement):
+    assert _loaded(statement, LIGHT[statement]) == []
+
+
+def test_light_import_check_can_fail():
+    assert _loaded("import qbound; qbound.__version__", ["importlib.metadata", "qbound._version"]) == [
+        "importlib.metadata", "qbound._version"]
+    assert _loaded("import qbound.testing.assertions", ["qbound.numeric"]) == ["qbound.numeric"]
 
 
 @pytest.mark.parametrize("pkg", ["qbound.numeric", "qbound.numeric.pytorch", "qbound.testing"])
