@@ -29,6 +29,33 @@ from qbound.numeric.trajectory import COUNT_COMPONENTS, Trajectory, package_vers
 __doc__ = strip_examples_without_torch(__doc__)
 
 
+COUNT_KINDS = ("overflow", "nan", "underflow")
+
+
+class StepCounts:
+    """Per-step overflow/NaN/underflow counts per component (``Trajectory.counts``), from the running
+    totals since ``reset_diagnostics()`` that a torch optimizer's ``diagnostics()["counts"]`` reports.
+
+    >>> sc = StepCounts(2)
+    >>> totals = {c: {"overflow": 0, "nan": 0, "underflow": 0} for c in COUNT_COMPONENTS}
+    >>> totals["V"]["underflow"] = 3; sc.record(0, totals)
+    >>> totals["V"]["underflow"] = 5; sc.record(1, totals)
+    >>> sc.counts["V"]["underflow"].tolist(), sc.counts["W"]["nan"].tolist()
+    ([3, 2], [0, 0])
+    """
+
+    def __init__(self, steps: int):
+        self.counts = {c: {k: np.zeros(steps, dtype=np.int64) for k in COUNT_KINDS} for c in COUNT_COMPONENTS}
+        self._prev = {c: dict.fromkeys(COUNT_KINDS, 0) for c in COUNT_COMPONENTS}
+
+    def record(self, k: int, totals: dict) -> None:
+        """Step ``k``'s counts: the totals now minus the totals at the previous record."""
+        for c in COUNT_COMPONENTS:
+            for kind in COUNT_KINDS:
+                self.counts[c][kind][k] = totals[c][kind] - self._prev[c][kind]
+                self._prev[c][kind] = totals[c][kind]
+
+
 def run(problem, optimizer: str, plan=None, steps: int = 100, seed: int = 0, *, hparams: dict | None = None,
         problem_kw: dict | None = None, device: str = "cpu", dtype: str = "float64", progress=None) -> Trajectory:
     """Run the torch optimizer named ``optimizer`` (numeric.optimizers' names and hyperparameters) on a
@@ -55,14 +82,13 @@ def run(problem, optimizer: str, plan=None, steps: int = 100, seed: int = 0, *, 
     gn2 = np.full(steps, np.nan)
     lost = np.full(steps, np.nan)
     stale = np.zeros(steps)
-    counts = {c: {k: np.zeros(steps, dtype=np.int64) for k in ("overflow", "nan", "underflow")} for c in COUNT_COMPONENTS}
+    counts = StepCounts(steps)
     diverged_at = None
 
     def host(ts):
         # copies: numpy-owned memory, so BLAS inside the problem sees the same alignment as in numeric.harness
         return [t.detach().to("cpu", torch.float64).numpy().copy() for t in ts]
 
-    prev = {c: {k: 0 for k in ("overflow", "nan", "underflow")} for c in COUNT_COMPONENTS}
     import contextlib
     limits = contextlib.nullcontext()
     try:  # one BLAS thread, as numeric.harness.run: the problems' matrix products then sum in the same order
@@ -80,10 +106,7 @@ def run(problem, optimizer: str, plan=None, steps: int = 100, seed: int = 0, *, 
             opt.step()
             diag = opt.diagnostics()
             lost[k] = diag["lost_update_frac"] * (sum(p.numel() for p in params) / d)
-            for c in COUNT_COMPONENTS:
-                for kind in ("overflow", "nan", "underflow"):
-                    counts[c][kind][k] = diag["counts"][c][kind] - prev[c][kind]
-                    prev[c][kind] = diag["counts"][c][kind]
+            counts.record(k, diag["counts"])
             if progress is not None:
                 progress(k)
             if not all(bool(torch.isfinite(t).all()) for t in opt.master_weights()):
@@ -97,7 +120,7 @@ def run(problem, optimizer: str, plan=None, steps: int = 100, seed: int = 0, *, 
             "dtype": dtype, "version": package_version(), "seconds": round(time.perf_counter() - t0, 4),
             "command": f"qbound run {optimizer} --problem {problem.name} --quant {plan} --steps {steps} --seed {seed} "
                        f"--backend torch --device {device}"}
-    return Trajectory(loss=loss, grad_norm2=gn2, lost_update_frac=lost, stale_w_frac=stale, counts=counts,
+    return Trajectory(loss=loss, grad_norm2=gn2, lost_update_frac=lost, stale_w_frac=stale, counts=counts.counts,
                       final_loss=float(final_loss), final_grad_norm2=float(final_gn2), meta=meta, diverged_at=diverged_at)
 
 

@@ -40,8 +40,9 @@ import numpy as np
 
 from qbound.numeric.errors import InputError, check_choice
 from qbound.numeric.pytorch._torch import require_torch, strip_examples_without_torch, torch
+from qbound.numeric.pytorch.harness import StepCounts
 from qbound.numeric.quantplan import QuantPlan
-from qbound.numeric.trajectory import COUNT_COMPONENTS, Trajectory, package_version
+from qbound.numeric.trajectory import Trajectory, package_version
 
 __doc__ = strip_examples_without_torch(__doc__)
 
@@ -347,8 +348,7 @@ def train(workload, optimizer: str, plan=None, steps: int = 200, seed: int = 0, 
         loss = np.full(steps, np.nan)
         gn2 = np.full(steps, np.nan)
         lost = np.full(steps, np.nan)
-        counts = {c: {k: np.zeros(steps, dtype=np.int64) for k in ("overflow", "nan", "underflow")} for c in COUNT_COMPONENTS}
-        prev = {c: {k: 0 for k in ("overflow", "nan", "underflow")} for c in COUNT_COMPONENTS}
+        counts = StepCounts(steps)
         val_curve = []
         diverged_at = None
         every = int(eval_every) if eval_every else 0
@@ -365,10 +365,7 @@ def train(workload, optimizer: str, plan=None, steps: int = 200, seed: int = 0, 
             t_train += time.perf_counter() - ts
             diag = opt.diagnostics()
             lost[k] = diag["lost_update_frac"]
-            for c in COUNT_COMPONENTS:
-                for kind in ("overflow", "nan", "underflow"):
-                    counts[c][kind][k] = diag["counts"][c][kind] - prev[c][kind]
-                    prev[c][kind] = diag["counts"][c][kind]
+            counts.record(k, diag["counts"])
             if progress is not None:
                 progress(k)
             if not math.isfinite(loss[k]) or not all(bool(t.isfinite(w).all()) for w in opt.master_weights()):
@@ -394,7 +391,7 @@ def train(workload, optimizer: str, plan=None, steps: int = 200, seed: int = 0, 
             "val_curve": val_curve, "v_stats": diag.get("v"),
             "command": f"qbound run {key} --problem {wl.name} --backend torch --device {device} --quant {plan} "
                        f"--steps {steps} --seed {seed}"}
-    return Trajectory(loss=loss, grad_norm2=gn2, lost_update_frac=lost, stale_w_frac=np.zeros(steps), counts=counts,
+    return Trajectory(loss=loss, grad_norm2=gn2, lost_update_frac=lost, stale_w_frac=np.zeros(steps), counts=counts.counts,
                       final_loss=float(vl), final_grad_norm2=float(vg) if vg is not None else float("nan"),
                       meta=meta, diverged_at=diverged_at)
 
