@@ -53,3 +53,28 @@ def check_choice(value: T, accepted: Iterable[T], *, what: str, error: type = In
         return value
     raise error(f"unknown {what} {value!r}.{did_you_mean(value, accepted, n=n, cutoff=cutoff)} "
                 f"Accepted: {', '.join(map(str, accepted))}.")
+
+
+def finite_float(value, *, what: str, hint: str = "") -> float:
+    """``float(value)`` for a finite number; else an :class:`InputError` naming ``what`` (``hint``
+    is appended to the message for a non-finite value).
+
+    >>> finite_float("1e-3", what="lr")
+    0.001
+    >>> finite_float("inf", what="lr")
+    Traceback (most recent call last):
+    ...
+    qbound.numeric.errors.InputError: lr must be finite, got 'inf'
+    >>> finite_float("x", what="lr")
+    Traceback (most recent call last):
+    ...
+    qbound.numeric.errors.InputError: lr must be a number, got 'x'
+    """
+    import math
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(f):
+        raise InputError(f"{what} must be finite, got {value!r}{' ' + hint if hint else ''}")
+    return f

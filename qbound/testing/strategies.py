@@ -41,7 +41,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("qbound.testing.strategies needs hypothesis: pip install 'qbound[testing]'") from exc
 
-from qbound.numeric.errors import InputError
+from qbound.numeric.errors import InputError, finite_float
 from qbound.numeric.formats import (ROUNDING_MODES, FloatFormat, FormatSpellingWarning, check_rounding, get_format,
                                     registry)
 
@@ -349,13 +349,7 @@ def _exact(v, what: str) -> Fraction:
             return Fraction(v.strip())
         except ValueError:
             raise InputError(f"{what} must be a number, got {v!r}") from None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number, got {v!r}") from None
-    if not math.isfinite(f):
-        raise InputError(f"{what} must be finite, got {v!r} (leave it None for no bound)")
-    return Fraction(f)
+    return Fraction(finite_float(v, what=what, hint="(leave it None for no bound)"))
 
 
 # ----------------------------------------------------------------------------- rounding inputs

@@ -11,9 +11,8 @@ is passed to sympify/parse_expr.
 from __future__ import annotations
 
 import json
-import math
 
-from qbound.numeric.errors import InputError
+from qbound.numeric.errors import InputError, finite_float
 
 NAMES = ("adam", "muon")
 
@@ -24,13 +23,7 @@ def _name(text):
 
 
 def _num(text, what):
-    try:
-        v = float(text)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number, got {text!r}") from None
-    if not math.isfinite(v):
-        raise InputError(f"{what} must be finite, got {text!r}")
-    return v
+    return finite_float(text, what=what)
 
 
 def _write_json(path, obj):
