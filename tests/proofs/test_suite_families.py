@@ -132,3 +132,26 @@ def test_suite_diff_tells_a_changed_verdict(tmp_path):
     assert sd.main([str(tmp_path / "a.json"), str(tmp_path / "a.json")]) == 0
     assert sd.main([str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 1
     assert sd.main([str(tmp_path / "a.json")]) == 2
+
+
+def _suite_imports(name: str) -> set[str]:
+    """The qbound.proofs.suite modules that suite module ``name`` imports (also inside functions)."""
+    import ast
+    tree = ast.parse((ROOT / "proofs" / "suite" / f"{name}.py").read_text())
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            mods = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            mods = [a.name for a in node.names]
+        else:
+            continue
+        out.update(m.rsplit(".", 1)[1] for m in mods if m.startswith("qbound.proofs.suite."))
+    return out
+
+
+def test_a_family_imports_no_other_family():
+    for name in PREFIX:
+        assert _suite_imports(name) <= {"common"}, name
+    # the check sees imports: the runner imports every family
+    assert set(PREFIX) <= _suite_imports("runner")
