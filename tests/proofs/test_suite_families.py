@@ -146,7 +146,7 @@ def _suite_imports(name: str) -> set[str]:
             mods = [a.name for a in node.names]
         else:
             continue
-        out.update(m.rsplit(".", 1)[1] for m in mods if m.startswith("qbound.proofs.suite."))
+        out.update(m.split(".")[3] for m in mods if m.startswith("qbound.proofs.suite."))
     return out
 
 
