@@ -171,6 +171,8 @@ class Derivation:
         out = {"steps_total": len(self.steps), "steps_proved": len(self.steps) - len(unproved),
                "proof_status": "proved" if not unproved else "unproved", "unproved": unproved,
                "obligations": n_ob, "rule_applications": rules,
+               "rules_conclusion_checked": sum(1 for r in rules if r.get("conclusion_checked")),
+               "rules_conclusion_unchecked": [r["name"] for r in rules if not r.get("conclusion_checked")],
                "sampled_only": [s.name for s in self.steps if s.checks and all(c.kind in ("sampled", "trajectory") for c in s.checks)],
                "cited": [p.name for p in self.premises if getattr(p, "kind", "") == "cited"]}
         if mutants:

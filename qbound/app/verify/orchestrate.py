@@ -19,6 +19,8 @@ is listed in the report (and makes the command exit with status 1) rather than h
 """
 from __future__ import annotations
 
+import functools
+
 import math
 import shutil
 import time
@@ -54,14 +56,25 @@ def lemma_unit(cfg, formats) -> dict:
     return u
 
 
+@functools.lru_cache(maxsize=8)
+def _chain_key(name: str) -> str:
+    from qbound.bounds.mutants import chain_key, factory
+    return chain_key(factory(name)[0])
+
+
 def theory_units(cfg, name) -> list:
     """The bounds layer's parts for one derivation (see falsify_runs.theory_unit), each its own unit."""
     from qbound.app.verify.runs import THEORY_PARTS
     base = theory_unit(cfg, name)
     units = []
-    for part in THEORY_PARTS:
+    # the mutation run of the proof (issue 15) only with --full: it costs minutes, more than the ~30 s
+    # verify may grow by; the default report shows a stored run of the same proof, else how to get one
+    full = (cfg.get("transformer") or {}).get("grid") == "full"
+    for part in THEORY_PARTS + (("mutants",) if full else ()):
         u = {"name": name, "part": part, "setting": base["setting"], "rounding": base["rounding"],
              "tol": base["tol"]}
+        if part == "mutants":  # keyed by the proof's hash: a changed derivation is tested again
+            u["chain_key"] = _chain_key(name)
         if part == "bits":
             u["T"] = base["T"]
         if part == "floors":

@@ -39,15 +39,18 @@ def write_json(results: dict, path) -> None:
     data["thresholds"] = [
         {**r, "w_rel_update": {k: v for k, v in r["w_rel_update"].items() if k not in ("rel", "lost")}}
         if isinstance(r.get("w_rel_update"), dict) else r for r in (data.get("thresholds") or [])]
-    with open(path, "w", encoding="utf-8") as fh:
+    from qbound.numeric.jsonlstore import atomic_file
+    with atomic_file(path) as fh:  # a failed write (disk full) leaves an earlier results.json whole
         json.dump(_clean(data), fh, indent=1, sort_keys=False, default=str)
         fh.write("\n")
 
 
 def write_report(results: dict, out_dir) -> None:
+    from qbound.numeric.jsonlstore import atomic_file
     out = Path(out_dir)
     write_json(results, out / "results.json")
-    (out / "report.md").write_text(render_markdown(results), encoding="utf-8")
+    with atomic_file(out / "report.md") as fh:
+        fh.write(render_markdown(results))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -154,7 +157,7 @@ def _proof_line(name, der, results) -> str:
     """Per derivation (issue 15): steps proved / total, mutation kill rate, tightness range."""
     ps = der.get("proof") or {}
     steps = f"{ps.get('steps_proved', '?')}/{ps.get('steps_total', '?')}" if ps else "n/a"
-    mut = ps.get("mutants")
+    mut = ps.get("mutants") or ((results.get("derivations") or {}).get(name) or {}).get("mutants")
     if not mut:
         try:
             from qbound.bounds.mutants import recorded
@@ -162,12 +165,15 @@ def _proof_line(name, der, results) -> str:
         except Exception:  # a missing or stale record only means "not run"
             mut = None
     kill = (f"{mut['killed']}/{mut['total']} ({100 * mut['kill_rate']:.1f}%), {len(mut.get('survivors', []))} survivor(s)"
-            if mut else f"not run (`qbound derive {name} --mutants`)")
+            if mut else f"not run (use `qbound verify --full` or `qbound derive {name} --mutants`)")
     ts = [r.get("tightness") for r in (results.get("bounds") or [])
           if str(r.get("optimizer", "")).lower().startswith(name) and isinstance(r.get("tightness"), (int, float))
           and r.get("tightness") == r.get("tightness") and r.get("tightness") not in (float("inf"),)]
     tight = f"{_g(min(ts))} .. {_g(max(ts))} over {len(ts)} cell(s)" if ts else "n/a"
-    return (f"\nProof: steps proved {steps} (by an engine); mutation kill rate {kill}; "
+    nr = len(ps.get("rule_applications") or [])
+    rules = (f"; rule applications whose conclusion is checked against their premises "
+             f"{ps.get('rules_conclusion_checked', 0)}/{nr}") if nr else ""
+    return (f"\nProof: steps proved {steps} (by an engine){rules}; mutation kill rate {kill}; "
             f"tightness (measured/bound) {tight}.\n")
 
 

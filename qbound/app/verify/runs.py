@@ -443,8 +443,19 @@ def theory_unit(unit: dict) -> dict:
         fl_consts = {k: v for k, v in consts.items() if k not in ("a", "b", "beta1")}
         out["floors"] = {p: _safe(lambda p=p: _jsonable(B.error_floor(name, p, constants=fl_consts, beta1=beta1)))
                          for p in unit.get("plans", [])}
+    elif part == "mutants":  # verify --full only: a full mutant run costs minutes (Adam: ~3 min at load 4)
+        from qbound.bounds import mutants as MU
+        rec = MU.recorded(name)  # a stored run of this very proof (same chain key): instant
+        src = "stored run (same proof hash)"
+        if rec is None:
+            build, bkey, base = MU.factory(name)
+            rec = MU.run(build, bkey, base, timeout_s=float(unit.get("timeout_s", 5)))
+            MU.record(name, rec)
+            src = "run by verify --full (stored for the next run)"
+        out["mutants"] = {k: rec.get(k) for k in ("total", "killed", "kill_rate", "survivors", "by_kind", "seconds", "chain_key")}
+        out["mutants"]["source"] = src
     else:
-        raise ValueError(f"unknown theory part {part!r}; accepted: {', '.join(THEORY_PARTS)}")
+        raise ValueError(f"unknown theory part {part!r}; accepted: {', '.join(THEORY_PARTS + ('mutants',))}")
     return out
 
 
