@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -266,6 +267,55 @@ class Appender:
         self.close()
 
 
+@contextmanager
+def atomic_file(path, mode: str = "w", encoding: str = "utf-8"):
+    """Write a whole file atomically: yields a file object on a temporary file beside ``path``;
+    when the block ends without error it is flushed, fsync'ed and renamed over ``path``; on any
+    error (a full disk, Ctrl-C) the temporary file is removed and ``path`` is left as it was, so a
+    report or figure from an earlier run is never replaced by a truncated one.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> p = os.path.join(d, "r.json")
+    >>> with atomic_file(p) as fh:
+    ...     _ = fh.write('{"a": 1}')
+    >>> try:
+    ...     with atomic_file(p) as fh:
+    ...         _ = fh.write("half a rep")
+    ...         raise OSError(errno.ENOSPC, "No space left on device")
+    ... except OSError:
+    ...     pass
+    >>> open(p).read(), os.listdir(d)
+    ('{"a": 1}', ['r.json'])
+    """
+    import tempfile
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        try:
+            perm = os.stat(path).st_mode & 0o777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            perm = 0o666 & ~umask
+        os.fchmod(fd, perm)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": encoding})) as fh:
+            fd = None
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 def _write_message(path, exc: OSError, count: int) -> str:
     why = exc.strerror or str(exc)
     if exc.errno == errno.ENOSPC:
@@ -274,5 +324,5 @@ def _write_message(path, exc: OSError, count: int) -> str:
             f"({count} in this run); fix the cause and rerun the same command to resume")
 
 
-__all__ = ["read_store", "repair_tail", "Appender", "seal", "checksum", "check_record", "header", "Contents",
+__all__ = ["read_store", "repair_tail", "Appender", "atomic_file", "seal", "checksum", "check_record", "header", "Contents",
            "NotAStore", "StoreWarning", "StoreWriteError", "SCHEMA_VERSION"]

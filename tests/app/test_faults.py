@@ -496,3 +496,231 @@ def test_verify_refuses_a_foreign_file_in_its_store(tmp_path, capsys):
     assert main(["verify", "--config", str(cfg), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
     assert "not a qbound verify store" in capsys.readouterr().err
     assert (d / "run.jsonl").read_bytes() == b"a,b\n1,2\n"
+
+
+# ----------------------------------------------------------------------------- real full disks
+# The kernel itself refuses the write: a tmpfs of 512 KiB filled to the last byte gives ENOSPC (where
+# mounting is permitted: root in a container or on a CI runner with sudo), and RLIMIT_FSIZE gives
+# EFBIG for any file grown past the limit (everywhere on Linux, no privileges). Each command runs in
+# its own process, as a user would run it: one line on stderr, exit 1, and the store (or an earlier
+# report) intact: nothing already computed lost, the store reads without a warning and resumes.
+import resource  # noqa: E402
+import shutil  # noqa: E402
+
+CLI = [sys.executable, "-m", "qbound.app.cli"]
+
+
+class _Disk:
+    """A mounted tmpfs whose free space the test controls."""
+
+    def __init__(self, path):
+        self.path = path
+        self.filler = path / ".filler"
+
+    def free_bytes(self) -> int:
+        st = os.statvfs(self.path)
+        return st.f_bavail * st.f_frsize
+
+    def fill(self, leave: int = 0) -> None:
+        """Take every free byte but ``leave`` (rounded to pages by tmpfs); checks the disk is full."""
+        spacer = self.path / ".spacer"
+        if leave:
+            spacer.write_bytes(b"s" * leave)
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            for chunk in (1 << 16, 4096, 256, 1):
+                try:
+                    while True:
+                        os.write(fd, b"\0" * chunk)
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC, exc
+        finally:
+            os.close(fd)
+        assert self.free_bytes() == 0
+        if leave:
+            spacer.unlink()
+
+    def free(self) -> None:
+        self.filler.unlink()
+
+
+def _mount_tmpfs(path, kib) -> str | None:
+    """Mount a tmpfs at ``path``; None on success, else why it cannot be done here."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0 or shutil.which("mount") is None:
+        return "needs root on Linux"
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(path)],
+                       capture_output=True, text=True)
+    return None if r.returncode == 0 else (r.stderr.strip() or f"mount exit {r.returncode}")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    d = tmp_path / "disk"
+    d.mkdir()
+    why = _mount_tmpfs(d, 512)
+    if why:
+        pytest.skip(f"no tmpfs here ({why}); the RLIMIT_FSIZE variants cover the same writes")
+    try:
+        yield _Disk(d)
+    finally:
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)
+
+
+def _cli(args, fsize=None, timeout=300):
+    """(exit status, non-empty stderr lines) of ``qbound ARGS`` in a new process, optionally with
+    RLIMIT_FSIZE = ``fsize`` bytes (SIGXFSZ ignored, so a write past it fails with EFBIG)."""
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    r = subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout,
+                       preexec_fn=limit if fsize else None)
+    return r.returncode, [ln for ln in r.stderr.splitlines() if ln.strip()]
+
+
+def _one_line_failure(rc, err, why):
+    assert rc == 1, (rc, err)
+    assert len(err) == 1, err
+    assert why in err[0] and "Traceback" not in err[0], err
+
+
+def _sweep_store_intact(path, reference, must_hold=()):
+    """The sweep store reads without a skipped line, ends with a newline, holds every key of
+    ``must_hold`` and only records equal to the uninterrupted run's."""
+    raw = path.read_bytes()
+    assert raw.endswith(b"\n"), "a partial record was left at the end"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", J.StoreWarning)
+        recs = _strip(load_results(path))
+    assert set(must_hold) <= set(recs), "records stored before the failure were lost"
+    assert all(reference[k] == v for k, v in recs.items())
+    return recs
+
+
+def test_the_store_check_rejects_a_torn_or_edited_store(tmp_path, reference):
+    """The deliberately wrong variants of what the disk-full tests accept."""
+    out = tmp_path / "s.jsonl"
+    run_sweep(SweepSpec(**SPEC), out, progress=False)
+    good = out.read_bytes()
+    assert _sweep_store_intact(out, reference) == reference
+    out.write_bytes(good + good.split(b"\n")[1][:40])  # a torn tail
+    with pytest.raises(AssertionError, match="partial record"):
+        _sweep_store_intact(out, reference)
+    out.write_bytes(good.replace(good.split(b"\n")[2], b""))  # a record gone
+    with pytest.raises(AssertionError, match="lost"):
+        _sweep_store_intact(out, reference, must_hold=reference)
+
+
+def _sweep_full_disk(out, reference, make_full, undo, why):
+    """Half the grid with room; the disk full; the whole grid: one line, exit 1, the first half
+    kept; room again: the rerun completes it, equal to an uninterrupted run."""
+    half = [a if a != "0-1" else "0" for a in SWEEP_ARGV]
+    assert _cli(half + ["--out", str(out)]) == (0, [])
+    before = _sweep_store_intact(out, reference)
+    assert 0 < len(before) < len(reference)
+    fsize = make_full()
+    rc, err = _cli(SWEEP_ARGV + ["--out", str(out)], fsize=fsize)
+    _one_line_failure(rc, err, why)
+    assert "kept" in err[0] and "rerun" in err[0]
+    during = _sweep_store_intact(out, reference, must_hold=before)
+    assert len(during) < len(reference)
+    undo()
+    assert _cli(SWEEP_ARGV + ["--out", str(out)]) == (0, [])
+    assert _sweep_store_intact(out, reference, must_hold=during) == reference
+
+
+def test_sweep_on_a_full_tmpfs(small_disk, reference):
+    _sweep_full_disk(small_disk.path / "s.jsonl", reference, lambda: small_disk.fill(), small_disk.free,
+                     "no space left on device")
+
+
+def test_sweep_past_the_file_size_limit(tmp_path, reference):
+    out = tmp_path / "s.jsonl"
+    _sweep_full_disk(out, reference, lambda: os.path.getsize(out) + 3000, lambda: None, "File too large")
+
+
+def _verify_args(tmp_path, out):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(_toml(_tiny_cfg()))
+    return ["verify", "--quick", "--config", str(cfg), "--out", str(out), "--no-progress"]
+
+
+REPORT_FILES = ("results.json", "report.md", "bound_vs_measured.png")
+
+
+def test_verify_on_a_full_tmpfs_keeps_the_store_and_resumes(small_disk, tmp_path, verify_reference):
+    out = small_disk.path / "r"
+    args = _verify_args(tmp_path, out)
+    small_disk.fill(leave=4096)
+    rc, err = _cli(args)
+    _one_line_failure(rc, err, "no space left on device")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", J.StoreWarning)
+        kept = _results(out / "store")
+    assert kept and len(kept) < len(verify_reference)
+    assert all(verify_reference[k] == v for k, v in kept.items())
+    assert not any((out / f).exists() for f in REPORT_FILES)
+    small_disk.free()
+    rc, err = _cli(args)
+    assert rc == 0, err
+    assert _results(out / "store") == verify_reference
+
+
+def _report_writer_full(tmp_path, out, verify_reference, make_full, undo, why):
+    """A finished run's report, then a rerun (every unit reused) whose report cannot be written:
+    one line, exit 1, the store and the earlier report and figure byte for byte as they were, no
+    temporary file left; room again: the report is written."""
+    args = _verify_args(tmp_path, out)
+    rc, err = _cli(args)
+    assert rc == 0, err
+    before = {f: (out / f).read_bytes() for f in REPORT_FILES}
+    store = {p.name: p.read_bytes() for p in (out / "store").iterdir()}
+    fsize = make_full()
+    rc, err = _cli(args, fsize=fsize)
+    _one_line_failure(rc, err, why)
+    assert {f: (out / f).read_bytes() for f in REPORT_FILES} == before
+    assert {p.name: p.read_bytes() for p in (out / "store").iterdir()} == store
+    assert sorted(p.name for p in out.iterdir()) == sorted([*REPORT_FILES, "store"])
+    undo()
+    (out / "report.md").unlink()
+    rc, err = _cli(args)
+    assert rc == 0 and (out / "report.md").exists(), err
+    assert _results(out / "store") == verify_reference
+
+
+def test_report_writer_past_the_file_size_limit(tmp_path, verify_reference):
+    _report_writer_full(tmp_path, tmp_path / "r", verify_reference, lambda: 4096, lambda: None, "File too large")
+
+
+def test_report_writer_on_a_full_tmpfs(small_disk, tmp_path, verify_reference):
+    _report_writer_full(tmp_path, small_disk.path / "r", verify_reference, lambda: small_disk.fill(),
+                        small_disk.free, "no space left on device")
+
+
+PROVE = ["prove", "--suite", "quick", "--format", "fp8_e4m3fn", "--rounding", "rne", "--jobs", "1"]
+
+
+def _prove_jsonl_full(path, make_full, why):
+    fsize = make_full()
+    rc, err = _cli(PROVE + ["--jsonl", str(path)], fsize=fsize)
+    _one_line_failure(rc, err, why)
+    lines = path.read_bytes().split(b"\n")
+    assert len(lines) > 2
+    for ln in lines[:-1]:  # every complete line is a whole record
+        assert "lemma_id" in json.loads(ln)
+    return lines[-1]
+
+
+def test_prove_jsonl_on_a_full_tmpfs(small_disk):
+    def room_for_a_few_lines():
+        small_disk.fill(leave=8192)
+    _prove_jsonl_full(small_disk.path / "p.jsonl", room_for_a_few_lines, "no space left on device")
+
+
+def test_prove_jsonl_past_the_file_size_limit(tmp_path):
+    _prove_jsonl_full(tmp_path / "p.jsonl", lambda: 5000, "File too large")
+
+
+@pytest.mark.xfail(strict=True, reason="prove --jsonl writes through a buffered file: a full disk leaves a "
+                                       "partial last line (prove_cmd.py; reported in h6_found.md)")
+def test_prove_jsonl_leaves_no_partial_line_past_the_file_size_limit(tmp_path):
+    assert _prove_jsonl_full(tmp_path / "p.jsonl", lambda: 5000, "File too large") == b""

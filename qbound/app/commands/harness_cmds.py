@@ -134,7 +134,8 @@ def cmd_run(args):
         with open(args.out) as fh:
             d = json.load(fh)
         d["reference"] = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in ref.items()}
-        with open(args.out, "w") as fh:
+        from qbound.numeric.jsonlstore import atomic_file
+        with atomic_file(args.out) as fh:  # a failed write leaves the trajectory written above whole
             json.dump(d, fh, sort_keys=True, indent=1)
     if args.out:
         print(f"wrote {args.out}")

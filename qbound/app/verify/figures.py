@@ -20,9 +20,13 @@ COMP_COLORS = {"W": "#1f77b4", "G": "#2ca02c", "M": "#9467bd", "V": "#d62728", "
 def _save(fig, out, name, title, caption):
     """Write ``fig`` as out/name, close it, and return the report's figure record."""
     import matplotlib.pyplot as plt
+    from qbound.numeric.jsonlstore import atomic_file
     path = out / name
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with atomic_file(path, "wb") as fh:  # a failed write (disk full) leaves an earlier figure whole
+            fig.savefig(fh, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
     return {"file": path.name, "title": title, "caption": caption}
 
 
