@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from qbound.numeric._kernel_numba import _GAMMA, _f2u, _mix, _one, _u2f, run_chunked
+from qbound.numeric._kernel_numba import _GAMMA, _f2u, _mix, _one, _one64, _u2f, run_chunked
 
 C_M, C_V, C_U, C_G, C_W = 0, 1, 2, 3, 4
 #: rounding sites per kernel call (rows of qi, qf, keys, cnt)
@@ -47,9 +47,19 @@ _INF = np.inf
 @njit(inline="always", cache=True)
 def _site(qi, qf, keys, c):
     """The constants of site ``c`` as a tuple of scalars: (active, m, emin, subnormals, mode, k,
-    key, huge, over_pos, over_neg, inf_val)."""
-    return (qi[c, 0] != 0, qi[c, 1], qi[c, 2], qi[c, 3] != 0, qi[c, 4], qi[c, 5], keys[c],
-            qf[c, 0], qf[c, 1], qf[c, 2], qf[c, 3])
+    key, huge, over_pos, over_neg, inf_val, then those of the vectorizable rounding
+    :func:`~qbound.numeric._kernel_numba._one64`: usable, s0, emin_b, C, q0)."""
+    m = qi[c, 1]
+    emin = qi[c, 2]
+    subn = qi[c, 3] != 0
+    qe0 = emin - m if subn else emin
+    use64 = m <= 52 and qe0 >= -1022 and emin + 1023 >= 1
+    s0 = np.uint64(52 - m) if use64 else np.uint64(0)
+    emin_b = np.uint64(emin + 1023) if use64 else np.uint64(0)
+    C = emin_b + (s0 if subn else np.uint64(52))
+    q0 = _u2f(np.uint64(qe0 + 1023) << np.uint64(52)) if use64 else 1.0
+    return (qi[c, 0] != 0, m, emin, subn, qi[c, 4], qi[c, 5], keys[c],
+            qf[c, 0], qf[c, 1], qf[c, 2], qf[c, 3], use64, s0, emin_b, C, q0)
 
 
 #: elements per block: every operation of the update is one short loop over a block held in cache
@@ -59,27 +69,43 @@ BLOCK = 512
 @njit(inline="always", cache=True)
 def _blk(buf, n, s, start, cnt, c, mode):
     """Round buf[:n] in place at a site with constants ``s`` in rounding mode ``mode`` (a literal
-    in each caller, so the loop is specialized) and add the counts to cnt[c]."""
+    in each caller, so the loop is specialized) and add the counts to cnt[c]. Formats whose finest
+    quantum is a normal float64 (all but the widest) take the branch-free :func:`_one64`, whose
+    loop vectorizes; the others the general :func:`_one` (the same values)."""
     ov = 0
     nan = 0
     und = 0
     huge = s[7]
     drop = np.uint64(64 - s[5])
-    for i in range(n):
-        x = buf[i]
-        r = np.uint64(0)
-        if mode == 5:
-            r = _mix(s[6] + np.uint64(start + i + 1) * _GAMMA) >> drop
-        y = _u2f(_one(_f2u(x), np.uint64(52), np.int64(1023), np.int64(2047), np.uint64(63),
-                      s[1], s[2], s[3], mode, r, s[5], huge, s[8], s[9], s[10]))
-        ax = abs(x)
-        if ax > huge and ax != _INF:
-            ov += 1
-        if y != y:
-            nan += 1
-        if y == 0.0 and x != 0.0:
-            und += 1
-        buf[i] = y
+    if s[11]:
+        s0, emin_b, C, q0 = s[12], s[13], s[14], s[15]
+        for i in range(n):
+            x = buf[i]
+            r = np.uint64(0)
+            if mode == 5:
+                r = _mix(s[6] + np.uint64(start + i + 1) * _GAMMA) >> drop
+            y = _u2f(_one64(_f2u(x), s0, emin_b, C, q0, mode, r, s[5], huge, s[8], s[9], s[10]))
+            ax = abs(x)
+            ov += 1 if (ax > huge) & (ax != _INF) else 0
+            nan += 1 if y != y else 0
+            und += 1 if (y == 0.0) & (x != 0.0) else 0
+            buf[i] = y
+    else:
+        for i in range(n):
+            x = buf[i]
+            r = np.uint64(0)
+            if mode == 5:
+                r = _mix(s[6] + np.uint64(start + i + 1) * _GAMMA) >> drop
+            y = _u2f(_one(_f2u(x), np.uint64(52), np.int64(1023), np.int64(2047), np.uint64(63),
+                          s[1], s[2], s[3], mode, r, s[5], huge, s[8], s[9], s[10]))
+            ax = abs(x)
+            if ax > huge and ax != _INF:
+                ov += 1
+            if y != y:
+                nan += 1
+            if y == 0.0 and x != 0.0:
+                und += 1
+            buf[i] = y
     cnt[c, 0] += ov
     cnt[c, 1] += nan
     cnt[c, 2] += und

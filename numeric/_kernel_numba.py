@@ -59,6 +59,7 @@ _U0 = np.uint64(0)
 _U1 = np.uint64(1)
 _GAMMA = splitmix.GAMMA
 _U32 = np.uint32
+_U64 = np.uint64
 _I32 = np.int32
 
 
@@ -170,6 +171,63 @@ def _one(b, frac, bias, expall, signsh, m, emin, subn, mode, r, k,
     return _f2u(mag) | (neg << np.uint64(63))
 
 
+@njit(inline="always", cache=True)
+def _one64(b, s0, emin_b, C, q0, mode, r, k, huge, over_pos, over_neg, inf_val):
+    """Round one float64 pattern ``b`` (uint64) to the float64 result pattern: the same value as
+    :func:`_one` with the input format float64, computed like :func:`_one32` (branch-free selects
+    on 64-bit lanes, so a loop over it vectorizes). Needs a target whose finest quantum is a normal
+    float64 (emin - m >= -1022; numeric._fused_numba._site computes these): ``s0 = 52 - m``, ``emin_b = emin + 1023``,
+    ``C`` = emin_b + s0 (subnormals) or emin_b + 52 (flushed), ``q0`` = the fixed quantum of the
+    range below 2^emin (2^(emin - m), or 2^emin when flushed) as a float64.
+
+    In the normal range the pattern is rounded at bit s0 (a carry bumps the exponent, up to the inf
+    pattern, which then overflows); below it kept * q0 is one exact float64 product (kept <= 2^53,
+    q0 normal, the product a value of the format)."""
+    a = b & _U64(0x7FFFFFFFFFFFFFFF)
+    neg = b >> _U64(63)
+    expf = a >> _U64(52)
+    mant = a & _U64(0xFFFFFFFFFFFFF)
+    ee = expf if expf != _U0 else _U1
+    normal = ee >= emin_b
+    base = a if normal else (mant | (_U64(1 << 52) if expf != _U0 else _U0))
+    s = s0 if normal else C - ee
+    sc = s if s < _U64(63) else _U64(63)
+    kept = base >> sc
+    rem = base & ((_U1 << sc) - _U1)
+    if mode == 0:  # rne
+        r2 = rem << _U1
+        h2 = _U1 << sc
+        # the last kept significand bit; with m = 0 the normal-range significand is the implicit 1
+        # (kept is then the exponent field), except for a float64 subnormal (expf = 0, kept = 0)
+        odd = ((kept & _U1) == _U1) | (normal & (s0 == _U64(52)) & (expf != _U0))
+        up = (r2 > h2) | ((r2 == h2) & odd)
+    elif mode == 1:  # rna
+        up = (rem << _U1) >= (_U1 << sc)
+    elif mode == 2:  # rtz
+        up = False
+    elif mode == 3:  # rup
+        up = (rem != _U0) & (neg == _U0)
+    elif mode == 4:  # rdn
+        up = (rem != _U0) & (neg == _U1)
+    else:  # sr: up iff R < floor(rem 2^(k - s))
+        si = np.int64(s)
+        if si <= k:
+            th = rem << _U64(min(k - si, np.int64(63)))
+        else:
+            th = rem >> _U64(min(si - k, np.int64(63)))
+        up = r < th
+    kept = kept + (_U1 if up else _U0)
+    if normal:
+        mag = _u2f(kept << sc)
+    else:
+        mag = np.float64(np.int64(kept)) * q0
+    if mag > huge:
+        mag = over_neg if neg != _U0 else over_pos
+    if expf == _U64(2047):
+        mag = np.nan if mant != _U0 else inf_val
+    return _f2u(mag) | (neg << _U64(63))
+
+
 @njit(cache=True, nogil=True)
 def _det_kernel(xb, out, frac, bias, expall, signsh, m, emin, subn, mode,
                 huge, over_pos, over_neg, inf_val):
@@ -246,8 +304,9 @@ def _one32(b, s0, emin_b, C, shl, qadd, kth, mode, r, k, huge, over_pos, over_ne
         r2 = _U32(rem << _U32(1))
         h2 = _U32(_U32(1) << sc)
         # the last kept significand bit; with m = 0 the normal-range significand is the implicit 1
-        # (kept is then the exponent field, whose parity is not the significand's)
-        odd = (_U32(kept & _U32(1)) == _U32(1)) | (normal & (s0 == _U32(23)))
+        # (kept is then the exponent field, whose parity is not the significand's), except for a
+        # float32 subnormal taken as normal range (emin_b = 1): kept = 0 is even
+        odd = (_U32(kept & _U32(1)) == _U32(1)) | (normal & (s0 == _U32(23)) & (expf != _U32(0)))
         up = (r2 > h2) | ((r2 == h2) & odd)
     elif mode == 1:  # rna
         up = _U32(rem << _U32(1)) >= _U32(_U32(1) << sc)

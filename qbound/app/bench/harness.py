@@ -5,8 +5,9 @@ Measured (median of several repeats, wall-clock, this process):
 * Adam (paper form), d = 10^6 coordinates: one step with all four components quantized
   (W=bf16, G=fp8_e5m2, M=fp8_e4m3fn, V=bf16, round to nearest even; and the same with G stochastic)
   versus one unquantized float64 step. A step is what the harness does between two gradient
-  evaluations: Q_W(x), Q_G(g), the optimizer update with Q_M and Q_V, and x - delta. The gradient
-  itself is a fixed array (its cost would dilute the ratio).
+  evaluations (``Optimizer.train_step``): Q_G(g), the optimizer update with Q_M and Q_V,
+  x_t = x - delta, and Q_W(x_t), the point of the next gradient evaluation. The gradient itself is
+  a fixed array (its cost would dilute the ratio).
 * Muon on one 1024 x 1024 matrix: W, G, M quantized (bf16) versus float64, with the exact polar factor
   by SVD and with 5-step Newton-Schulz; and Newton-Schulz with every product rounded to bf16.
 
@@ -14,10 +15,13 @@ Ratios are quantized time / float64 time (wall clock; for Adam also process CPU 
 load on the machine disturbs less); the issue's target for Adam is <= 3 (issue 14: <= 1.0). The
 1-minute load average is reported with the numbers.
 
-Fused steps (issue 14): ``opt.step`` runs the one-pass compiled kernel (numeric._fused_numba) by
-default; ``seconds_all4_rne_reference`` times the multi-pass reference (``fused=False``) for
-comparison. The float64 baseline ``seconds_fp64`` is the numpy step (``fused=False``);
-``seconds_fp64_fused`` is the same unquantized update through the fused kernel. The memory-copy limit is ``np.copyto`` of the bytes of x, g, m and v (d float64 each)
+Fused steps (issue 14): ``opt.train_step`` runs the whole step as one compiled pass per parameter
+(numeric._fused_numba: reads x, g, m, v once, writes x_t, Q_W(x_t), m, v once) by default;
+``seconds_all4_rne_reference`` times the multi-pass reference (``fused=False``) for comparison.
+The float64 baseline ``seconds_fp64`` is the numpy step (``fused=False``, the same sequence with
+every rounding the identity: Q_G and Q_W then cost nothing and x_t is the evaluation point, so it
+does 10 array operations: 9 for the update and x - delta); ``seconds_fp64_fused`` is the same
+unquantized step through the fused kernel. The memory-copy limit is ``np.copyto`` of the bytes of x, g, m and v (d float64 each)
 into four preallocated arrays, timed in the same run: reading and writing each array once;
 ``ratio_all4_rne_to_copy`` is the quantized step over that (moonshot: <= 2).
 """
@@ -34,6 +38,10 @@ from qbound.numeric.quantplan import QuantPlan, Quantizers
 
 
 def _step_fn(opt, plan, shapes, seed=0, fused=None):
+    """One whole step as numeric.harness runs it after the gradient evaluation, through
+    ``opt.train_step``: Q_G(g), the update (Q_M, Q_V), x_t = x - delta and Q_W(x_t) (the next
+    evaluation point). The master weights and the gradient are fixed arrays (the step's result is
+    not fed back, so every repetition does the same work)."""
     rng = np.random.default_rng(seed)
     x = [rng.standard_normal(s) for s in shapes]
     g0 = [rng.standard_normal(s) for s in shapes]
@@ -43,11 +51,7 @@ def _step_fn(opt, plan, shapes, seed=0, fused=None):
 
     def step():
         t[0] += 1
-        xq = [qz("W", p, i) for i, p in enumerate(x)] if plan.W is not None else x
-        g = [qz("G", gi, i) for i, gi in enumerate(g0)]
-        d = opt.step(xq, g, state, t[0], qz, fused=fused)
-        xn = [qz.U(p - di) for p, di in zip(x, d)]
-        return xn
+        return opt.train_step(x, g0, state, t[0], qz, fused=fused)
     return step
 
 
