@@ -148,6 +148,8 @@ def build_steps(n: int = 10_000, exact_all: bool = False, trajectory: bool = Tru
                       "= q_M/((1-x)(1-x(1+q_M)) sqrt(1-q_V)), x = beta1/sqrt(beta2(1-q_V))",
                       [check_identity(KAPPA_E_RAW, kappa_e, "closed form of the momentum rounding bias")],
                       uses=("round.M", "envelope.v")))
+    from qbound.bounds.adam_momentum import attach_proofs
+    attach_proofs(steps[-1:])  # momentum.bias: proved by induction (bounds.adam_momentum.bias_items)
     steps.extend(build_momentum_steps(n=n, exact_all=exact_all))
     steps.extend(build_quantized_steps(n=n, exact_all=exact_all, trajectory=trajectory))
     mproofs = prove_momentum()

@@ -1125,6 +1125,7 @@ def momentum_proof_items() -> list:
     for it in ratio_items():
         add("momentum.ratios_q", it)
         add("momentum.ratios", it)  # q = 0 is the instance q_V = q_M = 0
+    out.extend(bias_items())
     return out
 
 
@@ -1164,6 +1165,101 @@ def ratio_items() -> list:
                           sp.Le(bhk * gg2 / (ee + w), bhk / (b2l * ql) * U2),
                           note="each term over eps + v_n: bh^k g_{n-k}^2/(eps+v_n) <= (bh/(beta2(1-q_V)))^k U_{n-k}^2 = ah^k U_{n-k}^2; "
                                "summed (sum_over_t) with the factor (1+q_M)^2/(1-bh)"))
+    return out
+
+
+def bias_items() -> list:
+    r"""[(step name, item)]: the momentum-rounding bias (step ``momentum.bias``) and the lagged denominator
+    (step ``momentum.bias_q``), every n and every lag k, proved by induction.
+
+    * bias (induction on (m_n, mbar_n, W_n = sqrt(eps + v_n))): |m_n| <= U W_n and |m_n - mbar_n| <= K W_n with
+      U = (1+q_M)/(r (1 - x(1+q_M))), K = q_M/(r (1-x)(1 - x(1+q_M))), r = sqrt(1-q_V), x = beta1/sqrt(beta2(1-q_V))
+      (r, x free symbols constrained by r^2 = 1 - q_V, x^2 beta2 r^2 = beta1^2: a proof for all of them);
+      the step uses bias.den: W_{n+1} >= r |g_{n+1}| and x W_{n+1} >= beta1 W_n. K at that instance is kappa_e
+      (bias.kappa_e, SymPy identity); at q = 0 it is 0 (mbar_n = m_n).
+    * lagged denominator: with vt = beta2^(k+1) v_{n-k-1} + sum_{j=n-k}^n beta2^(n-j) E'g_j^2 (each E'g_j^2 in
+      [0, c], c = (Rh - sqrt eps)^2), the window sum ws <= c (1 - Y)/(1 - beta2), Y = beta2^(k+1) <= beta2
+      (induction over the window), and the envelopes of v_{n-k-1} (envelope.v.A/B, the beta1 = 0 chain's own
+      statements) give eps + vt <= Rh^2 S_n Gamma^2, S_n = (1 - beta2^n)/(1 - beta2), beta2^n = Y B
+      (cases A and B, then the min); hence alpha_n/sqrt(eps + vt) >= alpha(1-beta1)/(Rh Gamma).
+
+    >>> its = dict(bias_items())
+    >>> from qbound.bounds.obligation import discharge
+    >>> discharge([it for st, it in bias_items() if it.name == "momentum.bias.den"][0], engines=("z3",)).status
+    'proved'
+    """
+    from qbound.bounds.adam_proof import envelope_v_claims
+    A = _qsyms()
+    q_M, q_V, q_G = A.q_M, A.q_V, A.q_G
+    out = []
+    add = lambda st, it: out.append((st, it))  # noqa: E731
+    # ---- the momentum-rounding bias
+    m, mb, g, mu, nu = _r("m_t mbar_t g_t mu_t nu_t")
+    v = sp.Symbol("v_t", nonnegative=True)
+    sW, sWn, r = sp.symbols("W_t W_next r_V", positive=True)
+    x = sp.Symbol("x_b", nonnegative=True)
+    U = (1 + q_M) / (r * (1 - x * (1 + q_M)))
+    K = q_M / (r * (1 - x) * (1 - x * (1 + q_M)))
+    dom = (sp.Lt(q_M, 1), sp.Lt(q_V, 1), sp.Lt(beta2, 1), sp.Lt(x * (1 + q_M), 1), sp.Eq(r ** 2, 1 - q_V),
+           sp.Eq(x ** 2 * beta2 * r ** 2, beta1 ** 2))
+    vn = (1 + nu) * (beta2 * v + g ** 2)
+    wdef = (sp.Le(sp.Abs(nu), q_V), sp.Eq(sW ** 2, eps + v), sp.Eq(sWn ** 2, eps + vn))
+    den = sp.And(sp.Le(r * sp.Abs(g), sWn), sp.Le(beta1 * sW, x * sWn))
+    add("momentum.bias", Obligation("momentum.bias.den", dom + wdef, den,
+                                    note="eps + v_{n+1} >= (1-q_V)(eps + beta2 v_n + g^2): W_{n+1} >= r|g|, W_{n+1} >= r sqrt(beta2) W_n"))
+    claim = sp.And(sp.Le(sp.Abs(m), U * sW), sp.Le(sp.Abs(m - mb), K * sW))
+    mn, mbn = (1 + mu) * (beta1 * m + g), beta1 * mb + g
+    shift = ((m, mn), (mb, mbn), (sW, sWn))
+    add("momentum.bias", Induction(
+        "momentum.bias.envelope",
+        Obligation("momentum.bias.envelope.base", dom + (sp.Eq(m, 0), sp.Eq(mb, 0)), claim),
+        Obligation("momentum.bias.envelope.step", dom + (claim, sp.Le(sp.Abs(mu), q_M), den), claim.xreplace(dict(shift))),
+        claim=claim, shift=shift,
+        note="m_{n+1} = (1+mu)(beta1 m_n + g), mbar_{n+1} = beta1 mbar_n + g (the same g), W_n = sqrt(eps + v_n); "
+             "m_0 = mbar_0 = 0; the step assumes only the conclusion of momentum.bias.den (a stronger statement)"))
+    inst = {x: beta1 / sp.sqrt(beta2 * (1 - q_V)), r: sp.sqrt(1 - q_V)}
+    add("momentum.bias", Obligation("momentum.bias.instance", (sp.Lt(q_V, 1), sp.Gt(beta2, 0)),
+                                    sp.And(*[c.xreplace(inst) for c in dom[4:]]),
+                                    note="r = sqrt(1-q_V), x = beta1/sqrt(beta2(1-q_V)) satisfy the defining constraints"))
+    add("momentum.bias", Obligation("momentum.bias.kappa_e", (), sp.Eq(K.xreplace(inst), A.kappa_e),
+                                    note="K at the instance is kappa_e = q_M/((1-x)(1-x(1+q_M)) sqrt(1-q_V))"))
+    add("momentum.bias", Obligation("momentum.bias.raw", (), sp.Eq(A.KAPPA_E_RAW, A.kappa_e),
+                                    note="((1+q_M)/(1-x(1+q_M)) - 1/(1-x))/sqrt(1-q_V) = kappa_e (closed form)"))
+    # ---- the lagged denominator
+    c = (A.Rh - sp.sqrt(eps)) ** 2
+    vp = sp.Symbol("v_prev", nonnegative=True)
+    P, B = _r("P_t B_t")
+    ws, w0, w = sp.symbols("ws w0 w_t", nonnegative=True)
+    Y = sp.Symbol("Y_w", positive=True)
+    PT1s = sp.Symbol("P_Tm1", positive=True)
+    cA, cB = envelope_v_claims(beta2, q_V, c, A.bhat2, v=vp)
+    BASE = (sp.Lt(beta2, 1), sp.Lt(q_G, 1), sp.Lt(q_V, 1), sp.Ge(R, sp.sqrt(eps)))
+    wc = sp.And(sp.Le(ws, c * (1 - Y) / (1 - beta2)), sp.Le(Y, beta2))
+    wshift = ((ws, beta2 * ws + w), (Y, beta2 * Y))
+    add("momentum.bias_q", Induction(
+        "momentum.bias_q.window",
+        Obligation("momentum.bias_q.window.base", BASE + (sp.Le(w0, c), sp.Eq(ws, w0), sp.Eq(Y, beta2)), wc),
+        Obligation("momentum.bias_q.window.step", BASE + (wc, sp.Le(w, c)), wc.xreplace(dict(wshift))),
+        claim=wc, shift=wshift,
+        note="ws = sum_{j=n-k}^n beta2^(n-j) E'g_j^2 built term by term (ws <- beta2 ws + E'g^2, Y <- beta2 Y), E'g^2 <= c "
+             "(expectation_monotone of envelope.gradient); Y = beta2^(k+1)"))
+    S_n = (1 - Y * B) / (1 - beta2)
+    lhs = eps + Y * vp + ws
+    PT1 = (1 + q_V) ** (T - 1)
+    add("momentum.bias_q", Obligation("momentum.bias_q.cap_A", BASE + (cA, wc, sp.Le(P, PT1)), sp.Le(lhs, A.Rh ** 2 * S_n * PT1),
+                                      aux=((PT1s, PT1),),
+                                      note="v_{n-k-1} with P = (1+q_V)^(n-k-1) <= (1+q_V)^(T-1), B = beta2^(n-k-1)"))
+    add("momentum.bias_q", Obligation("momentum.bias_q.cap_B", BASE + (cA, cB, wc, sp.Lt(A.bhat2, 1)),
+                                      sp.Le(lhs, A.Rh ** 2 * S_n / (1 - A.bhat2))))
+    capped = sp.Le(lhs, A.Rh ** 2 * S_n * A.Gamma2)
+    add("momentum.bias_q", Obligation("momentum.bias_q.cap", BASE + (cA, wc, sp.Le(lhs, A.Rh ** 2 * S_n * PT1),
+                                                             sp.Implies(sp.Lt(A.bhat2, 1), sp.Le(lhs, A.Rh ** 2 * S_n / (1 - A.bhat2)))),
+                                      capped, aux=((PT1s, PT1),), note="eps + vt_{n,k+1} <= Rh^2 S_n Gamma^2 (the min of the two caps)"))
+    at, st = sp.symbols("alpha_n st_n", positive=True)
+    add("momentum.bias_q", Obligation("momentum.bias_q.ratio",
+                                      BASE + (capped, cA, wc, sp.Eq(st ** 2, lhs), sp.Eq(at, alpha * (1 - beta1) * sp.sqrt(S_n)), sp.Lt(beta1, 1)),
+                                      sp.Ge(at / st, alpha * (1 - beta1) / (A.Rh * A.Gamma)), aux=((PT1s, PT1),),
+                                      note="alpha_n = alpha(1-beta1) sqrt(S_n): alpha_n/sqrt(eps + vt) >= alpha(1-beta1)/(Rh Gamma)"))
     return out
 
 

@@ -67,6 +67,15 @@ Lm = sp.Symbol("Lambda_", real=True)
 REAL = {G, h, gam, mu, nu, g, vs, P, B, bprev, w, sb, st, s_, p_, r_, k_}  # realization symbols (not coordinate-free)
 
 
+def envelope_v_claims(beta2, q_V, c, bhat2, v=vs):
+    """The two envelope claims on v_t (inductions envelope.v.A and envelope.v.B), c = (Rh - sqrt eps)^2 >= g^2:
+    A: 0 <= v_t <= c P_t (1 - B_t)/(1 - beta2), P_t = (1+q_V)^t >= 1, B_t = beta2^t in [0, 1];
+    B: 0 <= v_t <= c (1 + q_V)/(1 - beta2 (1 + q_V)) (used where beta2 (1 + q_V) < 1).
+    One statement, used by this chain and by the momentum steps (bounds.adam_momentum) that rely on it."""
+    return (sp.And(sp.Ge(v, 0), sp.Le(v, c * P * (1 - B) / (1 - beta2)), sp.Ge(P, 1), sp.Ge(B, 0), sp.Le(B, 1)),
+            sp.And(sp.Ge(v, 0), sp.Le(v, c * (1 + q_V) / (1 - bhat2))))
+
+
 def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = None) -> ProofChain:
     """Build the beta1 = 0 chain from the bound's own SymPy objects ``S`` (adam_base names: T, alpha,
     beta2, eps, R, L, d, Delta, q_W, q_G, q_M, q_V, X0, Rh, kappa, Cq, U0, X_0, Gamma, Gamma2, Lam, Vmax,
@@ -99,8 +108,8 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     g2le = ch.fact("envelope.gradient")  # g^2 <= c for the realization g = Q_G(h)
 
     # -- envelope.v (two inductions) and the cap at T ----------------------------------------------
-    claimA = ch.concl("envelope.v.A", sp.And(sp.Ge(vs, 0), sp.Le(vs, c * P * (1 - B) / (1 - beta2)),
-                                             sp.Ge(P, 1), sp.Ge(B, 0), sp.Le(B, 1)))
+    cA, cB = envelope_v_claims(beta2, q_V, c, bhat2)
+    claimA = ch.concl("envelope.v.A", cA)
     nxt = (1 + nu) * (beta2 * vs + g ** 2)
     initA, shiftA = ((vs, 0), (P, 1), (B, 1)), ((vs, nxt), (P, (1 + q_V) * P), (B, beta2 * B))
     ch.add("envelope.v", Induction(
@@ -113,7 +122,7 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     ch.add("envelope.v", Obligation("envelope.v.powers", BASE, sp.And(
         sp.Eq((1 + q_V) ** (tt + 1), (1 + q_V) * (1 + q_V) ** tt), sp.Eq(beta2 ** (tt + 1), beta2 * beta2 ** tt),
         sp.Eq(((1 + q_V) ** tt).subs(tt, 0), 1), sp.Eq((beta2 ** tt).subs(tt, 0), 1))))
-    claimB = ch.concl("envelope.v.B", sp.And(sp.Ge(vs, 0), sp.Le(vs, c * (1 + q_V) / (1 - bhat2))))
+    claimB = ch.concl("envelope.v.B", cB)
     initB, shiftB = ((vs, 0),), ((vs, nxt),)
     ch.add("envelope.v", Induction(
         "envelope.v.B", Obligation("envelope.v.B.base", BASE + (sp.Lt(bhat2, 1),), claimB.xreplace(dict(initB))),
