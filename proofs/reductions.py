@@ -32,8 +32,7 @@ from __future__ import annotations
 import time
 from fractions import Fraction
 
-import z3
-
+from qbound.proofs.engines import smtlib
 from qbound.proofs.engines.base import counterexample_record
 from qbound.proofs.engines.smt import solve, to_smt2, write_smt2
 from qbound.proofs.verdict import Verdict
@@ -44,27 +43,27 @@ def _versions(solver):
     return {"z3": z3_version, "bitwuzla": bitwuzla_version, "cvc5": cvc5_version}[solver]()
 
 
-def _round_bv(S, s, p, mode, W, choice):
-    """Round nonnegative BV S at shift s (quantum 2^s): returns (Q, up) as BVs of width W."""
-    one = z3.BitVecVal(1, W)
-    K = z3.LShR(S, s)
-    R = S - (K << s)
-    half = z3.If(s == 0, z3.BitVecVal(0, W), one << (s - 1))
+def _round_bv(S_, s, p, mode, W, choice, S=smtlib):
+    """Round nonnegative BV S_ at shift s (quantum 2^s): returns (Q, up) as BVs of width W."""
+    one = S.BitVecVal(1, W)
+    K = S.LShR(S_, s)
+    R = S_ - (K << s)
+    half = S.If(s == 0, S.BitVecVal(0, W), one << (s - 1))
     if mode == "rne":
-        up = z3.And(s > 0, z3.Or(z3.UGT(R, half), z3.And(R == half, (K & one) == one)))
+        up = S.And(s > 0, S.Or(S.UGT(R, half), S.And(R == half, (K & one) == one)))
     elif mode == "rna":
-        up = z3.And(s > 0, z3.UGE(R, half))
+        up = S.And(s > 0, S.UGE(R, half))
     elif mode in ("rtz",):
-        up = z3.BoolVal(False)
+        up = S.BoolVal(False)
     elif mode == "sr":
-        up = z3.And(z3.UGT(R, 0), choice)
+        up = S.And(S.UGT(R, 0), choice)
     elif mode == "rup":  # positive operands in the reduced queries
-        up = z3.UGT(R, 0)
+        up = S.UGT(R, 0)
     elif mode == "rdn":
-        up = z3.BoolVal(False)
+        up = S.BoolVal(False)
     else:
         raise ValueError(mode)
-    Q = (K + z3.If(up, one, z3.BitVecVal(0, W))) << s
+    Q = (K + S.If(up, one, S.BitVecVal(0, W))) << s
     return Q
 
 
@@ -72,112 +71,112 @@ def _frac(bound: Fraction):
     return bound.numerator, bound.denominator
 
 
-def product_query(p: int, mode: str, bound: Fraction):
+def product_query(p: int, mode: str, bound: Fraction, S=smtlib):
     """Assertions satisfiable iff some p-bit significands A, B violate |rnd(AB) - AB| <= bound AB."""
     N, D = _frac(bound)
     W = 3 * p + max(D.bit_length(), N.bit_length()) + 4
-    A, B = z3.BitVec("A", W), z3.BitVec("B", W)
-    lo, hi = z3.BitVecVal(1 << (p - 1), W), z3.BitVecVal(1 << p, W)
-    c = z3.Bool("sr_choice")
+    A, B = S.BitVec("A", W), S.BitVec("B", W)
+    lo, hi = S.BitVecVal(1 << (p - 1), W), S.BitVecVal(1 << p, W)
+    c = S.Bool("sr_choice")
     P = A * B
-    s = z3.If(z3.UGE(P, z3.BitVecVal(1 << (2 * p - 1), W)), z3.BitVecVal(p, W), z3.BitVecVal(p - 1, W))
-    Q = _round_bv(P, s, p, mode, W, c)
-    E = z3.If(z3.UGE(Q, P), Q - P, P - Q)
-    return [z3.UGE(A, lo), z3.ULT(A, hi), z3.UGE(B, lo), z3.ULT(B, hi), z3.ULE(B, A),
-            z3.UGT(E * z3.BitVecVal(D, W), P * z3.BitVecVal(N, W))]
+    s = S.If(S.UGE(P, S.BitVecVal(1 << (2 * p - 1), W)), S.BitVecVal(p, W), S.BitVecVal(p - 1, W))
+    Q = _round_bv(P, s, p, mode, W, c, S)
+    E = S.If(S.UGE(Q, P), Q - P, P - Q)
+    return [S.UGE(A, lo), S.ULT(A, hi), S.UGE(B, lo), S.ULT(B, hi), S.ULE(B, A),
+            S.UGT(E * S.BitVecVal(D, W), P * S.BitVecVal(N, W))]
 
 
-def sum_query(p: int, mode: str, bound: Fraction, subtract: bool | None = None, G: int | None = None):
+def sum_query(p: int, mode: str, bound: Fraction, subtract: bool | None = None, G: int | None = None, S=smtlib):
     """Assertions satisfiable iff some (A, B, g, sign) violates the sum bound (see docstring)."""
     G = p + 3 if G is None else G
     N, D = _frac(bound)
     W = G + p + 2 + max(D.bit_length(), N.bit_length()) + p + 2
-    A, B, g = z3.BitVec("A", W), z3.BitVec("B", W), z3.BitVec("g", W)
-    neg = z3.Bool("neg") if subtract is None else z3.BoolVal(bool(subtract))
-    c = z3.Bool("sr_choice")
+    A, B, g = S.BitVec("A", W), S.BitVec("B", W), S.BitVec("g", W)
+    neg = S.Bool("neg") if subtract is None else S.BoolVal(bool(subtract))
+    c = S.Bool("sr_choice")
     Ax = A << G
-    Bx = z3.LShR(B << G, g)
-    exact_b = (z3.LShR(Bx, 0) << g) == (B << G)   # b has no bits below 2^-G after alignment
-    S = z3.If(neg, Ax - Bx, Ax + Bx)
-    # leading-one position L of S, quantum shift s = max(L - (p - 1), 0)
-    s = z3.BitVecVal(0, W)
+    Bx = S.LShR(B << G, g)
+    exact_b = (S.LShR(Bx, 0) << g) == (B << G)   # b has no bits below 2^-G after alignment
+    Sum = S.If(neg, Ax - Bx, Ax + Bx)
+    # leading-one position L of Sum, quantum shift s = max(L - (p - 1), 0)
+    s = S.BitVecVal(0, W)
     for L in range(p, G + p + 2):
-        s = z3.If(z3.UGE(S, z3.BitVecVal(1 << L, W)), z3.BitVecVal(L - (p - 1), W), s)
-    Q = _round_bv(S, s, p, mode, W, c)
-    E = z3.If(z3.UGE(Q, S), Q - S, S - Q)
-    cons = [z3.UGE(A, 1 << (p - 1)), z3.ULT(A, 1 << p), z3.ULT(B, 1 << p), z3.ULE(g, G), exact_b,
-            z3.ULE(Bx, Ax), z3.UGT(S, 0),
-            z3.UGT(E * z3.BitVecVal(D, W), S * z3.BitVecVal(N, W))]
+        s = S.If(S.UGE(Sum, S.BitVecVal(1 << L, W)), S.BitVecVal(L - (p - 1), W), s)
+    Q = _round_bv(Sum, s, p, mode, W, c, S)
+    E = S.If(S.UGE(Q, Sum), Q - Sum, Sum - Q)
+    cons = [S.UGE(A, 1 << (p - 1)), S.ULT(A, 1 << p), S.ULT(B, 1 << p), S.ULE(g, G), exact_b,
+            S.ULE(Bx, Ax), S.UGT(Sum, 0),
+            S.UGT(E * S.BitVecVal(D, W), Sum * S.BitVecVal(N, W))]
     return cons
 
 
-def real_conversion_query(p: int, mode: str, bound: Fraction, region: str = "normal", eta: Fraction = None):
+def real_conversion_query(p: int, mode: str, bound: Fraction, region: str = "normal", eta: Fraction = None, S=smtlib):
     """Satisfiable iff some real x in the region violates the bound.
 
     region "normal": |rnd(x) - x| <= bound |x| for x = X in [2^(p-1), 2^p) (units of the quantum);
     region "subnormal": |rnd(x) - x| <= eta for x = X in [0, 2^(p-1)), eta in units of minsub.
     """
-    X = z3.Real("X")
-    K = z3.Int("K")
-    c = z3.Bool("sr_choice")
+    X = S.Real("X")
+    K = S.Int("K")
+    c = S.Bool("sr_choice")
     r = X - K
     if mode == "rne":
-        up = z3.Or(r > Fraction(1, 2), z3.And(r == Fraction(1, 2), K % 2 == 1))
+        up = S.Or(r > Fraction(1, 2), S.And(r == Fraction(1, 2), K % 2 == 1))
     elif mode == "rna":
         up = r >= Fraction(1, 2)
     elif mode == "rtz":
-        up = z3.BoolVal(False)
+        up = S.BoolVal(False)
     elif mode == "sr":
-        up = z3.And(r > 0, c)
+        up = S.And(r > 0, c)
     elif mode == "rup":
         up = r > 0
     else:
-        up = z3.BoolVal(False)
-    Q = z3.ToReal(K) + z3.If(up, z3.RealVal(1), z3.RealVal(0))
-    E = z3.If(Q >= X, Q - X, X - Q)
-    base = [z3.ToReal(K) <= X, X < z3.ToReal(K) + 1]
+        up = S.BoolVal(False)
+    Q = S.ToReal(K) + S.If(up, S.RealVal(1), S.RealVal(0))
+    E = S.If(Q >= X, Q - X, X - Q)
+    base = [S.ToReal(K) <= X, X < S.ToReal(K) + 1]
     if region == "normal":
-        return base + [K >= 1 << (p - 1), K < 1 << p, E > z3.RealVal(bound) * X]
-    return base + [K >= 0, K < 1 << (p - 1), E > z3.RealVal(eta)]
+        return base + [K >= 1 << (p - 1), K < 1 << p, E > S.RealVal(bound) * X]
+    return base + [K >= 0, K < 1 << (p - 1), E > S.RealVal(eta)]
 
 
-def quotient_query(p: int, mode: str, bound: Fraction):
+def quotient_query(p: int, mode: str, bound: Fraction, S=smtlib):
     """Satisfiable iff some significands A, B violate |rnd(A/B) - A/B| <= bound A/B."""
     Nb, D = _frac(bound)
     W = 4 * p + max(D.bit_length(), Nb.bit_length()) + 8
-    A, B = z3.BitVec("A", W), z3.BitVec("B", W)
-    c = z3.Bool("sr_choice")
-    one, zero = z3.BitVecVal(1, W), z3.BitVecVal(0, W)
+    A, B = S.BitVec("A", W), S.BitVec("B", W)
+    c = S.Bool("sr_choice")
+    one, zero = S.BitVecVal(1, W), S.BitVecVal(0, W)
     N = A << (p + 1)
     # integer division as constraints (multiplication is far easier for the solvers than bvudiv)
-    Q0, R0 = z3.BitVec("Q0", W), z3.BitVec("R0", W)
-    divc = [N == Q0 * B + R0, z3.ULT(R0, B), z3.ULT(Q0, 1 << (p + 3))]
-    s = z3.If(z3.UGE(A, B), z3.BitVecVal(2, W), one)       # quotient in [2^(p+1), 2^(p+2)) or below
-    K = z3.LShR(Q0, s)
+    Q0, R0 = S.BitVec("Q0", W), S.BitVec("R0", W)
+    divc = [N == Q0 * B + R0, S.ULT(R0, B), S.ULT(Q0, 1 << (p + 3))]
+    s = S.If(S.UGE(A, B), S.BitVecVal(2, W), one)       # quotient in [2^(p+1), 2^(p+2)) or below
+    K = S.LShR(Q0, s)
     low = Q0 - (K << s)
     half = one << (s - 1)
-    gt_half = z3.Or(z3.UGT(low, half), z3.And(low == half, z3.UGT(R0, 0)))
-    eq_half = z3.And(low == half, R0 == 0)
-    inexact = z3.Or(low != 0, z3.UGT(R0, 0))
+    gt_half = S.Or(S.UGT(low, half), S.And(low == half, S.UGT(R0, 0)))
+    eq_half = S.And(low == half, R0 == 0)
+    inexact = S.Or(low != 0, S.UGT(R0, 0))
     if mode == "rne":
-        up = z3.Or(gt_half, z3.And(eq_half, (K & one) == one))
+        up = S.Or(gt_half, S.And(eq_half, (K & one) == one))
     elif mode == "rna":
-        up = z3.Or(gt_half, eq_half)
+        up = S.Or(gt_half, eq_half)
     elif mode in ("rtz", "rdn"):
-        up = z3.BoolVal(False)
+        up = S.BoolVal(False)
     elif mode == "rup":
         up = inexact
     else:
-        up = z3.And(inexact, c)
-    Q = (K + z3.If(up, one, zero)) << s
+        up = S.And(inexact, c)
+    Q = (K + S.If(up, one, zero)) << s
     QB = Q * B
-    E = z3.If(z3.UGE(QB, N), QB - N, N - QB)
-    lo, hi = z3.BitVecVal(1 << (p - 1), W), z3.BitVecVal(1 << p, W)
-    return divc + [z3.UGE(A, lo), z3.ULT(A, hi), z3.UGE(B, lo), z3.ULT(B, hi),
-                   z3.UGT(E * z3.BitVecVal(D, W), N * z3.BitVecVal(Nb, W))]
+    E = S.If(S.UGE(QB, N), QB - N, N - QB)
+    lo, hi = S.BitVecVal(1 << (p - 1), W), S.BitVecVal(1 << p, W)
+    return divc + [S.UGE(A, lo), S.ULT(A, hi), S.UGE(B, lo), S.ULT(B, hi),
+                   S.UGT(E * S.BitVecVal(D, W), N * S.BitVecVal(Nb, W))]
 
 
-def sqrt_query(p: int, mode: str, bound: Fraction):
+def sqrt_query(p: int, mode: str, bound: Fraction, S=smtlib):
     """Satisfiable iff some significand A and exponent parity t violate the sqrt bound.
 
     X = A 2^(p-1+t) (so sqrt(X) = sqrt(a) 2^m has p integer bits), Y = 4X, R = isqrt(Y) (a free
@@ -185,33 +184,33 @@ def sqrt_query(p: int, mode: str, bound: Fraction):
     Y > R^2 the sticky bit."""
     Nb, D = _frac(bound)
     W = 2 * (p + 3) + 2 * max(D.bit_length(), Nb.bit_length()) + 2 * p + 8
-    A, R = z3.BitVec("A", W), z3.BitVec("R", W)
-    t = z3.Bool("t")
-    c = z3.Bool("sr_choice")
-    one, zero = z3.BitVecVal(1, W), z3.BitVecVal(0, W)
-    X = z3.If(t, A << p, A << (p - 1))
+    A, R = S.BitVec("A", W), S.BitVec("R", W)
+    t = S.Bool("t")
+    c = S.Bool("sr_choice")
+    one, zero = S.BitVecVal(1, W), S.BitVecVal(0, W)
+    X = S.If(t, A << p, A << (p - 1))
     Y = X << 2
-    cons = [z3.UGE(A, 1 << (p - 1)), z3.ULT(A, 1 << p), z3.ULT(R, 1 << (p + 2)),
-            z3.ULE(R * R, Y), z3.UGT((R + 1) * (R + 1), Y)]
-    K = z3.LShR(R, 1)
+    cons = [S.UGE(A, 1 << (p - 1)), S.ULT(A, 1 << p), S.ULT(R, 1 << (p + 2)),
+            S.ULE(R * R, Y), S.UGT((R + 1) * (R + 1), Y)]
+    K = S.LShR(R, 1)
     rbit = R & one
-    sticky = z3.UGT(Y, R * R)
-    inexact = z3.Or(rbit == one, sticky)
+    sticky = S.UGT(Y, R * R)
+    inexact = S.Or(rbit == one, sticky)
     if mode == "rne":
-        up = z3.And(rbit == one, z3.Or(sticky, (K & one) == one))
+        up = S.And(rbit == one, S.Or(sticky, (K & one) == one))
     elif mode == "rna":
         up = rbit == one
     elif mode in ("rtz", "rdn"):
-        up = z3.BoolVal(False)
+        up = S.BoolVal(False)
     elif mode == "rup":
         up = inexact
     else:
-        up = z3.And(inexact, c)
-    Q = (K + z3.If(up, one, zero)) << 1
+        up = S.And(inexact, c)
+    Q = (K + S.If(up, one, zero)) << 1
     Q2 = Q * Q
-    d2 = z3.BitVecVal(D * D, W)
-    lo_c, hi_c = z3.BitVecVal((D - Nb) ** 2, W), z3.BitVecVal((D + Nb) ** 2, W)
-    cons.append(z3.Or(z3.ULT(d2 * Q2, lo_c * Y), z3.UGT(d2 * Q2, hi_c * Y)))
+    d2 = S.BitVecVal(D * D, W)
+    lo_c, hi_c = S.BitVecVal((D - Nb) ** 2, W), S.BitVecVal((D + Nb) ** 2, W)
+    cons.append(S.Or(S.ULT(d2 * Q2, lo_c * Y), S.UGT(d2 * Q2, hi_c * Y)))
     return cons
 
 

@@ -1,5 +1,6 @@
-"""Faithful floating-point encoding of claims for SMT solvers (built with z3's Python API, written
-out as SMT-LIB2 for any solver).
+"""Faithful floating-point encoding of claims for SMT solvers, built with our own SMT-LIB2 generator
+(:mod:`proofs.engines.smtlib`, the default backend: no solver is needed to build a query) or, for
+comparison in the tests, with z3's Python API (``Encoder(..., backend=z3)``): the code is the same.
 
 Exactness analysis: every numeric subterm carries (prec, q, h): its finite values are integer
 multiples of 2^q below 2^h in magnitude with at most ``prec`` significant bits. It is computed in an
@@ -28,16 +29,17 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import z3
-
+from qbound.proofs.engines import smtlib
 from qbound.proofs.engines.base import Unsupported
 
 MAX_PREC = 600
 STANDARD = ((5, 11), (8, 24), (11, 53), (15, 113))
 
 
-def rm_of(mode):
-    return {"rne": z3.RNE(), "rna": z3.RNA(), "rtz": z3.RTZ(), "rup": z3.RTP(), "rdn": z3.RTN()}[mode]
+def rm_of(mode, Z=None):
+    """The rounding-mode term of a (non-sr) mode in backend ``Z`` (default: our SMT-LIB2 builder)."""
+    Z = Z or smtlib
+    return {"rne": Z.RNE, "rna": Z.RNA, "rtz": Z.RTZ, "rup": Z.RTP, "rdn": Z.RTN}[mode]()
 
 
 def sort_for(prec, q, h, prefer_standard=True, standard=STANDARD):
@@ -65,8 +67,12 @@ class Term:
         self.t, self.eb, self.sb, self.prec, self.q, self.h, self.fmtval = t, eb, sb, prec, q, h, fmtval
 
 
-def fp_const(c: Fraction, eb, sb):
-    """Exact FP literal of a dyadic rational in sort (eb, sb)."""
+def fp_const(c: Fraction, eb, sb, Z=None):
+    """Exact FP literal of a dyadic rational in sort (eb, sb), in backend ``Z`` (default: ours)."""
+    Z = Z or smtlib
+    if Z is smtlib:
+        return smtlib.FPVal(Fraction(c), smtlib.FPSort(eb, sb))
+    z3 = Z
     s = z3.FPSort(eb, sb)
     if c == 0:
         return z3.FPVal(0.0, s)
@@ -77,7 +83,9 @@ def fp_const(c: Fraction, eb, sb):
 
 
 class Encoder:
-    def __init__(self, claim, prefer_standard=True, standard=STANDARD):
+    def __init__(self, claim, prefer_standard=True, standard=STANDARD, backend=None):
+        #: the term builder: :mod:`proofs.engines.smtlib` (ours, default) or the ``z3`` module
+        self.z = backend or smtlib
         self.standard = standard
         self.c = claim
         self.fmt = claim.fmt
@@ -97,6 +105,12 @@ class Encoder:
         self.tinfo = (fmt.p, fmt.emin - fmt.man_bits, fmt.emax + 1)
 
     # ------------------------------------------------------------ helpers
+    def fp_const(self, c, eb, sb):
+        return fp_const(c, eb, sb, self.z)
+
+    def rm_of(self, mode):
+        return rm_of(mode, self.z)
+
     def _is_target_value(self, c) -> bool:
         from qbound.proofs.exact import round_fraction
         r = round_fraction(c, self.fmt, "rtz")
@@ -116,12 +130,12 @@ class Encoder:
             raise Unsupported(f"SMT floating-point sorts need >= 2 exponent and >= 3 significand bits; "
                               f"{self.fmt.name} needs ({eb}, {sb}) (use the exhaustive engine)")
         self.sorts.add((eb, sb))
-        return z3.FPSort(eb, sb)
+        return self.z.FPSort(eb, sb)
 
     def conv(self, T: Term, eb, sb):
         if (T.eb, T.sb) == (eb, sb):
             return T.t
-        return z3.fpToFP(z3.RNE(), T.t, self._sort(eb, sb))
+        return self.z.fpToFP(self.z.RNE(), T.t, self._sort(eb, sb))
 
     def wide(self, prec, q, h):
         if prec > MAX_PREC:
@@ -144,25 +158,25 @@ class Encoder:
             info = (V.p, -V.man_bits, 1)
         if V.policy == "ieee":
             s = self._sort(V.exp_bits, V.p)
-            x = z3.FP(f"v_{name}", s)
-            self.side += [z3.Not(z3.fpIsNaN(x)), z3.Not(z3.fpIsInf(x))]
+            x = self.z.FP(f"v_{name}", s)
+            self.side += [self.z.Not(self.z.fpIsNaN(x)), self.z.Not(self.z.fpIsInf(x))]
             if self.c.var_domain == "significands":
-                self.side += [z3.fpGEQ(z3.fpAbs(x), fp_const(Fraction(1), V.exp_bits, V.p)),
-                              z3.fpLT(z3.fpAbs(x), fp_const(Fraction(2), V.exp_bits, V.p))]
+                self.side += [self.z.fpGEQ(self.z.fpAbs(x), self.fp_const(Fraction(1), V.exp_bits, V.p)),
+                              self.z.fpLT(self.z.fpAbs(x), self.fp_const(Fraction(2), V.exp_bits, V.p))]
             T = Term(x, V.exp_bits, V.p, *info, fmtval=(V == self.fmt))
         else:
             eb, sb = V.exp_bits + 1, V.p
             sB = self._sort(eb, sb)
             sA = self._sort(V.exp_bits, V.p)
-            x = z3.FP(f"v_{name}", sB)
-            huge = fp_const(V.max_finite, eb, sb)
-            tiny = fp_const(V.min_normal, eb, sb)
-            back = z3.fpToFP(z3.RNE(), z3.fpToFP(z3.RTZ(), x, sA), sB)
-            self.side += [z3.Not(z3.fpIsNaN(x)), z3.Not(z3.fpIsInf(x)), z3.fpLEQ(z3.fpAbs(x), huge),
-                          z3.Or(z3.fpGEQ(z3.fpAbs(x), tiny), z3.fpEQ(back, x))]
+            x = self.z.FP(f"v_{name}", sB)
+            huge = self.fp_const(V.max_finite, eb, sb)
+            tiny = self.fp_const(V.min_normal, eb, sb)
+            back = self.z.fpToFP(self.z.RNE(), self.z.fpToFP(self.z.RTZ(), x, sA), sB)
+            self.side += [self.z.Not(self.z.fpIsNaN(x)), self.z.Not(self.z.fpIsInf(x)), self.z.fpLEQ(self.z.fpAbs(x), huge),
+                          self.z.Or(self.z.fpGEQ(self.z.fpAbs(x), tiny), self.z.fpEQ(back, x))]
             if self.c.var_domain == "significands":
-                self.side += [z3.fpGEQ(z3.fpAbs(x), fp_const(Fraction(1), eb, sb)),
-                              z3.fpLT(z3.fpAbs(x), fp_const(Fraction(2), eb, sb))]
+                self.side += [self.z.fpGEQ(self.z.fpAbs(x), self.fp_const(Fraction(1), eb, sb)),
+                              self.z.fpLT(self.z.fpAbs(x), self.fp_const(Fraction(2), eb, sb))]
             T = Term(x, eb, sb, *info, fmtval=False)
         self.vars[name] = T
         self.var_sort[name] = (T.eb, T.sb)
@@ -177,7 +191,7 @@ class Encoder:
                 raise Unsupported(f"non-dyadic constant {c} (not removable by denominator clearing)")
             if c == 0:
                 eb, sb = self.wide(2, 0, 1)
-                return Term(fp_const(c, eb, sb), eb, sb, 1, 0, 1)
+                return Term(self.fp_const(c, eb, sb), eb, sb, 1, 0, 1)
             num, den = abs(c.numerator), c.denominator
             tz = (num & -num).bit_length() - 1
             q = tz - (den.bit_length() - 1)
@@ -186,9 +200,9 @@ class Encoder:
             if self.tgt_ieee and self._is_target_value(c):
                 # a value of the target format: usable as an operand of the solver's rounded ops
                 self._sort(*self.SA)
-                return Term(fp_const(c, *self.SA), *self.SA, prec, q, h, fmtval=True)
+                return Term(self.fp_const(c, *self.SA), *self.SA, prec, q, h, fmtval=True)
             eb, sb = self.wide(prec, q, h)
-            return Term(fp_const(c, eb, sb), eb, sb, prec, q, h)
+            return Term(self.fp_const(c, eb, sb), eb, sb, prec, q, h)
         if k == "var":
             return self.var(n.value)
         if k in ("add", "sub", "mul"):
@@ -200,11 +214,11 @@ class Encoder:
                 prec = h - q
             eb, sb = self.wide(prec, q, h)
             x, y = self.conv(a, eb, sb), self.conv(b, eb, sb)
-            t = {"add": z3.fpAdd, "sub": z3.fpSub, "mul": z3.fpMul}[k](z3.RNE(), x, y)
+            t = {"add": self.z.fpAdd, "sub": self.z.fpSub, "mul": self.z.fpMul}[k](self.z.RNE(), x, y)
             return Term(t, eb, sb, prec, q, h)
         if k == "neg":
             a = self.num(n.args[0])
-            return Term(z3.fpNeg(a.t), a.eb, a.sb, a.prec, a.q, a.h, a.fmtval)
+            return Term(self.z.fpNeg(a.t), a.eb, a.sb, a.prec, a.q, a.h, a.fmtval)
         if k == "pow":
             if n.value < 0:
                 raise Unsupported("negative powers outside rnd()")
@@ -215,13 +229,13 @@ class Encoder:
             for _ in range(n.value - 1):
                 prec, q, h = acc.prec + a.prec, acc.q + a.q, acc.h + a.h
                 eb, sb = self.wide(prec, q, h)
-                acc = Term(z3.fpMul(z3.RNE(), self.conv(acc, eb, sb), self.conv(a, eb, sb)), eb, sb, prec, q, h)
+                acc = Term(self.z.fpMul(self.z.RNE(), self.conv(acc, eb, sb), self.conv(a, eb, sb)), eb, sb, prec, q, h)
             return acc
         if k == "div" and n.value == "y0":
             # this branch is taken only where the denominator is zero: IEEE x/0 (+-inf or NaN) is exact
             a, b = self.num(n.args[0]), self.num(n.args[1])
             eb, sb = self.wide(max(a.prec, b.prec), min(a.q, b.q), max(a.h, b.h))
-            t = z3.fpDiv(z3.RNE(), self.conv(a, eb, sb), self.conv(b, eb, sb))
+            t = self.z.fpDiv(self.z.RNE(), self.conv(a, eb, sb), self.conv(b, eb, sb))
             return Term(t, eb, sb, 1, 0, 1)
         if k == "div":
             raise Unsupported("exact division outside rnd() that could not be multiplied out")
@@ -233,16 +247,16 @@ class Encoder:
                 raise Unsupported("exact sqrt outside rnd() (square it out, or use the exhaustive engine)")
             if f == "abs":
                 a = self.num(n.args[0])
-                return Term(z3.fpAbs(a.t), a.eb, a.sb, a.prec, a.q, a.h, a.fmtval)
+                return Term(self.z.fpAbs(a.t), a.eb, a.sb, a.prec, a.q, a.h, a.fmtval)
             if f in ("min", "max"):
                 a, b = self.num(n.args[0]), self.num(n.args[1])
                 q, h = min(a.q, b.q), max(a.h, b.h)
                 prec = max(a.prec, b.prec, 2)  # significant bits; position anywhere in [2^q, 2^h)
                 eb, sb = self.wide(prec, q, h)
                 x, y = self.conv(a, eb, sb), self.conv(b, eb, sb)
-                nan = z3.fpNaN(self._sort(eb, sb))
-                pick = z3.fpLT(x, y) if f == "min" else z3.fpGT(x, y)
-                t = z3.If(z3.Or(z3.fpIsNaN(x), z3.fpIsNaN(y)), nan, z3.If(pick, x, y))
+                nan = self.z.fpNaN(self._sort(eb, sb))
+                pick = self.z.fpLT(x, y) if f == "min" else self.z.fpGT(x, y)
+                t = self.z.If(self.z.Or(self.z.fpIsNaN(x), self.z.fpIsNaN(y)), nan, self.z.If(pick, x, y))
                 return Term(t, eb, sb, prec, q, h)
             if f == "ulp":
                 a = self.num(n.args[0])
@@ -251,19 +265,19 @@ class Encoder:
                 top = max(a.h - 1, fmt.emin)
                 q, h = fmt.emin - m, top - m + 1
                 eb, sb = self.wide(1, q, h)
-                out = fp_const(Fraction(2) ** (fmt.emin - m), eb, sb)
-                ax = z3.fpAbs(a.t)
+                out = self.fp_const(Fraction(2) ** (fmt.emin - m), eb, sb)
+                ax = self.z.fpAbs(a.t)
                 for e in range(fmt.emin + 1, top + 1):
-                    out = z3.If(z3.fpGEQ(ax, fp_const(Fraction(2) ** e, a.eb, a.sb)),
-                                fp_const(Fraction(2) ** (e - m), eb, sb), out)
-                out = z3.If(z3.Or(z3.fpIsNaN(a.t), z3.fpIsInf(a.t)), z3.fpNaN(self._sort(eb, sb)), out)
+                    out = self.z.If(self.z.fpGEQ(ax, self.fp_const(Fraction(2) ** e, a.eb, a.sb)),
+                                self.fp_const(Fraction(2) ** (e - m), eb, sb), out)
+                out = self.z.If(self.z.Or(self.z.fpIsNaN(a.t), self.z.fpIsInf(a.t)), self.z.fpNaN(self._sort(eb, sb)), out)
                 return Term(out, eb, sb, 1, q, h)
         raise Unsupported(f"node {k}")
 
     # ------------------------------------------------------------ rounding
     def _choice(self):
         self.nchoice += 1
-        return z3.Bool(f"sr_{self.nchoice}")
+        return self.z.Bool(f"sr_{self.nchoice}")
 
     def rnd(self, node, e) -> Term:
         eb, sb = (self.SA if self.tgt_ieee else self.SB)
@@ -277,17 +291,17 @@ class Encoder:
         info = self._rnd_info((W.prec, W.q, W.h))
         if self.tgt_ieee:
             sA = self._sort(*self.SA)
-            t = self._by_mode(lambda rm: z3.fpToFP(rm, W.t, sA), ieee=True)
+            t = self._by_mode(lambda rm: self.z.fpToFP(rm, W.t, sA), ieee=True)
             return Term(t, eb, sb, *info, fmtval=True)
         return Term(self._split(W), eb, sb, *info, fmtval=False)
 
     def _by_mode(self, op, ieee):
         """op(rm) -> term; apply the claim's mode (sr: free choice of the two neighbours)."""
         if self.mode != "sr":
-            return op(rm_of(self.mode))
-        dn, up, tz = op(z3.RTN()), op(z3.RTP()), op(z3.RTZ())
-        away = z3.If(z3.fpIsNegative(dn), dn, up)
-        return z3.If(self._choice(), away, tz)
+            return op(self.rm_of(self.mode))
+        dn, up, tz = op(self.z.RTN()), op(self.z.RTP()), op(self.z.RTZ())
+        away = self.z.If(self.z.fpIsNegative(dn), dn, up)
+        return self.z.If(self._choice(), away, tz)
 
     def _direct(self, e):
         """If e is a single IEEE operation on target-format values, return op(rm) for it."""
@@ -302,15 +316,15 @@ class Encoder:
                 x, y = self.num(a.args[0]), self.num(a.args[1])
                 z = self.num(b)
                 if x.fmtval and y.fmtval and z.fmtval:
-                    zt = z.t if k == "add" else z3.fpNeg(z.t)
+                    zt = z.t if k == "add" else self.z.fpNeg(z.t)
                     self._last_info = (0, min(x.q + y.q, z.q), max(x.h + y.h, z.h) + 1)
-                    return lambda rm: z3.fpFMA(rm, x.t, y.t, zt)
+                    return lambda rm: self.z.fpFMA(rm, x.t, y.t, zt)
             if b.kind == "mul" and k == "add":
                 x, y = self.num(b.args[0]), self.num(b.args[1])
                 z = self.num(a)
                 if x.fmtval and y.fmtval and z.fmtval:
                     self._last_info = (0, min(x.q + y.q, z.q), max(x.h + y.h, z.h) + 1)
-                    return lambda rm: z3.fpFMA(rm, x.t, y.t, z.t)
+                    return lambda rm: self.z.fpFMA(rm, x.t, y.t, z.t)
         if k in ("add", "sub", "mul", "div"):
             try:
                 x, y = self.num(e.args[0]), self.num(e.args[1])
@@ -319,7 +333,7 @@ class Encoder:
             if k in ("add", "sub") and sA[0] > sA[1]:
                 return None  # z3 does not support fp.add/sub with ebits > sbits: use the exact wide path
             if x.fmtval and y.fmtval and (x.eb, x.sb) == sA == (y.eb, y.sb):
-                f = {"add": z3.fpAdd, "sub": z3.fpSub, "mul": z3.fpMul, "div": z3.fpDiv}[k]
+                f = {"add": self.z.fpAdd, "sub": self.z.fpSub, "mul": self.z.fpMul, "div": self.z.fpDiv}[k]
                 if k == "mul":
                     self._last_info = (0, x.q + y.q, x.h + y.h)
                 elif k in ("add", "sub"):
@@ -330,7 +344,7 @@ class Encoder:
         if k == "call" and e.value == "sqrt":
             x = self.num(e.args[0])
             if x.fmtval:
-                return lambda rm: z3.fpSqrt(rm, x.t)
+                return lambda rm: self.z.fpSqrt(rm, x.t)
             raise Unsupported("rnd(sqrt(x)) needs x to be a value of the target format")
         return None
 
@@ -339,31 +353,31 @@ class Encoder:
         fmt = self.fmt
         sA, sB = self._sort(*self.SA), self._sort(*self.SB)
         emaxA = (1 << (fmt.exp_bits - 1)) - 1
-        limA = fp_const(Fraction(2) ** emaxA, *self.SB)
-        huge = fp_const(fmt.max_finite, *self.SB)
+        limA = self.fp_const(Fraction(2) ** emaxA, *self.SB)
+        huge = self.fp_const(fmt.max_finite, *self.SB)
 
         def rounded(rm, away_over):
-            rA = z3.fpToFP(z3.RNE(), z3.fpToFP(rm, W.t, sA), sB)
-            rB = z3.fpToFP(rm, W.t, sB)
+            rA = self.z.fpToFP(self.z.RNE(), self.z.fpToFP(rm, W.t, sA), sB)
+            rB = self.z.fpToFP(rm, W.t, sB)
             if fmt.policy == "none" or not away_over:
-                over = z3.If(z3.fpIsNegative(rB), z3.fpNeg(huge), huge)
+                over = self.z.If(self.z.fpIsNegative(rB), self.z.fpNeg(huge), huge)
             else:
-                over = z3.fpNaN(sB)
-            fixed = z3.If(z3.fpGT(z3.fpAbs(rB), huge), over, rB)
-            return z3.If(z3.fpLT(z3.fpAbs(rA), limA), rA, fixed)
+                over = self.z.fpNaN(sB)
+            fixed = self.z.If(self.z.fpGT(self.z.fpAbs(rB), huge), over, rB)
+            return self.z.If(self.z.fpLT(self.z.fpAbs(rA), limA), rA, fixed)
         m = self.mode
         if m in ("rne", "rna"):
-            return rounded(rm_of(m), True)
+            return rounded(self.rm_of(m), True)
         if m == "rtz":
-            return rounded(z3.RTZ(), False)
+            return rounded(self.z.RTZ(), False)
         if m in ("rup", "rdn"):
-            rm = rm_of(m)
+            rm = self.rm_of(m)
             r_pos, r_neg = rounded(rm, m == "rup"), rounded(rm, m == "rdn")
-            return z3.If(z3.fpIsNegative(W.t), r_neg, r_pos)
-        dn_away, up_away = rounded(z3.RTN(), True), rounded(z3.RTP(), True)
-        away = z3.If(z3.fpIsNegative(W.t), dn_away, up_away)
-        tz = rounded(z3.RTZ(), False)
-        return z3.If(self._choice(), away, tz)
+            return self.z.If(self.z.fpIsNegative(W.t), r_neg, r_pos)
+        dn_away, up_away = rounded(self.z.RTN(), True), rounded(self.z.RTP(), True)
+        away = self.z.If(self.z.fpIsNegative(W.t), dn_away, up_away)
+        tz = rounded(self.z.RTZ(), False)
+        return self.z.If(self._choice(), away, tz)
 
     # ------------------------------------------------------------ booleans
     def boolean(self, n):
@@ -379,7 +393,7 @@ class Encoder:
                     break
                 out.append(t)
             else:
-                return z3.And(*out) if len(out) > 1 else out[0]
+                return self.z.And(*out) if len(out) > 1 else out[0]
             terms = [self.num(a) for a in n.args]
             out = []
             for op, a, b in zip(n.value, terms, terms[1:]):
@@ -389,15 +403,15 @@ class Encoder:
                     # every value has at most max(prec) significant bits within [2^q, 2^h)
                     eb, sb = self.wide(max(a.prec, b.prec), min(a.q, b.q), max(a.h, b.h))
                     x, y = self.conv(a, eb, sb), self.conv(b, eb, sb)
-                out.append({"<": z3.fpLT, "<=": z3.fpLEQ, ">": z3.fpGT, ">=": z3.fpGEQ,
-                            "==": z3.fpEQ, "!=": lambda p, q: z3.Not(z3.fpEQ(p, q))}[op](x, y))
-            return z3.And(*out) if len(out) > 1 else out[0]
+                out.append({"<": self.z.fpLT, "<=": self.z.fpLEQ, ">": self.z.fpGT, ">=": self.z.fpGEQ,
+                            "==": self.z.fpEQ, "!=": lambda p, q: self.z.Not(self.z.fpEQ(p, q))}[op](x, y))
+            return self.z.And(*out) if len(out) > 1 else out[0]
         if k == "and":
-            return z3.And(*[self.boolean(a) for a in n.args])
+            return self.z.And(*[self.boolean(a) for a in n.args])
         if k == "or":
-            return z3.Or(*[self.boolean(a) for a in n.args])
+            return self.z.Or(*[self.boolean(a) for a in n.args])
         if k == "not":
-            return z3.Not(self.boolean(n.args[0]))
+            return self.z.Not(self.boolean(n.args[0]))
         raise Unsupported(f"boolean node {k}")
 
     def _cmp_rounded(self, op, left, right):
@@ -422,18 +436,18 @@ class Encoder:
                 continue
             if d is None:
                 continue
-            dn, up = d(z3.RTN()), d(z3.RTP())
+            dn, up = d(self.z.RTN()), d(self.z.RTP())
             x = X.t
             if o == ">=":
-                return z3.fpGEQ(x, up)
+                return self.z.fpGEQ(x, up)
             if o == ">":
-                return z3.fpGT(x, dn)
+                return self.z.fpGT(x, dn)
             if o == "<=":
-                return z3.fpLEQ(x, dn)
+                return self.z.fpLEQ(x, dn)
             if o == "<":
-                return z3.fpLT(x, up)
-            eq = z3.And(z3.fpEQ(x, dn), z3.fpEQ(dn, up))
-            return eq if o == "==" else z3.Not(eq)
+                return self.z.fpLT(x, up)
+            eq = self.z.And(self.z.fpEQ(x, dn), self.z.fpEQ(dn, up))
+            return eq if o == "==" else self.z.Not(eq)
         return None
 
     def _exactness(self, n):
@@ -449,13 +463,13 @@ class Encoder:
         d = self._direct(b)
         if d is None:
             return None
-        dn, up = d(z3.RTN()), d(z3.RTP())
-        return z3.And(z3.fpEQ(dn, up), z3.Not(z3.fpIsInf(dn)), z3.Not(z3.fpIsNaN(dn)))
+        dn, up = d(self.z.RTN()), d(self.z.RTP())
+        return self.z.And(self.z.fpEQ(dn, up), self.z.Not(self.z.fpIsInf(dn)), self.z.Not(self.z.fpIsNaN(dn)))
 
     def query(self):
         """Assertions whose satisfiability means a counterexample exists."""
         hyps = [self.boolean(h) for h in self.c.hyps]
-        neg = z3.Not(self.boolean(self.c.expr))
+        neg = self.z.Not(self.boolean(self.c.expr))
         for v in self.c.vars:
             self.var(v)
         return self.side + hyps + [neg]

@@ -1,8 +1,10 @@
 """SMT engines (z3, bitwuzla, cvc5) over one encoding (:mod:`proofs.engines.fpenc`, or a reduced
 bit-vector query from :mod:`proofs.reductions`).
 
-The query is built once with z3's API; z3 solves it directly, bitwuzla and cvc5 parse its
-SMT-LIB2 text (so what they decide is exactly what ``--smt2-dir`` writes). bitwuzla's Python wheel
+The query is built once by our SMT-LIB2 generator (:mod:`proofs.engines.smtlib`) and every solver
+parses the same text (so what it decides is exactly what ``--smt2-dir`` writes); none of them needs
+another solver installed (z3 is imported only to run z3). Terms built with z3's own API are still
+accepted (printed by z3), for comparisons in the tests. bitwuzla's Python wheel
 accepts only Float16/32/64/128 (plus bit-vectors); a query with another sort is Unsupported for it.
 Satisfiable means a counterexample: the model is read back bit-exactly, then replayed through the
 exact evaluator before it is reported. Timeouts and solver errors give *unknown*.
@@ -15,15 +17,18 @@ import re
 import time
 from fractions import Fraction
 
-import z3
-
+from qbound.proofs.engines import smtlib
 from qbound.proofs.verdict import Verdict
 from qbound.proofs.engines.base import Engine, Unsupported, counterexample_record
 from qbound.proofs.engines.fpenc import STANDARD, Encoder, fp_bits_to_fraction
 
 
 def z3_version() -> str:
-    return z3.get_version_string()
+    try:
+        import z3
+        return z3.get_version_string()
+    except Exception:
+        return ""
 
 
 def bitwuzla_version() -> str:
@@ -43,6 +48,12 @@ def cvc5_version() -> str:
 
 
 def to_smt2(assertions, header: str = "") -> str:
+    """SMT-LIB2 text of a query: our generator's terms (:func:`smtlib.to_smt2`), or z3 terms
+    printed by z3 (comparison in the tests)."""
+    assertions = list(assertions)
+    if all(smtlib.is_expr(a) for a in assertions):
+        return smtlib.to_smt2(assertions, header, get_model=True)
+    import z3
     s = z3.Solver()
     s.add(*assertions)
     text = s.to_smt2()
@@ -64,12 +75,13 @@ def solve(solver: str, assertions, timeout: float, want=()):
     """Decide satisfiability. Returns (status "sat"|"unsat"|"unknown", model dict name->int bits
     (bit-vectors and FP as IEEE bits) or bool, reason)."""
     if solver == "z3":
+        import z3
         # a fresh context fed the SMT-LIB2 text: the model (hence every counterexample) depends only
         # on the query, never on what this process solved before (same result with any --workers)
         ctx = z3.Context()
         s = z3.Solver(ctx=ctx)
         s.set("timeout", max(1, int(timeout * 1000)))
-        s.from_string(to_smt2(assertions))
+        s.from_string(to_smt2(assertions).replace("(get-model)", ""))
         r = s.check()
         if r == z3.unsat:
             return "unsat", {}, ""
@@ -110,11 +122,6 @@ def _z3_fp_bits(v) -> int:
     e = v.exponent_as_long(biased=True)
     f = v.significand_as_long()
     return (sign << (eb + sb - 1)) | (e << (sb - 1)) | f
-    bv = z3.simplify(z3.fpToIEEEBV(v))
-    if z3.is_bv_value(bv):
-        return bv.as_long()
-    # NaN has no unique IEEE pattern in z3: pick the canonical quiet NaN
-    return ((1 << eb) - 1) << (sb - 1) | (1 << (sb - 2))
 
 
 def _solve_bitwuzla(text, timeout):
