@@ -8,6 +8,11 @@ One step t = 1..T (x_{t-1} the master weights, all arrays float64)::
     x_t   = U(x_{t-1} - delta)            (U = rounding to plan.update_format, identity in float64)
     x_t   = Q_W(x_t)                      (only when master="stored")
 
+With numba and without ``record_states`` the step after the gradient evaluation runs as one
+compiled pass per parameter (:meth:`~qbound.numeric.optimizers.Optimizer.train_step`), otherwise as
+the multi-pass loop of the rounding calls above; both give the same bits, counts and random draws
+(tests/numeric/test_harness_whole_step.py).
+
 Randomness: ``numpy.random.SeedSequence(seed)`` is split into a noise stream (mini-batches, additive
 noise) and one stream per quantized component for stochastic rounding, so a run depends only on its
 configuration and seed (never on which process runs it).
@@ -21,6 +26,7 @@ import time
 
 import numpy as np
 
+from qbound.numeric import optimizers
 from qbound.numeric.optimizers import Optimizer, make_optimizer
 from qbound.numeric.problems import Problem, flatten, make_problem
 from qbound.numeric.quantplan import COMPONENTS, QuantPlan, Quantizers
@@ -243,28 +249,50 @@ def _run(problem, optimizer, plan, steps, seed, record_states, problem_kw, hpara
     xq = None
     prev_nonzero = None  # mask of coordinates with delta != 0 in the previous step (for stale_w_frac)
 
+    # the whole step in one compiled pass per parameter (Optimizer.train_step: Q_G, update, U(x - delta),
+    # Q_W(x_t)) when it can run; it makes the same rounding calls in the same order as the loop below
+    # (so the same bits and random draws), but rounds x_t to W at the end of step t instead of the
+    # start of step t + 1: its W counts are booked one step later, where this loop books them.
+    whole = not record_states and optimizers.fused_available(qz)
+    shift_w = wq and not stored
+    pending_w: dict = {}  # W counts of Q_W(x_t), booked at step t + 1
+    ts = None  # the last whole step (its xq is the next evaluation point)
     for k in range(steps):
         t = k + 1
         loss[k], gn2[k] = problem.evaluate(x)
         if stored or not wq:
             xq_new = x
+        elif whole and ts is not None:
+            xq_new = ts.xq
         else:
             xq_new = [qz("W", p, i) for i, p in enumerate(x)]
+            if whole:  # k = 0: the counts of Q_W(x_0), the only rounding so far in this step
+                pending_w = {kind: v for kind, v in qz.counts["W"].items()}
+                qz.reset_counts()
         if k > 0:
             stale[k - 1] = _stale(xq, xq_new, prev_nonzero, d) if wq else 0.0
         xq = xq_new
         g = problem.stoch_grad(xq, noise_rng)
-        g = [qz("G", np.asarray(gi, dtype=np.float64), i) for i, gi in enumerate(g)]
-        deltas = optimizer.step(x, g, state, t, qz)
-        xn = [qz.U(p - dl) for p, dl in zip(x, deltas)]
-        if stored:
-            xn = [qz("W", p, i) for i, p in enumerate(xn)]
+        if whole:
+            ts = optimizer.train_step(x, g, state, t, qz, fused=True, deltas=True)
+            xn, deltas = ts.x, ts.deltas
+        else:
+            g = [qz("G", np.asarray(gi, dtype=np.float64), i) for i, gi in enumerate(g)]
+            deltas = optimizer.step(x, g, state, t, qz)
+            xn = [qz.U(p - dl) for p, dl in zip(x, deltas)]
+            if stored:
+                xn = [qz("W", p, i) for i, p in enumerate(xn)]
         nonzero = [dl != 0 for dl in deltas]
         lost[k] = sum(int(np.count_nonzero((a == b) & nz)) for a, b, nz in zip(xn, x, nonzero)) / d
         prev_nonzero = nonzero
         for c in COUNT_COMPONENTS:
             for kind, v in qz.counts[c].items():
                 counts[c][kind][k] = v
+        if whole and shift_w:  # this step's Q_W rounded x_t: book it at t + 1, and Q_W(x_{t-1}) here
+            now_w = {kind: int(counts["W"][kind][k]) for kind in counts["W"]}
+            for kind in counts["W"]:
+                counts["W"][kind][k] = pending_w.get(kind, 0)
+            pending_w = now_w
         qz.reset_counts()
         if record_states:
             _record(states, k, x, xq, g, qz, shapes)
@@ -277,7 +305,7 @@ def _run(problem, optimizer, plan, steps, seed, record_states, problem_kw, hpara
 
     if diverged_at is None and steps > 0:
         if wq and not stored:
-            xq_last = [qz("W", p, i) for i, p in enumerate(x)]
+            xq_last = ts.xq if ts is not None else [qz("W", p, i) for i, p in enumerate(x)]
             stale[steps - 1] = _stale(xq, xq_last, prev_nonzero, d)
         else:
             stale[steps - 1] = lost[steps - 1] if stored else 0.0

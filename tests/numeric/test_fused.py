@@ -143,7 +143,7 @@ def test_fused_threaded_chunks_equal_reference(monkeypatch):
 
 
 def test_harness_run_identical_with_and_without_fusion(monkeypatch):
-    """A whole quantized run (the harness calls opt.step) gives the same trajectory either way."""
+    """A whole quantized run (the harness calls opt.train_step, or opt.step without fusion) gives the same trajectory either way."""
     from qbound.numeric import optimizers as O
     from qbound.numeric.harness import run
     plan = "W=bf16,G=fp8_e5m2:sr,M=fp8_e4m3fn,V=bf16,update=bf16"
