@@ -116,8 +116,12 @@ class Trajectory:
         return json.dumps(self.to_dict(**kw), sort_keys=True)
 
     def save(self, path, **kw):
-        with open(path, "w") as fh:
-            json.dump(self.to_dict(**kw), fh, sort_keys=True, indent=1)
+        """Write the trajectory as JSON, atomically (:func:`~qbound.numeric.jsonlstore.atomic_file`):
+        a failed write (a full disk, Ctrl-C) leaves an earlier file at ``path`` whole."""
+        from qbound.numeric.jsonlstore import atomic_file
+        text = json.dumps(self.to_dict(**kw), sort_keys=True, indent=1)
+        with atomic_file(path) as fh:
+            fh.write(text)
 
     @classmethod
     def from_dict(cls, d: dict) -> "Trajectory":
