@@ -209,6 +209,66 @@ def repair_tail(path) -> None:
         os.fsync(fh.fileno())
 
 
+def write_whole(fd: int, data: bytes, *, fsync: bool = False) -> None:
+    """Append ``data`` at the end of the file open on ``fd`` with ``os.write`` (no user-space
+    buffer), all or nothing: when a write fails part way (ENOSPC, EFBIG, EIO) the file is cut back to
+    its length before ``data`` and the OSError is raised, so a line-per-record file never ends in
+    part of a record.
+
+    >>> import tempfile
+    >>> fd, p = tempfile.mkstemp()
+    >>> write_whole(fd, b'{"a": 1}\\n'); os.close(fd); open(p).read()
+    '{"a": 1}\\n'
+    """
+    start = os.lseek(fd, 0, os.SEEK_END)
+    view = memoryview(data)
+    try:
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        if fsync:
+            os.fsync(fd)
+    except OSError:
+        try:
+            os.ftruncate(fd, start)
+        except OSError:
+            pass
+        raise
+
+
+class JsonLines:
+    """A plain JSON Lines file (one JSON object per line, no header, no checksum), created or
+    emptied when opened, each record appended whole by :func:`write_whole`: after a failed write
+    (a full disk) the file holds the complete records before it and nothing more.
+
+    >>> import tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "r.jsonl")
+    >>> with JsonLines(p) as out:
+    ...     out.write({"b": 2, "a": 1})
+    >>> open(p).read()
+    '{"a": 1, "b": 2}\\n'
+    """
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self.fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+
+    def write(self, rec: dict) -> None:
+        assert self.fd is not None, "closed"
+        write_whole(self.fd, (json.dumps(rec, sort_keys=True) + "\n").encode())
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class Appender:
     """Append sealed records to a store file with ``os.write`` (no user-space buffer: a record is in
     the kernel when :meth:`append` returns; ``fsync=True`` also forces it to disk).
@@ -233,19 +293,9 @@ class Appender:
             self._write((json.dumps(header(kind, **(header_extra or {})), sort_keys=True) + "\n").encode())
 
     def _write(self, data: bytes) -> None:
-        start = os.lseek(self.fd, 0, os.SEEK_END)
-        view = memoryview(data)
         try:
-            while view:
-                n = os.write(self.fd, view)
-                view = view[n:]
-            if self.fsync:
-                os.fsync(self.fd)
+            write_whole(self.fd, data, fsync=self.fsync)
         except OSError as exc:
-            try:
-                os.ftruncate(self.fd, start)
-            except OSError:
-                pass
             raise StoreWriteError(_write_message(self.path, exc, self.count)) from None
 
     def append(self, rec: dict) -> str:
@@ -324,5 +374,5 @@ def _write_message(path, exc: OSError, count: int) -> str:
             f"({count} in this run); fix the cause and rerun the same command to resume")
 
 
-__all__ = ["read_store", "repair_tail", "Appender", "atomic_file", "seal", "checksum", "check_record", "header", "Contents",
+__all__ = ["read_store", "repair_tail", "Appender", "JsonLines", "write_whole", "atomic_file", "seal", "checksum", "check_record", "header", "Contents",
            "NotAStore", "StoreWarning", "StoreWriteError", "SCHEMA_VERSION"]

@@ -720,7 +720,5 @@ def test_prove_jsonl_past_the_file_size_limit(tmp_path):
     _prove_jsonl_full(tmp_path / "p.jsonl", lambda: 5000, "File too large")
 
 
-@pytest.mark.xfail(strict=True, reason="prove --jsonl writes through a buffered file: a full disk leaves a "
-                                       "partial last line (prove_cmd.py; reported in h6_found.md)")
 def test_prove_jsonl_leaves_no_partial_line_past_the_file_size_limit(tmp_path):
     assert _prove_jsonl_full(tmp_path / "p.jsonl", lambda: 5000, "File too large") == b""

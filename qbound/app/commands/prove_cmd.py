@@ -166,7 +166,8 @@ def _suite(args) -> int:
     from qbound.proofs.suite import run_suite
     consts = {k: float(v) for k, v in (parse_const(c) for c in args.const)}
     meta = _meta(args)
-    fh = open(args.jsonl, "w") if args.jsonl else None
+    from qbound.numeric.jsonlstore import JsonLines
+    fh = JsonLines(args.jsonl) if args.jsonl else None
     t0 = time.perf_counter()
     records = []
 
@@ -175,8 +176,7 @@ def _suite(args) -> int:
         rec.update(meta)
         records.append(rec)
         if fh:
-            fh.write(json.dumps(rec, sort_keys=True) + "\n")
-            fh.flush()
+            fh.write(rec)  # the whole line or nothing (a full disk leaves no partial record)
     try:
         res = run_suite(args.suite, formats=args.formats, roundings=args.roundings, progress=True,
                         consts=consts, timeout=args.timeout, on_result=on_result, smt2_dir=args.smt2_dir,
