@@ -108,3 +108,74 @@ def test_fuzz_sweep_plot_verify(tmp_path_factory, data):
     tmp = tmp_path_factory.mktemp("fz")
     argv = data.draw(st.one_of(_sweep_args(str(tmp / "s.jsonl")), _misc_args(str(tmp))))
     _check(argv)
+
+
+# ---------------------------------------------------------------- prove, derive, mantissa, floor, check-config, bench
+CLAIMS = st.sampled_from(["rnd(a*b) == a*b", "abs(rnd(a+b) - (a+b)) <= u*abs(a+b)", "rnd(a) == a", "rnd(x/2)",
+                          "a <", "rnd(a*b", "foo(a) == a", "x < 1e99999999", "rnd(a+b) >= a+b and not a < b",
+                          "min(a, b) <= rnd(b1*a + (1-b1)*b) <= max(a, b)", "sqrt(a) >= 0", "fma(a, b, c) == a",
+                          "ulp(a) > 0", "1/0 < a", "a == a implies rnd(a) == a", "((((((a))))))"])
+TINY_FORMATS = st.one_of(st.sampled_from(["fp4", "fp4_e2m1", "e2m1fn", "fp6_e2m3", "FP4", "fp8_e4m3fn"]), TEXT)
+
+
+def _prove_args():
+    return st.tuples(
+        st.one_of(CLAIMS, TEXT),
+        TINY_FORMATS,
+        _opt("--rounding", st.one_of(st.sampled_from(["rne", "RNE", "sr", "rtz", "rdn"]), TEXT)),
+        _opt("--engine", st.one_of(st.sampled_from(["auto", "exhaustive", "z3", "Exhaustive"]), TEXT)),
+        _opt("--timeout", st.sampled_from(["0", "-1", "nan", "inf", "1e-9", "2", "x", "1e400"])),
+        _opt("--const", st.sampled_from(["b1=0.9", "b1=abc", "b1", "=1", "b1=1e99999", "b1=0.5", "u=2"])),
+        _opt("--assume", st.one_of(st.sampled_from(["a > 0", "a >", "b != 0", "q(a)"]), TEXT)),
+        st.sampled_from([[], ["--explain"], ["--cross-check"], ["--jobs", "0"], ["--suite", "nope"]]),
+    ).map(lambda t: ["prove", "--claim", t[0], "--format", t[1], *sum(t[2:], [])])
+
+
+def _theory_args(tmp):
+    name = st.sampled_from(["adam", "muon", "Adam", "sgd", ""])
+    num = st.one_of(st.sampled_from(["0", "-1", "0.9", "1", "1.5", "nan", "inf", "3e16", "1e400", "1000"]), TEXT)
+    return st.one_of(
+        st.tuples(name, _opt("--T", num), _opt("--tol", num), _opt("--beta1", num),
+                  _opt("--rounding", st.one_of(st.sampled_from(["rtz", "rne", "sr"]), TEXT))).map(
+            lambda t: ["mantissa", t[0], *sum(t[1:], [])]),
+        st.tuples(name, _opt("--quant", st.one_of(st.sampled_from(["W=bf16", "V=fp8_e4m3fn:sr", "X=bf16"]), TEXT)),
+                  _opt("--beta1", num)).map(lambda t: ["floor", t[0], *sum(t[1:], [])]),
+        st.tuples(name, _opt("--quant", TEXT), _opt("--T", num), _opt("--lr", num), _opt("--beta1", num),
+                  _opt("--beta2", num), _opt("--eps", num), _opt("--problem", st.sampled_from(["rosenbrock", "x"])),
+                  _opt("--R", num)).map(lambda t: ["check-config", t[0], *sum(t[1:], [])]),
+        # derive: only what is refused before any derivation runs (a derivation takes seconds)
+        st.tuples(st.sampled_from(["sgd", "", "Adamm", "muon2"]), st.sampled_from(
+            [[], ["--recheck"], ["--mutant-limit", "x"], ["--mutant-timeout", "-1"], ["--recheck-timeout", "nan"],
+             ["--json", "/nonexistent/d.json"]])).map(lambda t: ["derive", t[0], *t[1]]),
+        st.tuples(st.one_of(st.sampled_from(["quantise", "", "ALL", "prove2"]), TEXT),
+                  st.sampled_from([[], ["--json", "/nonexistent/b.json"], ["--quick"]])).filter(
+            lambda t: t[0].lower() not in ("quantize", "harness", "prove", "derive", "torch", "all")).map(
+            lambda t: ["bench", t[0], *t[1]]),
+    )
+
+
+@FUZZ
+@given(argv=_prove_args())
+def test_fuzz_prove(argv):
+    _check(argv)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_mantissa_floor_check_config_derive_bench(tmp_path_factory, data):
+    tmp = tmp_path_factory.mktemp("fz")
+    _check(data.draw(_theory_args(str(tmp))))
+
+
+@pytest.mark.parametrize("rc,err", [(1, "Traceback (most recent call last):\n  ..."), (3, ""),
+                                    (1, "qbound: internal error: KeyError")])
+def test_the_fuzz_check_rejects_a_bad_answer(monkeypatch, rc, err):
+    """_check itself can fail: a traceback, an exit status outside {0, 1, 2}, an internal error."""
+    import sys
+
+    def fake_main(argv):
+        print(err, file=sys.stderr)
+        return rc
+    monkeypatch.setitem(globals(), "main", fake_main)
+    with pytest.raises(AssertionError):
+        _check(["formats"])
