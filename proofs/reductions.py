@@ -34,13 +34,12 @@ from fractions import Fraction
 
 from qbound.proofs.engines import smtlib
 from qbound.proofs.engines.base import counterexample_record
-from qbound.proofs.engines.smt import solve, to_smt2, write_smt2
+from qbound.proofs.engines.smt import SmtEngine
 from qbound.proofs.verdict import Verdict
 
 
 def _versions(solver):
-    from qbound.proofs.engines.smt import bitwuzla_version, cvc5_version, z3_version
-    return {"z3": z3_version, "bitwuzla": bitwuzla_version, "cvc5": cvc5_version}[solver]()
+    return SmtEngine(solver).version()
 
 
 def _round_bv(S_, s, p, mode, W, choice, S=smtlib):
@@ -215,16 +214,14 @@ def sqrt_query(p: int, mode: str, bound: Fraction, S=smtlib):
 
 
 def decide_query(assertions, solver="z3", timeout=30.0, smt2_dir=None, stem="reduced"):
-    """(status, model, seconds, smt2 path) for a reduced query: unsat = proved."""
-    t0 = time.perf_counter()
-    path = None
-    if smt2_dir:
-        path = write_smt2(smt2_dir, to_smt2(assertions, f"qbound reduced query {stem}"), stem)
-    try:
-        st, model, reason = solve(solver, assertions, timeout)
-    except Exception as exc:
-        return "unknown", {"error": str(exc)}, time.perf_counter() - t0, path
-    return st, model, time.perf_counter() - t0, path
+    """(status, model, seconds, smt2 path) for a reduced query: unsat = proved. The query goes
+    through the solver's :class:`~proofs.engines.smt.SmtEngine` (the one path to a solver);
+    a solver error is ("unknown", {"error": reason}, ...)."""
+    st, model, secs, path, reason = SmtEngine(solver).solve_query(
+        assertions, timeout, smt2_dir, stem, f"qbound reduced query {stem}")
+    if st == "unknown" and reason.startswith("solver error"):
+        return "unknown", {"error": reason}, secs, path
+    return st, model, secs, path
 
 
 def _bv(model, name, default=0):

@@ -241,6 +241,25 @@ class SmtEngine(Engine):
         self.check_sorts(enc.sorts)
         return assertions, enc.sorts
 
+    def solve_query(self, assertions, timeout: float = 30.0, smt2_dir=None, stem: str = "query",
+                    header: str = ""):
+        """Decide a prepared query (a list of assertions, e.g. a reduced bit-vector query of
+        :mod:`proofs.reductions`): ``(status, model, seconds, smt2 path, reason)`` with status
+        "sat" | "unsat" | "unknown"; a solver error is "unknown" with its reason, never "unsat".
+        With ``smt2_dir`` the query is first written as SMT-LIB2 (:func:`write_smt2`).
+
+        >>> x = smtlib.BitVec("x", 4)
+        >>> SmtEngine("z3").solve_query([smtlib.UGT(x, 15)])[0]
+        'unsat'
+        """
+        t0 = time.perf_counter()
+        path = write_smt2(smt2_dir, to_smt2(assertions, header or f"qbound query {stem}"), stem) if smt2_dir else None
+        try:
+            st, model, reason = solve(self.name, assertions, timeout)
+        except Exception as exc:  # solver error: unknown, never proved
+            return "unknown", {}, time.perf_counter() - t0, path, f"solver error: {type(exc).__name__}: {exc}"
+        return st, model, time.perf_counter() - t0, path, reason
+
     def satisfiable(self, claim, timeout: float = 30.0):
         """Are the hypotheses satisfiable (True/False/None)? For vacuity."""
         from dataclasses import replace
@@ -248,7 +267,7 @@ class SmtEngine(Engine):
         false = Node("cmp", (Node("num", value=Fraction(0)), Node("num", value=Fraction(1))), ("==",))
         try:
             assertions, _ = self.encode(replace(claim, expr=false))
-            st, _, _ = solve(self.name, assertions, timeout)
+            st = self.solve_query(assertions, timeout)[0]
         except Exception:
             return None
         return {"sat": True, "unsat": False}.get(st)
@@ -260,17 +279,13 @@ class SmtEngine(Engine):
         assertions = enc.query()
         self.check_sorts(enc.sorts)
         details = {"sorts": sorted(enc.sorts)}
-        if smt2_dir:
-            header = (f"qbound claim: {claim.source}\nassume: {list(claim.assume)}\nformat: {claim.fmt.name} "
-                      f"rounding: {claim.rounding}\nsat = counterexample exists; unsat = proved")
-            details["smt2"] = write_smt2(smt2_dir, to_smt2(assertions, header),
-                                         f"{claim.fmt.name}-{claim.rounding}-{claim.source}")
-            details["replay"] = self.replay.format(path=details["smt2"])
-        try:
-            status, model, reason = solve(self.name, assertions, timeout)
-        except Exception as exc:  # solver error: unknown, never proved
-            return Verdict("unknown", self.name, self.version(), time.perf_counter() - t0,
-                           reason=f"solver error: {type(exc).__name__}: {exc}", details=details)
+        header = (f"qbound claim: {claim.source}\nassume: {list(claim.assume)}\nformat: {claim.fmt.name} "
+                  f"rounding: {claim.rounding}\nsat = counterexample exists; unsat = proved")
+        status, model, _, path, reason = self.solve_query(
+            assertions, timeout, smt2_dir, f"{claim.fmt.name}-{claim.rounding}-{claim.source}", header)
+        if path:
+            details["smt2"] = path
+            details["replay"] = self.replay.format(path=path)
         if status == "unsat":
             return Verdict("proved", self.name, self.version(), time.perf_counter() - t0, details=details)
         if status == "unknown":

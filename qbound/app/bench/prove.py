@@ -9,23 +9,34 @@ from __future__ import annotations
 import time
 
 
-def direct_product_query(fmt):
+def direct_product_query(fmt, S=None, k=None):
     """The unreduced fp32 product lemma in standard sorts: a, b in Float32, exact a*b in Float64,
-    scaled error comparison in Float128 (all exact), rounding by the solver's fp.mul."""
-    import z3
-    s32 = z3.FPSort(fmt.exp_bits, fmt.p)
-    s64, s128 = z3.Float64(), z3.Float128()
-    a, b = z3.FP("a", s32), z3.FP("b", s32)
-    r = z3.fpMul(z3.RNE(), a, b)
-    ab = z3.fpMul(z3.RNE(), z3.fpToFP(z3.RNE(), a, s64), z3.fpToFP(z3.RNE(), b, s64))
-    err = z3.fpSub(z3.RNE(), z3.fpToFP(z3.RNE(), r, s128), z3.fpToFP(z3.RNE(), ab, s128))
-    k = z3.FPVal((1 << fmt.p) + 1, s128)
-    lhs = z3.fpMul(z3.RNE(), k, z3.fpAbs(err))
-    rhs = z3.fpToFP(z3.RNE(), z3.fpAbs(ab), s128)
-    tiny = z3.FPVal(float(fmt.min_normal), s64)
-    huge = z3.FPVal(float(fmt.max_finite), s64)
-    return [z3.Not(z3.fpIsNaN(a)), z3.Not(z3.fpIsInf(a)), z3.Not(z3.fpIsNaN(b)), z3.Not(z3.fpIsInf(b)),
-            z3.fpGEQ(z3.fpAbs(ab), tiny), z3.fpLEQ(z3.fpAbs(ab), huge), z3.fpGT(lhs, rhs)]
+    scaled error comparison in Float128 (all exact), rounding by the solver's fp.mul. Built with
+    our SMT-LIB2 generator (:mod:`proofs.engines.smtlib`, the default ``S``) so every solver reads
+    the same text without z3 installed; ``S=z3`` builds the same query with z3's API. The lemma
+    is (2^p + 1)|rnd(ab) - ab| <= |ab|; ``k`` replaces 2^p + 1 (a larger one makes it false).
+
+    >>> from qbound.numeric.formats import get_format
+    >>> from qbound.proofs.engines import smtlib
+    >>> q = direct_product_query(get_format("fp32"))
+    >>> len(q), smtlib.to_smt2(q).splitlines()[0]
+    (7, '(set-logic QF_FP)')
+    """
+    if S is None:
+        from qbound.proofs.engines import smtlib as S
+    s32 = S.FPSort(fmt.exp_bits, fmt.p)
+    s64, s128 = S.Float64(), S.Float128()
+    a, b = S.FP("a", s32), S.FP("b", s32)
+    r = S.fpMul(S.RNE(), a, b)
+    ab = S.fpMul(S.RNE(), S.fpToFP(S.RNE(), a, s64), S.fpToFP(S.RNE(), b, s64))
+    err = S.fpSub(S.RNE(), S.fpToFP(S.RNE(), r, s128), S.fpToFP(S.RNE(), ab, s128))
+    k = S.FPVal((1 << fmt.p) + 1 if k is None else k, s128)
+    lhs = S.fpMul(S.RNE(), k, S.fpAbs(err))
+    rhs = S.fpToFP(S.RNE(), S.fpAbs(ab), s128)
+    tiny = S.FPVal(float(fmt.min_normal), s64)
+    huge = S.FPVal(float(fmt.max_finite), s64)
+    return [S.Not(S.fpIsNaN(a)), S.Not(S.fpIsInf(a)), S.Not(S.fpIsNaN(b)), S.Not(S.fpIsInf(b)),
+            S.fpGEQ(S.fpAbs(ab), tiny), S.fpLEQ(S.fpAbs(ab), huge), S.fpGT(lhs, rhs)]
 
 
 def bench_prove(quick: bool = False) -> dict:
