@@ -7,8 +7,8 @@
   whether the normal-range premise is plausible (it cannot be checked without a run: reported as
   an assumption with the format's normal range);
 * the representability of the optimizer constants (beta1, beta2, 1 - beta2 ...) in the component
-  formats that multiply them, via proofs.optimizer_facts.constant_rounding when it exists, else
-  numeric.rounding.quantize;
+  formats that multiply them, via proofs.optimizer_facts.constant_rounding (exact; numeric.rounding.quantize
+  only when it fails, and the entry says so);
 * every condition of the bound (SymPy relations evaluated at the numbers);
 * the problem constants (R, L, d, Delta, sigma, ...) from numeric.problems.make_problem(name).constants()
   when a problem is given, else reported as unknown (the bound then cannot be evaluated);
@@ -18,7 +18,6 @@ Every entry is {"holds": True/False/None, "why": str}; None means unknown.
 """
 from __future__ import annotations
 
-import difflib
 import math
 from fractions import Fraction
 
@@ -27,50 +26,17 @@ from qbound.numeric.errors import InputError
 COMPONENTS = ("W", "G", "M", "V")
 
 
-class _CQ:
-    """Minimal stand-in for numeric.quantplan.CompQuant (format + rounding)."""
+def parse_plan(text):
+    """A plan as :class:`~qbound.numeric.quantplan.QuantPlan` (``W=bf16,G=fp8_e5m2:sr,...``); a plan
+    object is returned as it is.
 
-    def __init__(self, fmt, rounding="rne"):
-        from qbound.numeric.formats import check_rounding, get_format
-        self.fmt = get_format(fmt)
-        self.rounding = check_rounding(rounding)
-
-    @property
-    def q(self):
-        return self.fmt.rel_error_bound(self.rounding)
-
-    def __str__(self):
-        return self.fmt.name if self.rounding == "rne" else f"{self.fmt.name}:{self.rounding}"
-
-
-def parse_plan(text: str):
-    """Parse a plan string: numeric.quantplan.QuantPlan.parse if available, else our own parser
-    (``W=bf16,G=fp8_e5m2:sr,...``; components W, G, M, V; returns a dict X -> _CQ)."""
+    >>> str(parse_plan("W=bf16,V=fp8_e4m3fn:sr").V)
+    'fp8_e4m3fn:sr'
+    """
     if not isinstance(text, str):
         return text
-    try:
-        from qbound.numeric.quantplan import QuantPlan
-    except ImportError:
-        QuantPlan = None
-    if QuantPlan is not None:
-        return QuantPlan.parse(text)
-    out = {}
-    t = text.strip()
-    if t in ("", "none"):
-        return out
-    for part in t.split(","):
-        if "=" not in part:
-            raise InputError(f"plan entries look like X=format[:rounding], got {part!r}")
-        k, v = (x.strip() for x in part.split("=", 1))
-        if k in ("master", "update"):
-            continue
-        if k not in COMPONENTS:
-            close = difflib.get_close_matches(k, COMPONENTS, n=1)
-            raise InputError(f"unknown component {k!r}" + (f" (did you mean {close[0]}?)" if close else "")
-                             + f"; accepted: {', '.join(COMPONENTS)}, master, update")
-        fmt, _, rnd = v.partition(":")
-        out[k] = _CQ(fmt.strip(), (rnd.strip() or "rne").lower())
-    return out
+    from qbound.numeric.quantplan import QuantPlan
+    return QuantPlan.parse(text)
 
 
 def _comp(plan, X):
@@ -78,20 +44,15 @@ def _comp(plan, X):
 
 
 def _represent(value: float, cq) -> dict:
+    """How ``value`` rounds to the component's format (proofs.optimizer_facts.constant_rounding,
+    exact); if that raises, the numeric rounding of the float, and the record says why."""
+    from qbound.proofs.optimizer_facts import constant_rounding
     try:
-        from qbound.proofs.optimizer_facts import constant_rounding
-    except ImportError:
-        constant_rounding = None
-    if constant_rounding is not None:
-        try:
-            r = constant_rounding(value, cq.fmt, cq.rounding)
-            r = dict(r)
-            r.setdefault("source", "qbound.proofs.optimizer_facts.constant_rounding")
-            return r
-        except Exception as exc:  # fall back, but say so
-            fallback_reason = f"constant_rounding failed: {exc}"
-    else:
-        fallback_reason = "proofs.optimizer_facts not available"
+        r = dict(constant_rounding(value, cq.fmt, cq.rounding))
+        r.setdefault("source", "qbound.proofs.optimizer_facts.constant_rounding")
+        return r
+    except Exception as exc:  # fall back, but say so
+        fallback_reason = f"constant_rounding failed: {exc}"
     from qbound.numeric.rounding import quantize
     import numpy as np
     rng = np.random.default_rng(0)
@@ -105,10 +66,7 @@ def problem_constants(problem) -> dict:
     """problem.constants() plus x0_norm = ||x_0||_2 (used for X0 / W0)."""
     if problem is None:
         return {}
-    try:
-        from qbound.numeric.problems import make_problem
-    except ImportError:
-        return {"notes": "numeric.problems not available"}
+    from qbound.numeric.problems import make_problem
     p = make_problem(problem) if isinstance(problem, str) else problem
     out = dict(p.constants())
     try:
@@ -132,7 +90,7 @@ def check_config(name: str, plan, hparams: dict, T, problem=None, constants: dic
     if not (T >= 1 and math.isfinite(T)):
         raise InputError(f"T must be a positive number of steps, got {T}")
     comps = COMPONENTS if name == "adam" else ("W", "G", "M")
-    entries = []
+    entries: list[dict] = []
     qs = {}
     for X in COMPONENTS:
         cq = _comp(plan, X)
@@ -179,20 +137,18 @@ def check_config(name: str, plan, hparams: dict, T, problem=None, constants: dic
                                + (f", engine verdict: {verdict}" if verdict else "")})
     if name == "adam" and _comp(plan, "V") is not None and 0 < vals["beta2"] < 1:
         cq = _comp(plan, "V")
-        try:
-            from qbound.proofs.optimizer_facts import stagnation_threshold
-            st = stagnation_threshold(cq.fmt, cq.rounding, vals["beta2"])
-            stag = st.get("stagnates")
-            entries.append({"item": "fact.v_can_decrease", "holds": None if stag is None else (not stag),
-                            "why": f"{st.get('condition')}; 1 - beta2 = {st.get('one_minus_beta2')}: "
-                                   + ("the stored v never decreases (allowed by the relative-error premise, but Gamma "
-                                      "then needs the (1+q_V)^(T-1) branch)" if stag else "the stored v can decrease")
-                                   + " (proofs.optimizer_facts.stagnation_threshold)"})
-        except ImportError:
-            pass
+        from qbound.proofs.optimizer_facts import stagnation_threshold
+        st = stagnation_threshold(cq.fmt, cq.rounding, vals["beta2"])
+        stag = st.get("stagnates")
+        entries.append({"item": "fact.v_can_decrease", "holds": None if stag is None else (not stag),
+                        "why": f"{st.get('condition')}; 1 - beta2 = {st.get('one_minus_beta2')}: "
+                               + ("the stored v never decreases (allowed by the relative-error premise, but Gamma "
+                                  "then needs the (1+q_V)^(T-1) branch)" if stag else "the stored v can decrease")
+                               + " (proofs.optimizer_facts.stagnation_threshold)"})
     # problem constants
     pc = problem_constants(problem)
-    notes = pc.get("notes") if isinstance(pc.get("notes"), dict) else {}
+    raw_notes = pc.get("notes")
+    notes: dict = raw_notes if isinstance(raw_notes, dict) else {}
     pc = dict(pc)
     if pc and name == "adam" and pc.get("R") is not None and "R" not in (constants or {}):
         # the problem's R bounds ||grad f||_inf; Défossez's premise is ||grad f||_inf <= R - sqrt(eps)

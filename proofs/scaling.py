@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from typing import cast
 
 from qbound.proofs.claims import Node
 
@@ -147,7 +148,8 @@ def _abs_interval(n: Node, fmt):
     from qbound.proofs.exact import round_fraction
     k = n.kind
     if k == "num":
-        return abs(n.value), abs(n.value)
+        v = cast(Fraction, n.value)
+        return abs(v), abs(v)
     if k == "var":
         return Fraction(1), Fraction(2)
     if k in ("neg",) or (k == "call" and n.value == "abs"):
@@ -169,9 +171,10 @@ def _abs_interval(n: Node, fmt):
         return lo, a[1] + b[1]
     if k == "pow":
         a = _abs_interval(n.args[0], fmt)
-        if a is None or (n.value < 0 and a[0] == 0):
+        e = cast(int, n.value)
+        if a is None or (e < 0 and a[0] == 0):
             return None
-        lo, hi = a[0] ** n.value, a[1] ** n.value
+        lo, hi = a[0] ** e, a[1] ** e
         return (min(lo, hi), max(lo, hi))
     if k == "call" and n.value == "rnd":
         a = _abs_interval(n.args[0], fmt)
@@ -201,7 +204,8 @@ def scale_reduce(claim) -> ScaleReduction:
         return ScaleReduction(None, "no variables")
     if getattr(claim, "var_domain", None):
         return ScaleReduction(None, "already reduced")
-    ranges, other = [], []
+    ranges: list = []
+    other: list = []
     raw = claim.raw_hyps if len(claim.raw_hyps) == len(claim.hyps) else claim.hyps
     for h, r in zip(claim.hyps, raw):
         e = _range_hyp(r, fmt)
