@@ -50,16 +50,20 @@ unquantized recursion, g = (1+gamma) h, gradient at Q_W(x)); the ratio facts wit
 and (1 - q_V)^(-l); ||u_n||^2 with the effective decay beta1(1+q_M); progress
 alpha(1-beta1)/(2 Rh Gamma) per lagged ||G||^2; the quantized sum-of-ratios lemma:
 
-    E||grad F(x_tau)||^2 <= 2 Rh Gamma/(alpha N~) (Delta + T abar P + abar C_r D + gap_L + L abar^2 S_u/2),
+    E||grad F(x_tau)||^2 <= Gamma (2 Rh/(alpha N~) (Delta + T abar P + abar C_r D + gap_L + L abar^2 S_u/2)
+                                   + 2 sqrt(d) R L q_W X),
     abar = alpha(1-beta1)/sqrt(1-beta2), D = d T Lambda/(1-q_V), S_u = (1+q_M)^2 D/((1-beta1(1+q_M))(1-ah)),
-    P = d R kappa_e + d R ((1-q_V)^(-1/2)/(1-b/sqrt(1-q_V)) - 1/(1-b)) + (q_G d R + sqrt(d) L q_W X)/((1-q_G)(1-b))
-        + R sqrt(d) L q_W X/(sqrt(eps)(1-beta1)),
+    P = d R kappa_e + d R ((1-q_V)^(-1/2)/(1-b/sqrt(1-q_V)) - 1/(1-b)) + (q_G d R + sqrt(d) L q_W X)/((1-q_G)(1-b)),
     C_r = Rh(1+q_V)/(1-q_G)^2 (1-a1)^(-3/2) + R(1+q_V)/((1-q_G)(1-b1)(1-b1/(1-q_V))) + Rh (1-aq)^(-3/2)/sqrt(1-beta1),
     aq = beta1/(beta2(1-q_V)), a1 = aq(1+q_V), b1 = b(1+q_V), ah = beta1(1+q_M)/(beta2(1-q_V)),
     gap_L = abar^3 sqrt(1-beta1) L^2 beta1 sqrt(1+beta1) S_u/(4 Rh (1-beta1)^(5/2)),
 
 under beta1(1+q_V) < beta2(1-q_V), beta1(1+q_M) < beta2(1-q_V), beta1(1+q_V) < sqrt(beta2)(1-q_V).
-At q = 0 it equals BOUND_M0 (checked).  It is the API bound of bounds.adam for beta1 > 0 (BOUND_MQ =
+The progress is in the gradients at the quantized weights; the last term takes the bound back to the
+master weights once (``momentum.w_shift``: ||G||^2 <= ||Ghat||^2 + 2 sqrt(d) R L q_W X).  It replaces the
+per-step term R sqrt(d) L q_W X/(sqrt(eps)(1-beta1)) of P, which bounded 1/sqrt(eps + vt) by 1/sqrt(eps)
+(at d=2, R=100, L=1000, Delta=100, alpha=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, T=1000, q_W=2^-4: the W
+terms 2.59e13 -> 2.60e7 + 8.1e5, the bound 2.59e13 -> 2.79e7).  At q = 0 it equals BOUND_M0 (checked).  It is the API bound of bounds.adam for beta1 > 0 (BOUND_MQ =
 Gamma * sum(TERMS_MQ)); the Thm 4 form with quantized ingredients it replaces rested on a cited premise
 whose W term carried (1-beta1) where the derivation gives 1/(1-beta1) (sum_k beta1^k).
 
@@ -68,8 +72,9 @@ for every lag k (:func:`lag_lemma_items`: the lag enters only through free symbo
 beta2^(-k/2), (1 -+ q_V)^(k+1)), the quantized ratio facts (a)-(c) (:func:`ratio_items`), the gap, the
 geometric sums, the weights, BOUND_M0 <= Thm 4, and the q > 0 assembly (:func:`assembly_q_items`: the
 summed step conclusions imply BOUND_MQ; dropping any term, or every per-step bias term, is refuted).
-Not yet proved by an engine (sampled only, step ``momentum.bias_q``): the momentum-rounding bias
-|m_n - mbar_n|/sqrt(eps+v_n) <= kappa_e and the lagged denominator eps + vt <= Rh^2 S_n Gamma^2.
+The momentum-rounding bias |m_n - mbar_n|/sqrt(eps+v_n) <= kappa_e and the lagged denominator
+eps + vt <= Rh^2 S_n Gamma^2 (steps ``momentum.bias``, ``momentum.bias_q``) are proved by inductions
+(:func:`bias_items`); their sampled checks stay as sanity checks.
 """
 from __future__ import annotations
 
@@ -725,8 +730,10 @@ def quantized_bound():
     per_gmv = (d * R * A.kappa_e                                                    # momentum rounding bias
                + d * R * ((1 - q_V) ** sp.Rational(-1, 2) / (1 - b / sp.sqrt(1 - q_V)) - 1 / (1 - b))  # v quantization
                + q_G * d * R / ((1 - q_G) * (1 - b)))                                  # gradient rounding
-    per_w = (sp.sqrt(d) * L * q_W * X / ((1 - q_G) * (1 - b))                          # gradient at Q_W(x): numerator
-             + R * sp.sqrt(d) * L * q_W * X / (sp.sqrt(eps) * (1 - beta1)))            # and Ghat^2 >= G^2 - 2|G||G-Ghat|
+    per_w = sp.sqrt(d) * L * q_W * X / ((1 - q_G) * (1 - b))                            # gradient at Q_W(x): numerator
+    # the progress is in E||Ghat||^2 (gradients at Q_W(x)); back to the master weights once, at the end:
+    # ||G||^2 <= ||Ghat||^2 + 2 sqrt(d) R L q_W X (no 1/sqrt(eps): not inside |G||D|/sqrt(eps + v))
+    wshift = 2 * sp.sqrt(d) * R * L * q_W * X
     per_step = per_gmv + per_w
     ratio_coef = (Rh * (1 + q_V) / (1 - q_G) ** 2 * (1 - a1) ** sp.Rational(-3, 2)
                   + R * (1 + q_V) / ((1 - q_G) * (1 - b1) * (1 - b1 / (1 - q_V)))
@@ -735,13 +742,14 @@ def quantized_bound():
     curv = L / 2 * ALPHA_BAR ** 2 * Su
     pref = 2 * Rh / (alpha * NTIL)
     terms = {"init": pref * Delta, "bias_GMV": pref * T * ALPHA_BAR * per_gmv, "bias_W": pref * T * ALPHA_BAR * per_w,
-             "ratio": pref * ALPHA_BAR * ratio_coef * D, "gap_smooth": pref * gapL, "curvature": pref * curv}
+             "ratio": pref * ALPHA_BAR * ratio_coef * D, "gap_smooth": pref * gapL, "curvature": pref * curv,
+             "shift_W": wshift}
     bound = A.Gamma * sp.Add(*terms.values())
     conds = [sp.StrictLessThan(beta1 * (1 + q_V), beta2 * (1 - q_V)),
              sp.StrictLessThan(beta1 * (1 + q_M), beta2 * (1 - q_V)),
              sp.StrictLessThan(beta1 * (1 + q_V), sp.sqrt(beta2) * (1 - q_V)),
              sp.StrictGreaterThan(T, beta1 / (1 - beta1))] + list(A.CONDITIONS0)
-    pieces = {"per_step": per_step, "per_gmv": per_gmv, "per_w": per_w, "ratio_coef": ratio_coef, "D": D, "Su": Su,
+    pieces = {"per_step": per_step, "per_gmv": per_gmv, "per_w": per_w, "wshift": wshift, "ratio_coef": ratio_coef, "D": D, "Su": Su,
               "gapL": gapL, "curv": curv, "terms": terms, "X": X}
     return bound, conds, pieces
 
@@ -774,7 +782,7 @@ def build_quantized_steps(n: int = 10_000, exact_all: bool = False, trajectory: 
                   [rq], uses=("round.G", "round.M", "round.V", "envelope.v", "envelope.m")),
              Step("momentum.bias_q",
                   "|m_n - mbar_n|/sqrt(eps+v_n) <= kappa_e (momentum-rounding bias, every n); eps + vt_{n,k+1} <= Rh^2 S_n Gamma_n^2 "
-                  "(lagged denominator) - checked by sampling only (not yet proved by an engine)",
+                  "(lagged denominator); proved by the inductions of bias_items, sampled as a sanity check",
                   [rq], uses=("round.M", "round.V", "envelope.v", "momentum.bias"))]
     # geometric closed forms with the quantization factors
     bb, cc = sp.symbols("b c", positive=True)
@@ -788,6 +796,13 @@ def build_quantized_steps(n: int = 10_000, exact_all: bool = False, trajectory: 
                       "sum_k beta1^k beta2^(-k/2) = 1/(1-b); sum_k a1^k sqrt(k+1) <= (1-a1)^(-3/2) (momentum.geometric with a = a1)",
                       [check_identity(s1, cc / (1 - bb * cc) - 1 / (1 - bb), "geometric closed form (|bc| < 1)")],
                       uses=("momentum.geometric",)))
+    # from the quantized point back to the master weights, once
+    gi_, ghi_ = sp.symbols("G_i Ghat_i", real=True)
+    steps.append(Step("momentum.w_shift",
+                      "E||grad F(x_tau)||^2 <= E||grad F(Q_W(x_tau))||^2 + 2 sqrt(d) R L q_W X (||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat>, "
+                      "Cauchy-Schwarz, |G_i|, |Ghat_i| <= R, smoothness and round.W with ||x|| <= X): the W term without 1/sqrt(eps)",
+                      [check_identity(gi_ ** 2 - ghi_ ** 2, (gi_ - ghi_) * (gi_ + ghi_), "||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat>")],
+                      uses=("round.W", "smoothness", "bounded_gradients", "descent.weight_growth")))
     # assembly: BOUND_MQ written from the summed terms
     steps.append(Step("momentum.assembly_q",
                       "descent lemma with m_n = mbar_n + e_n, summed over n: progress alpha(1-beta1)/(2 Rh Gamma) sum_k beta1^k ||G_{n-k}||^2 "
@@ -814,7 +829,7 @@ TERMS_MQ = _PIECES_MQ["terms"]
 # ------------------------------------------------------------------------------------------
 # proofs (obligations discharged by z3/SymPy; bounds.obligation)
 
-from qbound.bounds.obligation import Induction, Obligation, RuleApplication, prove_all  # noqa: E402
+from qbound.bounds.obligation import Induction, Obligation, RuleApplication, apply_rule, prove_all  # noqa: E402
 
 
 def _r(names, **kw):
@@ -944,9 +959,11 @@ def assembly_q_items(bound=None) -> list:
     * v quantization  sum_k beta1^k beta2^(-k/2) |G_i| ((1-q_V)^(-(k+1)/2) - 1) <= R (c/(1-bc) - 1/(1-b));
     * gradient rounding and Q_W  sum_k b^k (q_G |G_i| + |G_i - Ghat_i|)/(1-q_G), summed over i,
       <= (q_G d R + sqrt(d) L q_W X)/((1-q_G)(1-b));
-    * Ghat^2 >= G^2 - 2|G||G-Ghat|  sum_k beta1^k sum_i |G_i||G_i - Ghat_i|/sqrt(eps + vt_i)
-      <= R sqrt(d) L q_W X/(sqrt(eps)(1-beta1))   (sum_k beta1^k = 1/(1-beta1): no factor (1-beta1) here);
     * momentum rounding  sum_i |G_i||e_i|/sqrt(eps + v_i) <= d R kappa_e.
+
+    The progress is in the gradients at the quantized weights, Yhat = E||Ghat_tau||^2; the stated bound is
+    on Y = E||grad F(x_tau)||^2 <= Yhat + 2 sqrt(d) R L q_W X (momentum.w_shift: ||G||^2 - ||Ghat||^2 =
+    <G - Ghat, G + Ghat> <= L q_W X 2 sqrt(d) R), added once instead of per step over sqrt(eps + vt) >= sqrt(eps).
 
     >>> its = assembly_q_items()
     >>> [it.name for it in its]
@@ -966,32 +983,86 @@ def assembly_q_items(bound=None) -> list:
     per = Obligation("momentum.assembly_q.per_step",
                      tuple(dom) + (sp.Le(Bv, d * R * (cc / (1 - b * cc) - 1 / (1 - b))),
                                    sp.Le(Bg, (q_G * d * R + sp.sqrt(d) * L * A.q_W * X) / ((1 - q_G) * (1 - b))),
-                                   sp.Le(Bw, R * sp.sqrt(d) * L * A.q_W * X / (sp.sqrt(eps) * (1 - beta1))),
-                                   sp.Le(Be, d * R * A.kappa_e), sp.Eq(Pn, Bv + Bg + Bw + Be)),
-                     sp.Le(Pn, pc["per_step"]), 
-                     note="the four bias penalties of one step (see the docstring) add up to per_step")
+                                   sp.Le(Be, d * R * A.kappa_e), sp.Eq(Pn, Bv + Bg + Be)),
+                     sp.Le(Pn, pc["per_step"]),
+                     note="the three bias penalties of one step (see the docstring) add up to per_step")
+    Yh, Sh = sp.symbols("Yhat Shift", real=True)
     fin = Obligation("momentum.assembly_q.bound",
-                     tuple(dom) + (sp.Ge(Y, 0), sp.Ge(Zn, NTIL), sp.Ge(Prog, alpha * Zn * Y / (2 * A.Rh * A.Gamma)),
+                     tuple(dom) + (sp.Ge(Yh, 0), sp.Ge(Zn, NTIL), sp.Ge(Prog, alpha * Zn * Yh / (2 * A.Rh * A.Gamma)),
                                    sp.Le(Prog, Delta + Pb + Pr + Pg + Pc), sp.Le(Pb, T * ALPHA_BAR * pc["per_step"]),
-                                   sp.Le(Pr, ALPHA_BAR * pc["ratio_coef"] * pc["D"]), sp.Le(Pg, pc["gapL"]), sp.Le(Pc, pc["curv"])),
+                                   sp.Le(Pr, ALPHA_BAR * pc["ratio_coef"] * pc["D"]), sp.Le(Pg, pc["gapL"]), sp.Le(Pc, pc["curv"]),
+                                   sp.Le(Y, Yh + Sh), sp.Le(Sh, pc["wshift"]), sp.Ge(A.Gamma, 1)),
                      sp.Le(Y, bound),
-                     note="Prog = sum_n alpha_n sum_k beta1^k E||G_{n-k}||^2/(2 sqrt(eps+vt)) >= alpha Z_N E||grad F(x_tau)||^2/(2 Rh Gamma) "
+                     note="Prog = sum_n alpha_n sum_k beta1^k E||Ghat_{n-k}||^2/(2 sqrt(eps+vt)) >= alpha Z_N E||Ghat_tau||^2/(2 Rh Gamma) "
                           "(descent.denominator, momentum.weights: Z_N = N - beta1(1-beta1^N)/(1-beta1) >= N~); the descent lemma "
-                          "summed over n: Prog <= Delta + the summed penalties (bias: per_step per step; lag ratios; gap; curvature)")
+                          "summed over n: Prog <= Delta + the summed penalties (bias: per_step per step; lag ratios; gap; curvature); "
+                          "Y = E||grad F(x_tau)||^2 <= Yhat + Shift (momentum.w_shift), Gamma >= 1 ((1+q_V)^k >= 1, 1/(1-beta2(1+q_V)) >= 1)")
     rep = {e: a for a, e in atoms}
     rep[A.Gamma2] = atoms[0][0] ** 2  # so that Gamma^(-1) = Gamma2^(-1/2) is named too
     # the summed penalty coefficients, named as atoms in the final implication (their values are the
     # conclusions of momentum.assembly_q.per_step and of the ratio/gap steps)
     fin_rep = {}
-    for nm_, e_ in (("per_gmv_", pc["per_gmv"]), ("per_w_", pc["per_w"]), ("ratio_coef_", pc["ratio_coef"])):
+    # (per_w, a product, stays written out: inside the bias_W term its factors merge with the prefactor)
+    for nm_, e_ in (("per_gmv_", pc["per_gmv"]), ("ratio_coef_", pc["ratio_coef"])):
         fin_rep[e_.xreplace(rep)] = sp.Symbol(nm_, real=True)
-    fin_rep[pc["per_step"].xreplace(rep)] = sp.Symbol("per_gmv_", real=True) + sp.Symbol("per_w_", real=True)
+    fin_rep[pc["per_step"].xreplace(rep)] = sp.Symbol("per_gmv_", real=True) + pc["per_w"].xreplace(rep)
     named = lambda ob: Obligation(ob.name, tuple(x.xreplace(rep) for x in ob.premises), ob.conclusion.xreplace(rep),  # noqa: E731
                                   note=ob.note + " (Gamma, Lambda, X, kappa_e named as atoms)")
     fin2 = Obligation(fin.name, tuple(x.xreplace(rep).xreplace(fin_rep) for x in fin.premises),
                       fin.conclusion.xreplace(rep).xreplace(fin_rep), note=fin.note + " (Gamma, Lambda, X, kappa_e and the "
-                      "penalty coefficients per_gmv, per_w, ratio_coef named as atoms)")
+                      "penalty coefficients per_gmv, ratio_coef named as atoms)")
     return [named(per), fin2]
+
+
+def w_shift_items() -> list:
+    r"""From the quantized weights back to the master weights, once (the W term of BOUND_MQ without
+    1/sqrt(eps)): with G = grad F(x), Ghat = grad F(Q_W(x)), |G_i|, |Ghat_i| <= R (bounded gradients at
+    every point), ||Q_W(x) - x|| <= q_W ||x|| <= q_W X (X = X_1, the growth of ||x_t|| with momentum):
+
+      ||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat> <= ||G - Ghat|| ||G + Ghat|| <= L q_W X 2 sqrt(d) R,
+
+    pointwise, then in expectation at x_{tau-1}: E||G_tau||^2 <= E||Ghat_tau||^2 + 2 sqrt(d) R L q_W X.
+
+    >>> [it.name for it in w_shift_items()][-1]
+    'momentum.w_shift.expect'
+    """
+    A = _qsyms()
+    X = sp.Symbol("X_", nonnegative=True)  # the growth bound X_1 of ||x_t||, named as an atom (a stronger statement)
+    Gi, Ghi, s2, a2, b2, c2 = sp.symbols("G_i Ghat_i s2_i a_i b_i c_i", real=True)
+    nG2, nGh2, nD, nS, nE, nx, Yg, Ygh = sp.symbols("nG2 nGhat2 nD nS nE nx Y Yhat", nonnegative=True)
+    ipS = sp.Symbol("ipS", real=True)
+    wshift = _PIECES_MQ["wshift"].xreplace({_PIECES_MQ["X"]: X})
+    pos = (sp.Gt(R, 0), sp.Gt(L, 0), sp.Gt(d, 0), sp.Ge(A.q_W, 0), sp.Lt(A.q_W, 1))
+    coord = Obligation("momentum.w_shift.coord", (sp.Le(sp.Abs(Gi), R), sp.Le(sp.Abs(Ghi), R), sp.Eq(s2, (Gi + Ghi) ** 2)),
+                       sp.Le(s2, 4 * R ** 2), note="s2_i = (G_i + Ghat_i)^2 <= 4 R^2 from |G_i|, |Ghat_i| <= R (R - sqrt(eps) <= R)")
+    ident = Obligation("momentum.w_shift.identity", (sp.Eq(a2, Gi ** 2), sp.Eq(b2, Ghi ** 2), sp.Eq(c2, (Gi - Ghi) * (Gi + Ghi))),
+                       sp.Eq(a2 - b2, c2), note="G_i^2 - Ghat_i^2 = (G_i - Ghat_i)(G_i + Ghat_i)")
+    rels = {coord.name: coord.conclusion, ident.name: ident.conclusion}
+
+    def rule(rule_, prem, name, note, **spec):
+        concl = apply_rule(rule_, spec, {p_: rels[p_] for p_ in prem if p_ in rels}, prem)
+        rels[name] = concl
+        return RuleApplication(rule_, prem, concl, note=note, name=name, spec=tuple(spec.items()))
+    items = [coord,
+             rule("sum_over_t", ("momentum.w_shift.coord",), "momentum.w_shift.sum",
+                  "summed over the d coordinates: ||G + Ghat||^2 <= 4 d R^2", sums=((s2, nS ** 2),), count=d),
+             ident,
+             rule("sum_over_t", ("momentum.w_shift.identity",), "momentum.w_shift.sum_identity",
+                  "||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat> = ipS", sums=((a2, nG2), (b2, nGh2), (c2, ipS)), count=d),
+             rule("cauchy_schwarz", (), "momentum.w_shift.cs", "<G - Ghat, G + Ghat> <= ||G - Ghat|| ||G + Ghat||",
+                  inner=ipS, norm_a=nD, norm_b=nS),
+             Obligation("momentum.w_shift.norm", pos + (sp.Le(nD, L * nE), sp.Le(nE ** 2, A.q_W ** 2 * nx ** 2), sp.Le(nx, X)),
+                        sp.Le(nD, L * A.q_W * X),
+                        note="smoothness and round.W: ||grad F(Q_W x) - grad F(x)|| <= L ||Q_W x - x|| <= L q_W ||x|| <= L q_W X")]
+    pw = Obligation("momentum.w_shift.pointwise", pos + (rels["momentum.w_shift.sum_identity"], rels["momentum.w_shift.cs"],
+                                                         rels["momentum.w_shift.sum"], items[-1].conclusion),
+                    sp.Le(nG2, nGh2 + wshift), note="||G||^2 <= ||Ghat||^2 + 2 sqrt(d) R L q_W X")
+    rels[pw.name] = pw.conclusion
+    items += [pw,
+              rule("expectation_monotone", ("momentum.w_shift.pointwise",), "momentum.w_shift.expect",
+                   "Y = E||G_tau||^2, Yhat = E||Ghat_tau||^2 (the weights of tau are those of momentum.weights)",
+                   rename=((nG2, Yg), (nGh2, Ygh)))]
+    return items
 
 
 def _geometric_items() -> list:
@@ -1108,6 +1179,8 @@ def momentum_proof_items() -> list:
     add("momentum.geometric_q", Obligation("momentum.geometric_q.closed", (sp.Lt(bb * cc, 1), sp.Lt(bb, 1)),
                                            sp.Eq(cc * _geo(bb * cc) - _geo(bb), cc / (1 - bb * cc) - 1 / (1 - bb)),
                                            note="sum_k b^k (c^(k+1) - 1), c = (1-q_V)^(-1/2), b = beta1/sqrt(beta2)"))
+    for it in w_shift_items():
+        add("momentum.w_shift", it)
     for it in assembly_q_items():
         add("momentum.assembly_q", it)
     # the q = 0 assembly: the four summed error terms give the closed form BOUND_M0 (identity)

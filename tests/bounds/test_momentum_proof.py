@@ -96,14 +96,33 @@ def test_dropping_every_per_step_bias_term_fails():
     assert discharge(M.assembly_q_items(no_bias)[1], engines=("z3",), timeout_s=30).status == "refuted"
 
 
-def test_the_cited_form_understated_the_w_term_by_one_over_one_minus_beta1():
-    """The derived W term exceeds the cited form's by 1/(1 - beta1) (10x at beta1 = 0.9) when q_W dominates."""
-    pc = M._PIECES_MQ
-    dom = [t for t in sp.Add.make_args(pc["per_w"]) if t.has(AB.eps)][0]
-    derived = 2 * AB.Rh / (AB.alpha * M.NTIL) * AB.T * M.ALPHA_BAR * dom
-    ratio = sp.simplify(derived / AB.TERMS1["bias_W"])
-    assert sp.simplify(ratio - 1 / (1 - AB.beta1)) == 0
-    assert ratio.subs(AB.beta1, sp.Rational(9, 10)) == 10
+def test_the_momentum_w_term_has_no_one_over_sqrt_eps():
+    """The W error goes through the step and back to the master weights once (momentum.w_shift):
+    neither W term of BOUND_MQ contains eps; the old per-step form R sqrt(d) L q_W X/(sqrt(eps)(1-beta1))
+    is gone."""
+    for k in ("bias_W", "shift_W"):
+        assert not M.TERMS_MQ[k].has(AB.eps), k
+    assert M.TERMS_MQ["shift_W"] == 2 * sp.sqrt(AB.d) * AB.R * AB.L * AB.q_W * M._PIECES_MQ["X"]
+
+
+def test_a_cheaper_w_shift_is_refuted():
+    """Half the shift price does not follow from the pointwise premises."""
+    ob = ITEMS["momentum.w_shift.pointwise"]
+    nGh2 = sp.Symbol("nGhat2", nonnegative=True)
+    half = M._PIECES_MQ["wshift"].xreplace({M._PIECES_MQ["X"]: sp.Symbol("X_", nonnegative=True)}) / 2
+    assert ob.conclusion.rhs == nGh2 + 2 * half
+    bad = Obligation("w", ob.premises, sp.Le(ob.conclusion.lhs, nGh2 + half))
+    assert discharge(bad, engines=("z3",)).status == "refuted"
+
+
+def test_a_w_shift_rule_with_a_wrong_conclusion_is_refuted():
+    """The expectation step's conclusion is checked against its premise: dropping the shift is caught."""
+    from dataclasses import replace as dc_replace
+    rule = ITEMS["momentum.w_shift.expect"]
+    Y, Yh = sp.symbols("Y Yhat", nonnegative=True)
+    bad = dc_replace(rule, conclusion=sp.Le(Y, Yh))
+    proofs = prove_all([ITEMS["momentum.w_shift.pointwise"], bad], engines=("z3",))
+    assert not proofs[bad.name].proved
 
 
 def test_q0_momentum_bound_below_thm4_is_proved():

@@ -63,7 +63,7 @@ def register(sub):
     p = sub.add_parser("floor", help="fixed-precision error floor of the bound for a plan (T -> oo)")
     p.add_argument("name", help="adam or muon")
     p.add_argument("--quant", default="", help="plan, e.g. W=bf16,G=fp8_e5m2:sr,M=bf16,V=bf16")
-    p.add_argument("--beta1", default="0", help="Adam's beta1 (0 = fully derived bound; > 0 uses the cited Thm 4 skeleton)")
+    p.add_argument("--beta1", default="0", help="Adam's beta1 (0: the beta1 = 0 bound; > 0: the derived quantized momentum bound)")
     p.add_argument("--json", metavar="FILE")
     p.set_defaults(func=run_floor)
 
