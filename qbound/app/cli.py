@@ -129,7 +129,7 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
-def _finite_number(text, flag: str) -> float:
+def _finite_number(text, flag: str) -> float | None:
     import math
     try:
         x = float(text)

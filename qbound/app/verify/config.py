@@ -315,7 +315,7 @@ def _loads(text: str, source: str) -> dict:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
-        import tomli as tomllib
+        import tomli as tomllib  # type: ignore[import-not-found]  # Python 3.10 only; not installed here
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

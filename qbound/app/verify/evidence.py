@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 
@@ -232,6 +233,7 @@ def ev_theory_muon_vs_adam(ders) -> Evidence:
     for n, d in (("adam", a), ("muon", m)):
         if not d or d.get("status") != "ok":
             return missing("derivation", eid, (d or {}).get("reason", f"{n} derivation not run"))
+    assert a is not None and m is not None   # both checked in the loop above
     ra, rm = a.get("required_bits") or {}, m.get("required_bits") or {}
     common = sorted(set(ra) & set(rm), key=int)
     if not common:
@@ -266,7 +268,8 @@ def ev_theory_log_bits(ders, name) -> Evidence:
         errs = [rb[t]["error"] for t in rb if isinstance(rb[t], dict) and "error" in rb[t]]
         return missing("derivation", eid, errs[0] if errs else "required_bits not computed")
     comps = "WGMV" if name == "adam" else "WGM"
-    nums, ks = {"T": [int(t) for t in Ts]}, {}
+    nums: dict[str, Any] = {"T": [int(t) for t in Ts]}
+    ks: dict[str, Any] = {}
     for c in comps:
         comp = (rb[Ts[-1]].get("components") or {}).get(c) or {}
         k = comp.get("k")
@@ -295,7 +298,7 @@ def ev_floor_theory(ders, name, plan) -> Evidence:
         return missing("derivation", eid, f"no floor computed for {plan}")
     if isinstance(fl, dict) and "error" in fl:
         return missing("derivation", eid, fl["error"])
-    val = fl.get("floor", fl.get("value")) if isinstance(fl, dict) else fl
+    val: Any = fl.get("floor", fl.get("value")) if isinstance(fl, dict) else fl
     if isinstance(val, dict):
         why = val.get("why")
         val = val.get("value")
@@ -661,7 +664,7 @@ def ev_bits_vs_theory(scaling, comp) -> list[Evidence]:
     out = []
     fit = c.get("fit") or {}
     mstars = {p["T"]: (p["M_star"], p["status"]) for p in pts}
-    nums = {"M_star": {str(t): m for t, (m, s) in mstars.items()}, "status": {str(t): s for t, (m, s) in mstars.items()},
+    nums: dict[str, Any] = {"M_star": {str(t): m for t, (m, s) in mstars.items()}, "status": {str(t): s for t, (m, s) in mstars.items()},
             "theory_bits": {str(t): b for t, b in th.items()}, "fit_slope": fit.get("slope"),
             "fit_slope_lo": fit.get("slope_lo"), "fit_slope_hi": fit.get("slope_hi"),
             "theory_slope": (c.get("theory_fit") or {}).get("slope")}
@@ -670,7 +673,9 @@ def ev_bits_vs_theory(scaling, comp) -> list[Evidence]:
     if not th:
         out.append(missing("derivation", eid, c.get("theory_error") or "no theory bits"))
     else:
-        above, below, unknown = [], [], []
+        above: list = []
+        below: list = []
+        unknown: list = []
         for t, (m, s) in mstars.items():
             if t not in th or s == "incomplete":
                 unknown.append(t)

@@ -36,7 +36,7 @@ def comp_plan(comp: str, fmt: str, rounding: str, optimizer: str) -> str:
     """Plan text quantizing ``comp`` ("W".."V" or "all") to ``fmt``; "" if the optimizer lacks it."""
     spec = fmt if rounding == "rne" else f"{fmt}:{rounding}"
     comps = components_of(optimizer) if comp == "all" else (comp,)
-    comps = [c for c in comps if c in components_of(optimizer)]
+    comps = tuple(c for c in comps if c in components_of(optimizer))
     return ",".join(f"{c}={spec}" for c in comps)
 
 
@@ -189,7 +189,7 @@ def bound_values(optimizer: str, case: dict, plan: str, steps: int, consts: dict
     how["X0"] = how["W0"] = "exact: ||x_0||_2 (= ||W_0||_F) of the problem's initial point"
     try:   # keep only the symbols the bound actually has (when the bounds layer says which)
         from qbound.bounds import symbols
-        names = set(symbols(bound_name(optimizer)))
+        names = set(symbols(bound_name(optimizer) or ""))   # no bound: "" is refused like None
         vals = {k: v for k, v in vals.items() if k in names}
         how = {k: v for k, v in how.items() if k in names}
     except Exception:
@@ -571,7 +571,7 @@ def _theory_bits(theory: dict, sc: dict, comp: str):
         if all(b is not None for b in bs):
             pts.append({"T": T, "bits": max(bs)})
     if len(pts) < 2:
-        errs = [rb.get(str(T)) for T in sc["T"] if isinstance(rb.get(str(T)), dict) and "error" in rb.get(str(T))]
+        errs = [e for e in (rb.get(str(T)) for T in sc["T"]) if isinstance(e, dict) and "error" in e]
         return pts, None, (errs[0]["error"] if errs else "required_bits gave no per-component bits")
     return pts, st.linfit([math.log2(p["T"]) for p in pts], [p["bits"] for p in pts]), None
 
@@ -602,8 +602,8 @@ def theory_setting(cfg: dict, name: str) -> dict:
             return {"problem": None, "constants": {}, "how": {"all": "defaults of the bounds layer (1.0)"}}
         prob, pargs, hp = cases[0]["problem"], cases[0].get("problem_args", {}), dict(cases[0].get("hparams", {}))
     c = problem_constants(prob, pargs)
-    how = {}
-    out = {"a": float(sc["lr_scale"]), "b": float(sc["one_minus_beta2"])}
+    how: dict[str, str] = {}
+    out: dict[str, float | None] = {"a": float(sc["lr_scale"]), "b": float(sc["one_minus_beta2"])}
     how["a"] = how["b"] = "the scaling experiment's schedule constants"
     if name == "adam":
         eps = float(hp.get("eps", 1e-8))

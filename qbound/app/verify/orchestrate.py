@@ -153,6 +153,7 @@ def analyze(cfg: dict, store) -> dict:
             if st_ != "ok":
                 status, reason = st_, why
                 break
+            assert res is not None   # _layer_status is "ok" only for a result
             rows.extend(res.get("rows", []))
             secs += rec.get("seconds") or 0.0
         lc = cfg["lemmas"]
@@ -172,6 +173,7 @@ def analyze(cfg: dict, store) -> dict:
             res = rec["result"] if rec else None
             status, reason = _layer_status(res, ("bounds",))
             if status == "ok":
+                assert res is not None   # _layer_status is "ok" only for a result
                 d.update(res)
                 for k in ("rate_table", "latex"):
                     if isinstance(res.get(k), dict) and "error" in res[k]:
@@ -243,7 +245,7 @@ def analyze_floor(cfg, store) -> dict:
            "plans": {}, "commands": []}
     for plan in sc.get("floor_plans") or []:
         p = F.restrict_plan(plan, sc["optimizer"])
-        pts = {"quantized": [], "full": []}
+        pts: dict[str, list] = {"quantized": [], "full": []}
         for T in sc["T"]:
             for s in cfg["seeds"]:
                 for lab, pl in (("quantized", p), ("full", "")):

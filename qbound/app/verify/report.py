@@ -92,7 +92,7 @@ def claims_table(results) -> str:
             items = [e for e in c["evidence"] if e["layer"] == layer and e["outcome"] != "info"]
             if not items:
                 continue
-            counts = {}
+            counts: dict[str, int] = {}
             for e in items:
                 counts[e["outcome"]] = counts.get(e["outcome"], 0) + 1
             per.append(f"{layer}: " + ", ".join(f"{n} {o}" for o, n in sorted(counts.items())))
@@ -220,8 +220,8 @@ def bounds_section(results) -> str:
     for ci in sorted({r["case"] for r in rows}):
         rs = [r for r in rows if r["case"] == ci]
         r0 = rs[0]
-        how = next((r["constants_how"] for r in rs if r.get("constants_how")), {})
-        vals = next((r["constants"] for r in rs if r.get("constants")), {})
+        how: dict = next((r["constants_how"] for r in rs if r.get("constants_how")), {})
+        vals: dict = next((r["constants"] for r in rs if r.get("constants")), {})
         head = (f"#### case {ci}: {r0['optimizer']} on {r0['problem']}, {r0['steps']} steps, seeds {r0['seeds']}\n\n"
                 f"Measured: {r0['measured_quantity']}.\n\n")
         if how:
@@ -344,7 +344,7 @@ def errors_section(results) -> str:
 def render_markdown(results) -> str:
     cfg = results["config"]
     figs = results.get("figures") or []
-    counts = {}
+    counts: dict[str, int] = {}
     for c in results["claims"]:
         counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
     run = results.get("run", {})

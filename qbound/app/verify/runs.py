@@ -137,7 +137,7 @@ def _counts(counts) -> dict:
     """Total overflow / nan / underflow per component (whatever shape the harness records)."""
     if counts is None:
         return {}
-    out = {}
+    out: dict[str, object] = {}
     try:
         for comp, per in dict(counts).items():
             if isinstance(per, dict):
@@ -228,7 +228,7 @@ def _adam_envelopes(S, plan, beta1, beta2) -> dict:
     g = S["g"]
     cumM = _premise_fail_cum(S, "m_pre", "m", qM)
     cumV = _premise_fail_cum(S, "v_pre", "v", qV)
-    res = {}
+    res: dict[str, dict] = {}
     e = np.zeros(g.shape[1])
     worst, clean, after = 0.0, 0, 0
     for t in range(g.shape[0]):

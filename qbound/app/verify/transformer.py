@@ -212,7 +212,8 @@ def evidence(results) -> dict:
 
     # sensitivity W, V vs G, M
     eid = "exp.transformer.adam_WV"
-    diffs, incr = [], {c: [] for c in COMPONENTS}
+    diffs: list[float] = []
+    incr: dict[str, list[float]] = {c: [] for c in COMPONENTS}
     for s in g["seeds"]:
         base = _val(rows, "adamw", "", s)
         vals = {c: _val(rows, "adamw", _plan([c], g["low_bits"]), s) for c in COMPONENTS}
