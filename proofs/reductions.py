@@ -32,14 +32,33 @@ from __future__ import annotations
 import time
 from fractions import Fraction
 
-from qbound.proofs.engines import smtlib
-from qbound.proofs.engines.base import counterexample_record
+from qbound.proofs.engines import get_engine, smtlib
+from qbound.proofs.engines.base import Unsupported, counterexample_record
 from qbound.proofs.engines.smt import SmtEngine
 from qbound.proofs.verdict import Verdict
 
 
+def smt_engine(solver: str) -> SmtEngine:
+    """The SMT engine ``solver`` from the engine registry (:func:`proofs.engines.get_engine`):
+    the one path to a solver for reduced queries as for claims. An unknown name is an
+    :class:`~qbound.numeric.errors.InputError` that lists the engines; an engine that does not
+    decide SMT queries (exhaustive, compiled) is :class:`Unsupported`.
+
+    >>> smt_engine("bitwuzla").name
+    'bitwuzla'
+    >>> smt_engine("exhaustive")
+    Traceback (most recent call last):
+    ...
+    qbound.proofs.engines.base.Unsupported: engine 'exhaustive' does not decide SMT queries (use bitwuzla, z3 or cvc5)
+    """
+    eng = get_engine(solver)
+    if not isinstance(eng, SmtEngine):
+        raise Unsupported(f"engine {solver!r} does not decide SMT queries (use bitwuzla, z3 or cvc5)")
+    return eng
+
+
 def _versions(solver):
-    return SmtEngine(solver).version()
+    return smt_engine(solver).version()
 
 
 def _round_bv(S_, s, p, mode, W, choice, S=smtlib):
@@ -215,10 +234,22 @@ def sqrt_query(p: int, mode: str, bound: Fraction, S=smtlib):
 
 def decide_query(assertions, solver="z3", timeout=30.0, smt2_dir=None, stem="reduced"):
     """(status, model, seconds, smt2 path) for a reduced query: unsat = proved. The query goes
-    through the solver's :class:`~proofs.engines.smt.SmtEngine` (the one path to a solver);
-    a solver error is ("unknown", {"error": reason}, ...)."""
-    st, model, secs, path, reason = SmtEngine(solver).solve_query(
-        assertions, timeout, smt2_dir, stem, f"qbound reduced query {stem}")
+    through the solver's registered engine (:func:`smt_engine`, :meth:`SmtEngine.solve_query`:
+    capabilities, timeout, smt2 writing); a solver error, or a query the engine lacks a feature
+    or sort for, is ("unknown", {"error": reason}, ...), never proved.
+
+    >>> x = smtlib.BitVec("x", 4)
+    >>> decide_query([smtlib.UGT(x, 15)], "bitwuzla")[0]
+    'unsat'
+    >>> decide_query([smtlib.Real("r") > 0], "bitwuzla")[:2]
+    ('unknown', {'error': 'unsupported: bitwuzla does not decide real arithmetic (query needs real)'})
+    """
+    eng = smt_engine(solver)
+    try:
+        st, model, secs, path, reason = eng.solve_query(
+            assertions, timeout, smt2_dir, stem, f"qbound reduced query {stem}")
+    except Unsupported as exc:
+        return "unknown", {"error": f"unsupported: {exc}"}, 0.0, None
     if st == "unknown" and reason.startswith("solver error"):
         return "unknown", {"error": reason}, secs, path
     return st, model, secs, path

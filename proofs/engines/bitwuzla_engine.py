@@ -14,3 +14,40 @@ class BitwuzlaEngine(SmtEngine):
     cost_factor = 1.0
     replay = ("python -c \"import bitwuzla as b,sys; tm=b.TermManager(); o=b.Options(); "
               "p=b.Parser(tm,o); p.parse(sys.argv[1])\" {path}")
+
+    def version(self) -> str:
+        try:
+            import bitwuzla
+            return bitwuzla.version()
+        except Exception:
+            return ""
+
+    def check_sat(self, text: str, timeout: float):
+        """Decide an SMT-LIB2 script with bitwuzla's parser: (status, model, reason)."""
+        import bitwuzla as bw
+        tm = bw.TermManager()
+        opts = bw.Options()
+        opts.set(bw.Option.PRODUCE_MODELS, True)
+        opts.set(bw.Option.TIME_LIMIT_PER, max(1, int(timeout * 1000)))
+        text = text.replace("(get-model)", "")
+        p = bw.Parser(tm, opts, "smt2", 2)
+        p.parse(text, True, False)
+        bz = p.bitwuzla()
+        r = bz.check_sat()
+        if r == bw.Result.UNSAT:
+            return "unsat", {}, ""
+        if r != bw.Result.SAT:
+            return "unknown", {}, "bitwuzla: unknown (time limit?)"
+        out = {}
+        for t in p.get_declared_funs():
+            val = bz.get_value(t)
+            name = t.symbol()
+            srt = t.sort()
+            if srt.is_fp():
+                sgn, ex, sig = val.value()
+                out[name] = ("fp", srt.fp_exp_size(), srt.fp_sig_size(), int(sgn + ex + sig, 2))
+            elif srt.is_bv():
+                out[name] = ("bv", srt.bv_size(), int(val.value(), 2))
+            elif srt.is_bool():
+                out[name] = ("bool", str(val) == "true")
+        return "sat", out, ""

@@ -1,6 +1,8 @@
 """The cvc5 engine (optional ``cvc5`` extra): Float32/Float64 sorts from SMT-LIB2 text."""
 from __future__ import annotations
 
+import re
+
 from qbound.proofs.engines.smt import SmtEngine
 
 
@@ -11,3 +13,47 @@ class Cvc5Engine(SmtEngine):
     features = frozenset({"fp", "bv"})
     cost_factor = 3.0
     replay = "python -c \"import cvc5,sys\"  # or: cvc5 {path}"
+
+    def version(self) -> str:
+        try:
+            import cvc5
+            return str(getattr(cvc5, "__version__", "")) or "cvc5"
+        except Exception:
+            return ""
+
+    def check_sat(self, text: str, timeout: float):
+        """Decide an SMT-LIB2 script with cvc5's input parser: (status, model, reason)."""
+        import cvc5
+        tm = cvc5.TermManager()
+        slv = cvc5.Solver(tm)
+        slv.setOption("produce-models", "true")
+        slv.setOption("tlimit-per", str(max(1, int(timeout * 1000))))
+        slv.setLogic("ALL")
+        sm = cvc5.SymbolManager(tm)
+        ip = cvc5.InputParser(slv, sm)
+        text = text.replace("(get-model)", "").replace("(check-sat)", "")
+        text = re.sub(r"\(set-logic [^)]*\)", "", text)
+        ip.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text, "q")
+        while True:
+            cmd = ip.nextCommand()
+            if cmd.isNull():
+                break
+            cmd.invoke(slv, sm)
+        r = slv.checkSat()
+        if r.isUnsat():
+            return "unsat", {}, ""
+        if not r.isSat():
+            return "unknown", {}, f"cvc5: {r}"
+        out = {}
+        for t in sm.getDeclaredTerms():
+            v = slv.getValue(t)
+            name = str(t)
+            srt = t.getSort()
+            if srt.isFloatingPoint():
+                eb, sb, bvv = v.getFloatingPointValue()
+                out[name] = ("fp", eb, sb, int(bvv.getBitVectorValue(2), 2))
+            elif srt.isBitVector():
+                out[name] = ("bv", srt.getBitVectorSize(), int(v.getBitVectorValue(2), 2))
+            elif srt.isBoolean():
+                out[name] = ("bool", v.getBooleanValue())
+        return "sat", out, ""

@@ -23,30 +23,6 @@ from qbound.proofs.engines.base import Engine, Unsupported, counterexample_recor
 from qbound.proofs.engines.fpenc import STANDARD, Encoder, fp_bits_to_fraction
 
 
-def z3_version() -> str:
-    try:
-        import z3
-        return z3.get_version_string()
-    except Exception:
-        return ""
-
-
-def bitwuzla_version() -> str:
-    try:
-        import bitwuzla
-        return bitwuzla.version()
-    except Exception:
-        return ""
-
-
-def cvc5_version() -> str:
-    try:
-        import cvc5
-        return str(getattr(cvc5, "__version__", "")) or "cvc5"
-    except Exception:
-        return ""
-
-
 def to_smt2(assertions, header: str = "") -> str:
     """SMT-LIB2 text of a query: our generator's terms (:func:`smtlib.to_smt2`), or z3 terms
     printed by z3 (comparison in the tests)."""
@@ -71,124 +47,27 @@ def write_smt2(smt2_dir, text: str, stem: str) -> str:
     return path
 
 
-def solve(solver: str, assertions, timeout: float, want=()):
-    """Decide satisfiability. Returns (status "sat"|"unsat"|"unknown", model dict name->int bits
-    (bit-vectors and FP as IEEE bits) or bool, reason)."""
-    if solver == "z3":
-        import z3
-        # a fresh context fed the SMT-LIB2 text: the model (hence every counterexample) depends only
-        # on the query, never on what this process solved before (same result with any --workers)
-        ctx = z3.Context()
-        s = z3.Solver(ctx=ctx)
-        s.set("timeout", max(1, int(timeout * 1000)))
-        s.from_string(to_smt2(assertions).replace("(get-model)", ""))
-        r = s.check()
-        if r == z3.unsat:
-            return "unsat", {}, ""
-        if r == z3.unknown:
-            return "unknown", {}, s.reason_unknown()
-        m = s.model()
-        out = {}
-        for d in m.decls():
-            if d.arity() != 0:
-                continue
-            name = d.name()
-            try:
-                v = m[d]
-                if z3.is_fp_value(v):
-                    out[name] = ("fp", v.ebits(), v.sbits(), _z3_fp_bits(v))
-                elif z3.is_bv_value(v):
-                    out[name] = ("bv", v.size(), v.as_long())
-                elif z3.is_true(v) or z3.is_false(v):
-                    out[name] = ("bool", z3.is_true(v))
-            except (z3.Z3Exception, ValueError):
-                continue   # auxiliary declarations; the variables are plain FP/BV/Bool constants
-        return "sat", out, ""
-    text = to_smt2(assertions)
-    if solver == "bitwuzla":
-        return _solve_bitwuzla(text, timeout)
-    if solver == "cvc5":
-        return _solve_cvc5(text, timeout)
-    raise ValueError(solver)
+def smt_engine(solver: str) -> "SmtEngine":
+    """The registered SMT engine named ``solver`` (one of the subclasses of :class:`SmtEngine`,
+    one module per solver; :func:`proofs.engines.get_engine` is the registry over all engines).
+
+    >>> smt_engine("bitwuzla").sorts[0]
+    (5, 11)
+    """
+    for cls in SmtEngine.__subclasses__():
+        if cls.name == solver:
+            return cls()
+    raise ValueError(f"no SMT engine {solver!r}")
 
 
-def _z3_fp_bits(v) -> int:
-    eb, sb = v.ebits(), v.sbits()
-    if v.isNaN():
-        return ((1 << eb) - 1) << (sb - 1) | (1 << (sb - 2))
-    if v.isInf():
-        return (int(v.isNegative()) << (eb + sb - 1)) | (((1 << eb) - 1) << (sb - 1))
-    sign = int(v.sign())
-    e = v.exponent_as_long(biased=True)
-    f = v.significand_as_long()
-    return (sign << (eb + sb - 1)) | (e << (sb - 1)) | f
+def solve(solver: str, assertions, timeout: float):
+    """Decide satisfiability of a list of terms with the SMT engine ``solver``. Returns (status
+    "sat"|"unsat"|"unknown", model dict name -> ("fp", eb, sb, bits) | ("bv", w, value) |
+    ("bool", b), reason). The engine reads the query's SMT-LIB2 text (:func:`to_smt2`)."""
+    return smt_engine(solver).check_sat(to_smt2(assertions), timeout)
 
 
-def _solve_bitwuzla(text, timeout):
-    import bitwuzla as bw
-    tm = bw.TermManager()
-    opts = bw.Options()
-    opts.set(bw.Option.PRODUCE_MODELS, True)
-    opts.set(bw.Option.TIME_LIMIT_PER, max(1, int(timeout * 1000)))
-    text = text.replace("(get-model)", "")
-    p = bw.Parser(tm, opts, "smt2", 2)
-    p.parse(text, True, False)
-    bz = p.bitwuzla()
-    r = bz.check_sat()
-    if r == bw.Result.UNSAT:
-        return "unsat", {}, ""
-    if r != bw.Result.SAT:
-        return "unknown", {}, "bitwuzla: unknown (time limit?)"
-    out = {}
-    for t in p.get_declared_funs():
-        val = bz.get_value(t)
-        name = t.symbol()
-        srt = t.sort()
-        if srt.is_fp():
-            sgn, ex, sig = val.value()
-            out[name] = ("fp", srt.fp_exp_size(), srt.fp_sig_size(), int(sgn + ex + sig, 2))
-        elif srt.is_bv():
-            out[name] = ("bv", srt.bv_size(), int(val.value(), 2))
-        elif srt.is_bool():
-            out[name] = ("bool", str(val) == "true")
-    return "sat", out, ""
-
-
-def _solve_cvc5(text, timeout):
-    import cvc5
-    tm = cvc5.TermManager()
-    slv = cvc5.Solver(tm)
-    slv.setOption("produce-models", "true")
-    slv.setOption("tlimit-per", str(max(1, int(timeout * 1000))))
-    slv.setLogic("ALL")
-    sm = cvc5.SymbolManager(tm)
-    ip = cvc5.InputParser(slv, sm)
-    text = text.replace("(get-model)", "").replace("(check-sat)", "")
-    text = re.sub(r"\(set-logic [^)]*\)", "", text)
-    ip.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text, "q")
-    while True:
-        cmd = ip.nextCommand()
-        if cmd.isNull():
-            break
-        cmd.invoke(slv, sm)
-    r = slv.checkSat()
-    if r.isUnsat():
-        return "unsat", {}, ""
-    if not r.isSat():
-        return "unknown", {}, f"cvc5: {r}"
-    out = {}
-    for t in sm.getDeclaredTerms():
-        v = slv.getValue(t)
-        name = str(t)
-        srt = t.getSort()
-        if srt.isFloatingPoint():
-            eb, sb, bvv = v.getFloatingPointValue()
-            out[name] = ("fp", eb, sb, int(bvv.getBitVectorValue(2), 2))
-        elif srt.isBitVector():
-            out[name] = ("bv", srt.getBitVectorSize(), int(v.getBitVectorValue(2), 2))
-        elif srt.isBoolean():
-            out[name] = ("bool", v.getBooleanValue())
-    return "sat", out, ""
+_FEATURE_TEXT = {"fp": "floating point", "bv": "bit-vectors", "real": "real arithmetic"}
 
 
 class SmtEngine(Engine):
@@ -204,16 +83,6 @@ class SmtEngine(Engine):
     cost_factor = 1.0
     replay = "z3 {path}"
 
-    def __init__(self, solver: str | None = None):
-        if solver is not None:   # backwards compatible SmtEngine("z3"): the registered subclass
-            for cls in SmtEngine.__subclasses__():
-                if cls.name == solver:
-                    self.__class__ = cls
-                    break
-            else:
-                raise ValueError(f"no SMT engine {solver!r}")
-        self.name = type(self).name
-
     def available(self) -> bool:
         try:
             __import__(self.module)
@@ -221,8 +90,35 @@ class SmtEngine(Engine):
         except ImportError:
             return False
 
-    def version(self) -> str:
-        return {"z3": z3_version, "bitwuzla": bitwuzla_version, "cvc5": cvc5_version}[self.name]()
+    def check_sat(self, text: str, timeout: float):
+        """Decide an SMT-LIB2 script: ``(status, model, reason)`` as :func:`solve` returns; each
+        solver's module implements it."""
+        raise NotImplementedError
+
+    def check_query(self, assertions):
+        """Raise :class:`Unsupported` unless this engine has every feature the query's terms need
+        ("fp", "bv", "real" for Int/Real) and accepts its floating-point sorts. Terms built with
+        z3's API are not inspected.
+
+        >>> from qbound.proofs.engines.bitwuzla_engine import BitwuzlaEngine
+        >>> BitwuzlaEngine().check_query([smtlib.Real("x") > 0])
+        Traceback (most recent call last):
+        ...
+        qbound.proofs.engines.base.Unsupported: bitwuzla does not decide real arithmetic (query needs real)
+        """
+        assertions = list(assertions)
+        if not all(smtlib.is_expr(a) for a in assertions):
+            return
+        sorts = smtlib.query_sorts(assertions)
+        kinds = {s[0] for s in sorts}
+        need = {"fp"} if "FP" in kinds else set()
+        need |= {"bv"} if "BV" in kinds else set()
+        need |= {"real"} if kinds & {"Int", "Real"} else set()
+        missing = sorted(need - set(self.features))
+        if missing:
+            raise Unsupported(f"{self.name} does not decide {'/'.join(_FEATURE_TEXT[m] for m in missing)} "
+                              f"(query needs {', '.join(missing)})")
+        self.check_sorts([s[1:] for s in sorts if s[0] == "FP"])
 
     def check_sorts(self, sorts):
         if self.sorts is None:
@@ -246,16 +142,24 @@ class SmtEngine(Engine):
         """Decide a prepared query (a list of assertions, e.g. a reduced bit-vector query of
         :mod:`proofs.reductions`): ``(status, model, seconds, smt2 path, reason)`` with status
         "sat" | "unsat" | "unknown"; a solver error is "unknown" with its reason, never "unsat".
-        With ``smt2_dir`` the query is first written as SMT-LIB2 (:func:`write_smt2`).
+        :class:`Unsupported` if the engine lacks a feature or sort the query needs
+        (:meth:`check_query`). With ``smt2_dir`` the query is first written as SMT-LIB2
+        (:func:`write_smt2`); the solver reads the same text (less the header's comment lines).
 
         >>> x = smtlib.BitVec("x", 4)
-        >>> SmtEngine("z3").solve_query([smtlib.UGT(x, 15)])[0]
+        >>> smt_engine("z3").solve_query([smtlib.UGT(x, 15)])[0]
         'unsat'
         """
         t0 = time.perf_counter()
-        path = write_smt2(smt2_dir, to_smt2(assertions, header or f"qbound query {stem}"), stem) if smt2_dir else None
+        assertions = list(assertions)
+        self.check_query(assertions)
+        text = to_smt2(assertions)
+        path = None
+        if smt2_dir:
+            comments = "".join(f"; {ln}\n" for ln in (header or f"qbound query {stem}").splitlines())
+            path = write_smt2(smt2_dir, comments + text, stem)
         try:
-            st, model, reason = solve(self.name, assertions, timeout)
+            st, model, reason = self.check_sat(text, timeout)
         except Exception as exc:  # solver error: unknown, never proved
             return "unknown", {}, time.perf_counter() - t0, path, f"solver error: {type(exc).__name__}: {exc}"
         return st, model, time.perf_counter() - t0, path, reason

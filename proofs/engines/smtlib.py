@@ -559,6 +559,25 @@ def _logic(sorts: set) -> str:
     return "QF_BV"
 
 
+def query_sorts(assertions) -> set:
+    """Every sort the terms use (what an engine must support to decide them): ``("FP", eb, sb)``,
+    ``("BV", w)``, ``("Bool",)``, ``("Int",)``, ``("Real",)``, ``("RoundingMode",)``.
+
+    >>> sorted(query_sorts([UGT(BitVec("x", 4), 3), Real("r") > 0]))
+    [('BV', 4), ('Bool',), ('Real',)]
+    """
+    out, seen = set(), set()
+    stack = list(assertions)
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        out.add(n.sort)
+        stack.extend(n.args)
+    return out
+
+
 def to_smt2(assertions, header: str = "", get_model: bool = False) -> str:
     """The SMT-LIB2 script asserting every term: ``set-logic``, declarations of the free constants
     (in order of first appearance), shared subterms as ``define-fun``, one ``assert`` per term,

@@ -120,8 +120,8 @@ def test_smt2_written(tmp_path):
     text = files[0].read_text()
     assert "(check-sat)" in text
     # any solver can re-check the written query: bitwuzla parses the file and finds it unsat
-    from qbound.proofs.engines.smt import _solve_bitwuzla
-    assert _solve_bitwuzla(text, 30.0)[0] == "unsat"
+    from qbound.proofs.engines.bitwuzla_engine import BitwuzlaEngine
+    assert BitwuzlaEngine().check_sat(text, 30.0)[0] == "unsat"
 
 
 def test_cvc5_agrees_when_installed():
