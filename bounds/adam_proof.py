@@ -38,7 +38,7 @@ from __future__ import annotations
 import sympy as sp
 
 from qbound.bounds.derivation import ProofChain
-from qbound.bounds.obligation import Induction, Obligation, RuleApplication
+from qbound.bounds.obligation import Induction, Obligation, RuleApplication, apply_rule
 
 # ------------------------------------------------------------------------------------------------
 # realization symbols (names distinct from the bound's symbols)
@@ -185,13 +185,17 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
              "Q_W(x): |Ghat_i| <= R (bounded gradients hold at every point)"))
     wstep = sp.sqrt(d) * U0 * L * q_W * X_0
     ch.add("descent.w_bias", RuleApplication("cauchy_schwarz", (), sp.Le(-ipD, nD * nuu), name="w_step.cs",
-                                             note="-<G - Ghat, u_t> <= ||G - Ghat|| ||u_t||"))
+                                             note="-<G - Ghat, u_t> <= ||G - Ghat|| ||u_t||",
+                                             spec=(("inner", -ipD), ("norm_a", nD), ("norm_b", nuu))))
     ch.add("descent.w_bias", Obligation(
         "w_step.pointwise", BASE + (sp.Le(-ipD, nD * nuu), ch.fact("w_bias.norm"), ch.fact("descent.update_norm")),
         ch.concl("w_step.pointwise", sp.Ge(ipD, -wstep)),
         note="<G - Ghat, u_t> >= -||G - Ghat|| ||u_t|| >= -L q_W X sqrt(d) U0"))
-    ch.add("descent.w_bias", RuleApplication("expectation_monotone", ("w_step.pointwise",), sp.Ge(SD, -wstep), name="w_step.expect",
-                                             note="SD = E_{t-1} <G - Ghat, u_t>"))
+    ch.add("descent.w_bias", RuleApplication("expectation_monotone", ("w_step.pointwise",),
+                                             apply_rule("expectation_monotone", {"rename": ((ipD, SD),)},
+                                                        {"w_step.pointwise": ch.fact("w_step.pointwise")}, ("w_step.pointwise",)),
+                                             name="w_step.expect", note="SD = E_{t-1} <G - Ghat, u_t> (the conclusion is the "
+                                             "rule applied to w_step.pointwise as it stands)", spec=(("rename", ((ipD, SD),)),)))
     ch.add("descent.w_bias", Obligation("w_step.nonneg", BASE, ch.concl("w_step.nonneg", sp.Ge(wstep, 0))))
     # ||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat> <= ||G - Ghat|| ||G + Ghat|| <= L q_W X 2 sqrt(d) R
     ch.add("descent.w_bias", Obligation(
@@ -203,7 +207,8 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     ch.add("descent.w_bias", RuleApplication("sum_over_t", ("w_shift.identity",), sp.Eq(nGt ** 2 - nGh ** 2, ipS), name="w_shift.sum_identity",
                                              note="summed over the coordinates: ||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat> = ipS"))
     ch.add("descent.w_bias", RuleApplication("cauchy_schwarz", (), sp.Le(ipS, nD * nS), name="w_shift.cs",
-                                             note="<G - Ghat, G + Ghat> <= ||G - Ghat|| ||G + Ghat||"))
+                                             note="<G - Ghat, G + Ghat> <= ||G - Ghat|| ||G + Ghat||",
+                                             spec=(("inner", ipS), ("norm_a", nD), ("norm_b", nS))))
     wshift = 2 * sp.sqrt(d) * R * L * q_W * X_0
     ch.add("descent.w_bias", Obligation("w_shift.nonneg", BASE, ch.concl("w_shift.nonneg", sp.Ge(wshift, 0))))
     ch.add("descent.w_bias", Obligation(
