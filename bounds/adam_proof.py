@@ -196,23 +196,31 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
                                                         {"w_step.pointwise": ch.fact("w_step.pointwise")}, ("w_step.pointwise",)),
                                              name="w_step.expect", note="SD = E_{t-1} <G - Ghat, u_t> (the conclusion is the "
                                              "rule applied to w_step.pointwise as it stands)", spec=(("rename", ((ipD, SD),)),)))
-    ch.add("descent.w_bias", Obligation("w_step.nonneg", BASE, ch.concl("w_step.nonneg", sp.Ge(wstep, 0))))
     # ||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat> <= ||G - Ghat|| ||G + Ghat|| <= L q_W X 2 sqrt(d) R
+    # per coordinate with named squares (s2 = (G_c + Ghat_c)^2, a2 - b2 = c2), so that the two sums are the
+    # rule applied to them (spec) and a changed coordinate fact flows into w_shift.pointwise
+    s2c, a2c, b2c, c2c = sp.symbols("s2_c a2_c b2_c c2_c", real=True)
     ch.add("descent.w_bias", Obligation(
-        "w_shift.coord", BASE + (ch.fact("grad.true", {aG: sp.Abs(Gi)}), ch.fact("grad.true", {aG: sp.Abs(Ghi)})),
-        ch.concl("w_shift.coord", sp.Le((Gi + Ghi) ** 2, 4 * R ** 2)), note="(G_i + Ghat_i)^2 <= 4 R^2 from |G_i|, |Ghat_i| <= R"))
-    ch.add("descent.w_bias", RuleApplication("sum_over_t", ("w_shift.coord",), sp.Le(nS ** 2, 4 * d * R ** 2), name="w_shift.sum",
-                                             note="summed over the d coordinates: ||G + Ghat||^2 <= 4 d R^2"))
-    ch.add("descent.w_bias", Obligation("w_shift.identity", (), sp.Eq(Gi ** 2 - Ghi ** 2, (Gi - Ghi) * (Gi + Ghi))))
-    ch.add("descent.w_bias", RuleApplication("sum_over_t", ("w_shift.identity",), sp.Eq(nGt ** 2 - nGh ** 2, ipS), name="w_shift.sum_identity",
-                                             note="summed over the coordinates: ||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat> = ipS"))
-    ch.add("descent.w_bias", RuleApplication("cauchy_schwarz", (), sp.Le(ipS, nD * nS), name="w_shift.cs",
+        "w_shift.coord", BASE + (ch.fact("grad.true", {aG: sp.Abs(Gi)}), ch.fact("grad.true", {aG: sp.Abs(Ghi)}),
+                                 sp.Eq(s2c, (Gi + Ghi) ** 2)),
+        ch.concl("w_shift.coord", sp.Le(s2c, 4 * R ** 2)), note="s2_c = (G_c + Ghat_c)^2 <= 4 R^2 from |G_c|, |Ghat_c| <= R"))
+
+    def _sum(name, premise, note, **spec):
+        concl = apply_rule("sum_over_t", spec, {premise: ch.fact(premise)}, (premise,))
+        ch.add("descent.w_bias", RuleApplication("sum_over_t", (premise,), ch.concl(name, concl), name=name, note=note,
+                                                 spec=tuple(spec.items())))
+    _sum("w_shift.sum", "w_shift.coord", "summed over the d coordinates: ||G + Ghat||^2 <= 4 d R^2", sums=((s2c, nS ** 2),), count=d)
+    ch.add("descent.w_bias", Obligation(
+        "w_shift.identity", (sp.Eq(a2c, Gi ** 2), sp.Eq(b2c, Ghi ** 2), sp.Eq(c2c, (Gi - Ghi) * (Gi + Ghi))),
+        ch.concl("w_shift.identity", sp.Eq(a2c - b2c, c2c)), note="G_c^2 - Ghat_c^2 = (G_c - Ghat_c)(G_c + Ghat_c)"))
+    _sum("w_shift.sum_identity", "w_shift.identity", "summed over the coordinates: ||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat> = ipS",
+         sums=((a2c, nGt ** 2), (b2c, nGh ** 2), (c2c, ipS)), count=d)
+    ch.add("descent.w_bias", RuleApplication("cauchy_schwarz", (), ch.concl("w_shift.cs", sp.Le(ipS, nD * nS)), name="w_shift.cs",
                                              note="<G - Ghat, G + Ghat> <= ||G - Ghat|| ||G + Ghat||",
                                              spec=(("inner", ipS), ("norm_a", nD), ("norm_b", nS))))
     wshift = 2 * sp.sqrt(d) * R * L * q_W * X_0
-    ch.add("descent.w_bias", Obligation("w_shift.nonneg", BASE, ch.concl("w_shift.nonneg", sp.Ge(wshift, 0))))
     ch.add("descent.w_bias", Obligation(
-        "w_shift.pointwise", BASE + (sp.Eq(nGt ** 2 - nGh ** 2, ipS), sp.Le(ipS, nD * nS), sp.Le(nS ** 2, 4 * d * R ** 2), ch.fact("w_bias.norm")),
+        "w_shift.pointwise", BASE + (ch.fact("w_shift.sum_identity"), ch.fact("w_shift.cs"), ch.fact("w_shift.sum"), ch.fact("w_bias.norm")),
         ch.concl("w_shift.pointwise", sp.Le(nGt ** 2, nGh ** 2 + wshift))),
         uses=("smoothness", "round.W", "descent.weight_growth", "descent.update_norm"),
         statement="<G - Ghat, u_t> >= -L q_W X sqrt(d) U0 (the gradient at Q_W(x) paid through the step, no 1/sqrt(eps)); "
@@ -357,7 +365,7 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     ch.add("descent.per_step", Obligation(
         "descent.per_step", BASE + (sp.Ge(dF, at * SE - L / 2 * at ** 2 * Eu2), ch.fact("descent.sum_u_sq"), sp.Eq(SE, SEh + SD),
                              sp.Ge(SEh, SH - kappa * SG - Cq * Er),
-                             sp.Ge(at * SH, alpha / (2 * Rh * Gamma) * GG), sp.Ge(SD, -wstep), ch.fact("w_step.nonneg"),
+                             sp.Ge(at * SH, alpha / (2 * Rh * Gamma) * GG), sp.Ge(SD, -wstep),
                              sp.Le(SG, d * R), at_le, sp.Ge(Er, 0), ch.fact("kappa.nonneg"), ch.fact("C.nonneg"), D["beta2<1"]),
         ch.concl("descent.per_step", per_step), aux=((Gam, Gamma, "opaque"),)),
         uses=("smoothness", "lemma.descent_direction_q", "descent.denominator", "descent.w_bias"),
@@ -405,7 +413,7 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     ch.add("telescope.beta1_0", Obligation(
         "telescope.bound", BASE + (ch.implication("telescope.solve", {A0: c0, A1: cG, A2: cE, Lz: Lam}), summed, ch.fact("telescope.delta"),
                             sp.Le(SEr, d * T * Lam / (1 - q_V)), ch.fact("C.nonneg"), ch.fact("Gamma.positive"),
-                            ch.fact("telescope.closed_form"), ch.fact("telescope.shift"), ch.fact("w_shift.nonneg"),
+                            ch.fact("telescope.closed_form"), ch.fact("telescope.shift"),
                             ch.implication("telescope.unshift", {Yv: SGt / T, Yh: SGG / T, Sl: solved, Shf: wsh, Gm: Gamma, Bn: BOUND0})),
         ch.concl("telescope.bound", sp.Le(SGt / T, BOUND0)), aux=((Gam, Gamma, "opaque"), (Lm, Lam, "opaque"), (sp.Symbol("Bnd_", real=True), BOUND0, "opaque"),
                                                                  (sp.Symbol("Slv_", real=True), solved, "opaque"))),
