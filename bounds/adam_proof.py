@@ -149,7 +149,7 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     # -- descent.weight_growth --------------------------------------------------------------------
     ch.add("descent.weight_growth", RuleApplication(
         "cauchy_schwarz", (), sp.Le(-ip, nx * nuu), name="descent.cs_x_u",
-        note="-<x_{t-1}, u_t> <= ||x_{t-1}|| ||u_t||"))
+        note="-<x_{t-1}, u_t> <= ||x_{t-1}|| ||u_t||", spec=(("inner", -ip), ("norm_a", nx), ("norm_b", nuu))))
     ch.add("descent.weight_growth", Obligation(
         "descent.triangle", BASE + (sp.Eq(nN ** 2, nx ** 2 - 2 * at * ip + at ** 2 * nuu ** 2), sp.Le(-ip, nx * nuu)),
         ch.concl("descent.triangle", sp.Le(nN, nx + at * nuu))))
@@ -158,7 +158,8 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     ch.add("descent.weight_growth", RuleApplication(
         "sum_over_t", ("envelope.update",), sp.Le(nuu ** 2, d * fu.rhs), name="descent.sum_u", valid=ok,
         why="" if ok else f"envelope.update is not a coordinate-free bound on u_i^2: {fu}",
-        note="summed over the d coordinates: ||u_t||^2 = sum_i m_i^2/(eps + v_i) <= d U0^2"))
+        note="summed over the d coordinates: ||u_t||^2 = sum_i m_i^2/(eps + v_i) <= d U0^2",
+        spec=(("sums", ((fu.lhs, nuu ** 2),) if ok else ()), ("count", d))))
     ch.add("descent.weight_growth", Obligation(
         "descent.update_norm", BASE + (ch.fact("descent.sum_u"),), ch.concl("descent.update_norm", sp.Le(nuu, sp.sqrt(d) * U0))))
     claimX = ch.concl("descent.weight_growth.claim", sp.Le(nx, X0 + tt * sp.sqrt(d) * amax * U0))
@@ -175,7 +176,8 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     # -- descent.w_bias -----------------------------------------------------------------------------
     ch.add("descent.w_bias", Obligation("w_bias.coord", BASE + (D["round.W"],), ch.concl("w_bias.coord", sp.Le((dl * xi) ** 2, q_W ** 2 * xi ** 2))))
     ch.add("descent.w_bias", RuleApplication("sum_over_t", ("w_bias.coord",), sp.Le(nE ** 2, q_W ** 2 * nx ** 2), name="w_bias.sum",
-                                             note="||Q_W(x) - x||^2 = sum_i (delta_i x_i)^2 <= q_W^2 ||x||^2"))
+                                             note="||Q_W(x) - x||^2 = sum_i (delta_i x_i)^2 <= q_W^2 ||x||^2",
+                                             spec=(("sums", (((dl * xi) ** 2, nE ** 2), (xi ** 2, nx ** 2))), ("count", d))))
     ch.add("descent.w_bias", Obligation(
         "w_bias.norm", BASE + (sp.Le(nD, L * nE), sp.Le(nE ** 2, q_W ** 2 * nx ** 2), ch.fact("descent.weight_bound")),
         ch.concl("w_bias.norm", sp.Le(nD, L * q_W * X_0)), note="smoothness: ||grad F(Q_W x) - grad F(x)|| <= L ||Q_W x - x||"))
@@ -350,13 +352,25 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     ok = isinstance(fq, sp.Le) and fq.lhs == ((1 + mu) * g) ** 2 / s_ ** 2 and not (coeff.free_symbols & REAL) and coeff.is_finite is not False
     ch.add("descent.per_step", RuleApplication("sum_over_t", ("descent.u_sq",), sp.Le(Eu2, coeff * Er), name="descent.sum_u_sq", valid=ok,
                                                why="" if ok else f"descent.u_sq is not (coefficient) * g_i^2/(eps+v_i): {fq}",
-                                               note="expectation and sum over i: sum_i E u_i^2 <= (1+q_M)^2 sum_i E[g_i^2/(eps+v_i)]"))
+                                               note="expectation and sum over i: sum_i E u_i^2 <= (1+q_M)^2 sum_i E[g_i^2/(eps+v_i)]",
+                                               spec=(("sums", ((((1 + mu) * g) ** 2 / s_ ** 2, Eu2), (g ** 2 / s_ ** 2, Er))), ("count", d))))
     ch.add("descent.per_step", RuleApplication("sum_over_t", ("dd.final",), sp.Ge(SEh, SH - kappa * SG - Cq * Er), name="descent.sum_dd",
-                                               note="summed over i: SEh = E<Ghat, u>, SH = sum_i Ghat_i^2/(2 st_i), SG = sum_i |Ghat_i|"))
-    ch.add("descent.per_step", RuleApplication("sum_over_t", ("denominator.ratio",), sp.Ge(at * SH, alpha / (2 * Rh * Gamma) * GG),
-                                               name="descent.sum_den", note="sum_i Ghat_i^2/2 times denominator.ratio; GG = ||Ghat||^2"))
-    ch.add("descent.per_step", RuleApplication("sum_over_t", ("grad.true",), sp.Le(SG, d * R), name="descent.sum_G",
-                                               note="|Ghat_i| <= R (grad.true at Q_W(x)), summed over i"))
+                                               note="summed over i: SEh = E<Ghat, u>, SH = sum_i Ghat_i^2/(2 st_i), SG = sum_i |Ghat_i|",
+                                               spec=(("sums", ((EX, SEh), (Gh ** 2 / (2 * st), SH), (sp.Abs(Gh), SG), (Err, Er))), ("count", d))))
+    # not one rule: denominator.ratio times Ghat_i^2/2 (a pointwise obligation), then the sum over i (the rule)
+    ch.add("descent.per_step", Obligation(
+        "descent.weighted_den", BASE + (ch.fact("denominator.ratio"),),
+        ch.concl("descent.weighted_den", sp.Ge(at * Gh ** 2 / (2 * st), alpha / (2 * Rh * Gamma) * Gh ** 2)), aux=AUX[:1],
+        note="denominator.ratio times Ghat_i^2/2 >= 0"))
+    ch.add("descent.per_step", RuleApplication("sum_over_t", ("descent.weighted_den",), sp.Ge(at * SH, alpha / (2 * Rh * Gamma) * GG),
+                                               name="descent.sum_den", note="descent.weighted_den summed over i; GG = ||Ghat||^2",
+                                               spec=(("sums", ((Gh ** 2 / (2 * st), SH), (Gh ** 2, GG))), ("count", d))))
+    # not one rule: |Ghat_i| <= R from grad.true (pointwise), then the sum over i
+    ch.add("descent.per_step", Obligation("grad.abs", BASE + (ch.fact("grad.true"),), ch.concl("grad.abs", sp.Le(aG, R)),
+                                          note="aG = |Ghat_i| >= 0 and aG^2 <= R^2"))
+    ch.add("descent.per_step", RuleApplication("sum_over_t", ("grad.abs",), sp.Le(SG, d * R), name="descent.sum_G",
+                                               note="|Ghat_i| <= R (grad.abs at Q_W(x)), summed over i",
+                                               spec=(("sums", ((aG, SG),)), ("count", d))))
     ch.add("descent.per_step", Obligation("Gamma.positive", BASE + (ch.fact("pow_ge_1", {Qk: (1 + q_V) ** (T - 1)}),), sp.Ge(Gamma, 1), aux=AUX[:1]))
     ch.add("descent.per_step", Obligation("kappa.nonneg", BASE + (D["q_G<1"], D["q_V<1"]), sp.Ge(kappa, 0)))
     ch.add("descent.per_step", Obligation("C.nonneg", BASE + (D["q_G<1"],), sp.Ge(Cq, 0)))
@@ -380,12 +394,14 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     c0 = lin.xreplace({GG: 0, Er: 0})
     summed = sp.Ge(SdF, sp.diff(lin, GG) * SGG + T * c0 + sp.diff(lin, Er) * SEr)
     ch.add("telescope.beta1_0", RuleApplication("sum_over_t", ("descent.per_step",), summed, name="telescope.sum",
-                                                note="sum over t = 1..T of descent.per_step: SdF = sum dF, SGG = sum E||Ghat||^2, SEr = sum Er"))
+                                                note="sum over t = 1..T of descent.per_step: SdF = sum dF, SGG = sum E||Ghat||^2, SEr = sum Er",
+                                                spec=(("sums", ((dF, SdF), (GG, SGG), (Er, SEr))), ("count", T))))
     ch.add("telescope.beta1_0", Obligation(
         "telescope.delta", BASE + (sp.Eq(SdF, F0 - FT), sp.Ge(FT, Fs), sp.Eq(F0 - Fs, Delta)), ch.concl("telescope.delta", sp.Le(SdF, Delta)),
         note="sum_t (E F(x_{t-1}) - E F(x_t)) = F(x_0) - E F(x_T) (telescoping), F >= F_* (lower_bound)"))
     ch.add("telescope.beta1_0", RuleApplication("sum_over_t", ("ratios.total",), sp.Le(SEr, d * T * Lam / (1 - q_V)), name="telescope.ratios",
-                                                note="expectation_monotone of ratios.total per coordinate, summed over the d coordinates"))
+                                                note="expectation_monotone of ratios.total per coordinate, summed over the d coordinates",
+                                                spec=(("sums", ((Ss, SEr),)), ("count", d))))
     A0, A1, A2, Lz = sp.symbols("A_0 A_1 A_2 Lambda_z", real=True)
     ch.add("telescope.beta1_0", Obligation(
         "telescope.solve", (sp.Ge(SdF, A1 * SGG + T * A0 + A2 * SEr), sp.Le(SdF, Delta), sp.Le(SEr, d * T * Lz / (1 - q_V)),

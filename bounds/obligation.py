@@ -283,6 +283,21 @@ def _affine(e, syms):
     return e.xreplace({s: 0 for s in syms}), coeffs
 
 
+def _name_keys(sides, mapping):
+    """Sides with every non-symbol key of ``mapping`` (an expression such as g**2/s**2) replaced by a
+    fresh symbol (SymPy ``subs``: a key that is part of a product is found too), and the mapping on
+    those symbols; symbol keys are kept as they are."""
+    out, m = list(sides), {}
+    for k, v in mapping.items():
+        if isinstance(k, sp.Symbol):
+            m[k] = v
+            continue
+        z = sp.Dummy("key")
+        out = [sp.sympify(e).subs(k, z) for e in out]
+        m[z] = v
+    return out, m
+
+
 def _make(func, lhs, rhs):
     try:
         return func(lhs, rhs, evaluate=False)
@@ -326,6 +341,9 @@ def apply_rule(rule: str, spec: dict, premise_rels: dict | None = None, premises
     >>> E_x, E_y = sp.symbols("E_x E_y", positive=True)
     >>> apply_rule("expectation_monotone", {"rename": ((x, E_x), (y, E_y))}, {"p": sp.Le(x, 2 * y + 1)}, ("p",))
     E_x <= 2*E_y + 1
+    >>> g, s, U = sp.symbols("g s U", positive=True)
+    >>> apply_rule("sum_over_t", {"sums": ((g**2 / s**2, U),), "count": n}, {"p": sp.Le(3 * g**2 / s**2, 1)}, ("p",))
+    3*U <= n
     >>> apply_rule("expectation_monotone", {"rename": ((x, E_x),)}, {"p": sp.Le(x**2, 1)}, ("p",))
     Traceback (most recent call last):
     ...
@@ -338,6 +356,7 @@ def apply_rule(rule: str, spec: dict, premise_rels: dict | None = None, premises
         if not rename:
             raise RuleError(f"{rule}: no random quantity named (spec rename)")
         func, lhs, rhs = _sides(_premise_relation(app, spec, rels))
+        (lhs, rhs), rename = _name_keys((lhs, rhs), rename)
         keys = set(rename)
         if not ((lhs.free_symbols | rhs.free_symbols) & keys):
             raise RuleError(f"{rule}: none of {sorted(map(str, keys))} occurs in the premise")
@@ -348,6 +367,7 @@ def apply_rule(rule: str, spec: dict, premise_rels: dict | None = None, premises
         sums = dict(spec.get("sums", ()))
         n = spec.get("count", 1)
         func, lhs, rhs = _sides(_premise_relation(app, spec, rels))
+        (lhs, rhs), sums = _name_keys((lhs, rhs), sums)
         keys = set(sums)
         if not ((lhs.free_symbols | rhs.free_symbols) & keys):
             raise RuleError(f"sum_over_t: none of the summed quantities {sorted(map(str, keys))} occurs in the premise")
