@@ -1079,12 +1079,14 @@ def _geometric_items() -> list:
     out.append(RuleApplication("cauchy_schwarz", ("momentum.geometric.sum_a", "momentum.geometric.sum_k_a"),
                                sp.Le(S1 ** 2, (1 / (1 - a)) * (1 / (1 - a) + a / (1 - a) ** 2)),
                                note="S1 = sum a^k sqrt(k+1) = sum sqrt(a^k) sqrt(a^k (k+1)): S1^2 <= (sum a^k)(sum (k+1) a^k)",
-                               name="momentum.geometric.cs1"))
+                               name="momentum.geometric.cs1",
+                               spec=(("inner", S1 ** 2), ("norm_a", 1 / (1 - a)), ("norm_b", 1 / (1 - a) + a / (1 - a) ** 2))))
     out.append(Obligation("momentum.geometric.sqrt_k1", (sp.Lt(a, 1), sp.Le(S1 ** 2, (1 / (1 - a)) * (1 / (1 - a) + a / (1 - a) ** 2))),
                           sp.Le(S1, (1 - a) ** sp.Rational(-3, 2)), note="sum_k a^k sqrt(k+1) <= (1-a)^(-3/2)"))
     out.append(RuleApplication("cauchy_schwarz", ("momentum.geometric.sum_k_a", "momentum.geometric.sum_k2_a"),
                                sp.Le(S2 ** 2, (a / (1 - a) ** 2) * (a * (1 + a) / (1 - a) ** 3)),
-                               note="S2 = sum a^k k^(3/2) = sum sqrt(k a^k) sqrt(k^2 a^k)", name="momentum.geometric.cs2"))
+                               note="S2 = sum a^k k^(3/2) = sum sqrt(k a^k) sqrt(k^2 a^k)", name="momentum.geometric.cs2",
+                               spec=(("inner", S2 ** 2), ("norm_a", a / (1 - a) ** 2), ("norm_b", a * (1 + a) / (1 - a) ** 3))))
     out.append(Obligation("momentum.geometric.k32", (sp.Lt(a, 1), sp.Le(S2 ** 2, (a / (1 - a) ** 2) * (a * (1 + a) / (1 - a) ** 3))),
                           sp.Le(S2, a * sp.sqrt(1 + a) / (1 - a) ** sp.Rational(5, 2)),
                           note="sum_k a^k k^(3/2) <= a sqrt(1+a)/(1-a)^(5/2) (used with a = beta1)"))
@@ -1129,7 +1131,7 @@ def momentum_proof_items() -> list:
                                         note="sum over the k lags: sum_l alpha_{n-l}^2 <= k alpha_n^2", name="momentum.gap.sum"))
     add("momentum.gap", RuleApplication("cauchy_schwarz", ("momentum.gap.sum",), sp.Le(lhs2, sa2 * Su),
                                         note="||sum_l alpha_{n-l} u_{n-l}||^2 <= (sum_l alpha_{n-l}^2)(sum_l ||u_{n-l}||^2)",
-                                        name="momentum.gap.cs"))
+                                        name="momentum.gap.cs", spec=(("inner", lhs2), ("norm_a", sa2), ("norm_b", Su))))
     add("momentum.gap", Obligation("momentum.gap.smooth", (sp.Le(lhs2, sa2 * Su), sp.Le(sa2, kk * am ** 2)),
                                    sp.Le(L ** 2 * lhs2, L ** 2 * am ** 2 * kk * Su),
                                    note="||G_n - G_{n-k}||^2 <= L^2 ||x_{n-1} - x_{n-k-1}||^2 <= L^2 alpha_n^2 k sum_l ||u_{n-l}||^2"))

@@ -132,3 +132,15 @@ def test_q0_momentum_bound_below_thm4_is_proved():
     # the wrong direction (Thm 4 below ours) is refuted
     c = ITEMS["momentum.vs_thm4.compare"]
     assert discharge(Obligation("w", c.premises, sp.Ge(c.conclusion.lhs, c.conclusion.rhs + 1)), engines=("z3",)).status == "refuted"
+
+
+@pytest.mark.parametrize("name", ["momentum.geometric.cs1", "momentum.geometric.cs2", "momentum.gap.cs"])
+def test_a_cauchy_schwarz_step_with_a_wrong_conclusion_is_refuted(name):
+    """These rule applications carry a spec: a conclusion the rule does not yield (half the product) is caught."""
+    from dataclasses import replace as dc_replace
+    rule = ITEMS[name]
+    bad = dc_replace(rule, conclusion=sp.Le(rule.conclusion.lhs, rule.conclusion.rhs / 2))
+    prem = [ITEMS[p] for p in rule.premises if p in ITEMS]
+    prem += [ITEMS[q] for p in prem for q in getattr(p, "premises", ()) if isinstance(q, str) and q in ITEMS]
+    proofs = prove_all(prem + [bad], engines=("sympy", "z3"))
+    assert not proofs[bad.name].proved
