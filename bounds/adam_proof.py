@@ -62,6 +62,7 @@ nS, nGt, nGh, aH = sp.symbols("nS nGt nGh aH", nonnegative=True)
 Gi, Ghi = sp.symbols("G_c Ghat_c", real=True)
 Sh = sp.Symbol("Shift_", nonnegative=True)
 Lm = sp.Symbol("Lambda_", real=True)
+dFp, ipG, ipGh, Rv = sp.symbols("dF_pt ipG ipGh Rhs_pt", real=True)  # pointwise (random) values the rules take E of
 
 
 REAL = {G, h, gam, mu, nu, g, vs, P, B, bprev, w, sb, st, s_, p_, r_, k_}  # realization symbols (not coordinate-free)
@@ -326,14 +327,19 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
              (DAv, DAe, "opaque"), (DBv, DBe, "opaque")),
         note="Cq = 2 Rh (1 + q_V)/(1 - q_G)^2: the two AM-GM halves, and 1/sbar^2 <= (1 + q_V)/s^2; "
              "the named sub-terms are abstracted (a proof for all their values is a proof for theirs)"))
+    ddp = ch.fact("dd.pointwise", {G: Gh})  # the pointwise lemma at its instance G := Ghat_i
+    ddp_ok = isinstance(ddp, (sp.Ge, sp.Le))
     ch.add("lemma.descent_direction_q", RuleApplication(
         "expectation_monotone", ("dd.pointwise",), sp.Ge(EX, sp.Symbol("E_rhs")), name="dd.expectation",
+        spec=(("pointwise", ddp), ("rename", ((ddp.lhs, EX), (ddp.rhs, sp.Symbol("E_rhs"))) if ddp_ok else ())),
         note="conditional expectation E_{t-1} of dd.pointwise at its instance G := Ghat_i (G is any real: the pointwise "
              "lemma holds for every multiplier; Ghat = grad F(Q_W(x_{t-1})), st, w are F_{t-1}-measurable, F_{t-1} including "
              "the rounding of Q_W(x_{t-1})); EX = E_{t-1}[Ghat_i m_i/sqrt(eps + v_i)]"))
     ch.add("lemma.descent_direction_q", RuleApplication(
         "expectation_linear", ("dd.expectation",), sp.Eq(sp.Symbol("E_rhs"), Gh * Gh / st - Gh ** 2 / (2 * st) - kappa * sp.Abs(Gh) - Cq * Err),
-        name="dd.linear", note="E h = Ghat = grad F(Q_W(x)) (unbiased), E g^2 = w, Err = E[g^2/(eps+v)]"))
+        name="dd.linear", note="E h = Ghat = grad F(Q_W(x)) (unbiased), E g^2 = w, Err = E[g^2/(eps+v)]",
+        spec=(("pointwise", sp.Eq(Rv, ddp.rhs if ddp_ok else sp.nan)),
+              ("rename", ((Rv, sp.Symbol("E_rhs")), (gq ** 2 / s_ ** 2, Err), (gq ** 2, w), (h, Gh))))))
     ch.add("lemma.descent_direction_q", Obligation(
         "dd.final", BASE + (sp.Ge(EX, Gh * Gh / st - Gh ** 2 / (2 * st) - kappa * sp.Abs(Gh) - Cq * Err),),
         ch.concl("dd.final", sp.Ge(EX, Gh ** 2 / (2 * st) - kappa * sp.Abs(Gh) - Cq * Err))),
@@ -344,9 +350,12 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     ch.add("descent.per_step", Obligation(
         "descent.u_sq", BASE + (D["round.M"],), ch.concl("descent.u_sq", sp.Le(((1 + mu) * g) ** 2 / s_ ** 2, (1 + q_M) ** 2 * g ** 2 / s_ ** 2))))
     ch.add("descent.per_step", RuleApplication("expectation_monotone", (), sp.Ge(dF, at * SE - L / 2 * at ** 2 * Eu2), name="descent.smooth",
-                                               note="E of smoothness: F(x_t) <= F(x_{t-1}) - alpha_t <G, u_t> + L/2 alpha_t^2 ||u_t||^2"))
+                                               note="E of smoothness: F(x_t) <= F(x_{t-1}) - alpha_t <G, u_t> + L/2 alpha_t^2 ||u_t||^2",
+                                               spec=(("pointwise", sp.Ge(dFp, at * ipG - L / 2 * at ** 2 * nuu ** 2)),
+                                                     ("rename", ((dFp, dF), (ipG, SE), (nuu ** 2, Eu2))))))
     ch.add("descent.per_step", RuleApplication("expectation_linear", (), sp.Eq(SE, SEh + SD), name="descent.split_w",
-                                               note="E<G, u> = E<Ghat, u> + E<G - Ghat, u>, Ghat = grad F(Q_W(x_{t-1}))"))
+                                               note="E<G, u> = E<Ghat, u> + E<G - Ghat, u>, Ghat = grad F(Q_W(x_{t-1}))",
+                                               spec=(("pointwise", sp.Eq(ipG, ipGh + ipD)), ("rename", ((ipG, SE), (ipGh, SEh), (ipD, SD))))))
     fq = ch.fact("descent.u_sq")
     coeff = sp.simplify(fq.rhs / (g ** 2 / s_ ** 2)) if isinstance(fq, sp.Le) else sp.nan
     ok = isinstance(fq, sp.Le) and fq.lhs == ((1 + mu) * g) ** 2 / s_ ** 2 and not (coeff.free_symbols & REAL) and coeff.is_finite is not False
@@ -414,10 +423,14 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     fsh = ch.fact("w_shift.pointwise")
     wsh = (fsh.rhs - nGh ** 2) if isinstance(fsh, sp.Le) else sp.nan
     ok = isinstance(fsh, sp.Le) and fsh.lhs == nGt ** 2 and not (wsh.free_symbols & (REAL | {nGt, nGh}))
-    ch.add("telescope.beta1_0", RuleApplication("sum_over_t", ("w_shift.pointwise",), sp.Le(SGt / T, SGG / T + wsh), name="telescope.shift",
+    ch.add("telescope.beta1_0", RuleApplication("sum_over_t", ("w_shift.pointwise",), sp.Le(SGt, SGG + T * wsh), name="telescope.shift_sum",
                                                 valid=ok, why="" if ok else f"w_shift.pointwise is not ||G||^2 <= ||Ghat||^2 + c: {fsh}",
-                                                note="expectation_monotone of w_shift.pointwise, averaged over t = 1..T: SGt = sum E||G||^2 "
-                                                     "(G = grad F(x_{t-1}) at the master weights)"))
+                                                note="expectation_monotone of w_shift.pointwise, summed over t = 1..T: SGt = sum E||G||^2 "
+                                                     "(G = grad F(x_{t-1}) at the master weights)",
+                                                spec=(("sums", ((nGt ** 2, SGt), (nGh ** 2, SGG))), ("count", T))))
+    ch.add("telescope.beta1_0", Obligation(
+        "telescope.shift", BASE + (ch.fact("telescope.shift_sum"),), ch.concl("telescope.shift", sp.Le(SGt / T, SGG / T + wsh)),
+        note="the summed shift divided by T > 0"))
     Yv, Yh, Sl, Shf, Gm, Bn = sp.symbols("Y_ Yhat_ Sl_ Shf_ Gm_ Bn_", real=True)
     ch.add("telescope.beta1_0", Obligation(
         "telescope.unshift", (sp.Le(Yh, Sl), sp.Le(Yv, Yh + Shf), sp.Ge(Shf, 0), sp.Ge(Gm, 1), sp.Eq(Sl + Gm * Shf, Bn)),
