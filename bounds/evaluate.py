@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from qbound.numeric.errors import InputError, did_you_mean
+from qbound.numeric.errors import InputError, close_matches, did_you_mean
 
 NAMES = ("adam", "muon")
 
@@ -49,10 +49,9 @@ def subs_values(name: str, syms: dict, values: dict, expr_symbols) -> dict:
     """Validate ``values`` against the symbols ``syms`` of derivation ``name``; SymPy substitutions."""
     unknown = [k for k in values if k not in syms]
     if unknown:
-        import difflib
         hints = []
         for u in unknown:
-            c = difflib.get_close_matches(u, syms, n=1)
+            c = close_matches(u, syms, n=1, cutoff=0.6)
             hints.append(f"{u!r}" + (f" (did you mean {c[0]!r}?)" if c else ""))
         raise InputError(f"unknown symbol(s) {', '.join(hints)} for {name}. Accepted: {', '.join(sorted(syms))}.")
     missing = sorted(s.name for s in expr_symbols if s.name not in values)

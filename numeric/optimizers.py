@@ -56,12 +56,11 @@ factor is a matrix computation either way.
 """
 from __future__ import annotations
 
-import difflib
 import math
 
 import numpy as np
 
-from qbound.numeric.errors import InputError, did_you_mean
+from qbound.numeric.errors import InputError, close_matches, did_you_mean
 from qbound.numeric.quantplan import CompQuant
 
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
@@ -79,7 +78,7 @@ class Optimizer:
         if bad:
             msgs = []
             for k in bad:
-                close = difflib.get_close_matches(k, self.defaults, n=1, cutoff=0.5)
+                close = close_matches(k, self.defaults, n=1, cutoff=0.5)
                 msgs.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise InputError(f"optimizer {self.name} does not take {', '.join(msgs)}. "
                              f"Accepted hyperparameters: {', '.join(self.defaults)}.")

@@ -47,9 +47,8 @@ def lemmas_for(fmt: FloatFormat, mode: str, consts: dict, timeout=30.0, smt2_dir
 def _units(name, formats, roundings, consts):
     from qbound.numeric.errors import InputError
     if name not in SUITES:
-        import difflib
-        close = difflib.get_close_matches(str(name), SUITES, n=1)
-        raise InputError(f"unknown suite {name!r}.{' Did you mean ' + close[0] + '?' if close else ''} "
+        from qbound.numeric.errors import did_you_mean
+        raise InputError(f"unknown suite {name!r}.{did_you_mean(name, SUITES, n=1, cutoff=0.6)} "
                          f"Accepted: {', '.join(SUITES)}.")
     fmts = [get_format(f) for f in (formats or (DEFAULT_FORMATS if name == "default" else QUICK_FORMATS))]
     from qbound.numeric.formats import check_rounding
