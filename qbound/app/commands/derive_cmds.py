@@ -18,8 +18,8 @@ NAMES = ("adam", "muon")
 
 
 def _name(text):
-    from qbound.bounds import _check_name
-    return _check_name(text)
+    from qbound.bounds.evaluate import check_name
+    return check_name(text)
 
 
 def _num(text, what):

@@ -19,8 +19,7 @@ import math
 import numpy as np
 
 # The pure statistic (interval and FALSIFIED rule) lives in the ground layer, shared with qbound.testing.
-from qbound.numeric.stats import (_T975, CI_METHOD, CONFIDENCE, _finite_or_inf, falsified,  # noqa: F401,E402
-                                  mean_ci, t_quantile)
+from qbound.numeric.stats import CI_METHOD, CONFIDENCE, falsified, mean_ci, t_quantile  # noqa: F401,E402
 
 
 def log_mean_ci(xs, confidence: float = CONFIDENCE) -> dict:
