@@ -22,7 +22,7 @@ result is a value of the format): the claim holds everywhere iff it holds on the
    for a negative degree) violates a hypothesis and zero need not be in the reduced domain.
 
 Only then is the reduction applied. Each application is validated against full enumeration on the
-small formats in ``tests/proofs/test_proofs_scaling.py``, including claims where it must refuse.
+small formats in ``tests/proofs/test_proofs_claims16.py``, including claims where it must refuse.
 
 >>> from qbound.proofs.exact import build_claim
 >>> c = build_claim("abs(rnd(a*b) - a*b) <= u/(1+u)*abs(a*b)", "bf16", assume=["tiny <= abs(a*b) <= huge"])
