@@ -15,12 +15,8 @@ class BitwuzlaEngine(SmtEngine):
     replay = ("python -c \"import bitwuzla as b,sys; tm=b.TermManager(); o=b.Options(); "
               "p=b.Parser(tm,o); p.parse(sys.argv[1])\" {path}")
 
-    def version(self) -> str:
-        try:
-            import bitwuzla
-            return bitwuzla.version()
-        except Exception:
-            return ""
+    def version_of(self, bitwuzla) -> str:
+        return bitwuzla.version()
 
     def check_sat(self, text: str, timeout: float):
         """Decide an SMT-LIB2 script with bitwuzla's parser: (status, model, reason)."""

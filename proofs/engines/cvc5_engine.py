@@ -14,12 +14,8 @@ class Cvc5Engine(SmtEngine):
     cost_factor = 3.0
     replay = "python -c \"import cvc5,sys\"  # or: cvc5 {path}"
 
-    def version(self) -> str:
-        try:
-            import cvc5
-            return str(getattr(cvc5, "__version__", "")) or "cvc5"
-        except Exception:
-            return ""
+    def version_of(self, cvc5) -> str:
+        return str(getattr(cvc5, "__version__", "")) or "cvc5"
 
     def check_sat(self, text: str, timeout: float):
         """Decide an SMT-LIB2 script with cvc5's input parser: (status, model, reason)."""

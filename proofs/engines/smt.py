@@ -12,6 +12,7 @@ exact evaluator before it is reported. Timeouts and solver errors give *unknown*
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import re
 import time
@@ -89,6 +90,17 @@ class SmtEngine(Engine):
             return True
         except ImportError:
             return False
+
+    def version(self) -> str:
+        """The solver's version ("" when it is not installed)."""
+        try:
+            return self.version_of(importlib.import_module(self.module))
+        except Exception:
+            return ""
+
+    def version_of(self, module) -> str:
+        """The version string of the imported solver package; each solver's module implements it."""
+        raise NotImplementedError
 
     def check_sat(self, text: str, timeout: float):
         """Decide an SMT-LIB2 script: ``(status, model, reason)`` as :func:`solve` returns; each

@@ -17,12 +17,8 @@ class Z3Engine(SmtEngine):
     cost_factor = 4.0
     replay = "python -c \"import z3,sys; s=z3.Solver(); s.from_file(sys.argv[1]); print(s.check())\" {path}"
 
-    def version(self) -> str:
-        try:
-            import z3
-            return z3.get_version_string()
-        except Exception:
-            return ""
+    def version_of(self, z3) -> str:
+        return z3.get_version_string()
 
     def check_sat(self, text: str, timeout: float):
         """Decide an SMT-LIB2 script with z3: (status, model, reason)."""
