@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import time
 from fractions import Fraction
+from typing import Any
 
 from qbound.proofs.engines import get_engine, smtlib
 from qbound.proofs.engines.base import Unsupported, counterexample_record
@@ -128,7 +129,7 @@ def sum_query(p: int, mode: str, bound: Fraction, subtract: bool | None = None, 
     return cons
 
 
-def real_conversion_query(p: int, mode: str, bound: Fraction, region: str = "normal", eta: Fraction = None, S=smtlib):
+def real_conversion_query(p: int, mode: str, bound: Fraction, region: str = "normal", eta: Fraction | None = None, S=smtlib):
     """Satisfiable iff some real x in the region violates the bound.
 
     region "normal": |rnd(x) - x| <= bound |x| for x = X in [2^(p-1), 2^p) (units of the quantum);
@@ -279,7 +280,7 @@ def product_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_d
     from qbound.proofs.exact import build_claim
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
     eng = f"{solver}+significand-reduction"
-    det = {"reduction": "product: significands only"}
+    det: dict[str, Any] = {"reduction": "product: significands only"}
     verdict, model, secs = _decide_reduced(product_query(fmt.p, mode, bound), solver, timeout, smt2_dir,
                                            f"product-{fmt.name}-{mode}", eng, det)
     if verdict is not None:
@@ -302,7 +303,7 @@ def sum_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=N
     q = sum_query(fmt.p, mode, bound, G=G)
     st, model, secs, path = decide_query(q, solver, timeout, smt2_dir, f"sum-{fmt.name}-{mode}")
     eng = f"{solver}+significand-gap-reduction"
-    det = {"reduction": f"sum: significands and exponent gap <= {G}" +
+    det: dict[str, Any] = {"reduction": f"sum: significands and exponent gap <= {G}" +
            ("" if full else "; larger gaps by the conversion lemma over reals"), "smt2": path, "max_gap": G}
     if st == "unsat":
         if not full:
@@ -332,7 +333,7 @@ def quotient_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_
     from qbound.proofs.exact import build_claim
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
     eng = f"{solver}+significand-reduction"
-    det = {"reduction": "quotient: significands only"}
+    det: dict[str, Any] = {"reduction": "quotient: significands only"}
     verdict, model, secs = _decide_reduced(quotient_query(fmt.p, mode, bound), solver, timeout, smt2_dir,
                                            f"quotient-{fmt.name}-{mode}", eng, det)
     if verdict is not None:
@@ -353,7 +354,7 @@ def sqrt_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=
     from qbound.proofs.exact import build_claim
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
     eng = f"{solver}+significand-reduction"
-    det = {"reduction": "sqrt: significand and exponent parity"}
+    det: dict[str, Any] = {"reduction": "sqrt: significand and exponent parity"}
     verdict, model, secs = _decide_reduced(sqrt_query(fmt.p, mode, bound), solver, timeout, smt2_dir,
                                            f"sqrt-{fmt.name}-{mode}", eng, det)
     if verdict is not None:
@@ -381,7 +382,7 @@ def real_conversion(fmt, mode, bound=None, region="normal", eta=None, timeout=30
     else:
         q = real_conversion_query(p, mode, Fraction(0), "subnormal", eta=Fraction(eta))
     st, model, secs, path = decide_query(q, "z3", timeout, smt2_dir, f"conv-{region}-{fmt.name}-{mode}")
-    det = {"reduction": f"conversion over reals, {region} range, scale-invariant", "smt2": path}
+    det: dict[str, Any] = {"reduction": f"conversion over reals, {region} range, scale-invariant", "smt2": path}
     eng = "z3+real-conversion"
     if st == "unsat":
         v = Verdict("proved", eng, _versions("z3"), secs, details=det)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from fractions import Fraction
+from typing import Any
 
 from qbound.proofs.exact import Undecided, fmt_value, holds_at
 from qbound.proofs.verdict import Verdict
@@ -41,7 +42,8 @@ def counterexample_record(claim, env: dict, engine: str, version: str, t0: float
     with its value and hex; ``lhs``/``rhs`` of the failing comparison (scientific, ``lhs_exact``,
     ``rhs_exact``) and ``excess`` = lhs - rhs exactly; ``sr_outcomes``: which neighbour each rnd took.
     """
-    env = {k: Fraction(v) if not isinstance(v, Fraction) else v for k, v in env.items()}
+    env = {k: v if (isinstance(v, Fraction) or (isinstance(v, float) and v == 0.0)) else Fraction(v)
+           for k, v in env.items()}   # a float zero keeps its sign (the pattern -0)
     details = dict(details or {})
     try:
         hyp, ok, choice = holds_at(claim, env)
@@ -52,7 +54,7 @@ def counterexample_record(claim, env: dict, engine: str, version: str, t0: float
         return Verdict("unknown", engine, version, time.perf_counter() - t0,
                        reason="engine reported a counterexample that does not replay through the exact "
                               "evaluator (encoding bug?)", details={**details, "bad_model": {k: str(v) for k, v in env.items()}})
-    cex = {}
+    cex: dict[str, Any] = {}
     order = list(getattr(claim, "var_order", None) or claim.vars)
     for k in order + [k for k in env if k not in order]:
         if k in env:
@@ -82,7 +84,7 @@ def exact_text(v) -> str | None:
         return repr(v)
     v = Fraction(v)
     if max(v.numerator.bit_length(), v.denominator.bit_length()) > 3000:
-        return sci(v, digits=40) + " (approx.; exact value too long)"
+        return f"{sci(v, digits=40)} (approx.; exact value too long)"
     return fmt_value(v)
 
 
@@ -142,8 +144,8 @@ def _sci_digits(v: Fraction, n: int) -> str:
 
 def _tidy(t: str) -> str:
     """Plain notation for moderate exponents: 0.1 rather than 1e-01."""
-    mant, e = t.split("e")
-    e = int(e)
+    mant, exp = t.split("e")
+    e = int(exp)
     if -5 <= e <= 6:
         return str(Fraction(t)) if Fraction(t).denominator == 1 else _plain(Fraction(t))
     mant = mant.rstrip("0").rstrip(".") if "." in mant else mant

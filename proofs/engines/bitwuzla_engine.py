@@ -34,7 +34,7 @@ class BitwuzlaEngine(SmtEngine):
             return "unsat", {}, ""
         if r != bw.Result.SAT:
             return "unknown", {}, "bitwuzla: unknown (time limit?)"
-        out = {}
+        out: dict[str, tuple] = {}
         for t in p.get_declared_funs():
             val = bz.get_value(t)
             name = t.symbol()

@@ -40,7 +40,7 @@ class Cvc5Engine(SmtEngine):
             return "unsat", {}, ""
         if not r.isSat():
             return "unknown", {}, f"cvc5: {r}"
-        out = {}
+        out: dict[str, tuple] = {}
         for t in sm.getDeclaredTerms():
             v = slv.getValue(t)
             name = str(t)

@@ -17,6 +17,7 @@ import os
 import re
 import time
 from fractions import Fraction
+from typing import Any
 
 from qbound.proofs.engines import smtlib
 from qbound.proofs.verdict import Verdict
@@ -79,7 +80,7 @@ class SmtEngine(Engine):
     ``cost_factor`` (relative speed used by the planner)."""
 
     module = ""
-    sorts = None
+    sorts: tuple[tuple[int, int], ...] | None = None
     features = frozenset({"fp", "bv"})
     cost_factor = 1.0
     replay = "z3 {path}"
@@ -194,7 +195,7 @@ class SmtEngine(Engine):
         enc = Encoder(claim, prefer_standard=True, standard=std)
         assertions = enc.query()
         self.check_sorts(enc.sorts)
-        details = {"sorts": sorted(enc.sorts)}
+        details: dict[str, Any] = {"sorts": sorted(enc.sorts)}
         header = (f"qbound claim: {claim.source}\nassume: {list(claim.assume)}\nformat: {claim.fmt.name} "
                   f"rounding: {claim.rounding}\nsat = counterexample exists; unsat = proved")
         status, model, _, path, reason = self.solve_query(
@@ -215,7 +216,7 @@ class SmtEngine(Engine):
                 continue
             _, eb, sb, bits = model[key]
             val = fp_bits_to_fraction(bits, eb, sb)
-            if isinstance(val, float):
+            if isinstance(val, float) and val != 0.0:
                 return Verdict("unknown", self.name, self.version(), time.perf_counter() - t0,
                                reason=f"model gave non-finite {name}", details=details)
             env[name] = val

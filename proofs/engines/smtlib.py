@@ -599,7 +599,11 @@ def to_smt2(assertions, header: str = "", get_model: bool = False) -> str:
             seen.add(id(n))
             stack.append((n, True))
             stack.extend((a, False) for a in reversed(n.args))
-    decls, sorts, depth, names, defs = [], set(), {}, {}, []
+    decls: list[Expr] = []
+    sorts: set = set()
+    depth: dict[int, int] = {}
+    names: dict[int, str] = {}
+    defs: list[str] = []
     for n in order:
         sorts.add(n.sort)
         if n.name is not None:
@@ -618,11 +622,11 @@ def to_smt2(assertions, header: str = "", get_model: bool = False) -> str:
     lines = [f"; {ln}" for ln in header.splitlines()]
     lines.append(f"(set-logic {_logic(sorts)})")
     seen_names = set()
-    for d in decls:
-        if d.name in seen_names:
+    for dc in decls:
+        if dc.name in seen_names:
             continue
-        seen_names.add(d.name)
-        lines.append(f"(declare-fun {d.name} () {sort_text(d.sort)})")
+        seen_names.add(dc.name)
+        lines.append(f"(declare-fun {dc.name} () {sort_text(dc.sort)})")
     lines += defs
     for r in roots:
         lines.append(f"(assert {names[id(r)] if id(r) in names else _inline(r, names)})")

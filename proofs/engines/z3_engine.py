@@ -35,7 +35,7 @@ class Z3Engine(SmtEngine):
         if r == z3.unknown:
             return "unknown", {}, s.reason_unknown()
         m = s.model()
-        out = {}
+        out: dict[str, tuple] = {}
         for d in m.decls():
             if d.arity() != 0:
                 continue
