@@ -56,9 +56,17 @@ class _Gen:
         self.lines.append("    " * 3 + s)
 
     def num(self, n):
-        """Returns names (val, exact, cr)."""
+        """Returns names (val, exact, cr, err): err bounds |val - exact value| (0.0 when exact,
+        inf when unknown), computed with slack for float64's own rounding of the bound."""
+        v, e, c, d = self._num(n)
+        return v, e, c, d
+
+    def _err(self, d, e, expr):
+        self.emit(f"{d} = 0.0 if {e} else _slack({expr})")
+
+    def _num(self, n):
         k = n.kind
-        v, e, c = self.tmp(), self.tmp(), self.tmp()
+        v, e, c, d = self.tmp(), self.tmp(), self.tmp(), self.tmp()
         if k == "num":
             c0 = n.value
             fv = float(c0) if abs(c0) < 2 ** 1000 else math.copysign(math.inf, c0)
@@ -66,16 +74,18 @@ class _Gen:
             self.emit(f"{v} = {fv!r}" if math.isfinite(fv) else f"{v} = {'np.inf' if fv > 0 else '-np.inf'}")
             self.emit(f"{e} = {ex}")
             self.emit(f"{c} = {ex or math.isfinite(fv)}")
-            return v, e, c
+            self.emit(f"{d} = {0.0 if ex else (abs(fv) * 2.0 ** -52 + 2.0 ** -1074 if math.isfinite(fv) else math.inf)!r}".replace("inf", "np.inf"))
+            return v, e, c, d
         if k == "var":
             i = self.vars.index(n.value)
             self.emit(f"{v} = x{i}")
             self.emit(f"{e} = True")
             self.emit(f"{c} = True")
-            return v, e, c
+            self.emit(f"{d} = 0.0")
+            return v, e, c, d
         if k in ("add", "sub", "mul", "div"):
-            a, ea, _ = self.num(n.args[0])
-            b, eb, _ = self.num(n.args[1])
+            a, ea, _, da = self.num(n.args[0])
+            b, eb, _, db = self.num(n.args[1])
             op = {"add": "+", "sub": "-", "mul": "*", "div": "/"}[k]
             if k == "div":
                 self.emit(f"{v} = _div({a}, {b})")
@@ -92,15 +102,22 @@ class _Gen:
                 chk = f"_quot_exact({a}, {b}, {v})"
             self.emit(f"{e} = {ea} and {eb} and ((not {fin}) or ({chk} and math.isfinite({v})))")
             self.emit(f"{c} = {ea} and {eb}")
-            return v, e, c
+            if k in ("add", "sub"):
+                self._err(d, e, f"{da} + {db} + abs({v}) * EPS")
+            elif k == "mul":
+                self._err(d, e, f"abs({a}) * {db} + abs({b}) * {da} + {da} * {db} + abs({v}) * EPS")
+            else:
+                self._err(d, e, f"abs({v}) * EPS if ({c} and {b} != 0.0) else np.inf")
+            return v, e, c, d
         if k == "neg":
-            a, ea, ca = self.num(n.args[0])
+            a, ea, ca, da = self.num(n.args[0])
             self.emit(f"{v} = -{a}")
             self.emit(f"{e} = {ea}")
             self.emit(f"{c} = {ca}")
-            return v, e, c
+            self.emit(f"{d} = {da}")
+            return v, e, c, d
         if k == "pow":
-            a, ea, _ = self.num(n.args[0])
+            a, ea, _, _ = self.num(n.args[0])
             p = n.value
             self.emit(f"{v} = 1.0")
             self.emit(f"{e} = {ea}")
@@ -117,32 +134,37 @@ class _Gen:
                 self.emit(f"    {e} = {e} and _quot_exact(1.0, {v}, {r2})")
                 self.emit(f"{v} = {r2}")
             self.emit(f"{c} = {e}")
-            return v, e, c
+            self.emit(f"{d} = 0.0 if {e} else np.inf")
+            return v, e, c, d
         if k == "call":
             f = n.value
             if f in ("min", "max"):
-                a, ea, _ = self.num(n.args[0])
-                b, eb, _ = self.num(n.args[1])
+                a, ea, _, da = self.num(n.args[0])
+                b, eb, _, db = self.num(n.args[1])
                 self.emit(f"{v} = _{f}({a}, {b})")
                 self.emit(f"{e} = {ea} and {eb}")
                 self.emit(f"{c} = {e}")
-                return v, e, c
-            a, ea, ca = self.num(n.args[0])
+                self.emit(f"{d} = 0.0 if {e} else max({da}, {db})")
+                return v, e, c, d
+            a, ea, ca, da = self.num(n.args[0])
             if f == "abs":
                 self.emit(f"{v} = abs({a})")
                 self.emit(f"{e} = {ea}")
                 self.emit(f"{c} = {ca}")
-                return v, e, c
+                self.emit(f"{d} = {da}")
+                return v, e, c, d
             if f == "sqrt":
                 self.emit(f"{v} = _sqrt({a})")
                 self.emit(f"{e} = {ea} and ({a} < 0.0 or not math.isfinite({a}) or _sqrt_exact({a}, {v}))")
                 self.emit(f"{c} = {ea}")
-                return v, e, c
+                self._err(d, e, f"abs({v}) * EPS if {ea} else np.inf")
+                return v, e, c, d
             if f == "ulp":
                 self.emit(f"{v} = _ulp({a})")
                 self.emit(f"{e} = {ea}")
                 self.emit(f"{c} = {ea}")
-                return v, e, c
+                self.emit(f"{d} = 0.0 if {e} else np.inf")
+                return v, e, c, d
             if f == "rnd":
                 j = self.rnd_ids.setdefault(id(n), len(self.rnd_ids))
                 away = f"((choice >> {j}) & 1) == 1" if self.mode == "sr" else "False"
@@ -152,7 +174,8 @@ class _Gen:
                 self.emit("        unsure_r = True")
                 self.emit(f"{e} = True")
                 self.emit(f"{c} = True")
-                return v, e, c
+                self.emit(f"{d} = 0.0")
+                return v, e, c, d
         raise Unsupported(f"compiled enumeration: node {k}")
 
     def boolean(self, n):
@@ -164,8 +187,9 @@ class _Gen:
             ops = [self.num(a) for a in n.args]
             self.emit(f"{u} = unsure_r")
             self.emit(f"{v} = True")
-            for op, (a, ea, _), (b, eb, _) in zip(n.value, ops, ops[1:]):
-                self.emit(f"{u} = {u} or not ({ea} and {eb})")
+            for op, (a, ea, _, da), (b, eb, _, db) in zip(n.value, ops, ops[1:]):
+                # an inexact side is still decided when the sides are further apart than their error
+                self.emit(f"{u} = {u} or not (({ea} and {eb}) or _sep({a}, {da}, {b}, {db}))")
                 self.emit(f"{v} = {v} and ({a} {op} {b})")
             return v, u
         if k in ("and", "or"):
@@ -198,6 +222,20 @@ EMIN = {emin}
 MAXF = {maxf!r}
 POLICY = {policy}   # 0 ieee, 1 fn, 2 none
 MODE = {mode}       # 0 rne 1 rna 2 rtz 3 rup 4 rdn 5 sr
+EPS = 2.0 ** -52    # >= the relative error of one correctly rounded float64 operation
+
+@njit(inline="always")
+def _slack(x):
+    """An error bound computed in float64, enlarged past the rounding of its own computation
+    (a few operations, each relative error <= 2^-53) and past float64's subnormal spacing."""
+    return x * (1.0 + 2.0 ** -40) + 2.0 ** -1070
+
+@njit(inline="always")
+def _sep(a, da, b, db):
+    """|a - b| > da + db, so the exact values compare as a and b do (and are not equal)."""
+    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(da) and math.isfinite(db)):
+        return False
+    return abs(a - b) * (1.0 - 2.0 ** -40) > _slack(da + db)
 
 @njit(cache=False, inline="always")
 def _split(a):
@@ -343,7 +381,7 @@ def _point(x0, x1, x2, nchoice):
     return res
 
 @njit(parallel=True)
-def _rows(vals, nv, r0, r1, nchoice, first_bad, n_unsure):
+def _rows(vals, nv, r0, r1, nchoice, first_bad, n_unsure, sym):
     n = len(vals)
     for r in prange(r0, r1):
         fb = -1
@@ -356,7 +394,7 @@ def _rows(vals, nv, r0, r1, nchoice, first_bad, n_unsure):
             elif s == 2:
                 nu += 1
         else:
-            for j in range(n):
+            for j in range(r if sym else 0, n):
                 s = _point(x0, vals[j], 0.0, nchoice)
                 if s == 1:
                     fb = j
@@ -367,7 +405,7 @@ def _rows(vals, nv, r0, r1, nchoice, first_bad, n_unsure):
         n_unsure[r - r0] = nu
 
 @njit
-def _unsure_in_row(vals, nv, r, nchoice):
+def _unsure_in_row(vals, nv, r, nchoice, sym):
     out = []
     n = len(vals)
     x0 = vals[r]
@@ -375,11 +413,49 @@ def _unsure_in_row(vals, nv, r, nchoice):
         if _point(x0, 0.0, 0.0, nchoice) == 2:
             out.append(0)
         return out
-    for j in range(n):
+    for j in range(r if sym else 0, n):
         if _point(x0, vals[j], 0.0, nchoice) == 2:
             out.append(j)
     return out
 '''
+
+
+_COMMUTATIVE = frozenset({"add", "mul", "and", "or"})
+
+
+def _key(n, swap=None):
+    """A structural key of a claim tree, with the operands of exact ``+``, exact ``*``, ``and`` and
+    ``or`` sorted (each commutes in the claim's semantics: exact arithmetic, IEEE specials, and the
+    three-valued connectives). ``min``/``max`` are NOT sorted: they differ on (+0, -0). ``swap`` renames
+    variables."""
+    if n.kind == "var":
+        return ("var", (swap or {}).get(n.value, n.value))
+    if n.kind == "num":
+        return ("num", str(n.value))
+    args = [_key(a, swap) for a in n.args]
+    if n.kind in _COMMUTATIVE:
+        args.sort(key=repr)
+    return (n.kind, repr(n.value), tuple(args))
+
+
+def symmetric(claim) -> bool:
+    """Is a two-variable claim (hypotheses included) unchanged when its variables are exchanged?
+    Then the enumeration visits only pairs (x_i, x_j) with i <= j: the first counterexample in the
+    full order is among them (its mirror image is a counterexample later in that order).
+
+    >>> from qbound.proofs.exact import build_claim
+    >>> symmetric(build_claim("abs(rnd(a+b) - (a+b)) <= u*abs(b+a)", "fp8_e4m3fn"))
+    True
+    >>> symmetric(build_claim("rnd(a-b) <= a", "fp8_e4m3fn")), symmetric(build_claim("min(a,b) <= b", "fp8_e4m3fn"))
+    (False, False)
+    """
+    if len(claim.vars) != 2:
+        return False
+    a, b = claim.vars
+    sw = {a: b, b: a}
+    hy = sorted(repr(_key(h)) for h in claim.hyps)
+    hs = sorted(repr(_key(h, sw)) for h in claim.hyps)
+    return hy == hs and _key(claim.expr) == _key(claim.expr, sw)
 
 
 def _compile(claim):
@@ -443,6 +519,7 @@ class CompiledEngine(Engine):
         nv = len(claim.vars)
         nchoice = 1 << nr
         rows = len(vals)
+        sym = nv == 2 and symmetric(claim)
         fb = np.empty(ROWS_PER_BLOCK, np.int64)
         nu = np.empty(ROWS_PER_BLOCK, np.int64)
         unsure_rows = []
@@ -452,7 +529,7 @@ class CompiledEngine(Engine):
                 return Verdict("unknown", self.name, self.version(), time.perf_counter() - t0,
                                reason=f"timeout after {timeout:g} s", details={"rows_checked": r0, "rows": rows})
             r1 = min(rows, r0 + ROWS_PER_BLOCK)
-            ns["_rows"](vals, nv, r0, r1, nchoice, fb, nu)
+            ns["_rows"](vals, nv, r0, r1, nchoice, fb, nu, sym)
             # exact re-decision of the unsure assignments of this block, in enumeration order, so the
             # first counterexample (exact or float) is the first in order
             for i in range(r1 - r0):
@@ -461,7 +538,7 @@ class CompiledEngine(Engine):
                     total_unsure += int(nu[i])
                     if total_unsure > MAX_FALLBACK:
                         raise Unsupported(f"more than {MAX_FALLBACK} assignments need exact evaluation")
-                    for j in ns["_unsure_in_row"](vals, nv, r, nchoice):
+                    for j in ns["_unsure_in_row"](vals, nv, r, nchoice, sym):
                         if fb[i] >= 0 and j > fb[i]:
                             break
                         point = self._point(claim, vals, r, j)
@@ -477,13 +554,16 @@ class CompiledEngine(Engine):
                     return counterexample_record(claim, self._point(claim, vals, r, int(fb[i])), self.name,
                                                  self.version(), t0, {"cases": n_cases})
             unsure_rows.append(total_unsure)
+        n_eval = rows * (rows + 1) // 2 if sym else n_cases
         return Verdict("proved", self.name, self.version(), time.perf_counter() - t0,
-                       details={"cases": n_cases * nchoice, "exact_fallback": total_unsure})
+                       details={"cases": n_cases * nchoice, "evaluated": n_eval * nchoice,
+                                "symmetry": sym, "exact_fallback": total_unsure})
 
     @staticmethod
     def _point(claim, vals, r, j):
         xs = [vals[r], vals[j]]
-        return {name: Fraction(float(xs[i])) for i, name in enumerate(claim.vars)}
+        from qbound.proofs.engines.exhaustive import exact_input
+        return {name: exact_input(xs[i]) for i, name in enumerate(claim.vars)}
 
     def satisfiable(self, claim, timeout: float = 30.0):
         from dataclasses import replace

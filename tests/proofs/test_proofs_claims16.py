@@ -266,3 +266,41 @@ def test_conversion_lemma_step_matches_enumeration(fmt, mode, claim, hyps):
     assert v.status in ("proved", "unknown")
     if v.status == "proved":
         assert full.status == "proved"
+
+
+# ------------------------------------------------------------------ compiled: error margins, symmetry
+@pytest.mark.parametrize("claim,fmt,mode", [
+    ("abs(rnd(sqrt(abs(a*b))) - sqrt(abs(a*b))) <= u*sqrt(abs(a*b))", "fp8_e4m3fn", "rne"),
+    ("abs(rnd(sqrt(abs(a*b))) - sqrt(abs(a*b))) <= u/2*sqrt(abs(a*b))", "fp8_e5m2", "rtz"),
+    ("implies(b != 0, abs(rnd(a/b) - a/b) <= u*abs(a/b))", "fp6_e3m2", "rne"),
+    ("min(a, sqrt(abs(b))) <= rnd(sqrt(abs(a*b))) + ulp(a)", "fp6_e3m2", "rup"),
+])
+def test_compiled_error_margins_match_numpy(claim, fmt, mode):
+    """Comparisons with an inexact side (sqrt, quotients) are decided by the error bound when the
+    sides are far apart; verdicts and first counterexamples agree with the numpy engine, and fewer
+    assignments go to the exact evaluator."""
+    c = build_claim(claim, fmt, mode)
+    v1, v2 = get_engine("compiled").decide(c), ExhaustiveEngine().decide(c)
+    assert v1.status == v2.status
+    if v1.falsified:
+        assert {k: v1.counterexample[k]["hex"] for k in c.vars} == {k: v2.counterexample[k]["hex"] for k in c.vars}
+    else:
+        assert v1.details["exact_fallback"] < max(1, v2.details["exact_fallback"])
+
+
+@pytest.mark.parametrize("claim,hyps,sym", [
+    ("abs(rnd(a+b) - (b+a)) <= u*abs(a+b)", ["abs(a+b) <= huge"], True),
+    ("abs(rnd(a*b) - a*b) <= u/2*abs(b*a)", ["tiny <= abs(a*b) <= huge"], True),
+    ("rnd(a+b) >= a+b", [], True),
+    ("rnd(a-b) <= a + ulp(b)", [], False),
+    ("min(a, b) <= rnd(a+b)", [], False),       # min/max are not treated as commutative (+0, -0)
+])
+def test_compiled_symmetry_same_result_as_full(claim, hyps, sym):
+    import qbound.proofs.engines.compiled as comp
+    c = build_claim(claim, "fp8_e5m2", "rne", assume=hyps)
+    assert comp.symmetric(c) is sym
+    v1, v2 = get_engine("compiled").decide(c), ExhaustiveEngine().decide(c)
+    assert v1.status == v2.status
+    if v1.falsified:
+        assert {k: v1.counterexample[k]["hex"] for k in c.vars} == {k: v2.counterexample[k]["hex"] for k in c.vars}
+
