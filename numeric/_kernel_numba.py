@@ -112,6 +112,41 @@ _mix = njit(inline="always", cache=True)(splitmix.mix)
 
 
 @njit(inline="always", cache=True)
+def _round_up(mode, r2, h2, odd, inexact, neg, rem, s, k, r):
+    """The rounding-direction ladder shared by :func:`_one`, :func:`_one64` and :func:`_one32`:
+    whether the kept significand goes up by one. ``r2`` = 2 rem and ``h2`` = 2^s (clamped shift) in
+    the caller's lane type, ``odd``: the last kept significand bit, ``inexact``: rem != 0, ``neg``:
+    the sign, ``rem``/``s``: the remainder and shift, ``r``: the random integer (< 2^k) for sr.
+    sr goes up iff R < floor(rem 2^(k - s)). With ``mode`` a constant, numba inlines this and LLVM
+    keeps only that mode's branch.
+
+    >>> bool(_round_up(0, 2, 2, True, True, False, 1, 1, 64, 0))   # tie, odd kept: up (rne)
+    True
+    >>> bool(_round_up(0, 2, 2, False, True, False, 1, 1, 64, 0))  # tie, even kept: down (rne)
+    False
+    >>> bool(_round_up(3, 1, 4, False, True, True, 1, 2, 64, 0))   # rup of a negative: down
+    False
+    """
+    if mode == 0:  # rne: compare 2 rem with 2^s
+        return (r2 > h2) | ((r2 == h2) & odd)
+    elif mode == 1:  # rna
+        return r2 >= h2
+    elif mode == 2:  # rtz
+        return False
+    elif mode == 3:  # rup
+        return inexact & (not neg)
+    elif mode == 4:  # rdn
+        return inexact & neg
+    rr = np.uint64(rem)
+    si = np.int64(s)
+    if si <= k:
+        th = rr << np.uint64(min(k - si, np.int64(63)))
+    else:
+        th = rr >> np.uint64(min(si - k, np.int64(63)))
+    return r < th
+
+
+@njit(inline="always", cache=True)
 def _one(b, frac, bias, expall, signsh, m, emin, subn, mode, r, k,
          huge, over_pos, over_neg, inf_val):
     """Round one input pattern ``b`` (uint64) and return the float64 result pattern (uint64)."""
@@ -139,24 +174,9 @@ def _one(b, frac, bias, expall, signsh, m, emin, subn, mode, r, k,
     sc = np.uint64(min(s, np.int64(63)))
     kept = sig >> sc
     rem = sig & ((_U1 << sc) - _U1)
-    if mode == 0:  # rne: compare 2 rem with 2^s
-        r2 = rem << _U1
-        h2 = _U1 << sc
-        up = (r2 > h2) | ((r2 == h2) & ((kept & _U1) == _U1))
-    elif mode == 1:  # rna
-        up = (rem << _U1) >= (_U1 << sc)
-    elif mode == 2:  # rtz
-        up = False
-    elif mode == 3:  # rup
-        up = (rem != _U0) & (neg == _U0)
-    elif mode == 4:  # rdn
-        up = (rem != _U0) & (neg == _U1)
-    else:  # sr: up iff R < floor(rem 2^(k - s))
-        if s <= k:
-            th = rem << np.uint64(min(k - s, np.int64(63)))
-        else:
-            th = rem >> np.uint64(min(s - k, np.int64(63)))
-        up = r < th
+    r2 = rem << _U1
+    h2 = _U1 << sc
+    up = _round_up(mode, r2, h2, (kept & _U1) == _U1, rem != _U0, neg == _U1, rem, s, k, r)
     if up:
         kept += _U1
     if qe >= -1022:
@@ -194,28 +214,12 @@ def _one64(b, s0, emin_b, C, q0, mode, r, k, huge, over_pos, over_neg, inf_val):
     sc = s if s < _U64(63) else _U64(63)
     kept = base >> sc
     rem = base & ((_U1 << sc) - _U1)
-    if mode == 0:  # rne
-        r2 = rem << _U1
-        h2 = _U1 << sc
-        # the last kept significand bit; with m = 0 the normal-range significand is the implicit 1
-        # (kept is then the exponent field), except for a float64 subnormal (expf = 0, kept = 0)
-        odd = ((kept & _U1) == _U1) | (normal & (s0 == _U64(52)) & (expf != _U0))
-        up = (r2 > h2) | ((r2 == h2) & odd)
-    elif mode == 1:  # rna
-        up = (rem << _U1) >= (_U1 << sc)
-    elif mode == 2:  # rtz
-        up = False
-    elif mode == 3:  # rup
-        up = (rem != _U0) & (neg == _U0)
-    elif mode == 4:  # rdn
-        up = (rem != _U0) & (neg == _U1)
-    else:  # sr: up iff R < floor(rem 2^(k - s))
-        si = np.int64(s)
-        if si <= k:
-            th = rem << _U64(min(k - si, np.int64(63)))
-        else:
-            th = rem >> _U64(min(si - k, np.int64(63)))
-        up = r < th
+    r2 = rem << _U1
+    h2 = _U1 << sc
+    # the last kept significand bit; with m = 0 the normal-range significand is the implicit 1
+    # (kept is then the exponent field), except for a float64 subnormal (expf = 0, kept = 0)
+    odd = ((kept & _U1) == _U1) | (normal & (s0 == _U64(52)) & (expf != _U0))
+    up = _round_up(mode, r2, h2, odd, rem != _U0, neg != _U0, rem, s, k, r)
     kept = kept + (_U1 if up else _U0)
     if normal:
         mag = _u2f(kept << sc)
@@ -300,29 +304,13 @@ def _one32(b, s0, emin_b, C, shl, qadd, kth, mode, r, k, huge, over_pos, over_ne
     sc = s if s < _U32(31) else _U32(31)
     kept = _U32(base >> sc)
     rem = _U32(base & _U32(_U32(_U32(1) << sc) - _U32(1)))
-    if mode == 0:  # rne: compare 2 rem with 2^s (s >= 32 clamps to 31; rem < 2^24 stays below)
-        r2 = _U32(rem << _U32(1))
-        h2 = _U32(_U32(1) << sc)
-        # the last kept significand bit; with m = 0 the normal-range significand is the implicit 1
-        # (kept is then the exponent field, whose parity is not the significand's), except for a
-        # float32 subnormal taken as normal range (emin_b = 1): kept = 0 is even
-        odd = (_U32(kept & _U32(1)) == _U32(1)) | (normal & (s0 == _U32(23)) & (expf != _U32(0)))
-        up = (r2 > h2) | ((r2 == h2) & odd)
-    elif mode == 1:  # rna
-        up = _U32(rem << _U32(1)) >= _U32(_U32(1) << sc)
-    elif mode == 2:  # rtz
-        up = False
-    elif mode == 3:  # rup
-        up = (rem != _U32(0)) & (neg == _U32(0))
-    elif mode == 4:  # rdn
-        up = (rem != _U32(0)) & (neg == _U32(1))
-    else:  # sr: up iff R < floor(rem 2^(k - s))
-        rr = np.uint64(rem)
-        if np.int64(s) <= k:
-            th = rr << np.uint64(min(k - np.int64(s), np.int64(63)))
-        else:
-            th = rr >> np.uint64(min(np.int64(s) - k, np.int64(63)))
-        up = r < th
+    r2 = _U32(rem << _U32(1))  # s >= 32 clamps to 31; rem < 2^24 stays below
+    h2 = _U32(_U32(1) << sc)
+    # the last kept significand bit; with m = 0 the normal-range significand is the implicit 1
+    # (kept is then the exponent field, whose parity is not the significand's), except for a
+    # float32 subnormal taken as normal range (emin_b = 1): kept = 0 is even
+    odd = (_U32(kept & _U32(1)) == _U32(1)) | (normal & (s0 == _U32(23)) & (expf != _U32(0)))
+    up = _round_up(mode, r2, h2, odd, rem != _U32(0), neg != _U32(0), rem, s, k, r)
     kept = _U32(kept + (_U32(1) if up else _U32(0)))
     if normal:
         mag = _u2f32(_U32(kept << sc))
