@@ -489,12 +489,35 @@ def _eval_point(n: Node, env, fmt, rounding, choice, bits):
         raise ValueError("unresolved name")
     args = [_eval_point(a, env, fmt, rounding, choice, bits) for a in n.args]
     if any(isinstance(a, tuple) for a in args):
-        return _eval_interval(n, args, fmt, rounding, choice)
+        return _eval_interval(n, [_z(a) for a in args], fmt, rounding, choice)
     return _apply(n, args, fmt, rounding, choice, bits)
+
+
+def _negzero(v) -> bool:
+    """Is ``v`` the float -0.0 (a variable whose pattern is -0; exact values carry no sign)?"""
+    return isinstance(v, float) and v == 0.0 and math.copysign(1.0, v) < 0
+
+
+def _z(v):
+    """A signed float zero as the exact zero (every operation but division, a negative power and
+    negation ignores the sign of zero)."""
+    return Fraction(0) if isinstance(v, float) and v == 0.0 else v
 
 
 def _apply(n, args, fmt, rounding, choice, bits):
     k = n.kind
+    if k == "div" and args[1] == 0:
+        # IEEE 754: x/(+0) = +-inf by the sign of x, x/(-0) the opposite, 0/0 = NaN; a zero
+        # denominator is -0 only as the float -0.0 (a variable with the pattern -0), else +0
+        a = _z(args[0])
+        if (_isspecial(a) and math.isnan(a)) or a == 0:
+            return NAN
+        return INF if (a > 0) != _negzero(args[1]) else -INF
+    if k == "pow" and n.value < 0 and args[0] == 0:
+        return -INF if (_negzero(args[0]) and n.value % 2 == 1) else INF
+    if k == "neg" and isinstance(args[0], float) and args[0] == 0.0:
+        return -args[0]   # keeps the sign of zero: -(+0) = -0
+    args = [_z(v) for v in args]
     if k in ("add", "sub", "mul", "div"):
         a, b = args
         if _isspecial(a) or _isspecial(b) or (k == "div" and b == 0):

@@ -31,6 +31,17 @@ _SPLIT = 134217729.0       # 2^27 + 1
 _TINY_OK = 2.0 ** -900
 
 
+def exact_input(x) -> object:
+    """A value of an enumerated variable for the exact evaluator: a Fraction, or the float +-0.0 for
+    a zero, so that the pattern -0 keeps its sign (x/(-0) = -inf).
+
+    >>> exact_input(np.float64(-0.0)), exact_input(np.float64(0.5))
+    (-0.0, Fraction(1, 2))
+    """
+    x = float(x)
+    return x if x == 0.0 else Fraction(x)
+
+
 def values_of(fmt, domain=None) -> np.ndarray:
     """Every finite value of ``fmt`` once per bit pattern (so -0.0 is included); with
     ``domain="significands"`` the values with |x| in [1, 2) (2^p of them, any format up to 32 bits).
@@ -282,7 +293,7 @@ class ExhaustiveEngine(Engine):
             bad &= ~unsure
             if np.any(bad):
                 i = int(np.nonzero(bad)[0][0])
-                point = {k: Fraction(float(v[i])) for k, v in env.items()}
+                point = {k: exact_input(v[i]) for k, v in env.items()}
                 return counterexample_record(claim, point, self.name, self.version(), t0,
                                              {"checked": start + i + 1, "cases": total})
             idx = np.nonzero(unsure)[0]
@@ -293,7 +304,7 @@ class ExhaustiveEngine(Engine):
                 if j % 256 == 0 and time.perf_counter() - t0 > timeout:
                     return Verdict("unknown", self.name, self.version(), time.perf_counter() - t0,
                                    reason=f"timeout after {timeout:g} s (exact re-evaluation)")
-                point = {k: Fraction(float(v[i])) for k, v in env.items()}
+                point = {k: exact_input(v[i]) for k, v in env.items()}
                 try:
                     hyp, ok, _ = holds_at(claim, point)
                 except Undecided as exc:

@@ -482,7 +482,7 @@ def _same(x, y) -> bool:
 
 
 def fp_bits_to_fraction(bits: int, eb: int, sb: int):
-    """Exact value of an IEEE bit pattern in sort (eb, sb): Fraction or float inf/nan."""
+    """Exact value of an IEEE bit pattern in sort (eb, sb): Fraction, float inf/nan, or -0.0 for -0."""
     m = sb - 1
     sign = -1 if (bits >> (eb + m)) & 1 else 1
     E = (bits >> m) & ((1 << eb) - 1)
@@ -491,5 +491,7 @@ def fp_bits_to_fraction(bits: int, eb: int, sb: int):
     if E == (1 << eb) - 1:
         return float("nan") if f else sign * float("inf")
     if E == 0:
+        if f == 0:
+            return -0.0 if sign < 0 else Fraction(0)  # the pattern -0 keeps its sign (x/(-0) = -inf)
         return sign * Fraction(f, 1 << m) * Fraction(2) ** (1 - bias)
     return sign * (1 + Fraction(f, 1 << m)) * Fraction(2) ** (E - bias)
