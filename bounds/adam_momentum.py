@@ -83,7 +83,7 @@ import time
 import numpy as np
 import sympy as sp
 
-from qbound.bounds.derivation import Check, Step, check_identity, check_nonnegative, check_sampled, log_uniform
+from qbound.bounds.derivation import Check, ProofChain, Step, check_identity, check_nonnegative, check_sampled, log_uniform
 
 # the Adam symbols live in bounds.adam_base; bounds.adam (the assembly) sits above this module
 from qbound.bounds.adam_base import Delta, L, R, T, alpha, beta1, beta2, d, eps
@@ -829,7 +829,7 @@ TERMS_MQ = _PIECES_MQ["terms"]
 # ------------------------------------------------------------------------------------------
 # proofs (obligations discharged by z3/SymPy; bounds.obligation)
 
-from qbound.bounds.obligation import Induction, Obligation, RuleApplication, apply_rule, prove_all  # noqa: E402
+from qbound.bounds.obligation import Induction, Obligation, RuleApplication, prove_all  # noqa: E402
 
 
 def _r(names, **kw):
@@ -972,7 +972,7 @@ def assembly_q_items(bound=None) -> list:
     A = _qsyms()
     bound = BOUND_MQ if bound is None else bound
     pc = _PIECES_MQ
-    Y, Zn, Prog, Pb, Pr, Pg, Pc, Bv, Bg, Bw, Be, Pn = sp.symbols("Y Z_N Prog Pen_b Pen_r Pen_g Pen_c B_v B_g B_w B_e Pen_n", real=True)
+    Y, Zn, Prog, Pb, Pr, Pg, Pc, Bv, Bg, Be, Pn = sp.symbols("Y Z_N Prog Pen_b Pen_r Pen_g Pen_c B_v B_g B_e Pen_n", real=True)
     atoms = ((sp.Symbol("Gamma_", positive=True), A.Gamma), (sp.Symbol("Lambda_", nonnegative=True), A.Lam),
              (sp.Symbol("X_", nonnegative=True), pc["X"]), (sp.Symbol("kappa_e_", nonnegative=True), A.kappa_e))
     q_G, q_V = A.q_G, A.q_V
@@ -1037,31 +1037,28 @@ def w_shift_items() -> list:
                        sp.Le(s2, 4 * R ** 2), note="s2_i = (G_i + Ghat_i)^2 <= 4 R^2 from |G_i|, |Ghat_i| <= R (R - sqrt(eps) <= R)")
     ident = Obligation("momentum.w_shift.identity", (sp.Eq(a2, Gi ** 2), sp.Eq(b2, Ghi ** 2), sp.Eq(c2, (Gi - Ghi) * (Gi + Ghi))),
                        sp.Eq(a2 - b2, c2), note="G_i^2 - Ghat_i^2 = (G_i - Ghat_i)(G_i + Ghat_i)")
-    rels = {coord.name: coord.conclusion, ident.name: ident.conclusion}
-
-    def rule(rule_, prem, name, note, **spec):
-        concl = apply_rule(rule_, spec, {p_: rels[p_] for p_ in prem if p_ in rels}, prem)
-        rels[name] = concl
-        return RuleApplication(rule_, prem, concl, note=note, name=name, spec=tuple(spec.items()))
+    ch = ProofChain("momentum.w_shift")  # the conclusions the rule applications are derived from
+    for ob in (coord, ident):
+        ch.concl(ob.name, ob.conclusion)
     items = [coord,
-             rule("sum_over_t", ("momentum.w_shift.coord",), "momentum.w_shift.sum",
-                  "summed over the d coordinates: ||G + Ghat||^2 <= 4 d R^2", sums=((s2, nS ** 2),), count=d),
+             ch.rule("sum_over_t", ("momentum.w_shift.coord",), name="momentum.w_shift.sum",
+                     note="summed over the d coordinates: ||G + Ghat||^2 <= 4 d R^2", sums=((s2, nS ** 2),), count=d),
              ident,
-             rule("sum_over_t", ("momentum.w_shift.identity",), "momentum.w_shift.sum_identity",
-                  "||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat> = ipS", sums=((a2, nG2), (b2, nGh2), (c2, ipS)), count=d),
-             rule("cauchy_schwarz", (), "momentum.w_shift.cs", "<G - Ghat, G + Ghat> <= ||G - Ghat|| ||G + Ghat||",
-                  inner=ipS, norm_a=nD, norm_b=nS),
+             ch.rule("sum_over_t", ("momentum.w_shift.identity",), name="momentum.w_shift.sum_identity",
+                     note="||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat> = ipS", sums=((a2, nG2), (b2, nGh2), (c2, ipS)), count=d),
+             ch.rule("cauchy_schwarz", (), name="momentum.w_shift.cs", note="<G - Ghat, G + Ghat> <= ||G - Ghat|| ||G + Ghat||",
+                     inner=ipS, norm_a=nD, norm_b=nS),
              Obligation("momentum.w_shift.norm", pos + (sp.Le(nD, L * nE), sp.Le(nE ** 2, A.q_W ** 2 * nx ** 2), sp.Le(nx, X)),
                         sp.Le(nD, L * A.q_W * X),
                         note="smoothness and round.W: ||grad F(Q_W x) - grad F(x)|| <= L ||Q_W x - x|| <= L q_W ||x|| <= L q_W X")]
-    pw = Obligation("momentum.w_shift.pointwise", pos + (rels["momentum.w_shift.sum_identity"], rels["momentum.w_shift.cs"],
-                                                         rels["momentum.w_shift.sum"], items[-1].conclusion),
+    pw = Obligation("momentum.w_shift.pointwise", pos + (ch.fact("momentum.w_shift.sum_identity"), ch.fact("momentum.w_shift.cs"),
+                                                         ch.fact("momentum.w_shift.sum"), items[-1].conclusion),
                     sp.Le(nG2, nGh2 + wshift), note="||G||^2 <= ||Ghat||^2 + 2 sqrt(d) R L q_W X")
-    rels[pw.name] = pw.conclusion
+    ch.concl(pw.name, pw.conclusion)
     items += [pw,
-              rule("expectation_monotone", ("momentum.w_shift.pointwise",), "momentum.w_shift.expect",
-                   "Y = E||G_tau||^2, Yhat = E||Ghat_tau||^2 (the weights of tau are those of momentum.weights)",
-                   rename=((nG2, Yg), (nGh2, Ygh)))]
+              ch.rule("expectation_monotone", ("momentum.w_shift.pointwise",), name="momentum.w_shift.expect",
+                      note="Y = E||G_tau||^2, Yhat = E||Ghat_tau||^2 (the weights of tau are those of momentum.weights)",
+                      rename=((nG2, Yg), (nGh2, Ygh)))]
     return items
 
 

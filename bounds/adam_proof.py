@@ -38,7 +38,7 @@ from __future__ import annotations
 import sympy as sp
 
 from qbound.bounds.derivation import ProofChain
-from qbound.bounds.obligation import Induction, Obligation, RuleApplication, apply_rule
+from qbound.bounds.obligation import Induction, Obligation, RuleApplication
 
 # ------------------------------------------------------------------------------------------------
 # realization symbols (names distinct from the bound's symbols)
@@ -195,11 +195,8 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
         "w_step.pointwise", BASE + (sp.Le(-ipD, nD * nuu), ch.fact("w_bias.norm"), ch.fact("descent.update_norm")),
         ch.concl("w_step.pointwise", sp.Ge(ipD, -wstep)),
         note="<G - Ghat, u_t> >= -||G - Ghat|| ||u_t|| >= -L q_W X sqrt(d) U0"))
-    ch.add("descent.w_bias", RuleApplication("expectation_monotone", ("w_step.pointwise",),
-                                             apply_rule("expectation_monotone", {"rename": ((ipD, SD),)},
-                                                        {"w_step.pointwise": ch.fact("w_step.pointwise")}, ("w_step.pointwise",)),
-                                             name="w_step.expect", note="SD = E_{t-1} <G - Ghat, u_t> (the conclusion is the "
-                                             "rule applied to w_step.pointwise as it stands)", spec=(("rename", ((ipD, SD),)),)))
+    ch.add("descent.w_bias", ch.rule("expectation_monotone", ("w_step.pointwise",), name="w_step.expect",
+                                     note="SD = E_{t-1} <G - Ghat, u_t>", rename=((ipD, SD),)))
     # ||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat> <= ||G - Ghat|| ||G + Ghat|| <= L q_W X 2 sqrt(d) R
     # per coordinate with named squares (s2 = (G_c + Ghat_c)^2, a2 - b2 = c2), so that the two sums are the
     # rule applied to them (spec) and a changed coordinate fact flows into w_shift.pointwise
@@ -210,9 +207,7 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
         ch.concl("w_shift.coord", sp.Le(s2c, 4 * R ** 2)), note="s2_c = (G_c + Ghat_c)^2 <= 4 R^2 from |G_c|, |Ghat_c| <= R"))
 
     def _sum(name, premise, note, **spec):
-        concl = apply_rule("sum_over_t", spec, {premise: ch.fact(premise)}, (premise,))
-        ch.add("descent.w_bias", RuleApplication("sum_over_t", (premise,), ch.concl(name, concl), name=name, note=note,
-                                                 spec=tuple(spec.items())))
+        ch.add("descent.w_bias", ch.rule("sum_over_t", (premise,), note=note, name=name, **spec))
     _sum("w_shift.sum", "w_shift.coord", "summed over the d coordinates: ||G + Ghat||^2 <= 4 d R^2", sums=((s2c, nS ** 2),), count=d)
     ch.add("descent.w_bias", Obligation(
         "w_shift.identity", (sp.Eq(a2c, Gi ** 2), sp.Eq(b2c, Ghi ** 2), sp.Eq(c2c, (Gi - Ghi) * (Gi + Ghi))),

@@ -437,6 +437,18 @@ class ProofChain:
         rel = self.conclusions[name]
         return rel.xreplace(subs) if subs else rel
 
+    def rule(self, rule: str, premises, conclusion=None, note: str = "", name: str = "", **spec):
+        """A rule application whose conclusion is what the rule yields
+        (:func:`~qbound.bounds.obligation.apply_rule`) from the premises' conclusions as they stand in
+        this chain (so a changed premise flows through the rule); the stated conclusion (``conclusion``,
+        or that derived one) is registered under ``name`` (an override in mutation testing replaces it)
+        and checked against the rule when the item is proved."""
+        from qbound.bounds.obligation import RuleApplication, apply_rule
+        premises = tuple(premises)
+        if conclusion is None:
+            conclusion = apply_rule(rule, spec, {p: self.fact(p) for p in premises if p in self.conclusions}, premises)
+        return RuleApplication(rule, premises, self.concl(name, conclusion), note=note, name=name, spec=tuple(spec.items()))
+
     def implication(self, name: str, inst: dict):
         ob = self.by_name[name]
         return sp.Implies(sp.And(*ob.premises).xreplace(inst), ob.conclusion.xreplace(inst))

@@ -67,7 +67,7 @@ import sympy as sp
 
 from qbound.bounds.derivation import sample_q
 from qbound.bounds.derivation import Check, Derivation, Premise, ProofChain, Step, check_sampled, log_uniform, proof_check
-from qbound.bounds.obligation import ENGINES, Induction, Obligation, RuleApplication, apply_rule, prove_all
+from qbound.bounds.obligation import ENGINES, Induction, Obligation, prove_all
 
 T = sp.Symbol("T", positive=True)
 eta = sp.Symbol("eta", positive=True)
@@ -346,17 +346,6 @@ def _mk_ind(ch, name, claim, base_premises, step_premises, init, shift, note="")
     return Induction(name, base, step, claim=claim, init=tuple(init.items()), shift=tuple(shift.items()), note=note)
 
 
-def _rule(ch, rule, premises, conclusion=None, note="", name="", **spec):
-    """A rule application whose conclusion is what the rule yields (:func:`~qbound.bounds.obligation.apply_rule`)
-    from the premises' conclusions as they stand in ``ch`` (so a changed premise flows through the rule);
-    the stated conclusion (``conclusion``, or that derived one; an override in mutation testing) is
-    checked against the rule when the item is proved."""
-    premises = tuple(premises)
-    if conclusion is None:
-        conclusion = apply_rule(rule, spec, {p: ch.fact(p) for p in premises if p in ch.conclusions}, premises)
-    return RuleApplication(rule, premises, ch.concl(name, conclusion), note=note, name=name, spec=tuple(spec.items()))
-
-
 PROOF_BOUND_KEY = "BOUND"
 PROOF_SYMBOLS = {"BOUND": BOUND}
 S_G = sp.Symbol("S_G", real=True)
@@ -383,7 +372,7 @@ def proof_chain(overrides: dict | None = None, domain: dict | None = None, **sym
         return _mk_ind(ch, *a, **k)
 
     def RuleApplication(rule, premises, conclusion=None, note="", name="", **spec):  # noqa: N802
-        return _rule(ch, rule, premises, conclusion, note=note, name=name, **spec)
+        return ch.rule(rule, premises, conclusion, note=note, name=name, **spec)
     sr = sp.sqrt(r)
     s2LD = sp.sqrt(2 * L * Delta)
     # ---- the condition beta < 1 is not a premise: it follows from beta (1 + q_M) < 1 (q_M >= 0)
