@@ -898,14 +898,8 @@ def run_cvc5(text: str, timeout_s: float):
     slv = cvc5.Solver(tm)
     slv.setOption("tlimit-per", str(int(timeout_s * 1000)))
     slv.setOption("produce-models", "true")
-    sm = cvc5.SymbolManager(tm)
-    ip = cvc5.InputParser(slv, sm)
-    ip.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text.replace("(check-sat)", ""), "obligation")
-    while True:
-        cmd = ip.nextCommand()
-        if cmd.isNull():
-            break
-        cmd.invoke(slv, sm)
+    from qbound.proofs.engines.cvc5_engine import read_script
+    sm = read_script(slv, tm, text, "obligation")
     r = slv.checkSat()
     if r.isUnsat():
         return "unsat", None, ""

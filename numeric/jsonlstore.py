@@ -236,7 +236,24 @@ def write_whole(fd: int, data: bytes, *, fsync: bool = False) -> None:
         raise
 
 
-class JsonLines:
+class _FdFile:
+    """A file open on a raw descriptor ``fd`` (closed once, by :meth:`close` or the ``with`` block)."""
+
+    fd: int | None = None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class JsonLines(_FdFile):
     """A plain JSON Lines file (one JSON object per line, no header, no checksum), created or
     emptied when opened, each record appended whole by :func:`write_whole`: after a failed write
     (a full disk) the file holds the complete records before it and nothing more.
@@ -251,25 +268,14 @@ class JsonLines:
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        self.fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 
     def write(self, rec: dict) -> None:
         assert self.fd is not None, "closed"
         write_whole(self.fd, (json.dumps(rec, sort_keys=True) + "\n").encode())
 
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-class Appender:
+class Appender(_FdFile):
     """Append sealed records to a store file with ``os.write`` (no user-space buffer: a record is in
     the kernel when :meth:`append` returns; ``fsync=True`` also forces it to disk).
 
@@ -304,17 +310,6 @@ class Appender:
         self._write((line + "\n").encode())
         self.count += 1
         return line
-
-    def close(self) -> None:
-        if getattr(self, "fd", None) is not None:
-            os.close(self.fd)
-            self.fd = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 @contextmanager

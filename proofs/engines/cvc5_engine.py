@@ -6,6 +6,22 @@ import re
 from qbound.proofs.engines.smt import SmtEngine
 
 
+def read_script(slv, tm, text: str, name: str):
+    """Run every command of the SMT-LIB2 script ``text`` on the cvc5 solver ``slv`` except
+    ``(check-sat)`` (the caller checks, with its own options); returns the SymbolManager that holds
+    the declared terms (for reading a model)."""
+    import cvc5
+    sm = cvc5.SymbolManager(tm)
+    ip = cvc5.InputParser(slv, sm)
+    ip.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text.replace("(check-sat)", ""), name)
+    while True:
+        cmd = ip.nextCommand()
+        if cmd.isNull():
+            break
+        cmd.invoke(slv, sm)
+    return sm
+
+
 class Cvc5Engine(SmtEngine):
     name = "cvc5"
     module = "cvc5"
@@ -25,16 +41,9 @@ class Cvc5Engine(SmtEngine):
         slv.setOption("produce-models", "true")
         slv.setOption("tlimit-per", str(max(1, int(timeout * 1000))))
         slv.setLogic("ALL")
-        sm = cvc5.SymbolManager(tm)
-        ip = cvc5.InputParser(slv, sm)
-        text = text.replace("(get-model)", "").replace("(check-sat)", "")
+        text = text.replace("(get-model)", "")
         text = re.sub(r"\(set-logic [^)]*\)", "", text)
-        ip.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text, "q")
-        while True:
-            cmd = ip.nextCommand()
-            if cmd.isNull():
-                break
-            cmd.invoke(slv, sm)
+        sm = read_script(slv, tm, text, "q")
         r = slv.checkSat()
         if r.isUnsat():
             return "unsat", {}, ""
