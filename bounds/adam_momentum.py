@@ -875,23 +875,29 @@ def lag_lemma_items(quantized: bool = True) -> list:
     out.append(Obligation(nm + ".window_term", (sp.Le(bk, 1), sp.Le(y, Rr ** 2)), sp.Le(bk * y, Rr ** 2),
                           note="each of the k+1 terms beta2^(n-j) E'g_j^2 of S is <= R^2; summed (rule below): S <= (k+1) R^2 = w^2 R^2"))
     out.append(RuleApplication("sum_over_t", (nm + ".window_term",), sp.Le(S, w ** 2 * Rr ** 2),
-                               note="sum over the k+1 window indices j = n-k..n, w^2 = k+1", name=nm + ".window_sum"))
-    out.append(RuleApplication("expectation_monotone", (), sp.Le(m2, Rr ** 2), note="g^2 <= R^2 pointwise (bounded_gradients)",
-                               name=nm + ".m2"))
+                               note="sum over the k+1 window indices j = n-k..n, w^2 = k+1", name=nm + ".window_sum",
+                               spec=(("sums", ((bk * y, S),)), ("count", w ** 2))))
+    out.append(Obligation(nm + ".g_square", (sp.Le(sp.Abs(g), Rr),), sp.Le(g ** 2, Rr ** 2),
+                          note="|g_{n-k}| <= R (bounded_gradients) pointwise"))
+    out.append(RuleApplication("expectation_monotone", (nm + ".g_square",), sp.Le(m2, Rr ** 2),
+                               note="E' of g^2 <= R^2: m2 = E'g_{n-k}^2 <= R^2", name=nm + ".m2",
+                               spec=(("rename", ((g ** 2, m2),)),)))
     frac = D * Dt * (D + Dt)
     out.append(Obligation(nm + ".split", (sp.Eq(Dt ** 2 - D ** 2, S - P),),
                           sp.Eq(G * g / D, G * g / Dt + G * g * S / frac - G * g * P / frac), note="1/D - 1/Dt = (Dt^2 - D^2)/(D Dt (D + Dt))"))
     out.append(Obligation(nm + ".young_A", win, sp.Ge(G * g * S / frac, -G ** 2 / (4 * Dt) - Rr * w * g ** 2 / D ** 2)))
     out.append(Obligation(nm + ".young_B", win, sp.Ge(-G * g * P / frac, -G ** 2 * g ** 2 / (4 * m2 * Dt) - Rr * s * P / D ** 2)))
-    pw = sp.Ge(u1, u2 - G ** 2 / (4 * Dt) - Rr * w * g ** 2 / D ** 2 - G ** 2 * g ** 2 / (4 * m2 * Dt) - Rr * s * P / D ** 2)
+    pw = sp.Ge(u1, G * g / Dt - G ** 2 / (4 * Dt) - Rr * w * g ** 2 / D ** 2 - G ** 2 * g ** 2 / (4 * m2 * Dt) - Rr * s * P / D ** 2)
     out.append(Obligation(nm + ".pointwise",
-                          (sp.Eq(u1, u2 + u3 + u4), sp.Ge(u3, -G ** 2 / (4 * Dt) - Rr * w * g ** 2 / D ** 2),
+                          (sp.Eq(u1, G * g / Dt + u3 + u4), sp.Ge(u3, -G ** 2 / (4 * Dt) - Rr * w * g ** 2 / D ** 2),
                            sp.Ge(u4, -G ** 2 * g ** 2 / (4 * m2 * Dt) - Rr * s * P / D ** 2)), pw,
-                          note="u1 = G g/D, u2 = G g/Dt, u3, u4 the two parts (split, young_A, young_B)"))
+                          note="u1 = G g/D, u3, u4 the two parts (split, young_A, young_B)"))
     out.append(RuleApplication("expectation_monotone", (nm + ".pointwise",),
                                sp.Ge(lhsE, G * EGg / Dt - G ** 2 / (4 * Dt) - Rr * w * r0 - G ** 2 * Eg2 / (4 * m2 * Dt) - Rr * s * Z),
-                               note="E' of the pointwise inequality; G, Dt, m2 are F_{n-k-1}-measurable (expectation_linear)",
-                               name=nm + ".expect"))
+                               note="E' of the pointwise inequality; G, Dt, m2 are F_{n-k-1}-measurable (expectation_linear): "
+                                    "E'u1 = E_lhs, E'[g^2/D^2] = r0, E'[P/D^2] = Z, E'g^2 = E_g2, E'g = E_g",
+                               name=nm + ".expect",
+                               spec=(("rename", ((u1, lhsE), (g ** 2 / D ** 2, r0), (P / D ** 2, Z), (g ** 2, Eg2), (g, EGg))),)))
     out.append(Obligation(nm + ".close",
                           (sp.Ge(lhsE, G * EGg / Dt - G ** 2 / (4 * Dt) - Rr * w * r0 - G ** 2 * Eg2 / (4 * m2 * Dt) - Rr * s * Z),
                            sp.Eq(EGg, G), sp.Eq(Eg2, m2)),
@@ -1125,7 +1131,8 @@ def momentum_proof_items() -> list:
                                    note="0 <= alpha_{n-l} <= alpha_n (non-decreasing step sizes)"))
     lhs2, sa2 = sp.symbols("lhs2 sa2", nonnegative=True)
     add("momentum.gap", RuleApplication("sum_over_t", ("momentum.gap.step_size_square",), sp.Le(sa2, kk * am ** 2),
-                                        note="sum over the k lags: sum_l alpha_{n-l}^2 <= k alpha_n^2", name="momentum.gap.sum"))
+                                        note="sum over the k lags: sum_l alpha_{n-l}^2 <= k alpha_n^2", name="momentum.gap.sum",
+                                        spec=(("sums", ((al ** 2, sa2),)), ("count", kk))))
     add("momentum.gap", RuleApplication("cauchy_schwarz", ("momentum.gap.sum",), sp.Le(lhs2, sa2 * Su),
                                         note="||sum_l alpha_{n-l} u_{n-l}||^2 <= (sum_l alpha_{n-l}^2)(sum_l ||u_{n-l}||^2)",
                                         name="momentum.gap.cs", spec=(("inner", lhs2), ("norm_a", sa2), ("norm_b", Su))))
@@ -1227,12 +1234,21 @@ def ratio_items() -> list:
                           sp.Le(gg2 / (ee + w), U2 / p), note="w0 = v_{n-k}, w = v_n, g2 = g_{n-k}^2"))
     out.append(Obligation("momentum.ratios_q.b", (claim, sp.Eq(p, b2l * ql), sp.Gt(b2l, 0), sp.Gt(ql, 0), sp.Eq(U2, gg2 / (ee + w0))),
                           sp.Le(b2l * gg2 / (ee + w), U2 / ql), note="p = beta2^l (1-q_V)^l: b2l = beta2^l, ql = (1-q_V)^l"))
-    out.append(RuleApplication("sum_over_t", ("momentum.ratios_q.b",), sp.Le(sp.Symbol("Z_nk"), sp.Symbol("sum_l_U2_over_ql")),
+    Znk, SU, k1 = sp.symbols("Z_nk sum_l_U2_over_ql k1", nonnegative=True)
+    out.append(RuleApplication("sum_over_t", ("momentum.ratios_q.b",), sp.Le(Znk, SU),
                                note="Z_{n,k} = sum_{l<=k} beta2^l g_{n-l}^2/(eps+v_n) <= sum_l (1-q_V)^(-l) U_{n-l}^2",
-                               name="momentum.ratios_q.b_sum"))
-    out.append(RuleApplication("cauchy_schwarz", (), sp.Le(sp.Symbol("m_n2"), sp.Symbol("cs_bound")),
-                               note="|m_n| <= (1+q_M) sum_k bh^k |g_{n-k}| (envelope.m), so m_n^2 <= (1+q_M)^2 (sum_k bh^k)(sum_k bh^k g_{n-k}^2) "
-                                    "<= (1+q_M)^2/(1-bh) sum_k bh^k g_{n-k}^2", name="momentum.ratios_q.c_cs"))
+                               name="momentum.ratios_q.b_sum",
+                               spec=(("sums", ((b2l * gg2 / (ee + w), Znk), (U2 / ql, SU))), ("count", k1))))
+    # (c): |m_n| <= (1+q_M) A with A = sum_k bh^k |g_{n-k}| (envelope.m); Cauchy-Schwarz with the weights
+    # sqrt(bh^k) and sqrt(bh^k)|g_{n-k}|: A^2 <= Sb Sg, Sb = sum_k bh^k <= 1/(1-bh), Sg = sum_k bh^k g_{n-k}^2
+    mn2, A2, Sb, Sg, bh, qM = sp.symbols("m_n2 A2 Sb Sg bh q_M", nonnegative=True)
+    out.append(RuleApplication("cauchy_schwarz", (), sp.Le(A2, Sb * Sg),
+                               note="(sum_k sqrt(bh^k) sqrt(bh^k)|g_{n-k}|)^2 <= (sum_k bh^k)(sum_k bh^k g_{n-k}^2)",
+                               name="momentum.ratios_q.c_cs", spec=(("inner", A2), ("norm_a", Sb), ("norm_b", Sg))))
+    out.append(Obligation("momentum.ratios_q.c_square",
+                          (sp.Le(mn2, (1 + qM) ** 2 * A2), sp.Le(A2, Sb * Sg), sp.Le(Sb, 1 / (1 - bh)), sp.Lt(bh, 1)),
+                          sp.Le(mn2, (1 + qM) ** 2 / (1 - bh) * Sg),
+                          note="m_n^2 <= (1+q_M)^2 A^2 (envelope.m squared) <= (1+q_M)^2 Sb Sg <= (1+q_M)^2/(1-bh) Sg"))
     out.append(Obligation("momentum.ratios_q.c", (claim, sp.Eq(p, b2l * ql), sp.Gt(b2l, 0), sp.Gt(ql, 0), sp.Eq(U2, gg2 / (ee + w0))),
                           sp.Le(bhk * gg2 / (ee + w), bhk / (b2l * ql) * U2),
                           note="each term over eps + v_n: bh^k g_{n-k}^2/(eps+v_n) <= (bh/(beta2(1-q_V)))^k U_{n-k}^2 = ah^k U_{n-k}^2; "

@@ -144,3 +144,26 @@ def test_a_cauchy_schwarz_step_with_a_wrong_conclusion_is_refuted(name):
     prem += [ITEMS[q] for p in prem for q in getattr(p, "premises", ()) if isinstance(q, str) and q in ITEMS]
     proofs = prove_all(prem + [bad], engines=("sympy", "z3"))
     assert not proofs[bad.name].proved
+
+
+MOMENTUM_APPS = [it for it in ITEMS.values() if isinstance(it, RuleApplication)]
+
+
+def test_every_momentum_rule_application_carries_a_spec():
+    """No rule application of the momentum proof is taken on trust: each states how the rule applies."""
+    assert len(MOMENTUM_APPS) >= 12
+    assert [a.name for a in MOMENTUM_APPS if not a.spec] == []
+
+
+@pytest.mark.parametrize("app", MOMENTUM_APPS, ids=[a.name for a in MOMENTUM_APPS])
+def test_momentum_rule_conclusion_follows_and_a_wrong_one_is_refuted(app):
+    from dataclasses import replace as dc_replace
+
+    from qbound.bounds.obligation import check_rule, item_relation
+    rels = {n: item_relation(it) for n, it in ITEMS.items()}
+    ok, why = check_rule(app, rels)
+    assert ok is True, (app.name, why)
+    c = app.conclusion
+    bad = dc_replace(app, conclusion=c.func(c.lhs, 2 * c.rhs + 1))
+    ok, why = check_rule(bad, rels)
+    assert ok is False, (app.name, why)
