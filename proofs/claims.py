@@ -35,6 +35,9 @@ from fractions import Fraction
 from qbound.numeric.errors import InputError, did_you_mean
 
 FUNCTIONS = {"rnd": 1, "sqrt": 1, "abs": 1, "min": 2, "max": 2, "ulp": 1, "fma": 3, "implies": 2}
+#: the functions that remain "call" nodes after parsing (fma(a, b, c) becomes rnd(a*b + c) and
+#: implies(A, B) becomes not A or B): the second dispatch level of :mod:`proofs.claimwalk`
+CALL_NAMES = ("rnd", "sqrt", "abs", "min", "max", "ulp")
 NAMES = ("u", "tiny", "huge", "minsub", "p")
 RESERVED = set(FUNCTIONS) | set(NAMES) | {"and", "or", "not"}
 
@@ -68,7 +71,7 @@ class NodeKind(str, Enum):
     DIV = "div"      #: exact x / y (IEEE at y = 0); value "y0" marks a branch where y == 0
     NEG = "neg"      #: exact -x
     POW = "pow"      #: exact x ** k (value: the integer k)
-    CALL = "call"    #: rnd, sqrt, abs, min, max, ulp (value: the function name)
+    CALL = "call"    #: rnd, sqrt, abs, min, max, ulp (value: the function name, one of CALL_NAMES)
     CMP = "cmp"      #: a comparison chain (value: tuple of operators)
     AND = "and"      #: conjunction
     OR = "or"        #: disjunction
