@@ -26,6 +26,7 @@ from qbound.numeric.errors import InputError
 from qbound.numeric.formats import FloatFormat, check_rounding, floor_log2, get_format
 
 from qbound.proofs.claims import MAX_DECIMAL_EXP, Node, parse_expr, parse_number, to_text, variables
+from qbound.proofs.claimwalk import NodeVisitor, same_node
 
 INF = float("inf")
 NAN = float("nan")
@@ -300,19 +301,14 @@ def _outer_divs(n: Node):
 
 
 def _contains(n: Node, y: Node) -> bool:
-    return any(d.args[1] == y or _same_node(d.args[1], y) for d in _outer_divs(n))
-
-
-def _same_node(x: Node, y: Node) -> bool:
-    return (x.kind == y.kind and x.value == y.value and len(x.args) == len(y.args)
-            and all(_same_node(a, b) for a, b in zip(x.args, y.args)))
+    return any(same_node(d.args[1], y) for d in _outer_divs(n))
 
 
 def _push_var(n: Node, y: Node, sgn: int) -> Node:
     """A node equal to ``n * (sgn*y)`` where sgn*y > 0, cancelling the divisions by y."""
     yy = y if sgn > 0 else Node("neg", (y,), pos=y.pos)
     k = n.kind
-    if k == "div" and n.value != "y0" and _same_node(n.args[1], y):
+    if k == "div" and n.value != "y0" and same_node(n.args[1], y):
         return n.args[0] if sgn > 0 else Node("neg", (n.args[0],), pos=n.pos)
     if not _contains(n, y):
         return Node("mul", (n, yy), pos=n.pos)
@@ -332,7 +328,7 @@ def _mark_zero(n: Node, y: Node) -> Node:
     if n.kind == "call" and n.value == "rnd":
         return n
     args = tuple(_mark_zero(a, y) for a in n.args)
-    if n.kind == "div" and _same_node(n.args[1], y):
+    if n.kind == "div" and same_node(n.args[1], y):
         return Node("div", args, "y0", n.pos)
     return Node(n.kind, args, n.value, n.pos) if n.args else n
 
@@ -480,17 +476,7 @@ def _sqrt_bracket(x: Fraction, bits: int):
 
 def _eval_point(n: Node, env, fmt, rounding, choice, bits):
     """Evaluate a node exactly. ``bits`` > 0 allows sqrt brackets (returns intervals as tuples)."""
-    k = n.kind
-    if k == "num":
-        return n.value
-    if k == "var":
-        return env[n.value]
-    if k == "name":
-        raise ValueError("unresolved name")
-    args = [_eval_point(a, env, fmt, rounding, choice, bits) for a in n.args]
-    if any(isinstance(a, tuple) for a in args):
-        return _eval_interval(n, [_z(a) for a in args], fmt, rounding, choice)
-    return _apply(n, args, fmt, rounding, choice, bits)
+    return _Point(env, fmt, rounding, choice, bits).eval(n)
 
 
 def _negzero(v) -> bool:
@@ -504,80 +490,140 @@ def _z(v):
     return Fraction(0) if isinstance(v, float) and v == 0.0 else v
 
 
-def _apply(n, args, fmt, rounding, choice, bits):
-    k = n.kind
-    if k == "div" and args[1] == 0:
-        # IEEE 754: x/(+0) = +-inf by the sign of x, x/(-0) the opposite, 0/0 = NaN; a zero
-        # denominator is -0 only as the float -0.0 (a variable with the pattern -0), else +0
-        a = _z(args[0])
-        if (_isspecial(a) and math.isnan(a)) or a == 0:
-            return NAN
-        return INF if (a > 0) != _negzero(args[1]) else -INF
-    if k == "pow" and n.value < 0 and args[0] == 0:
-        return -INF if (_negzero(args[0]) and n.value % 2 == 1) else INF
-    if k == "neg" and isinstance(args[0], float) and args[0] == 0.0:
-        return -args[0]   # keeps the sign of zero: -(+0) = -0
-    args = [_z(v) for v in args]
-    if k in ("add", "sub", "mul", "div"):
-        a, b = args
-        if _isspecial(a) or _isspecial(b) or (k == "div" and b == 0):
-            fa, fb = _f(a), _f(b)
-            try:
-                r = {"add": fa + fb, "sub": fa - fb, "mul": fa * fb}[k] if k != "div" else _fdiv(fa, fb)
-            except OverflowError:
-                r = NAN
-            return r if (math.isinf(r) or math.isnan(r)) else Fraction(r)
-        return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b, "div": lambda: a / b}[k]()
-    if k == "neg":
-        return -args[0]
-    if k == "pow":
-        a, e = args[0], n.value
+def _binop(k, a, b, exact):
+    """``a k b`` (k one of add sub mul div) on exact operands (signed zeros already made exact):
+    the exact rational ``exact(a, b)``, or IEEE float arithmetic when an operand is +-inf or NaN
+    (a finite float result is returned as the exact Fraction of that float)."""
+    if _isspecial(a) or _isspecial(b) or (k == "div" and b == 0):
+        fa, fb = _f(a), _f(b)
+        try:
+            r = _fdiv(fa, fb) if k == "div" else _FLOAT_OPS[k](fa, fb)
+        except OverflowError:
+            r = NAN
+        return r if (math.isinf(r) or math.isnan(r)) else Fraction(r)
+    return exact(a, b)
+
+
+_FLOAT_OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b}
+
+
+class _Point(NodeVisitor):
+    """The exact evaluator at one point: ``[[n]]`` is a Fraction, +-inf/NaN (IEEE 754), the float
+    -0.0 only for a variable with the pattern -0, a bool for a boolean node, or with ``bits`` > 0 an
+    interval ``(lo, hi)`` of rationals around an irrational sqrt. Each handler gets the node and its
+    operands' values; an operand that is an interval sends the node to :class:`_Interval`."""
+
+    def __init__(self, env, fmt, rounding, choice, bits):
+        self.env, self.fmt, self.rounding, self.choice, self.bits = env, fmt, rounding, choice, bits
+        self._iv = None
+
+    def eval(self, n: Node):
+        args = [self.eval(a) for a in n.args]
+        if any(isinstance(a, tuple) for a in args):
+            if self._iv is None:
+                self._iv = _Interval(self.fmt, self.rounding, self.choice)
+            return self._iv.visit(n, [_z(a) for a in args])
+        return self.visit(n, args)
+
+    # leaves
+    def visit_num(self, n, args):
+        return n.value
+
+    def visit_var(self, n, args):
+        return self.env[n.value]
+
+    def visit_name(self, n, args):
+        raise ValueError("unresolved name")
+
+    # exact arithmetic (IEEE 754 for +-inf, NaN and division by zero)
+    def visit_add(self, n, args):
+        return _binop("add", _z(args[0]), _z(args[1]), lambda a, b: a + b)
+
+    def visit_sub(self, n, args):
+        return _binop("sub", _z(args[0]), _z(args[1]), lambda a, b: a - b)
+
+    def visit_mul(self, n, args):
+        return _binop("mul", _z(args[0]), _z(args[1]), lambda a, b: a * b)
+
+    def visit_div(self, n, args):
+        if args[1] == 0:
+            # IEEE 754: x/(+0) = +-inf by the sign of x, x/(-0) the opposite, 0/0 = NaN; a zero
+            # denominator is -0 only as the float -0.0 (a variable with the pattern -0), else +0
+            a = _z(args[0])
+            if (_isspecial(a) and math.isnan(a)) or a == 0:
+                return NAN
+            return INF if (a > 0) != _negzero(args[1]) else -INF
+        return _binop("div", _z(args[0]), _z(args[1]), lambda a, b: a / b)
+
+    def visit_neg(self, n, args):
+        if isinstance(args[0], float) and args[0] == 0.0:
+            return -args[0]   # keeps the sign of zero: -(+0) = -0
+        return -_z(args[0])
+
+    def visit_pow(self, n, args):
+        if n.value < 0 and args[0] == 0:
+            return -INF if (_negzero(args[0]) and n.value % 2 == 1) else INF
+        a, e = _z(args[0]), n.value
         if _isspecial(a):
             return _f(a) ** e if not (a == 0) else NAN
         if e < 0 and a == 0:
             return INF
         return a ** e
-    if k == "call":
-        f = n.value
-        if f == "abs":
-            return abs(args[0])
-        if f in ("min", "max"):
-            a, b = args
-            if (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
-                return NAN
-            return min(a, b) if f == "min" else max(a, b)
-        if f == "sqrt":
-            a = args[0]
-            if _isspecial(a):
-                return math.sqrt(a) if a > 0 else NAN
-            if a < 0:
-                return NAN
-            r, hi = _sqrt_bracket(a, max(bits, 1))
-            if hi is None:
-                return r
-            if bits <= 0:
-                raise _Irrational()
-            return (r, hi)
-        if f == "ulp":
-            a = args[0]
-            if _isspecial(a):
-                return NAN
-            return fmt.ulp(a)
-        if f == "rnd":
-            a = args[0]
-            away = choice.get(id(n)) if rounding == "sr" else None
-            if rounding == "sr" and away is None:
-                away = False
-            return round_fraction(a, fmt, rounding, away)
-    if k == "cmp":
-        return _cmp(n, args)
-    if k == "and":
+
+    # calls
+    def visit_call_abs(self, n, args):
+        return abs(_z(args[0]))
+
+    def visit_call_min(self, n, args):
+        a, b = _z(args[0]), _z(args[1])
+        if (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+            return NAN
+        return min(a, b)
+
+    def visit_call_max(self, n, args):
+        a, b = _z(args[0]), _z(args[1])
+        if (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+            return NAN
+        return max(a, b)
+
+    def visit_call_sqrt(self, n, args):
+        a = _z(args[0])
+        if _isspecial(a):
+            return math.sqrt(a) if a > 0 else NAN
+        if a < 0:
+            return NAN
+        r, hi = _sqrt_bracket(a, max(self.bits, 1))
+        if hi is None:
+            return r
+        if self.bits <= 0:
+            raise _Irrational()
+        return (r, hi)
+
+    def visit_call_ulp(self, n, args):
+        a = _z(args[0])
+        if _isspecial(a):
+            return NAN
+        return self.fmt.ulp(a)
+
+    def visit_call_rnd(self, n, args):
+        a = _z(args[0])
+        away = self.choice.get(id(n)) if self.rounding == "sr" else None
+        if self.rounding == "sr" and away is None:
+            away = False
+        return round_fraction(a, self.fmt, self.rounding, away)
+
+    # booleans
+    def visit_cmp(self, n, args):
+        return _cmp(n, [_z(a) for a in args])
+
+    def visit_and(self, n, args):
         return all(args)
-    if k == "or":
+
+    def visit_or(self, n, args):
         return any(args)
-    if k == "not":
+
+    def visit_not(self, n, args):
         return not args[0]
-    raise ValueError(k)
 
 
 def _fdiv(a: float, b: float) -> float:
@@ -622,31 +668,55 @@ def _cmp_iv(op, a, b):
     return {"<": lt, "<=": lt, ">": gt, ">=": gt, "==": eq, "!=": not eq}[op]
 
 
-def _eval_interval(n, args, fmt, rounding, choice):
-    k = n.kind
-    if k == "cmp":
-        return _cmp(n, args)
-    if k in ("and", "or", "not"):
-        return _apply(n, args, fmt, rounding, choice, 0)
-    ivs = [_iv(a) for a in args]
-    if any(_isspecial(v) for iv in ivs for v in iv):
-        raise Undecided("interval with special value")
-    if k == "add":
+class _Interval(NodeVisitor):
+    """Interval arithmetic for a node with an operand known only as a rational interval (an
+    irrational sqrt): each handler gets the operands (points or ``(lo, hi)``) and returns an
+    interval that contains the exact value, an exact point where the interval decides it (a
+    rounding whose two ends round alike), a bool, or raises :class:`Undecided`."""
+
+    def __init__(self, fmt, rounding, choice):
+        self.fmt, self.rounding, self.choice = fmt, rounding, choice
+
+    @staticmethod
+    def _ivs(args):
+        ivs = [_iv(a) for a in args]
+        if any(_isspecial(v) for iv in ivs for v in iv):
+            raise Undecided("interval with special value")
+        return ivs
+
+    def _cannot(self, n, args):
+        self._ivs(args)
+        raise Undecided(f"cannot bracket {n.kind}")
+
+    visit_num = visit_var = visit_name = _cannot   # leaves have no operands: never reached
+
+    def visit_add(self, n, args):
+        ivs = self._ivs(args)
         return (ivs[0][0] + ivs[1][0], ivs[0][1] + ivs[1][1])
-    if k == "sub":
+
+    def visit_sub(self, n, args):
+        ivs = self._ivs(args)
         return (ivs[0][0] - ivs[1][1], ivs[0][1] - ivs[1][0])
-    if k == "neg":
+
+    def visit_neg(self, n, args):
+        ivs = self._ivs(args)
         return (-ivs[0][1], -ivs[0][0])
-    if k == "mul":
+
+    def visit_mul(self, n, args):
+        ivs = self._ivs(args)
         ps = [x * y for x in ivs[0] for y in ivs[1]]
         return (min(ps), max(ps))
-    if k == "div":
+
+    def visit_div(self, n, args):
+        ivs = self._ivs(args)
         lo, hi = ivs[1]
         if lo <= 0 <= hi:
             raise Undecided("division by an interval containing zero")
         ps = [x / y for x in ivs[0] for y in ivs[1]]
         return (min(ps), max(ps))
-    if k == "pow":
+
+    def visit_pow(self, n, args):
+        ivs = self._ivs(args)
         e = n.value
         lo, hi = ivs[0]
         if e < 0 and lo <= 0 <= hi:
@@ -655,37 +725,58 @@ def _eval_interval(n, args, fmt, rounding, choice):
         if e % 2 == 0 and lo < 0 < hi:
             ps.append(Fraction(0))
         return (min(ps), max(ps))
-    if k == "call":
-        f = n.value
-        lo, hi = ivs[0]
-        if f == "abs":
-            if lo >= 0:
-                return (lo, hi)
-            if hi <= 0:
-                return (-hi, -lo)
-            return (Fraction(0), max(-lo, hi))
-        if f in ("min", "max"):
-            (a0, a1), (b0, b1) = ivs
-            return (min(a0, b0), min(a1, b1)) if f == "min" else (max(a0, b0), max(a1, b1))
-        if f == "sqrt":
-            if lo < 0:
-                raise Undecided("sqrt of an interval reaching below zero")
-            l2 = _sqrt_bracket(lo, 200)
-            h2 = _sqrt_bracket(hi, 200)
-            return (l2[0], h2[1] if h2[1] is not None else h2[0])
-        if f == "rnd":
-            away = choice.get(id(n), False) if rounding == "sr" else None
-            r1 = round_fraction(lo, fmt, rounding, away)
-            r2 = round_fraction(hi, fmt, rounding, away)
-            if r1 == r2 or (not _isspecial(r1) and not _isspecial(r2) and r1 == r2):
-                return r1
-            raise Undecided("rounding of an irrational value near a rounding boundary")
-        if f == "ulp":
-            u1, u2 = fmt.ulp(lo) if lo != 0 else None, fmt.ulp(hi)
-            if lo > 0 and u1 == u2:
-                return u1
-            raise Undecided("ulp of an interval")
-    raise Undecided(f"cannot bracket {k}")
+
+    def visit_call_abs(self, n, args):
+        lo, hi = self._ivs(args)[0]
+        if lo >= 0:
+            return (lo, hi)
+        if hi <= 0:
+            return (-hi, -lo)
+        return (Fraction(0), max(-lo, hi))
+
+    def visit_call_min(self, n, args):
+        (a0, a1), (b0, b1) = self._ivs(args)
+        return (min(a0, b0), min(a1, b1))
+
+    def visit_call_max(self, n, args):
+        (a0, a1), (b0, b1) = self._ivs(args)
+        return (max(a0, b0), max(a1, b1))
+
+    def visit_call_sqrt(self, n, args):
+        lo, hi = self._ivs(args)[0]
+        if lo < 0:
+            raise Undecided("sqrt of an interval reaching below zero")
+        l2 = _sqrt_bracket(lo, 200)
+        h2 = _sqrt_bracket(hi, 200)
+        return (l2[0], h2[1] if h2[1] is not None else h2[0])
+
+    def visit_call_rnd(self, n, args):
+        lo, hi = self._ivs(args)[0]
+        away = self.choice.get(id(n), False) if self.rounding == "sr" else None
+        r1 = round_fraction(lo, self.fmt, self.rounding, away)
+        r2 = round_fraction(hi, self.fmt, self.rounding, away)
+        if r1 == r2 or (not _isspecial(r1) and not _isspecial(r2) and r1 == r2):
+            return r1
+        raise Undecided("rounding of an irrational value near a rounding boundary")
+
+    def visit_call_ulp(self, n, args):
+        lo, hi = self._ivs(args)[0]
+        u1, u2 = self.fmt.ulp(lo) if lo != 0 else None, self.fmt.ulp(hi)
+        if lo > 0 and u1 == u2:
+            return u1
+        raise Undecided("ulp of an interval")
+
+    def visit_cmp(self, n, args):
+        return _cmp(n, args)
+
+    def visit_and(self, n, args):
+        return all(args)
+
+    def visit_or(self, n, args):
+        return any(args)
+
+    def visit_not(self, n, args):
+        return not args[0]
 
 
 def rnd_nodes(n: Node) -> list:
