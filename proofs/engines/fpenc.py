@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from qbound.proofs.claimwalk import NodeVisitor, same_node
 from qbound.proofs.engines import smtlib
 from qbound.proofs.engines.base import Unsupported
 
@@ -82,7 +83,11 @@ def fp_const(c: Fraction, eb, sb, Z=None):
     return z3.FPVal(f"{abs(num)}", f"{-k}", s) if num > 0 else -z3.FPVal(f"{abs(num)}", f"{-k}", s)
 
 
-class Encoder:
+class Encoder(NodeVisitor):
+    """The SMT terms of a claim: :meth:`num` for a numeric node (one ``visit_*`` handler per kind,
+    the exactness analysis above), :meth:`boolean` for a boolean one, :meth:`query` for the whole
+    claim."""
+
     def __init__(self, claim, prefer_standard=True, standard=STANDARD, backend=None):
         #: the term builder: :mod:`proofs.engines.smtlib` (ours, default) or the ``z3`` module
         self.z = backend or smtlib
@@ -103,6 +108,7 @@ class Encoder:
         self.SA = (fmt.exp_bits, fmt.p)
         self.SB = (fmt.exp_bits + 1, fmt.p)
         self.tinfo = (fmt.p, fmt.emin - fmt.man_bits, fmt.emax + 1)
+        self._direct_op = _DirectOp(self)
 
     # ------------------------------------------------------------ helpers
     def fp_const(self, c, eb, sb):
@@ -184,95 +190,119 @@ class Encoder:
 
     # ------------------------------------------------------------ numeric nodes
     def num(self, n) -> Term:
+        """The term of a numeric node (its exact value, see the module docstring)."""
+        if n.is_bool:
+            raise Unsupported(f"node {n.kind}")
+        return self.visit(n)
+
+    def visit_num(self, n) -> Term:
+        c = n.value
+        if c.denominator & (c.denominator - 1):
+            raise Unsupported(f"non-dyadic constant {c} (not removable by denominator clearing)")
+        if c == 0:
+            eb, sb = self.wide(2, 0, 1)
+            return Term(self.fp_const(c, eb, sb), eb, sb, 1, 0, 1)
+        num, den = abs(c.numerator), c.denominator
+        tz = (num & -num).bit_length() - 1
+        q = tz - (den.bit_length() - 1)
+        prec = num.bit_length() - tz
+        h = q + prec
+        if self.tgt_ieee and self._is_target_value(c):
+            # a value of the target format: usable as an operand of the solver's rounded ops
+            self._sort(*self.SA)
+            return Term(self.fp_const(c, *self.SA), *self.SA, prec, q, h, fmtval=True)
+        eb, sb = self.wide(prec, q, h)
+        return Term(self.fp_const(c, eb, sb), eb, sb, prec, q, h)
+
+    def visit_var(self, n) -> Term:
+        return self.var(n.value)
+
+    def visit_name(self, n):
+        raise Unsupported(f"node {n.kind}")   # names are resolved when the claim is built
+
+    def visit_add(self, n) -> Term:
+        """x + y, x - y, x * y exactly: in a sort wide enough for every value of the result
+        (products add precisions and exponents; sums span both ranges plus one bit)."""
         k = n.kind
-        if k == "num":
-            c = n.value
-            if c.denominator & (c.denominator - 1):
-                raise Unsupported(f"non-dyadic constant {c} (not removable by denominator clearing)")
-            if c == 0:
-                eb, sb = self.wide(2, 0, 1)
-                return Term(self.fp_const(c, eb, sb), eb, sb, 1, 0, 1)
-            num, den = abs(c.numerator), c.denominator
-            tz = (num & -num).bit_length() - 1
-            q = tz - (den.bit_length() - 1)
-            prec = num.bit_length() - tz
-            h = q + prec
-            if self.tgt_ieee and self._is_target_value(c):
-                # a value of the target format: usable as an operand of the solver's rounded ops
-                self._sort(*self.SA)
-                return Term(self.fp_const(c, *self.SA), *self.SA, prec, q, h, fmtval=True)
+        a, b = self.num(n.args[0]), self.num(n.args[1])
+        if k == "mul":
+            prec, q, h = a.prec + b.prec, a.q + b.q, a.h + b.h
+        else:
+            q, h = min(a.q, b.q), max(a.h, b.h) + 1
+            prec = h - q
+        eb, sb = self.wide(prec, q, h)
+        x, y = self.conv(a, eb, sb), self.conv(b, eb, sb)
+        t = {"add": self.z.fpAdd, "sub": self.z.fpSub, "mul": self.z.fpMul}[k](self.z.RNE(), x, y)
+        return Term(t, eb, sb, prec, q, h)
+
+    visit_sub = visit_mul = visit_add
+
+    def visit_neg(self, n) -> Term:
+        a = self.num(n.args[0])
+        return Term(self.z.fpNeg(a.t), a.eb, a.sb, a.prec, a.q, a.h, a.fmtval)
+
+    def visit_pow(self, n) -> Term:
+        if n.value < 0:
+            raise Unsupported("negative powers outside rnd()")
+        if n.value == 0:
+            return self.num(type(n)("num", value=Fraction(1)))
+        a = self.num(n.args[0])
+        acc = a
+        for _ in range(n.value - 1):
+            prec, q, h = acc.prec + a.prec, acc.q + a.q, acc.h + a.h
             eb, sb = self.wide(prec, q, h)
-            return Term(self.fp_const(c, eb, sb), eb, sb, prec, q, h)
-        if k == "var":
-            return self.var(n.value)
-        if k in ("add", "sub", "mul"):
-            a, b = self.num(n.args[0]), self.num(n.args[1])
-            if k == "mul":
-                prec, q, h = a.prec + b.prec, a.q + b.q, a.h + b.h
-            else:
-                q, h = min(a.q, b.q), max(a.h, b.h) + 1
-                prec = h - q
-            eb, sb = self.wide(prec, q, h)
-            x, y = self.conv(a, eb, sb), self.conv(b, eb, sb)
-            t = {"add": self.z.fpAdd, "sub": self.z.fpSub, "mul": self.z.fpMul}[k](self.z.RNE(), x, y)
-            return Term(t, eb, sb, prec, q, h)
-        if k == "neg":
-            a = self.num(n.args[0])
-            return Term(self.z.fpNeg(a.t), a.eb, a.sb, a.prec, a.q, a.h, a.fmtval)
-        if k == "pow":
-            if n.value < 0:
-                raise Unsupported("negative powers outside rnd()")
-            if n.value == 0:
-                return self.num(type(n)("num", value=Fraction(1)))
-            a = self.num(n.args[0])
-            acc = a
-            for _ in range(n.value - 1):
-                prec, q, h = acc.prec + a.prec, acc.q + a.q, acc.h + a.h
-                eb, sb = self.wide(prec, q, h)
-                acc = Term(self.z.fpMul(self.z.RNE(), self.conv(acc, eb, sb), self.conv(a, eb, sb)), eb, sb, prec, q, h)
-            return acc
-        if k == "div" and n.value == "y0":
+            acc = Term(self.z.fpMul(self.z.RNE(), self.conv(acc, eb, sb), self.conv(a, eb, sb)), eb, sb, prec, q, h)
+        return acc
+
+    def visit_div(self, n) -> Term:
+        if n.value == "y0":
             # this branch is taken only where the denominator is zero: IEEE x/0 (+-inf or NaN) is exact
             a, b = self.num(n.args[0]), self.num(n.args[1])
             eb, sb = self.wide(max(a.prec, b.prec), min(a.q, b.q), max(a.h, b.h))
             t = self.z.fpDiv(self.z.RNE(), self.conv(a, eb, sb), self.conv(b, eb, sb))
             return Term(t, eb, sb, 1, 0, 1)
-        if k == "div":
-            raise Unsupported("exact division outside rnd() that could not be multiplied out")
-        if k == "call":
-            f = n.value
-            if f == "rnd":
-                return self.rnd(n, n.args[0])
-            if f == "sqrt":
-                raise Unsupported("exact sqrt outside rnd() (square it out, or use the exhaustive engine)")
-            if f == "abs":
-                a = self.num(n.args[0])
-                return Term(self.z.fpAbs(a.t), a.eb, a.sb, a.prec, a.q, a.h, a.fmtval)
-            if f in ("min", "max"):
-                a, b = self.num(n.args[0]), self.num(n.args[1])
-                q, h = min(a.q, b.q), max(a.h, b.h)
-                prec = max(a.prec, b.prec, 2)  # significant bits; position anywhere in [2^q, 2^h)
-                eb, sb = self.wide(prec, q, h)
-                x, y = self.conv(a, eb, sb), self.conv(b, eb, sb)
-                nan = self.z.fpNaN(self._sort(eb, sb))
-                pick = self.z.fpLT(x, y) if f == "min" else self.z.fpGT(x, y)
-                t = self.z.If(self.z.Or(self.z.fpIsNaN(x), self.z.fpIsNaN(y)), nan, self.z.If(pick, x, y))
-                return Term(t, eb, sb, prec, q, h)
-            if f == "ulp":
-                a = self.num(n.args[0])
-                fmt = self.fmt
-                m = fmt.man_bits
-                top = max(a.h - 1, fmt.emin)
-                q, h = fmt.emin - m, top - m + 1
-                eb, sb = self.wide(1, q, h)
-                out = self.fp_const(Fraction(2) ** (fmt.emin - m), eb, sb)
-                ax = self.z.fpAbs(a.t)
-                for e in range(fmt.emin + 1, top + 1):
-                    out = self.z.If(self.z.fpGEQ(ax, self.fp_const(Fraction(2) ** e, a.eb, a.sb)),
-                                self.fp_const(Fraction(2) ** (e - m), eb, sb), out)
-                out = self.z.If(self.z.Or(self.z.fpIsNaN(a.t), self.z.fpIsInf(a.t)), self.z.fpNaN(self._sort(eb, sb)), out)
-                return Term(out, eb, sb, 1, q, h)
-        raise Unsupported(f"node {k}")
+        raise Unsupported("exact division outside rnd() that could not be multiplied out")
+
+    def visit_call_rnd(self, n) -> Term:
+        return self.rnd(n, n.args[0])
+
+    def visit_call_sqrt(self, n):
+        raise Unsupported("exact sqrt outside rnd() (square it out, or use the exhaustive engine)")
+
+    def visit_call_abs(self, n) -> Term:
+        a = self.num(n.args[0])
+        return Term(self.z.fpAbs(a.t), a.eb, a.sb, a.prec, a.q, a.h, a.fmtval)
+
+    def visit_call_min(self, n) -> Term:
+        """min/max with IEEE NaN propagation (NaN if either operand is NaN)."""
+        f = n.value
+        a, b = self.num(n.args[0]), self.num(n.args[1])
+        q, h = min(a.q, b.q), max(a.h, b.h)
+        prec = max(a.prec, b.prec, 2)  # significant bits; position anywhere in [2^q, 2^h)
+        eb, sb = self.wide(prec, q, h)
+        x, y = self.conv(a, eb, sb), self.conv(b, eb, sb)
+        nan = self.z.fpNaN(self._sort(eb, sb))
+        pick = self.z.fpLT(x, y) if f == "min" else self.z.fpGT(x, y)
+        t = self.z.If(self.z.Or(self.z.fpIsNaN(x), self.z.fpIsNaN(y)), nan, self.z.If(pick, x, y))
+        return Term(t, eb, sb, prec, q, h)
+
+    visit_call_max = visit_call_min
+
+    def visit_call_ulp(self, n) -> Term:
+        """ulp(x) = 2^(max(e, emin) - m) for 2^e <= |x| < 2^(e+1): a ladder of comparisons."""
+        a = self.num(n.args[0])
+        fmt = self.fmt
+        m = fmt.man_bits
+        top = max(a.h - 1, fmt.emin)
+        q, h = fmt.emin - m, top - m + 1
+        eb, sb = self.wide(1, q, h)
+        out = self.fp_const(Fraction(2) ** (fmt.emin - m), eb, sb)
+        ax = self.z.fpAbs(a.t)
+        for e in range(fmt.emin + 1, top + 1):
+            out = self.z.If(self.z.fpGEQ(ax, self.fp_const(Fraction(2) ** e, a.eb, a.sb)),
+                        self.fp_const(Fraction(2) ** (e - m), eb, sb), out)
+        out = self.z.If(self.z.Or(self.z.fpIsNaN(a.t), self.z.fpIsInf(a.t)), self.z.fpNaN(self._sort(eb, sb)), out)
+        return Term(out, eb, sb, 1, q, h)
 
     # ------------------------------------------------------------ rounding
     def _choice(self):
@@ -305,48 +335,7 @@ class Encoder:
 
     def _direct(self, e):
         """If e is a single IEEE operation on target-format values, return op(rm) for it."""
-        k = e.kind
-        sA = self.SA
-        if k in ("add", "sub"):
-            # fma pattern: a*b + c, c + a*b, a*b - c
-            a, b = e.args
-            if sA[0] > sA[1]:
-                a = b = e  # no fma shortcut either (same z3 limitation); fall through
-            if a.kind == "mul" and k in ("add", "sub"):
-                x, y = self.num(a.args[0]), self.num(a.args[1])
-                z = self.num(b)
-                if x.fmtval and y.fmtval and z.fmtval:
-                    zt = z.t if k == "add" else self.z.fpNeg(z.t)
-                    self._last_info = (0, min(x.q + y.q, z.q), max(x.h + y.h, z.h) + 1)
-                    return lambda rm: self.z.fpFMA(rm, x.t, y.t, zt)
-            if b.kind == "mul" and k == "add":
-                x, y = self.num(b.args[0]), self.num(b.args[1])
-                z = self.num(a)
-                if x.fmtval and y.fmtval and z.fmtval:
-                    self._last_info = (0, min(x.q + y.q, z.q), max(x.h + y.h, z.h) + 1)
-                    return lambda rm: self.z.fpFMA(rm, x.t, y.t, z.t)
-        if k in ("add", "sub", "mul", "div"):
-            try:
-                x, y = self.num(e.args[0]), self.num(e.args[1])
-            except Unsupported:
-                return None
-            if k in ("add", "sub") and sA[0] > sA[1]:
-                return None  # z3 does not support fp.add/sub with ebits > sbits: use the exact wide path
-            if x.fmtval and y.fmtval and (x.eb, x.sb) == sA == (y.eb, y.sb):
-                f = {"add": self.z.fpAdd, "sub": self.z.fpSub, "mul": self.z.fpMul, "div": self.z.fpDiv}[k]
-                if k == "mul":
-                    self._last_info = (0, x.q + y.q, x.h + y.h)
-                elif k in ("add", "sub"):
-                    self._last_info = (0, min(x.q, y.q), max(x.h, y.h) + 1)
-                return lambda rm: f(rm, x.t, y.t)
-            if k == "div":
-                raise Unsupported("rnd(x/y) needs x and y to be values of the target format")
-        if k == "call" and e.value == "sqrt":
-            x = self.num(e.args[0])
-            if x.fmtval:
-                return lambda rm: self.z.fpSqrt(rm, x.t)
-            raise Unsupported("rnd(sqrt(x)) needs x to be a value of the target format")
-        return None
+        return self._direct_op.visit(e)
 
     def _split(self, W: Term):
         """Range-split rounding into an fn/none format (see module docstring)."""
@@ -381,38 +370,44 @@ class Encoder:
 
     # ------------------------------------------------------------ booleans
     def boolean(self, n):
-        k = n.kind
-        if k == "cmp":
-            ex = self._exactness(n)
-            if ex is not None:
-                return ex
-            out = []
-            for i, op in enumerate(n.value):
-                t = self._cmp_rounded(op, n.args[i], n.args[i + 1])
-                if t is None:
-                    break
-                out.append(t)
-            else:
-                return self.z.And(*out) if len(out) > 1 else out[0]
-            terms = [self.num(a) for a in n.args]
-            out = []
-            for op, a, b in zip(n.value, terms, terms[1:]):
-                if (a.eb, a.sb) == (b.eb, b.sb):
-                    x, y = a.t, b.t
-                else:
-                    # every value has at most max(prec) significant bits within [2^q, 2^h)
-                    eb, sb = self.wide(max(a.prec, b.prec), min(a.q, b.q), max(a.h, b.h))
-                    x, y = self.conv(a, eb, sb), self.conv(b, eb, sb)
-                out.append({"<": self.z.fpLT, "<=": self.z.fpLEQ, ">": self.z.fpGT, ">=": self.z.fpGEQ,
-                            "==": self.z.fpEQ, "!=": lambda p, q: self.z.Not(self.z.fpEQ(p, q))}[op](x, y))
+        """The Boolean term of a boolean node."""
+        if not n.is_bool:
+            raise Unsupported(f"boolean node {n.kind}")
+        return self.visit(n)
+
+    def visit_cmp(self, n):
+        ex = self._exactness(n)
+        if ex is not None:
+            return ex
+        out = []
+        for i, op in enumerate(n.value):
+            t = self._cmp_rounded(op, n.args[i], n.args[i + 1])
+            if t is None:
+                break
+            out.append(t)
+        else:
             return self.z.And(*out) if len(out) > 1 else out[0]
-        if k == "and":
-            return self.z.And(*[self.boolean(a) for a in n.args])
-        if k == "or":
-            return self.z.Or(*[self.boolean(a) for a in n.args])
-        if k == "not":
-            return self.z.Not(self.boolean(n.args[0]))
-        raise Unsupported(f"boolean node {k}")
+        terms = [self.num(a) for a in n.args]
+        out = []
+        for op, a, b in zip(n.value, terms, terms[1:]):
+            if (a.eb, a.sb) == (b.eb, b.sb):
+                x, y = a.t, b.t
+            else:
+                # every value has at most max(prec) significant bits within [2^q, 2^h)
+                eb, sb = self.wide(max(a.prec, b.prec), min(a.q, b.q), max(a.h, b.h))
+                x, y = self.conv(a, eb, sb), self.conv(b, eb, sb)
+            out.append({"<": self.z.fpLT, "<=": self.z.fpLEQ, ">": self.z.fpGT, ">=": self.z.fpGEQ,
+                        "==": self.z.fpEQ, "!=": lambda p, q: self.z.Not(self.z.fpEQ(p, q))}[op](x, y))
+        return self.z.And(*out) if len(out) > 1 else out[0]
+
+    def visit_and(self, n):
+        return self.z.And(*[self.boolean(a) for a in n.args])
+
+    def visit_or(self, n):
+        return self.z.Or(*[self.boolean(a) for a in n.args])
+
+    def visit_not(self, n):
+        return self.z.Not(self.boolean(n.args[0]))
 
     def _cmp_rounded(self, op, left, right):
         """``x op E`` with x a target-format value and E one exact IEEE operation on target values,
@@ -458,7 +453,7 @@ class Encoder:
         a, b = n.args
         if b.kind == "call" and b.value == "rnd":
             a, b = b, a
-        if not (a.kind == "call" and a.value == "rnd" and _same(a.args[0], b) and b.kind in ("add", "sub", "mul")):
+        if not (a.kind == "call" and a.value == "rnd" and same_node(a.args[0], b) and b.kind in ("add", "sub", "mul")):
             return None
         d = self._direct(b)
         if d is None:
@@ -475,10 +470,79 @@ class Encoder:
         return self.side + hyps + [neg]
 
 
-def _same(x, y) -> bool:
-    """Structural equality of claim nodes (positions ignored)."""
-    return (x.kind == y.kind and x.value == y.value and len(x.args) == len(y.args)
-            and all(_same(a, b) for a, b in zip(x.args, y.args)))
+class _DirectOp(NodeVisitor):
+    """Recognise ``e`` = one IEEE operation on target-format values (``x op y`` for + - * /, an fma
+    ``a*b + c``, ``c + a*b``, ``a*b - c``, or ``sqrt(x)``) and return ``op(rm)``, the solver's
+    operation with rounding mode rm, which rounds the exact real result once. A pattern matcher:
+    every other node is answered None (:meth:`unhandled`), meaning "not a single operation"."""
+
+    def __init__(self, enc: "Encoder"):
+        self.enc = enc
+
+    def unhandled(self, e, *args, **kwargs):
+        return None
+
+    def _fma(self, e):
+        enc = self.enc
+        k = e.kind
+        sA = enc.SA
+        # fma pattern: a*b + c, c + a*b, a*b - c
+        a, b = e.args
+        if sA[0] > sA[1]:
+            a = b = e  # no fma shortcut either (same z3 limitation); fall through
+        if a.kind == "mul" and k in ("add", "sub"):
+            x, y = enc.num(a.args[0]), enc.num(a.args[1])
+            z = enc.num(b)
+            if x.fmtval and y.fmtval and z.fmtval:
+                zt = z.t if k == "add" else enc.z.fpNeg(z.t)
+                enc._last_info = (0, min(x.q + y.q, z.q), max(x.h + y.h, z.h) + 1)
+                return lambda rm: enc.z.fpFMA(rm, x.t, y.t, zt)
+        if b.kind == "mul" and k == "add":
+            x, y = enc.num(b.args[0]), enc.num(b.args[1])
+            z = enc.num(a)
+            if x.fmtval and y.fmtval and z.fmtval:
+                enc._last_info = (0, min(x.q + y.q, z.q), max(x.h + y.h, z.h) + 1)
+                return lambda rm: enc.z.fpFMA(rm, x.t, y.t, z.t)
+        return None
+
+    def _binary(self, e):
+        enc = self.enc
+        k = e.kind
+        sA = enc.SA
+        try:
+            x, y = enc.num(e.args[0]), enc.num(e.args[1])
+        except Unsupported:
+            return None
+        if k in ("add", "sub") and sA[0] > sA[1]:
+            return None  # z3 does not support fp.add/sub with ebits > sbits: use the exact wide path
+        if x.fmtval and y.fmtval and (x.eb, x.sb) == sA == (y.eb, y.sb):
+            f = {"add": enc.z.fpAdd, "sub": enc.z.fpSub, "mul": enc.z.fpMul, "div": enc.z.fpDiv}[k]
+            if k == "mul":
+                enc._last_info = (0, x.q + y.q, x.h + y.h)
+            elif k in ("add", "sub"):
+                enc._last_info = (0, min(x.q, y.q), max(x.h, y.h) + 1)
+            return lambda rm: f(rm, x.t, y.t)
+        if k == "div":
+            raise Unsupported("rnd(x/y) needs x and y to be values of the target format")
+        return None
+
+    def visit_add(self, e):
+        d = self._fma(e)
+        return d if d is not None else self._binary(e)
+
+    visit_sub = visit_add
+
+    def visit_mul(self, e):
+        return self._binary(e)
+
+    visit_div = visit_mul
+
+    def visit_call_sqrt(self, e):
+        enc = self.enc
+        x = enc.num(e.args[0])
+        if x.fmtval:
+            return lambda rm: enc.z.fpSqrt(rm, x.t)
+        raise Unsupported("rnd(sqrt(x)) needs x to be a value of the target format")
 
 
 def fp_bits_to_fraction(bits: int, eb: int, sb: int):
