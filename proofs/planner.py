@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from qbound.numeric.errors import QboundError
+from qbound.proofs.claimwalk import same_node
 from qbound.proofs.verdict import Verdict
 
 #: enumeration is planned up to this many assignments (the engine's own hard limit is higher)
@@ -100,7 +101,7 @@ def _conversion_step(claim):
     any other hypotheses): implied by the conversion lemma over all reals of the normal range
     (rnd(E) is one rounding of the exact real E), decided by z3 in linear arithmetic. Proves only:
     a violation by some real need not be attained by E, so a failure leaves the claim to the others."""
-    from qbound.proofs.scaling import _range_hyp, _same
+    from qbound.proofs.scaling import _range_hyp
     if claim.rounding not in ("rne", "rna", "rtz", "sr"):
         return None
     e = claim.report_expr
@@ -114,22 +115,22 @@ def _conversion_step(claim):
     if r.kind == "mul" and r.args[0].kind == "call" and r.args[0].value == "rnd" and r.args[0].args[0].kind == "div":
         # multiplied out: |rnd(a/b)*b - a| <= B|a| with b != 0 is |rnd(a/b) - a/b| <= B|a/b| times |b|
         q = r.args[0].args[0]
-        if not (_same(r.args[1], q.args[1]) and _same(E, q.args[0])):
+        if not (same_node(r.args[1], q.args[1]) and same_node(E, q.args[0])):
             return None
-        if not any(h.kind == "cmp" and h.value == ("!=",) and _same(h.args[0], q.args[1]) and h.args[1].kind == "num"
+        if not any(h.kind == "cmp" and h.value == ("!=",) and same_node(h.args[0], q.args[1]) and h.args[1].kind == "num"
                    and h.args[1].value == 0 for h in claim.raw_hyps):
             return None
         r, E = r.args[0], q
-    if not (r.kind == "call" and r.value == "rnd" and _same(r.args[0], E)):
+    if not (r.kind == "call" and r.value == "rnd" and same_node(r.args[0], E)):
         return None
     if R.kind != "mul":
         return None
     B, aE = R.args
     if B.kind != "num":
         B, aE = aE, B
-    if not (B.kind == "num" and B.value > 0 and aE.kind == "call" and aE.value == "abs" and _same(aE.args[0], target)):
+    if not (B.kind == "num" and B.value > 0 and aE.kind == "call" and aE.value == "abs" and same_node(aE.args[0], target)):
         return None
-    if not any(_range_hyp(h, claim.fmt) is not None and _same(_range_hyp(h, claim.fmt), E) for h in claim.raw_hyps):
+    if not any(_range_hyp(h, claim.fmt) is not None and same_node(_range_hyp(h, claim.fmt), E) for h in claim.raw_hyps):
         return None
     return Step("lemma:conversion", None, claim, 0.2, "rnd(E) is one rounding of an exact real in the normal "
                 "range: the conversion lemma over all reals implies the claim", {"kind": "conversion", "bound": B.value})
@@ -138,7 +139,7 @@ def _conversion_step(claim):
 def _quotient_step(claim):
     """The normal-range quotient lemma, as ``abs(rnd(a/b) - a/b) <= B*abs(a/b)`` or multiplied out
     ``abs(rnd(a/b)*b - a) <= B*abs(a)``, with ``b != 0`` and ``tiny <= abs(a/b) <= huge``."""
-    from qbound.proofs.scaling import _range_hyp, _same
+    from qbound.proofs.scaling import _range_hyp
     e = claim.report_expr
     if e is None or e.kind != "cmp" or e.value != ("<=",) or len(claim.raw_hyps) != 2:
         return None
@@ -156,11 +157,11 @@ def _quotient_step(claim):
     if not (a.kind == "var" and b.kind == "var" and a.value != b.value):
         return None
     if x.kind == "mul":
-        if not (_same(x.args[1], b) and _same(y, a)):
+        if not (same_node(x.args[1], b) and same_node(y, a)):
             return None
         target = a
     else:
-        if not _same(y, q):
+        if not same_node(y, q):
             return None
         target = q
     if R.kind != "mul":
@@ -168,12 +169,12 @@ def _quotient_step(claim):
     B, aE = R.args
     if B.kind != "num":
         B, aE = aE, B
-    if not (B.kind == "num" and B.value > 0 and aE.kind == "call" and aE.value == "abs" and _same(aE.args[0], target)):
+    if not (B.kind == "num" and B.value > 0 and aE.kind == "call" and aE.value == "abs" and same_node(aE.args[0], target)):
         return None
     hs = list(claim.raw_hyps)
-    nz = [h for h in hs if h.kind == "cmp" and h.value == ("!=",) and _same(h.args[0], b)
+    nz = [h for h in hs if h.kind == "cmp" and h.value == ("!=",) and same_node(h.args[0], b)
           and h.args[1].kind == "num" and h.args[1].value == 0]
-    rng = [h for h in hs if _range_hyp(h, claim.fmt) is not None and _same(_range_hyp(h, claim.fmt), q)]
+    rng = [h for h in hs if _range_hyp(h, claim.fmt) is not None and same_node(_range_hyp(h, claim.fmt), q)]
     if len(nz) != 1 or len(rng) != 1:
         return None
     return Step("lemma:quotient", None, claim, 1.0, "the claim is the normal-range quotient lemma: significand "
@@ -182,7 +183,7 @@ def _quotient_step(claim):
 
 def _lemma_step(claim):
     """A Step for the known product/sum/quotient lemmas, or (None, why)."""
-    from qbound.proofs.scaling import _range_hyp, _same
+    from qbound.proofs.scaling import _range_hyp
     if claim.rounding in ("rne", "rna", "rtz", "sr") and claim.var_fmt == claim.fmt and not claim.var_domain:
         qs = _quotient_step(claim)
         if qs is not None:
@@ -196,7 +197,7 @@ def _lemma_step(claim):
     if not (L.kind == "call" and L.value == "abs" and L.args[0].kind == "sub"):
         return None, "known lemmas: left side is not |rnd(E) - E|"
     r, E = L.args[0].args
-    if not (r.kind == "call" and r.value == "rnd" and _same(r.args[0], E) and E.kind in ("mul", "add")):
+    if not (r.kind == "call" and r.value == "rnd" and same_node(r.args[0], E) and E.kind in ("mul", "add")):
         return None, "known lemmas: left side is not |rnd(E) - E| with E = a*b or a+b"
     if not (E.args[0].kind == "var" and E.args[1].kind == "var" and E.args[0].value != E.args[1].value):
         return None, "known lemmas: E is not an operation on two distinct variables"
@@ -205,10 +206,10 @@ def _lemma_step(claim):
     B, aE = R.args
     if B.kind != "num":
         B, aE = aE, B
-    if not (B.kind == "num" and aE.kind == "call" and aE.value == "abs" and _same(aE.args[0], E)):
+    if not (B.kind == "num" and aE.kind == "call" and aE.value == "abs" and same_node(aE.args[0], E)):
         return None, "known lemmas: right side is not B*|E|"
     h = _range_hyp(claim.raw_hyps[0], claim.fmt)
-    if h is None or not _same(h, E):
+    if h is None or not same_node(h, E):
         return None, "known lemmas: the hypothesis is not tiny <= abs(E) <= huge"
     kind = "product" if E.kind == "mul" else "sum"
     if B.value <= 0:

@@ -39,6 +39,7 @@ from fractions import Fraction
 from typing import cast
 
 from qbound.proofs.claims import Node
+from qbound.proofs.claimwalk import NodeVisitor, same_node
 
 ANY = "any"   # degree of the constant 0: fits every degree
 
@@ -68,68 +69,92 @@ def _eq(a, b):
     return a == ANY or b == ANY or a == b
 
 
-class _Analysis:
+class _Analysis(NodeVisitor):
+    """Degree vectors (module docstring): :meth:`deg` of a numeric node, :meth:`boolean` checks a
+    boolean node (every comparison link between terms of one degree). Collects the ``rnd``/``ulp``
+    arguments in ``obligations``; raises :class:`_NotHomogeneous` where the claim is not
+    homogeneous."""
+
     def __init__(self):
         self.obligations = []   # rnd/ulp arguments (nodes)
 
     def deg(self, n: Node):
-        k = n.kind
-        if k == "num":
-            return ANY if n.value == 0 else {}
-        if k == "var":
-            return {n.value: 1}
-        if k == "mul":
-            return _vec_add(self.deg(n.args[0]), self.deg(n.args[1]))
-        if k == "div":
-            return _vec_add(self.deg(n.args[0]), self.deg(n.args[1]), -1)
-        if k in ("add", "sub"):
-            a, b = self.deg(n.args[0]), self.deg(n.args[1])
-            if not _eq(a, b):
-                raise _NotHomogeneous(f"sum of terms of different degree: {n}")
-            return b if a == ANY else a
-        if k == "neg":
-            return self.deg(n.args[0])
-        if k == "pow":
-            a = self.deg(n.args[0])
-            return ANY if a == ANY else {v: d * n.value for v, d in a.items() if d * n.value}
-        if k == "call":
-            f = n.value
-            if f == "abs":
-                return self.deg(n.args[0])
-            if f in ("min", "max"):
-                a, b = self.deg(n.args[0]), self.deg(n.args[1])
-                if not _eq(a, b):
-                    raise _NotHomogeneous(f"{f} of terms of different degree")
-                return b if a == ANY else a
-            if f == "sqrt":
-                a = self.deg(n.args[0])
-                if a == ANY:
-                    return ANY
-                if any(d % 2 for d in a.values()):
-                    raise _NotHomogeneous("sqrt of a term of odd degree")
-                return {v: d // 2 for v, d in a.items()}
-            if f in ("rnd", "ulp"):
-                a = self.deg(n.args[0])
-                self.obligations.append(n.args[0])
-                return a
-        raise _NotHomogeneous(f"{k} is not scale-invariant")
+        if n.is_bool:
+            raise _NotHomogeneous(f"{n.kind} is not scale-invariant")
+        return self.visit(n)
 
     def boolean(self, n: Node):
-        if n.kind in ("and", "or", "not"):
-            for a in n.args:
-                self.boolean(a)
-            return
-        if n.kind != "cmp":
+        if not n.is_bool:
             raise _NotHomogeneous(n.kind)
+        self.visit(n)
+
+    def visit_num(self, n: Node):
+        return ANY if n.value == 0 else {}
+
+    def visit_var(self, n: Node):
+        return {n.value: 1}
+
+    def visit_name(self, n: Node):
+        raise _NotHomogeneous(f"{n.kind} is not scale-invariant")
+
+    def visit_mul(self, n: Node):
+        return _vec_add(self.deg(n.args[0]), self.deg(n.args[1]))
+
+    def visit_div(self, n: Node):
+        return _vec_add(self.deg(n.args[0]), self.deg(n.args[1]), -1)
+
+    def visit_add(self, n: Node):
+        a, b = self.deg(n.args[0]), self.deg(n.args[1])
+        if not _eq(a, b):
+            raise _NotHomogeneous(f"sum of terms of different degree: {n}")
+        return b if a == ANY else a
+
+    visit_sub = visit_add
+
+    def visit_neg(self, n: Node):
+        return self.deg(n.args[0])
+
+    def visit_pow(self, n: Node):
+        a = self.deg(n.args[0])
+        k = cast(int, n.value)
+        return ANY if a == ANY else {v: d * k for v, d in a.items() if d * k}
+
+    visit_call_abs = visit_neg
+
+    def visit_call_min(self, n: Node):
+        a, b = self.deg(n.args[0]), self.deg(n.args[1])
+        if not _eq(a, b):
+            raise _NotHomogeneous(f"{n.value} of terms of different degree")
+        return b if a == ANY else a
+
+    visit_call_max = visit_call_min
+
+    def visit_call_sqrt(self, n: Node):
+        a = self.deg(n.args[0])
+        if a == ANY:
+            return ANY
+        if any(d % 2 for d in a.values()):
+            raise _NotHomogeneous("sqrt of a term of odd degree")
+        return {v: d // 2 for v, d in a.items()}
+
+    def visit_call_rnd(self, n: Node):
+        a = self.deg(n.args[0])
+        self.obligations.append(n.args[0])
+        return a
+
+    visit_call_ulp = visit_call_rnd
+
+    def visit_cmp(self, n: Node):
         ds = [self.deg(a) for a in n.args]
         known = [d for d in ds if d != ANY]
         if any(d != known[0] for d in known):
             raise _NotHomogeneous(f"comparison of terms of different degree: {n}")
 
+    def visit_and(self, n: Node):
+        for a in n.args:
+            self.boolean(a)
 
-def _same(x: Node, y: Node) -> bool:
-    return (x.kind == y.kind and x.value == y.value and len(x.args) == len(y.args)
-            and all(_same(a, b) for a, b in zip(x.args, y.args)))
+    visit_or = visit_not = visit_and
 
 
 def _range_hyp(h: Node, fmt):
@@ -143,56 +168,87 @@ def _range_hyp(h: Node, fmt):
     return None
 
 
-def _abs_interval(n: Node, fmt):
-    """Interval [lo, hi] of |n| when every variable has |x| in [1, 2) (None: unbounded/unknown)."""
-    from qbound.proofs.exact import round_fraction
-    k = n.kind
-    if k == "num":
+class _AbsInterval(NodeVisitor):
+    """``[lo, hi]`` containing ``|n|`` for every point with ``|x| in [1, 2)`` for each variable, by
+    interval arithmetic on absolute values: |x*y| = |x||y|, |x/y| = |x|/|y|, |x +- y| lies in
+    ``[max(0, |x|lo - |y|hi, |y|lo - |x|hi), |x|hi + |y|hi]``, ``rnd`` is monotone (round the ends
+    down and up). None where no bound is known (overflow, a divisor reaching 0, min/max, ulp)."""
+
+    def __init__(self, fmt):
+        self.fmt = fmt
+
+    def unknown(self, n: Node):
+        return None
+
+    visit_name = visit_call_min = visit_call_max = visit_call_ulp = unknown
+    visit_cmp = visit_and = visit_or = visit_not = unknown   # no numeric value
+
+    def visit_num(self, n: Node):
         v = cast(Fraction, n.value)
         return abs(v), abs(v)
-    if k == "var":
+
+    def visit_var(self, n: Node):
         return Fraction(1), Fraction(2)
-    if k in ("neg",) or (k == "call" and n.value == "abs"):
-        return _abs_interval(n.args[0], fmt)
-    if k in ("mul", "div"):
-        a, b = _abs_interval(n.args[0], fmt), _abs_interval(n.args[1], fmt)
+
+    def visit_neg(self, n: Node):
+        return self.visit(n.args[0])
+
+    visit_call_abs = visit_neg
+
+    def visit_mul(self, n: Node):
+        a, b = self.visit(n.args[0]), self.visit(n.args[1])
         if a is None or b is None:
             return None
-        if k == "mul":
-            return a[0] * b[0], a[1] * b[1]
+        return a[0] * b[0], a[1] * b[1]
+
+    def visit_div(self, n: Node):
+        a, b = self.visit(n.args[0]), self.visit(n.args[1])
+        if a is None or b is None:
+            return None
         if b[0] == 0:
             return None
         return a[0] / b[1], a[1] / b[0]
-    if k in ("add", "sub"):
-        a, b = _abs_interval(n.args[0], fmt), _abs_interval(n.args[1], fmt)
+
+    def visit_add(self, n: Node):
+        a, b = self.visit(n.args[0]), self.visit(n.args[1])
         if a is None or b is None:
             return None
         lo = max(Fraction(0), a[0] - b[1], b[0] - a[1])
         return lo, a[1] + b[1]
-    if k == "pow":
-        a = _abs_interval(n.args[0], fmt)
+
+    visit_sub = visit_add
+
+    def visit_pow(self, n: Node):
+        a = self.visit(n.args[0])
         e = cast(int, n.value)
         if a is None or (e < 0 and a[0] == 0):
             return None
         lo, hi = a[0] ** e, a[1] ** e
         return (min(lo, hi), max(lo, hi))
-    if k == "call" and n.value == "rnd":
-        a = _abs_interval(n.args[0], fmt)
+
+    def visit_call_rnd(self, n: Node):
+        from qbound.proofs.exact import round_fraction
+        a = self.visit(n.args[0])
         if a is None:
             return None
-        lo, hi = round_fraction(a[0], fmt, "rdn"), round_fraction(a[1], fmt, "rup")
+        lo, hi = round_fraction(a[0], self.fmt, "rdn"), round_fraction(a[1], self.fmt, "rup")
         if isinstance(lo, float) or isinstance(hi, float):
             return None
         return lo, hi
-    if k == "call" and n.value == "sqrt":
-        a = _abs_interval(n.args[0], fmt)
+
+    def visit_call_sqrt(self, n: Node):
+        a = self.visit(n.args[0])
         if a is None:
             return None
         import math
         lo = Fraction(math.isqrt(int(a[0] * 2 ** 40)), 2 ** 20)
         hi = Fraction(math.isqrt(int(a[1] * 2 ** 40)) + 1, 2 ** 20)
         return lo, hi
-    return None
+
+
+def _abs_interval(n: Node, fmt):
+    """Interval [lo, hi] of |n| when every variable has |x| in [1, 2) (None: unbounded/unknown)."""
+    return _AbsInterval(fmt).visit(n)
 
 
 def scale_reduce(claim) -> ScaleReduction:
@@ -219,7 +275,7 @@ def scale_reduce(claim) -> ScaleReduction:
     except _NotHomogeneous as exc:
         return ScaleReduction(None, f"not scale-invariant: {exc}")
     for ob in an.obligations:
-        if not any(_same(ob, e) for e in ranges):
+        if not any(same_node(ob, e) for e in ranges):
             return ScaleReduction(None, f"rnd/ulp argument {ob} has no hypothesis tiny <= abs({ob}) <= huge")
     for v in claim.vars:
         if not any(d != ANY and d.get(v, 0) for d in range_deg):
