@@ -41,6 +41,25 @@ Traceback (most recent call last):
 qbound.proofs.claimwalk.UnhandledNode: Size has no handler for claim node 'mul' (at position 0 of the claim: a * 2); it handles: add, call:abs, name, num, var
 >>> Size.missing()[:3]
 ['sub', 'mul', 'div']
+
+State lives on the visitor and handlers return values, e.g. a generator of straight-line code that
+names every intermediate result:
+
+>>> class Code(NodeVisitor):
+...     def __init__(self):
+...         self.lines = []
+...     def emit(self, expr):
+...         self.lines.append(f"t{len(self.lines)} = {expr}")
+...         return f"t{len(self.lines) - 1}"
+...     def visit_var(self, n):
+...         return n.value
+...     def visit_mul(self, n):
+...         return self.emit(" * ".join(self.visit(a) for a in n.args))
+...     def visit_call_rnd(self, n):
+...         return self.emit(f"round_to_format({self.visit(n.args[0])})")
+>>> g = Code()
+>>> g.visit(parse_expr("rnd(a*b)", want_bool=False)), g.lines
+('t1', ['t0 = a * b', 't1 = round_to_format(t0)'])
 >>> same_node(parse_expr("a - b", want_bool=False), parse_expr("(a) - b", want_bool=False))
 True
 >>> same_node(parse_expr("a - b", want_bool=False), parse_expr("b - a", want_bool=False))
@@ -131,8 +150,9 @@ def _build_table(cls) -> None:
         fn = getattr(cls, name)
         if fn is None:          # removed in this class (visit_add = None)
             continue
-        if not callable(fn):
-            raise TypeError(f"{cls.__name__}.{name} is not callable")
+        raw = next(k.__dict__[name] for k in cls.__mro__ if name in k.__dict__)
+        if not callable(fn) or isinstance(raw, (staticmethod, classmethod)):
+            raise TypeError(f"{cls.__name__}.{name} must be a plain method, called as handler(self, node, ...)")
         names[key] = name
         if key.startswith(_CALL + ":"):
             calls[key[len(_CALL) + 1:]] = fn
@@ -191,9 +211,10 @@ class NodeVisitor(metaclass=_VisitorType):
 
 def same_node(x: Node, y: Node) -> bool:
     """Structural equality of claim trees, positions ignored: ``x`` and ``y`` have the same kind, the
-    same value (constant, name, function, operators) and pairwise structurally equal operands *in
-    order* (no algebra: ``a + b`` and ``b + a`` differ, as do ``1`` and ``1.0`` only if their
-    rationals differ, which they do not)."""
+    same value (the rational of a constant, the name of a variable, the function of a call, the
+    operators of a comparison chain, the exponent of a power) and pairwise structurally equal
+    operands *in order*. It is syntactic, not algebraic: ``a + b`` and ``b + a`` differ, and so do
+    ``0.5`` and ``1/2`` (a number and a division); ``1`` and ``1.0`` are equal (the same rational)."""
     if x is y:
         return True
     return (x.kind == y.kind and x.value == y.value and len(x.args) == len(y.args)

@@ -193,3 +193,10 @@ def test_same_node_is_structural_equality():
     # a division marked as the zero-denominator branch is another node
     d = P("a / b")
     assert not same_node(d, Node("div", d.args, "y0", d.pos))
+
+
+def test_handler_must_be_a_method():
+    with pytest.raises(TypeError, match="visit_add must be a plain method"):
+        type("Static", (NodeVisitor,), {"visit_add": staticmethod(lambda n: 0)})
+    with pytest.raises(TypeError, match="visit_var must be a plain method"):
+        type("NotCallable", (NodeVisitor,), {"visit_var": 3})
