@@ -6,7 +6,7 @@ from fractions import Fraction
 import pytest
 
 from qbound.proofs import claimwalk
-from qbound.proofs.claims import CALL_NAMES, FUNCTIONS, Node, NodeKind, parse_expr
+from qbound.proofs.claims import CALL_NAMES, FUNCTIONS, ClaimSyntaxError, Node, NodeKind, parse_expr
 from qbound.proofs.claimwalk import NodeVisitor, UnhandledNode, dispatch_keys, same_node
 from qbound.proofs.engines.base import Unsupported
 from qbound.proofs.engines.fpenc import Encoder, _DirectOp
@@ -200,3 +200,17 @@ def test_handler_must_be_a_method():
         type("Static", (NodeVisitor,), {"visit_add": staticmethod(lambda n: 0)})
     with pytest.raises(TypeError, match="visit_var must be a plain method"):
         type("NotCallable", (NodeVisitor,), {"visit_var": 3})
+
+
+@pytest.mark.parametrize("text", ["rnd(" * 97 + "a" + ")" * 97 + " >= a", " + ".join(["a"] * 98) + " >= a"])
+def test_deepest_claims_fit_the_stack(text):
+    """A dispatch adds frames per level (visit, handler): the deepest claims the parser accepts
+    still go through every evaluator without RecursionError."""
+    from qbound.proofs.exact import holds_at
+    from qbound.proofs.scaling import scale_reduce
+    c = build_claim(text, "fp8_e5m2")
+    with pytest.raises(ClaimSyntaxError, match="nested too deeply"):   # one level more: the parser refuses
+        build_claim("rnd(" + text.replace(" >= a", "") + ") >= a", "fp8_e5m2")
+    assert holds_at(c, {"a": Fraction(3, 2)})[0]
+    assert Encoder(c).query()
+    assert scale_reduce(c).why
