@@ -40,25 +40,28 @@ def _flatten(step: str, d) -> list:
 
 _CHILD = r"""
 import json, sys
-from qbound.bounds.obligation import run_cvc5, run_z3_text
+from qbound.bounds.obligation import CVC5_CONFIGS, run_cvc5, run_z3_text
 solver, timeout = sys.argv[1], float(sys.argv[2])
-st, ce, why = (run_z3_text if solver == "z3" else run_cvc5)(sys.stdin.read(), timeout)
+if solver == "z3":
+    st, ce, why = run_z3_text(sys.stdin.read(), timeout)
+else:
+    st, ce, why = run_cvc5(sys.stdin.read(), timeout, CVC5_CONFIGS[int(sys.argv[3])])
 print(json.dumps([st, ce, why]))
 """
 
 
-def _isolated(solver: str, text: str, timeout_s: float):
-    """Run one solver on one SMT-LIB2 text in a child process that is killed at 2 x timeout + 10 s (a
+def _isolated(solver: str, text: str, timeout_s: float, config: int = 0):
+    """Run one solver on one SMT-LIB2 text in a child process that is killed at timeout + 5 s (a
     solver that ignores its own time limit cannot hang the re-check)."""
     import subprocess
     import sys
     try:
-        p = subprocess.run([sys.executable, "-c", _CHILD, solver, str(timeout_s)], input=text, capture_output=True,
-                           text=True, timeout=2 * timeout_s + 10, check=False)
+        p = subprocess.run([sys.executable, "-c", _CHILD, solver, str(timeout_s), str(config)], input=text, capture_output=True,
+                           text=True, timeout=timeout_s + 5, check=False)
         st, ce, why = json.loads(p.stdout.strip().splitlines()[-1])
         return st, ce, why
     except subprocess.TimeoutExpired:
-        return "unknown", None, f"{solver}: killed after {2 * timeout_s + 10:.0f} s"
+        return "unknown", None, f"{solver}: killed after {timeout_s + 5:.0f} s"
     except (ValueError, IndexError):
         return "unknown", None, f"{solver}: no answer"
 
@@ -71,7 +74,17 @@ def recheck_one(d, timeout_s: float = 10) -> dict:
     solver = "z3" if d.engine == "cvc5" else "cvc5"
     t0 = time.perf_counter()
     st, ce, why = _isolated(solver, d.smt2, timeout_s)
-    rec = {"solver": solver, "status": st, "seconds": round(time.perf_counter() - t0, 4), "agrees": st == "unsat"}
+    tried = 1
+    if solver == "cvc5" and st == "unknown":  # cvc5's other configurations (still cvc5 reading the file)
+        from qbound.bounds.obligation import CVC5_CONFIGS
+        for i in range(1, len(CVC5_CONFIGS)):
+            tried += 1
+            st, ce, why = _isolated(solver, d.smt2, timeout_s, config=i)
+            if st != "unknown":
+                why = why or ("cvc5 with " + ", ".join(f"{k}={v}" for k, v in CVC5_CONFIGS[i]))
+                break
+    rec = {"solver": solver, "status": st, "seconds": round(time.perf_counter() - t0, 4), "agrees": st == "unsat",
+           "configs_tried": tried}
     if why:
         rec["reason"] = why
     if ce:

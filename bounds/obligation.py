@@ -47,6 +47,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -225,7 +226,9 @@ class Discharge:
         """The SMT-LIB2 text of the obligation (encoded now if a cache hit skipped it)."""
         if not self.smt2 and self.obligation is not None:
             try:
-                self.smt2 = encode(self.obligation)[1]
+                ob = self.obligation
+                ident = self.engine == "sympy" and isinstance(getattr(ob, "conclusion", None), sp.Eq)
+                self.smt2 = encode(ob, assume_defined=ident)[1]
             except Unsupported:
                 self.smt2 = ""
         return self.smt2
@@ -760,13 +763,17 @@ class _Encoder:
                     out.append(z3.Implies(a == b, la == lb))
         return out
 
-    def query(self):
+    def query(self, assume_defined: bool = False):
         """(assertions, description) of: symbols' domains, premises, definitions, lemmas, and the
-        negated goal (not conclusion, or something undefined)."""
+        negated goal (not conclusion, or something undefined).  ``assume_defined``: every denominator
+        nonzero and every logarithm's argument positive is *assumed* instead (the meaning of a SymPy
+        identity of rational functions: lhs = rhs wherever both sides are defined)."""
         z3 = self.z3
         prem = [self.boolean(_prep(p)) for p in self.ob.premises]
         goal = self.boolean(_prep(self.ob.conclusion))
         lem = self.lemma_constraints()
+        if assume_defined:
+            return list(self.side) + prem + lem + [z3.Not(u) for u in self.undefined] + [z3.Not(goal)]
         neg = z3.Or(z3.Not(goal), *self.undefined) if self.undefined else z3.Not(goal)
         return list(self.side) + prem + lem + [neg]
 
@@ -775,21 +782,40 @@ def _prep(r):
     return r
 
 
-def encode(ob: Obligation) -> tuple:
-    """(list of z3 assertions of premises and not conclusion, SMT-LIB2 text of it)."""
+def encode(ob: Obligation, assume_defined: bool = False) -> tuple:
+    """(list of z3 assertions of premises and not conclusion, SMT-LIB2 text of it); ``assume_defined``
+    as in the encoder's query (the certificate of an identity SymPy proved)."""
     enc = _Encoder(ob)
-    asserts = enc.query()
-    return asserts, smt2_text(ob, asserts)
+    asserts = enc.query(assume_defined=assume_defined)
+    return asserts, smt2_text(ob, asserts, assume_defined=assume_defined)
 
 
-def smt2_text(ob: Obligation, asserts) -> str:
+_UNARY = re.compile(r"\((\+|\*) ((?:[^()\s]+)|(?:\((?:[^()]|\([^()]*\))*\)))\)")
+
+
+def _no_unary(text: str) -> str:
+    """SMT-LIB's ``+`` and ``*`` take at least two arguments; z3 prints ``(+ x)`` for a one-term sum, which
+    cvc5 rejects: ``(+ x)`` and ``(* x)`` become ``x`` (a no-op on the meaning).
+
+    >>> _no_unary("(assert (<= (+ x) (* (+ y z))))")
+    '(assert (<= x (+ y z)))'
+    """
+    prev = None
+    while prev != text:
+        prev, text = text, _UNARY.sub(lambda m: m.group(2), text)
+    return text
+
+
+def smt2_text(ob: Obligation, asserts, assume_defined: bool = False) -> str:
     z3 = _z3()
     s = z3.Solver()
     s.add(*asserts)
-    body = s.to_smt2()
+    body = _no_unary(s.to_smt2())
     body = body.replace("(check-sat)", "").rstrip() + "\n(check-sat)\n"
     header = [f"; qbound obligation {ob.name}", "; premises and NOT conclusion: expected unsat",
               f"; key sha256 {ob.key()}", "(set-logic QF_NRA)"]
+    if assume_defined:
+        header.insert(2, "; an identity of rational functions (SymPy): denominators nonzero, log arguments positive assumed")
     lines = [ln for ln in body.splitlines() if not ln.startswith("(set-info") and not ln.startswith("(set-logic")]
     return "\n".join(header + lines) + "\n"
 
@@ -891,13 +917,22 @@ def _z3_solve(asserts, timeout_s: float):
     return "unknown", None, s.reason_unknown()
 
 
-def run_cvc5(text: str, timeout_s: float):
-    """Decide an SMT-LIB2 text with cvc5 (its own parser: a check of the standalone file)."""
+#: cvc5 configurations tried in turn by the re-check: its default nonlinear solver (incremental
+#: linearisation and cylindrical algebraic coverings), then with interval constraint propagation
+#: (``nl-icp``), which decides several bounds with many variables that the default does not
+CVC5_CONFIGS = ((), (("nl-icp", "true"),))
+
+
+def run_cvc5(text: str, timeout_s: float, options=()):
+    """Decide an SMT-LIB2 text with cvc5 (its own parser: a check of the standalone file); ``options``:
+    (name, value) pairs of cvc5 options (e.g. one of :data:`CVC5_CONFIGS`)."""
     import cvc5
     tm = cvc5.TermManager()
     slv = cvc5.Solver(tm)
     slv.setOption("tlimit-per", str(int(timeout_s * 1000)))
     slv.setOption("produce-models", "true")
+    for k, v in options:
+        slv.setOption(k, v)
     from qbound.proofs.engines.cvc5_engine import read_script
     sm = read_script(slv, tm, text, "obligation")
     r = slv.checkSat()
@@ -1035,6 +1070,9 @@ def discharge(ob: Obligation, engines=ENGINES, timeout_s: float = 20, cache: Obl
             except Exception as exc:  # pragma: no cover - SymPy internals
                 st, msg = None, f"SymPy error {exc}"
             if st == "proved":
+                if isinstance(ob.conclusion, sp.Eq) and asserts is not None:
+                    # the certificate says what SymPy proved: lhs = rhs wherever both sides are defined
+                    asserts, smt2 = encode(ob, assume_defined=True)
                 d = Discharge(ob.name, "proved", "sympy", time.perf_counter() - t0, smt2, None, msg, key)
                 cache.put(ob, d)
                 return d

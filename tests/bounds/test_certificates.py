@@ -38,3 +38,52 @@ def test_a_wrong_certificate_is_not_confirmed(tmp_path):
     rec = recheck_one(d, timeout_s=5)
     assert rec["status"] == "sat" and not rec["agrees"]
     assert run_cvc5(d.smt2, 10)[0] == "sat" and run_z3_text(d.smt2, 10)[0] == "sat"
+
+
+def test_a_sympy_identity_certificate_states_where_it_holds():
+    """(1 - x^2)/(1 - x) = 1 + x is what SymPy proves, where 1 - x != 0.  The certificate of the
+    identity assumes the denominators nonzero (before, it asked for definedness everywhere, and cvc5
+    answered sat at x = 1: three of the momentum identities were 'refuted by the second solver')."""
+    x = sp.Symbol("x", nonnegative=True)
+    d = discharge(Obligation("demo.ident", (), sp.Eq((1 - x ** 2) / (1 - x), 1 + x)), engines=("sympy",), cache=None)
+    assert d.proved and d.engine == "sympy"
+    assert "denominators nonzero" in d.smt2
+    assert run_cvc5(d.smt2, 10)[0] == "unsat" and run_z3_text(d.smt2, 10)[0] == "unsat"
+    # the wrong variant: not proved by SymPy, and its certificate text (denominators assumed) is sat
+    from qbound.bounds.obligation import encode
+    bad = Obligation("demo.bad", (), sp.Eq((1 - x ** 2) / (1 - x), 1 + 2 * x))
+    assert not discharge(bad, engines=("sympy",), cache=None).proved
+    assert run_z3_text(encode(bad, assume_defined=True)[1], 10)[0] == "sat"
+    # an obligation proved by z3 keeps the strict form: undefinedness is part of the negated goal
+    y = sp.Symbol("y", real=True)
+    strict = encode(Obligation("demo.div", (sp.Ge(y, 0),), sp.Ge(y / (1 + y), 0)))[1]
+    assert "denominators nonzero" not in strict
+
+
+def test_unary_sums_are_written_as_smt_lib():
+    """SMT-LIB's + takes two or more arguments; cvc5 refused z3's (+ x) (momentum.vs_thm4.log_term)."""
+    from qbound.bounds.obligation import _no_unary
+    assert _no_unary("(assert (>= (+ (* 2.0 a)) (+ b c)))") == "(assert (>= (* 2.0 a) (+ b c)))"
+    assert _no_unary("(+ (+ (f x)))") == "(f x)"
+    text = "(declare-fun a () Real)\n(assert (> (+ a) 1.0))\n(assert (< a 0.0))\n(check-sat)\n"
+    assert run_cvc5(_no_unary(text), 10)[0] == "unsat"
+
+
+def test_recheck_tries_the_next_cvc5_configuration(monkeypatch):
+    """cvc5's default gives up: the next configuration (nl-icp) answers; a sat from it is never 'agrees'."""
+    import qbound.bounds.certificates as C
+    calls = []
+
+    def fake(solver, text, timeout_s, config=0):
+        calls.append((solver, config))
+        return ("unknown", None, "cvc5: killed") if config == 0 else answer
+
+    monkeypatch.setattr(C, "_isolated", fake)
+    x = sp.Symbol("x", positive=True)
+    d = discharge(Obligation("demo.sq", (sp.Le(x, 1),), sp.Le(x ** 2, x)), engines=("z3",), cache=None)
+    answer = ("unsat", None, "")
+    rec = recheck_one(d, timeout_s=1)
+    assert rec["agrees"] and rec["configs_tried"] == 2 and calls[:2] == [("cvc5", 0), ("cvc5", 1)]
+    answer = ("sat", {"x": "2"}, "")
+    rec = recheck_one(d, timeout_s=1)
+    assert not rec["agrees"] and rec["status"] == "sat"
