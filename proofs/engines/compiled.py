@@ -22,6 +22,9 @@ import time
 from fractions import Fraction
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from qbound.proofs.engines.base import Engine, Unsupported, counterexample_record
 from qbound.proofs.engines.exhaustive import MAX_FALLBACK, values_of
@@ -30,6 +33,7 @@ from qbound.proofs.verdict import Verdict
 
 MAX_CASES = 1 << 33
 ROWS_PER_BLOCK = 256
+EARLY_EXIT = True
 _CACHE: dict = {}
 
 
@@ -41,222 +45,458 @@ def available() -> bool:
         return False
 
 
+@intrinsic
+def _f2u(typingctx, x):
+    """Reinterpret a float64 as its uint64 bit pattern."""
+    sig = types.uint64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
+def _u2f(typingctx, x):
+    """Reinterpret a uint64 bit pattern as a float64."""
+    sig = types.float64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a*b + c with one rounding (LLVM's llvm.fma.f64: exact product, then one float64 rounding)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(args[0], args[1], args[2])
+
+    return sig, codegen
+
+
+def margins() -> dict:
+    """The float64 error margins of the kernel: ``eps`` bounds the relative error of one correctly
+    rounded float64 operation (2^-53, taken as 2^-52); ``slack_rel``/``slack_abs`` enlarge every
+    computed bound past the rounding of its own computation (a few operations, each relative error
+    <= 2^-53, so 2^-40 is ample) and past float64's subnormal spacing (2^-1074; 2^-1070 taken).
+    A comparison with an inexact side is decided in float64 only when the sides are further apart
+    than their propagated bounds; the tests shrink these margins and show a wrong verdict results."""
+    return {"eps": 2.0 ** -52, "slack_rel": 2.0 ** -40, "slack_abs": 2.0 ** -1070}
+
+
+def _outcomes(nr: int) -> np.ndarray:
+    """The sr outcomes enumerated for each ``rnd`` node: 0 toward zero, 1 away from zero. Both (a
+    claim under sr must hold for every outcome combination): one loop per rnd node, nested in the
+    order the nodes are built (inner ones first), so code below rnd j runs once per outcome
+    combination of rnd 0..j only, and both neighbours of an rnd's argument are computed once."""
+    return np.array([0, 1], dtype=np.int64)
+
+
 class _Gen:
-    def __init__(self, fmt, rounding, vars_):
+    """Generates the kernel body. Each numeric node becomes names (v, l, x, c, d):
+
+    * ``v`` the float64 value, ``l`` a float64 low part: when ``x`` is true the exact value is the
+      *normalized* double-double ``v + l`` (``v == fl(v + l)``; ``l == 0`` when ``v`` is not finite,
+      then the IEEE special is the value);
+    * ``c``: ``v`` is the correctly rounded float64 result of one operation on exact float64 operands
+      (quotient, square root), so the exact value lies strictly inside ``v``'s float64 rounding interval;
+    * ``d``: an upper bound of ``|v - exact|`` (``|l|`` when exact, ``inf`` when unknown).
+
+    Code that does not depend on the sr outcome bits is emitted once per assignment (``pre``); code
+    below an sr ``rnd`` is emitted inside the loop over outcome combinations (``loop``).
+    """
+
+    def __init__(self, fmt, rounding, vars_, margins):
         self.fmt, self.mode, self.vars = fmt, rounding, list(vars_)
-        self.lines = []
+        self.sections: dict = {}
         self.k = 0
         self.rnd_ids = {}
+        self.eps = margins["eps"]
+        self.memo = {}
+        emax = math.floor(math.log2(float(fmt.max_finite)))
+        #: a format value: (p bits, multiple of the subnormal quantum, below 2^(emax+1))
+        self.st_fmt = (fmt.man_bits + 1, fmt.emin - fmt.man_bits, emax + 1)
 
     def tmp(self):
         self.k += 1
         return f"t{self.k}"
 
-    def emit(self, s):
-        self.lines.append("    " * 3 + s)
+    def emit(self, s, dep):
+        """Append a line to the section of nesting level ``dep``: -1 once per assignment, j inside
+        the loops over the outcomes of sr rnd nodes 0..j (a line depends on outcomes <= j only)."""
+        self.sections.setdefault(dep, []).append(s)
 
+    # ---------------------------------------------------------------- numeric nodes
     def num(self, n):
-        """Returns names (val, exact, cr, err): err bounds |val - exact value| (0.0 when exact,
-        inf when unknown), computed with slack for float64's own rounding of the bound."""
-        v, e, c, d = self._num(n)
-        return v, e, c, d
+        """(v, l, x, c, d, dep, unsure, lo0, st): names, whether the code depends on the sr outcome,
+        the names of the rnd-unsure flags below, whether ``l`` is statically 0.0, and ``st``: None or
+        (m, L, H) when the value is statically a float64 exactly (``l`` = 0): an integer multiple
+        of 2^L below 2^H in magnitude with at most m significant bits (or an IEEE special).
 
-    def _err(self, d, e, expr):
-        self.emit(f"{d} = 0.0 if {e} else _slack({expr})")
+        Equal subtrees are computed once (common subexpressions), except under sr those containing
+        an ``rnd`` (each ``rnd`` node draws its own outcome)."""
+        share = self.mode != "sr" or not any(m.kind == "call" and m.value == "rnd" for m in n.walk())
+        key = repr(_key(n)) if share else None
+        if key is not None and key in self.memo:
+            return self.memo[key]
+        r = self._num(n)
+        if len(r) == 8:
+            r = r + (None,)
+        if key is not None:
+            self.memo[key] = r
+        return r
+
+    def _static(self, k, A, B, names):
+        """Emit an operation whose result is statically an exact float64 (both operands are, and the
+        exact result has at most 53 significant bits, no underflow below 2^-1074, no overflow);
+        returns the record or None."""
+        if A[8] is None or B[8] is None:
+            return None
+        (m1, L1, H1), (m2, L2, H2) = A[8], B[8]
+        if k == "mul":
+            st = (m1 + m2, L1 + L2, H1 + H2)
+        else:
+            L, H = min(L1, L2), max(H1, H2) + 1
+            st = (H - L, L, H)
+        if not (st[0] <= 53 and st[1] >= -1074 and st[2] <= 1024):
+            return None
+        v, l, x, c, d = names
+        dep = max(A[5], B[5])
+        op = {"add": "+", "sub": "-", "mul": "*"}[k]
+        self.emit(f"{v} = {A[0]} {op} {B[0]}", dep)
+        for nm, val in ((l, "0.0"), (x, "True"), (c, "True"), (d, "0.0")):
+            self.emit(f"{nm} = {val}", dep)
+        return v, l, x, c, d, dep, A[6] + B[6], True, st
 
     def _num(self, n):
         k = n.kind
-        v, e, c, d = self.tmp(), self.tmp(), self.tmp(), self.tmp()
+        v, l, x, c, d = (self.tmp() for _ in range(5))
         if k == "num":
             c0 = n.value
             fv = float(c0) if abs(c0) < 2 ** 1000 else math.copysign(math.inf, c0)
             ex = math.isfinite(fv) and Fraction(fv) == c0
-            self.emit(f"{v} = {fv!r}" if math.isfinite(fv) else f"{v} = {'np.inf' if fv > 0 else '-np.inf'}")
-            self.emit(f"{e} = {ex}")
-            self.emit(f"{c} = {ex or math.isfinite(fv)}")
-            self.emit(f"{d} = {0.0 if ex else (abs(fv) * 2.0 ** -52 + 2.0 ** -1074 if math.isfinite(fv) else math.inf)!r}".replace("inf", "np.inf"))
-            return v, e, c, d
+            self.emit(f"{v} = {fv!r}" if math.isfinite(fv) else f"{v} = {'np.inf' if fv > 0 else '-np.inf'}", -1)
+            err = 0.0 if ex else (abs(fv) * 2.0 ** -52 + 2.0 ** -1074 if math.isfinite(fv) else math.inf)
+            self.emit(f"{l} = 0.0", -1)
+            self.emit(f"{x} = {ex}", -1)
+            self.emit(f"{c} = {ex or math.isfinite(fv)}", -1)
+            self.emit(f"{d} = {err!r}".replace("inf", "np.inf"), -1)
+            st = None
+            if ex:
+                num_, den = abs(c0.numerator), c0.denominator
+                if num_ == 0:
+                    st = (1, 0, 0)
+                else:
+                    tz = (num_ & -num_).bit_length() - 1
+                    L = tz - (den.bit_length() - 1)
+                    st = (num_.bit_length() - tz, L, L + num_.bit_length() - tz)
+            return v, l, x, c, d, -1, [], True, st
         if k == "var":
             i = self.vars.index(n.value)
-            self.emit(f"{v} = x{i}")
-            self.emit(f"{e} = True")
-            self.emit(f"{c} = True")
-            self.emit(f"{d} = 0.0")
-            return v, e, c, d
+            self.emit(f"{v} = in{i}", -1)
+            self.emit(f"{l} = 0.0", -1)
+            self.emit(f"{x} = True", -1)
+            self.emit(f"{c} = True", -1)
+            self.emit(f"{d} = 0.0", -1)
+            return v, l, x, c, d, -1, [], True, self.st_fmt
         if k in ("add", "sub", "mul", "div"):
-            a, ea, _, da = self.num(n.args[0])
-            b, eb, _, db = self.num(n.args[1])
-            op = {"add": "+", "sub": "-", "mul": "*", "div": "/"}[k]
-            if k == "div":
-                self.emit(f"{v} = _div({a}, {b})")
-            else:
-                self.emit(f"{v} = {a} {op} {b}")
-            fin = f"(math.isfinite({a}) and math.isfinite({b}))"
-            if k == "add":
-                chk = f"_sum_exact({a}, {b}, {v})"
-            elif k == "sub":
-                chk = f"_sum_exact({a}, -{b}, {v})"
-            elif k == "mul":
-                chk = f"_prod_exact({a}, {b}, {v})"
-            else:
-                chk = f"_quot_exact({a}, {b}, {v})"
-            self.emit(f"{e} = {ea} and {eb} and ((not {fin}) or ({chk} and math.isfinite({v})))")
-            self.emit(f"{c} = {ea} and {eb}")
+            A = self.num(n.args[0])
+            B = self.num(n.args[1])
+            if k != "div":
+                r = self._static(k, A, B, (v, l, x, c, d))
+                if r is not None:
+                    return r
+            a, la, xa, ca, da, depa, ua, za, _ = A
+            b, lb, xb, cb, db, depb, ub, zb, _ = B
+            dep = max(depa, depb)
+            E = f"{self.eps!r}"
             if k in ("add", "sub"):
-                self._err(d, e, f"{da} + {db} + abs({v}) * EPS")
+                sg = "" if k == "add" else "-"
+                if za and zb:
+                    self.emit(f"{v}, {l} = _two_sum({a}, {sg}{b})", dep)
+                    self.emit(f"{x} = {xa} and {xb}", dep)
+                else:
+                    self.emit(f"{v}, {l}, {x} = _dd_add({a}, {la}, {sg}{b}, {sg}{lb})", dep)
+                    self.emit(f"{x} = {x} and {xa} and {xb}", dep)
+                self.emit(f"if not {x}:", dep)
+                self.emit(f"    {l} = 0.0", dep)
+                self.emit(f"    {v} = {a} + {sg}{b}", dep)
+                self.emit(f"{c} = False", dep)
+                self.emit(f"{d} = abs({l}) if {x} else _slack({da} + {db} + abs({v}) * {E})", dep)
             elif k == "mul":
-                self._err(d, e, f"abs({a}) * {db} + abs({b}) * {da} + {da} * {db} + abs({v}) * EPS")
+                if za and zb:
+                    self.emit(f"{v}, {l}, {x} = _two_prod({a}, {b})", dep)
+                else:
+                    self.emit(f"{v}, {l}, {x} = _dd_mul({a}, {la}, {b}, {lb})", dep)
+                self.emit(f"{x} = {x} and {xa} and {xb}", dep)
+                self.emit(f"if not {x}:", dep)
+                self.emit(f"    {l} = 0.0", dep)
+                self.emit(f"    {v} = {a} * {b}", dep)
+                self.emit(f"{c} = False", dep)
+                self.emit(f"{d} = abs({l}) if {x} else _slack(abs({a}) * {db} + abs({b}) * {da} + {da} * {db} + abs({v}) * {E})", dep)
             else:
-                self._err(d, e, f"abs({v}) * EPS if ({c} and {b} != 0.0) else np.inf")
-            return v, e, c, d
+                self.emit(f"{v} = _div({a}, {b})", dep)
+                self.emit(f"{l} = 0.0", dep)
+                single = f"({xa} and {xb} and {la} == 0.0 and {lb} == 0.0)"
+                fin = f"(math.isfinite({a}) and math.isfinite({b}))"
+                self.emit(f"{c} = {single}", dep)
+                self.emit(f"{x} = {c} and ((not {fin}) or (_quot_exact({a}, {b}, {v}) and math.isfinite({v})))", dep)
+                self.emit(f"{d} = 0.0 if {x} else (_slack(abs({v}) * {E}) if ({c} and {b} != 0.0) else np.inf)", dep)
+            return v, l, x, c, d, dep, ua + ub, False
         if k == "neg":
-            a, ea, ca, da = self.num(n.args[0])
-            self.emit(f"{v} = -{a}")
-            self.emit(f"{e} = {ea}")
-            self.emit(f"{c} = {ca}")
-            self.emit(f"{d} = {da}")
-            return v, e, c, d
+            a, la, xa, ca, da, dep, ua, za, st = self.num(n.args[0])
+            self.emit(f"{v} = -{a}", dep)
+            self.emit(f"{l} = -{la}", dep)
+            self.emit(f"{x} = {xa}", dep)
+            self.emit(f"{c} = {ca}", dep)
+            self.emit(f"{d} = {da}", dep)
+            return v, l, x, c, d, dep, ua, za, st
         if k == "pow":
-            a, ea, _, _ = self.num(n.args[0])
+            a, la, xa, _, _, dep, ua, _, _ = self.num(n.args[0])
             p = n.value
-            self.emit(f"{v} = 1.0")
-            self.emit(f"{e} = {ea}")
+            self.emit(f"{v} = 1.0", dep)
+            self.emit(f"{x} = {xa} and {la} == 0.0", dep)
             for _ in range(abs(p)):
                 r2 = self.tmp()
-                self.emit(f"{r2} = {v} * {a}")
-                self.emit(f"if math.isfinite({v}) and math.isfinite({a}):")
-                self.emit(f"    {e} = {e} and _prod_exact({v}, {a}, {r2}) and math.isfinite({r2})")
-                self.emit(f"{v} = {r2}")
+                self.emit(f"{r2} = {v} * {a}", dep)
+                self.emit(f"if math.isfinite({v}) and math.isfinite({a}):", dep)
+                self.emit(f"    {x} = {x} and _prod_exact({v}, {a}, {r2}) and math.isfinite({r2})", dep)
+                self.emit(f"{v} = {r2}", dep)
             if p < 0:
                 r2 = self.tmp()
-                self.emit(f"{r2} = _div(1.0, {v})")
-                self.emit(f"if math.isfinite({v}) and {v} != 0.0:")
-                self.emit(f"    {e} = {e} and _quot_exact(1.0, {v}, {r2})")
-                self.emit(f"{v} = {r2}")
-            self.emit(f"{c} = {e}")
-            self.emit(f"{d} = 0.0 if {e} else np.inf")
-            return v, e, c, d
+                self.emit(f"{r2} = _div(1.0, {v})", dep)
+                self.emit(f"if math.isfinite({v}) and {v} != 0.0:", dep)
+                self.emit(f"    {x} = {x} and _quot_exact(1.0, {v}, {r2})", dep)
+                self.emit(f"{v} = {r2}", dep)
+            self.emit(f"{l} = 0.0", dep)
+            self.emit(f"{c} = {x}", dep)
+            self.emit(f"{d} = 0.0 if {x} else np.inf", dep)
+            return v, l, x, c, d, dep, ua, True
         if k == "call":
             f = n.value
             if f in ("min", "max"):
-                a, ea, _, da = self.num(n.args[0])
-                b, eb, _, db = self.num(n.args[1])
-                self.emit(f"{v} = _{f}({a}, {b})")
-                self.emit(f"{e} = {ea} and {eb}")
-                self.emit(f"{c} = {e}")
-                self.emit(f"{d} = 0.0 if {e} else max({da}, {db})")
-                return v, e, c, d
-            a, ea, ca, da = self.num(n.args[0])
+                a, la, xa, _, da, depa, ua, za, sa = self.num(n.args[0])
+                b, lb, xb, _, db, depb, ub, zb, sb = self.num(n.args[1])
+                dep = max(depa, depb)
+                self.emit(f"{v}, {l} = _{f}({a}, {la}, {b}, {lb})", dep)
+                self.emit(f"{x} = {xa} and {xb}", dep)
+                self.emit(f"{c} = {x} and {l} == 0.0", dep)
+                self.emit(f"{d} = abs({l}) if {x} else max({da}, {db})", dep)
+                st = None
+                if sa is not None and sb is not None:
+                    st = (max(sa[0], sb[0]), min(sa[1], sb[1]), max(sa[2], sb[2]))
+                return v, l, x, c, d, dep, ua + ub, za and zb, st
+            a, la, xa, ca, da, dep, ua, za, sa = self.num(n.args[0])
             if f == "abs":
-                self.emit(f"{v} = abs({a})")
-                self.emit(f"{e} = {ea}")
-                self.emit(f"{c} = {ca}")
-                self.emit(f"{d} = {da}")
-                return v, e, c, d
+                self.emit(f"{v}, {l} = _abs2({a}, {la})", dep)
+                self.emit(f"{x} = {xa}", dep)
+                self.emit(f"{c} = {ca}", dep)
+                self.emit(f"{d} = {da}", dep)
+                return v, l, x, c, d, dep, ua, za, sa
             if f == "sqrt":
-                self.emit(f"{v} = _sqrt({a})")
-                self.emit(f"{e} = {ea} and ({a} < 0.0 or not math.isfinite({a}) or _sqrt_exact({a}, {v}))")
-                self.emit(f"{c} = {ea}")
-                self._err(d, e, f"abs({v}) * EPS if {ea} else np.inf")
-                return v, e, c, d
+                self.emit(f"{v} = _sqrt({a})", dep)
+                self.emit(f"{l} = 0.0", dep)
+                self.emit(f"{c} = {xa} and {la} == 0.0", dep)
+                self.emit(f"{x} = {c} and ({a} < 0.0 or not math.isfinite({a}) or _sqrt_exact({a}, {v}))", dep)
+                self.emit(f"{d} = 0.0 if {x} else (_slack(abs({v}) * {self.eps!r}) if {c} else np.inf)", dep)
+                return v, l, x, c, d, dep, ua, False
             if f == "ulp":
-                self.emit(f"{v} = _ulp({a})")
-                self.emit(f"{e} = {ea}")
-                self.emit(f"{c} = {ea}")
-                self.emit(f"{d} = 0.0 if {e} else np.inf")
-                return v, e, c, d
+                self.emit(f"{v} = _ulp({a}, {la})", dep)
+                self.emit(f"{l} = 0.0", dep)
+                self.emit(f"{x} = {xa}", dep)
+                self.emit(f"{c} = {xa}", dep)
+                self.emit(f"{d} = 0.0 if {x} else np.inf", dep)
+                st = None
+                if sa is not None:
+                    st = (1, self.st_fmt[1], max(sa[2], self.st_fmt[1] + 1) - self.fmt.man_bits)
+                return v, l, x, c, d, dep, ua, True, st
             if f == "rnd":
                 j = self.rnd_ids.setdefault(id(n), len(self.rnd_ids))
-                away = f"((choice >> {j}) & 1) == 1" if self.mode == "sr" else "False"
-                self.emit(f"{v} = _rnd({a}, {away})")
-                self.emit(f"if not {ea}:")
-                self.emit(f"    if (not {ca}) or (not math.isfinite({a})) or _boundary({a}):")
-                self.emit("        unsure_r = True")
-                self.emit(f"{e} = True")
-                self.emit(f"{c} = True")
-                self.emit(f"{d} = 0.0")
-                return v, e, c, d
+                u = self.tmp()
+                self.emit(f"{u} = False", dep)
+                self.emit(f"if not {xa}:", dep)
+                self.emit(f"    if (not {ca}) or (not math.isfinite({a})) or _boundary({a}):", dep)
+                self.emit(f"        {u} = True", dep)
+                if self.mode == "sr":
+                    lo_, hi_ = self.tmp(), self.tmp()
+                    # both neighbours once (outside the outcome loop when the argument allows)
+                    self.emit(f"{lo_}, {hi_} = _rnd_sr({a}, {la})", dep)
+                    dep = j      # inner rnd nodes get smaller ids, so j >= the argument's level
+                    self.emit(f"{v} = {hi_} if b{j} == 1 else {lo_}", dep)
+                else:
+                    self.emit(f"{v} = _rnd_det({a}, {la})", dep)
+                self.emit(f"{l} = 0.0", dep)
+                self.emit(f"{x} = True", dep)
+                self.emit(f"{c} = True", dep)
+                self.emit(f"{d} = 0.0", dep)
+                return v, l, x, c, d, dep, ua + [u], True, self.st_fmt
         raise Unsupported(f"compiled enumeration: node {k}")
 
+    # ---------------------------------------------------------------- boolean nodes
     def boolean(self, n):
-        """Returns names (value, unsure)."""
+        """(value, unsure, dep) names."""
         k = n.kind
         v, u = self.tmp(), self.tmp()
         if k == "cmp":
-            self.emit("unsure_r = False")
             ops = [self.num(a) for a in n.args]
-            self.emit(f"{u} = unsure_r")
-            self.emit(f"{v} = True")
-            for op, (a, ea, _, da), (b, eb, _, db) in zip(n.value, ops, ops[1:]):
-                # an inexact side is still decided when the sides are further apart than their error
-                self.emit(f"{u} = {u} or not (({ea} and {eb}) or _sep({a}, {da}, {b}, {db}))")
-                self.emit(f"{v} = {v} and ({a} {op} {b})")
-            return v, u
+            dep = max(o[5] for o in ops)
+            flags = [f for o in ops for f in o[6]]
+            self.emit(f"{u} = " + (" or ".join(flags) if flags else "False"), dep)
+            self.emit(f"{v} = True", dep)
+            for op, A, B in zip(n.value, ops, ops[1:]):
+                a, la, xa, _, da, _, _, _, sa = A
+                b, lb, xb, _, db, _, _, _, sb = B
+                fn = _CMP_FN[op]
+                if sa is not None and sb is not None:
+                    self.emit(f"{v} = {v} and ({a} {op} {b})", dep)
+                    continue
+                # two exact sides compare exactly (normalized double-doubles compare lexicographically);
+                # an inexact side is decided when the sides are further apart than their error bounds
+                self.emit(f"if {xa} and {xb}:", dep)
+                self.emit(f"    {v} = {v} and {fn}({a}, {la}, {b}, {lb})", dep)
+                self.emit("else:", dep)
+                self.emit(f"    {u} = {u} or not _sep({a}, {da}, {b}, {db})", dep)
+                self.emit(f"    {v} = {v} and ({a} {op} {b})", dep)
+            return v, u, dep
         if k in ("and", "or"):
             parts = [self.boolean(a) for a in n.args]
+            dep = max(p[2] for p in parts)
             j = " and " if k == "and" else " or "
-            self.emit(f"{v} = " + j.join(p for p, _ in parts))
+            self.emit(f"{v} = " + j.join(p for p, _, _ in parts), dep)
             if k == "and":
-                dec = " or ".join(f"((not {p}) and (not {q}))" for p, q in parts)
+                dec = " or ".join(f"((not {p}) and (not {q}))" for p, q, _ in parts)
             else:
-                dec = " or ".join(f"({p} and (not {q}))" for p, q in parts)
-            self.emit(f"{u} = ({' or '.join(q for _, q in parts)}) and not ({dec})")
-            return v, u
+                dec = " or ".join(f"({p} and (not {q}))" for p, q, _ in parts)
+            self.emit(f"{u} = ({' or '.join(q for _, q, _ in parts)}) and not ({dec})", dep)
+            return v, u, dep
         if k == "not":
-            a, ua = self.boolean(n.args[0])
-            self.emit(f"{v} = not {a}")
-            self.emit(f"{u} = {ua}")
-            return v, u
+            a, ua, dep = self.boolean(n.args[0])
+            self.emit(f"{v} = not {a}", dep)
+            self.emit(f"{u} = {ua}", dep)
+            return v, u, dep
         raise Unsupported(f"compiled enumeration: boolean node {k}")
+
+
+_CMP_FN = {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge", "==": "_eq", "!=": "_ne"}
 
 
 _HELPERS = '''
 import math
 import numpy as np
 from numba import njit, prange
+from qbound.proofs.engines.compiled import _f2u, _u2f, _fma
 
-SPLIT = 134217729.0
-TINY_OK = 2.0 ** -900
+TINY_OK = 2.0 ** -900     # |p| >= this: the error of fl(a*b) is a float64 (no underflow)
+TINY_FMA = 2.0 ** -400
 MAN = {man}
 EMIN = {emin}
 MAXF = {maxf!r}
 POLICY = {policy}   # 0 ieee, 1 fn, 2 none
 MODE = {mode}       # 0 rne 1 rna 2 rtz 3 rup 4 rdn 5 sr
-EPS = 2.0 ** -52    # >= the relative error of one correctly rounded float64 operation
+SLACK_REL = {slack_rel!r}
+SLACK_ABS = {slack_abs!r}
 
 @njit(inline="always")
 def _slack(x):
     """An error bound computed in float64, enlarged past the rounding of its own computation
     (a few operations, each relative error <= 2^-53) and past float64's subnormal spacing."""
-    return x * (1.0 + 2.0 ** -40) + 2.0 ** -1070
+    return x * (1.0 + SLACK_REL) + SLACK_ABS
 
 @njit(inline="always")
 def _sep(a, da, b, db):
     """|a - b| > da + db, so the exact values compare as a and b do (and are not equal)."""
     if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(da) and math.isfinite(db)):
         return False
-    return abs(a - b) * (1.0 - 2.0 ** -40) > _slack(da + db)
-
-@njit(cache=False, inline="always")
-def _split(a):
-    c = SPLIT * a
-    hi = c - (c - a)
-    return hi, a - hi
+    return abs(a - b) * (1.0 - SLACK_REL) > _slack(da + db)
 
 @njit(inline="always")
-def _prod_err(a, b, p):
-    ah, al = _split(a)
-    bh, bl = _split(b)
-    return al * bl - (((p - ah * bh) - al * bh) - ah * bl)
-
-@njit(inline="always")
-def _sum_exact(a, b, s):
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly (Knuth's TwoSum; e = 0 for specials)."""
+    s = a + b
+    if not math.isfinite(s):
+        return s, 0.0
     bb = s - a
-    return ((a - (s - bb)) + (b - bb)) == 0.0
+    return s, (a - (s - bb)) + (b - bb)
 
 @njit(inline="always")
-def _prod_exact(a, b, p):
-    return _prod_err(a, b, p) == 0.0 and (abs(p) >= TINY_OK or a == 0.0 or b == 0.0)
+def _two_prod(a, b):
+    """(p, e, exact): p = fl(a*b), e = fma(a, b, -p); p + e == a*b exactly unless the error
+    underflows (then exact is False)."""
+    p = a * b
+    if not math.isfinite(p):
+        return p, 0.0, True
+    if not (abs(p) >= TINY_OK or a == 0.0 or b == 0.0):
+        return p, 0.0, False
+    return p, _fma(a, b, -p), True
+
+@njit(inline="always")
+def _dd_add(ah, al, bh, bl):
+    """(h, l, exact): (ah + al) + (bh + bl) == h + l, normalized, when exact; else h = fl(ah + bh)."""
+    s, e = _two_sum(ah, bh)
+    if not math.isfinite(s):
+        return s, 0.0, True
+    t, f = _two_sum(e, al)
+    t2, g = _two_sum(t, bl)
+    if f != 0.0 or g != 0.0:
+        return s, 0.0, False
+    h, l = _two_sum(s, t2)
+    return h, l, True
+
+@njit(inline="always")
+def _dd_mul(ah, al, bh, bl):
+    """(h, l, exact): (ah + al)(bh + bl) == h + l, normalized, when exact (one low part must be 0)."""
+    if al != 0.0 and bl != 0.0:
+        return ah * bh, 0.0, False
+    if al != 0.0:
+        ah, al, bh, bl = bh, bl, ah, al
+    # a = ah exactly, b = bh + bl
+    p, e, ok = _two_prod(ah, bh)
+    if not math.isfinite(p):
+        return p, 0.0, True
+    if bl == 0.0:
+        return p, e, ok
+    q, f, ok2 = _two_prod(ah, bl)
+    if not (ok and ok2) or f != 0.0:
+        return p, 0.0, False
+    t, g = _two_sum(e, q)
+    if g != 0.0:
+        return p, 0.0, False
+    h, l = _two_sum(p, t)
+    return h, l, True
+
+@njit(inline="always")
+def _lt(ah, al, bh, bl):
+    return ah < bh or (ah == bh and al < bl)
+
+@njit(inline="always")
+def _le(ah, al, bh, bl):
+    return ah < bh or (ah == bh and al <= bl)
+
+@njit(inline="always")
+def _gt(ah, al, bh, bl):
+    return ah > bh or (ah == bh and al > bl)
+
+@njit(inline="always")
+def _ge(ah, al, bh, bl):
+    return ah > bh or (ah == bh and al >= bl)
+
+@njit(inline="always")
+def _eq(ah, al, bh, bl):
+    return ah == bh and al == bl
+
+@njit(inline="always")
+def _ne(ah, al, bh, bl):
+    return not (ah == bh and al == bl)
+
+@njit(inline="always")
+def _abs2(h, l):
+    if h < 0.0:
+        return -h, -l
+    return abs(h), l
 
 @njit(inline="always")
 def _div(a, b):
@@ -268,10 +508,18 @@ def _div(a, b):
     return a / b
 
 @njit(inline="always")
+def _prod_exact(a, b, p):
+    return _fma(a, b, -p) == 0.0 and (abs(p) >= TINY_OK or a == 0.0 or b == 0.0)
+
+@njit(inline="always")
 def _quot_exact(a, b, q):
-    if b == 0.0:
+    """q == a/b exactly: fma(q, b, -a) is the rounding of q*b - a, a multiple of 2^-904 when
+    |q|, |b|, |a| >= 2^-400 (so it is 0 only when q*b == a)."""
+    if b == 0.0 or a == 0.0:
         return True
-    return q * b == a and _prod_err(q, b, q * b) == 0.0 and (abs(q) >= TINY_OK or a == 0.0)
+    if abs(a) < TINY_FMA or abs(b) < TINY_FMA or abs(q) < TINY_FMA:
+        return False
+    return _fma(q, b, -a) == 0.0
 
 @njit(inline="always")
 def _sqrt(a):
@@ -281,41 +529,67 @@ def _sqrt(a):
 
 @njit(inline="always")
 def _sqrt_exact(a, s):
-    return s * s == a and _prod_err(s, s, s * s) == 0.0 and (s >= TINY_OK or a == 0.0)
-
-@njit(inline="always")
-def _min(a, b):
-    if a != a or b != b:
-        return np.nan
-    return a if a < b else b
-
-@njit(inline="always")
-def _max(a, b):
-    if a != a or b != b:
-        return np.nan
-    return a if a > b else b
-
-@njit(inline="always")
-def _ulp(a):
-    if not math.isfinite(a):
-        return np.nan
+    """s == sqrt(a) exactly (s*s - a a multiple of 2^-904 when a >= 2^-400, as for quotients)."""
     if a == 0.0:
-        return math.ldexp(1.0, EMIN - MAN)
-    m, e = math.frexp(abs(a))
-    E = e - 1
+        return True
+    if a < TINY_FMA:
+        return False
+    return _fma(s, s, -a) == 0.0
+
+@njit(inline="always")
+def _min(ah, al, bh, bl):
+    if ah != ah or bh != bh:
+        return np.nan, 0.0
+    if _lt(ah, al, bh, bl):
+        return ah, al
+    return bh, bl
+
+@njit(inline="always")
+def _max(ah, al, bh, bl):
+    if ah != ah or bh != bh:
+        return np.nan, 0.0
+    if _gt(ah, al, bh, bl):
+        return ah, al
+    return bh, bl
+
+@njit(inline="always")
+def _p2(n):
+    """2.0 ** n for -1022 <= n <= 1023, from the bits."""
+    return _u2f(np.uint64(n + 1023) << np.uint64(52))
+
+@njit(inline="always")
+def _expo(a):
+    """floor(log2(a)) for finite a > 0."""
+    e = np.int64(_f2u(a) >> np.uint64(52))
+    if e == 0:
+        m, e2 = math.frexp(a)
+        return e2 - 1
+    return e - 1023
+
+@njit(inline="always")
+def _ulp(h, l):
+    """ulp in the target format at the exact value h + l (normalized double-double)."""
+    if not math.isfinite(h):
+        return np.nan
+    if h == 0.0:
+        return _p2(EMIN - MAN)
+    a = abs(h)
+    E = _expo(a)
+    if l != 0.0 and (l < 0.0) != (h < 0.0) and _f2u(a) & np.uint64(0xFFFFFFFFFFFFF) == 0:
+        E -= 1      # |h| a power of two and |h + l| < |h|: the binade below
     if E < EMIN:
         E = EMIN
-    return math.ldexp(1.0, E - MAN)
+    return _p2(E - MAN)
 
 @njit(inline="always")
-def _parts(x):
-    a = abs(x)
-    m, e = math.frexp(a)
-    E = e - 1
+def _parts(a):
+    """(k, r, qe) for finite a > 0: a = (k + r) 2^qe, k an integer, 0 <= r < 1, 2^qe the
+    target quantum at a."""
+    E = _expo(a)
     if E < EMIN:
         E = EMIN
     qe = E - MAN
-    s = math.ldexp(a, -qe)
+    s = a * _p2(-qe)
     k = math.floor(s)
     return k, s - k, qe
 
@@ -323,25 +597,43 @@ def _parts(x):
 def _boundary(x):
     if x == 0.0 or not math.isfinite(x):
         return False
-    k, r, qe = _parts(x)
+    k, r, qe = _parts(abs(x))
     if MODE == 0 or MODE == 1:
         return r == 0.5
     return r == 0.0
 
 @njit(inline="always")
-def _rnd(x, away):
+def _nudge(h, l):
+    """The float64 neighbour of h on l's side: when h is a rounding boundary of the target and
+    l != 0, the exact h + l lies strictly between h and it, and it is no boundary (the target has
+    at most 50 fraction bits), so both round alike."""
+    if l == 0.0 or not _boundary(h):
+        return h
+    b = _f2u(abs(h))
+    b = b + np.uint64(1) if (l > 0.0) == (h > 0.0) else b - np.uint64(1)
+    m = _u2f(b)
+    return -m if h < 0.0 else m
+
+@njit(inline="always")
+def _special(x):
     if x != x:
         return x
+    if POLICY == 0:
+        return x
+    if POLICY == 1:
+        return np.nan
+    return math.copysign(MAXF, x)
+
+@njit(inline="always")
+def _rnd_det(h, l):
+    """The deterministic rounding of the exact value h + l (rne, rna, rtz, rup, rdn)."""
+    x = _nudge(h, l)
     if not math.isfinite(x):
-        if POLICY == 0:
-            return x
-        if POLICY == 1:
-            return np.nan
-        return math.copysign(MAXF, x)
+        return _special(x)
     if x == 0.0:
         return x
     neg = x < 0.0
-    k, r, qe = _parts(x)
+    k, r, qe = _parts(abs(x))
     if MODE == 0:
         up = r > 0.5 or (r == 0.5 and (k % 2.0) == 1.0)
     elif MODE == 1:
@@ -350,52 +642,69 @@ def _rnd(x, away):
         up = False
     elif MODE == 3:
         up = r > 0.0 and not neg
-    elif MODE == 4:
-        up = r > 0.0 and neg
     else:
-        up = r > 0.0 and away
-    val = math.ldexp(k + (1.0 if up else 0.0), qe)
+        up = r > 0.0 and neg
+    val = (k + (1.0 if up else 0.0)) * _p2(qe)
     if val > MAXF:
         if POLICY == 2:
             val = MAXF
         else:
-            goes = MODE == 0 or MODE == 1 or (MODE == 5 and away) or (MODE == 3 and not neg) or (MODE == 4 and neg)
+            goes = MODE == 0 or MODE == 1 or (MODE == 3 and not neg) or (MODE == 4 and neg)
             if goes:
                 big = np.inf if POLICY == 0 else np.nan
                 return -big if neg else big
             val = MAXF
     return -val if neg else val
 
+@njit(inline="always")
+def _rnd_sr(h, l):
+    """Both sr outcomes of the exact value h + l: (toward zero, away from zero); equal when it is a
+    format value."""
+    x = _nudge(h, l)
+    if not math.isfinite(x):
+        s = _special(x)
+        return s, s
+    if x == 0.0:
+        return x, x
+    neg = x < 0.0
+    k, r, qe = _parts(abs(x))
+    q = _p2(qe)
+    tw = k * q
+    aw = (k + 1.0) * q if r > 0.0 else tw
+    if tw > MAXF:
+        tw = MAXF
+    if aw > MAXF:
+        if POLICY == 2:
+            aw = MAXF
+        else:
+            aw = np.inf if POLICY == 0 else np.nan
+    if neg:
+        return -tw, -aw
+    return tw, aw
+
 @njit
-def _point(x0, x1, x2, nchoice):
+def _point(in0, in1, chs):
     """0 ok, 1 counterexample, 2 unsure."""
     res = 0
-    for choice in range(nchoice):
-        unsure_r = False
 {body}
-        if hv and not hu:
-            if (not ov) and (not ou):
-                return 1
-        if (hu or ou) and not ((not hv and not hu) or (ov and not ou)):
-            res = 2
     return res
 
 @njit(parallel=True)
-def _rows(vals, nv, r0, r1, nchoice, first_bad, n_unsure, sym):
+def _rows(vals, nv, r0, r1, chs, first_bad, n_unsure, sym):
     n = len(vals)
     for r in prange(r0, r1):
         fb = -1
         nu = 0
         x0 = vals[r]
         if nv == 1:
-            s = _point(x0, 0.0, 0.0, nchoice)
+            s = _point(x0, 0.0, chs)
             if s == 1:
                 fb = 0
             elif s == 2:
                 nu += 1
         else:
             for j in range(r if sym else 0, n):
-                s = _point(x0, vals[j], 0.0, nchoice)
+                s = _point(x0, vals[j], chs)
                 if s == 1:
                     fb = j
                     break
@@ -405,16 +714,16 @@ def _rows(vals, nv, r0, r1, nchoice, first_bad, n_unsure, sym):
         n_unsure[r - r0] = nu
 
 @njit
-def _unsure_in_row(vals, nv, r, nchoice, sym):
+def _unsure_in_row(vals, nv, r, chs, sym):
     out = []
     n = len(vals)
     x0 = vals[r]
     if nv == 1:
-        if _point(x0, 0.0, 0.0, nchoice) == 2:
+        if _point(x0, 0.0, chs) == 2:
             out.append(0)
         return out
     for j in range(r if sym else 0, n):
-        if _point(x0, vals[j], 0.0, nchoice) == 2:
+        if _point(x0, vals[j], chs) == 2:
             out.append(j)
     return out
 '''
@@ -459,30 +768,47 @@ def symmetric(claim) -> bool:
 
 
 def _compile(claim):
-    key = (claim.fmt.name, claim.rounding, str(claim.expr), tuple(str(h) for h in claim.hyps), tuple(claim.vars))
+    mg = margins()
+    key = (claim.fmt.name, claim.rounding, str(claim.expr), tuple(str(h) for h in claim.hyps), tuple(claim.vars),
+           tuple(sorted(mg.items())))
     if key in _CACHE:
         return _CACHE[key]
     fmt = claim.fmt
     if not fmt.subnormals:
         raise Unsupported("compiled enumeration: formats without subnormals")
-    g = _Gen(fmt, claim.rounding, claim.vars)
-    g.emit("hv = True")
-    g.emit("hu = False")
+    if fmt.man_bits > 50:
+        raise Unsupported("compiled enumeration: formats with more than 50 fraction bits")
+    g = _Gen(fmt, claim.rounding, claim.vars, mg)
+    hv, hu, hdep = "True", "False", -1
     for h in claim.hyps:
-        v, u = g.boolean(h)
-        g.emit(f"hu = (hu or {u}) and not ((not {v} and not {u}) or (not hv and not hu))")
-        g.emit(f"hv = hv and {v}")
-    ov, ou = g.boolean(claim.expr)
-    g.emit(f"ov = {ov}")
-    g.emit(f"ou = {ou}")
-    body = "\n".join(ln[4:] for ln in g.lines)
+        v, u, dep = g.boolean(h)
+        hdep = max(hdep, dep)
+        nv_, nu_ = g.tmp(), g.tmp()
+        g.emit(f"{nu_} = ({hu} or {u}) and not ((not {v} and not {u}) or (not {hv} and not {hu}))", hdep)
+        g.emit(f"{nv_} = {hv} and {v}", hdep)
+        hv, hu = nv_, nu_
+    if hdep < 0 and EARLY_EXIT:
+        # hypotheses decided false without any sr outcome: the claim need not be evaluated
+        g.emit(f"if (not {hv}) and (not {hu}):", -1)
+        g.emit("    return 0", -1)
+    ov, ou, _ = g.boolean(claim.expr)
+    nr = len(g.rnd_ids) if claim.rounding == "sr" else 0
+    body = ["    " + ln for ln in g.sections.get(-1, [])]
+    for j in range(nr):
+        ind = "    " * (j + 1)
+        body.append(f"{ind}for b{j} in chs:")
+        body += [ind + "    " + ln for ln in g.sections.get(j, [])]
+    ind = "    " * (nr + 1)
+    body += [ind + ln for ln in (f"if {hv} and not {hu}:", f"    if (not {ov}) and (not {ou}):", "        return 1",
+                                 f"if ({hu} or {ou}) and not ((not {hv} and not {hu}) or ({ov} and not {ou})):",
+                                 "    res = 2")]
+    body = "\n".join(body)
     mode = {"rne": 0, "rna": 1, "rtz": 2, "rup": 3, "rdn": 4, "sr": 5}[claim.rounding]
     policy = {"ieee": 0, "fn": 1, "none": 2}[fmt.policy]
     src = _HELPERS.format(man=fmt.man_bits, emin=fmt.emin, maxf=float(fmt.max_finite), policy=policy,
-                          mode=mode, body=body)
-    ns: dict = {}
+                          mode=mode, body=body, slack_rel=mg["slack_rel"], slack_abs=mg["slack_abs"])
+    ns: dict = {"__source__": src}
     exec(compile(src, f"<qbound claim kernel {claim.source[:40]}>", "exec"), ns)
-    nr = len(g.rnd_ids) if claim.rounding == "sr" else 0
     _CACHE[key] = (ns, nr)
     return ns, nr
 
@@ -517,6 +843,7 @@ class CompiledEngine(Engine):
         ns, nr = _compile(claim)
         vals = values_of(claim.var_fmt, claim.var_domain).astype(np.float64)
         nv = len(claim.vars)
+        chs = _outcomes(nr)
         nchoice = 1 << nr
         rows = len(vals)
         sym = nv == 2 and symmetric(claim)
@@ -529,7 +856,7 @@ class CompiledEngine(Engine):
                 return Verdict("unknown", self.name, self.version(), time.perf_counter() - t0,
                                reason=f"timeout after {timeout:g} s", details={"rows_checked": r0, "rows": rows})
             r1 = min(rows, r0 + ROWS_PER_BLOCK)
-            ns["_rows"](vals, nv, r0, r1, nchoice, fb, nu, sym)
+            ns["_rows"](vals, nv, r0, r1, chs, fb, nu, sym)
             # exact re-decision of the unsure assignments of this block, in enumeration order, so the
             # first counterexample (exact or float) is the first in order
             for i in range(r1 - r0):
@@ -538,7 +865,7 @@ class CompiledEngine(Engine):
                     total_unsure += int(nu[i])
                     if total_unsure > MAX_FALLBACK:
                         raise Unsupported(f"more than {MAX_FALLBACK} assignments need exact evaluation")
-                    for j in ns["_unsure_in_row"](vals, nv, r, nchoice, sym):
+                    for j in ns["_unsure_in_row"](vals, nv, r, chs, sym):
                         if fb[i] >= 0 and j > fb[i]:
                             break
                         point = self._point(claim, vals, r, j)
