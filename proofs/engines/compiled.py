@@ -26,6 +26,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from qbound.proofs.claimwalk import NodeVisitor
 from qbound.proofs.engines.base import Engine, Unsupported, counterexample_record
 from qbound.proofs.engines.exhaustive import MAX_FALLBACK, values_of
 from qbound.proofs.exact import Undecided, holds_at, rnd_nodes
@@ -96,7 +97,7 @@ def _outcomes(nr: int) -> np.ndarray:
     return np.array([0, 1], dtype=np.int64)
 
 
-class _Gen:
+class _Gen(NodeVisitor):
     """Generates the kernel body. Each numeric node becomes names (v, l, x, c, d):
 
     * ``v`` the float64 value, ``l`` a float64 low part: when ``x`` is true the exact value is the
@@ -173,212 +174,262 @@ class _Gen:
         return v, l, x, c, d, dep, A[6] + B[6], True, st
 
     def _num(self, n):
-        k = n.kind
-        v, l, x, c, d = (self.tmp() for _ in range(5))
-        if k == "num":
-            c0 = n.value
-            fv = float(c0) if abs(c0) < 2 ** 1000 else math.copysign(math.inf, c0)
-            ex = math.isfinite(fv) and Fraction(fv) == c0
-            self.emit(f"{v} = {fv!r}" if math.isfinite(fv) else f"{v} = {'np.inf' if fv > 0 else '-np.inf'}", -1)
-            err = 0.0 if ex else (abs(fv) * 2.0 ** -52 + 2.0 ** -1074 if math.isfinite(fv) else math.inf)
-            self.emit(f"{l} = 0.0", -1)
-            self.emit(f"{x} = {ex}", -1)
-            self.emit(f"{c} = {ex or math.isfinite(fv)}", -1)
-            self.emit(f"{d} = {err!r}".replace("inf", "np.inf"), -1)
-            st = None
-            if ex:
-                num_, den = abs(c0.numerator), c0.denominator
-                if num_ == 0:
-                    st = (1, 0, 0)
-                else:
-                    tz = (num_ & -num_).bit_length() - 1
-                    L = tz - (den.bit_length() - 1)
-                    st = (num_.bit_length() - tz, L, L + num_.bit_length() - tz)
-            return v, l, x, c, d, -1, [], True, st
-        if k == "var":
-            i = self.vars.index(n.value)
-            self.emit(f"{v} = in{i}", -1)
-            self.emit(f"{l} = 0.0", -1)
-            self.emit(f"{x} = True", -1)
-            self.emit(f"{c} = True", -1)
-            self.emit(f"{d} = 0.0", -1)
-            return v, l, x, c, d, -1, [], True, self.st_fmt
-        if k in ("add", "sub", "mul", "div"):
-            A = self.num(n.args[0])
-            B = self.num(n.args[1])
-            if k != "div":
-                r = self._static(k, A, B, (v, l, x, c, d))
-                if r is not None:
-                    return r
-            a, la, xa, ca, da, depa, ua, za, _ = A
-            b, lb, xb, cb, db, depb, ub, zb, _ = B
-            dep = max(depa, depb)
-            E = f"{self.eps!r}"
-            if k in ("add", "sub"):
-                sg = "" if k == "add" else "-"
-                if za and zb:
-                    self.emit(f"{v}, {l} = _two_sum({a}, {sg}{b})", dep)
-                    self.emit(f"{x} = {xa} and {xb}", dep)
-                else:
-                    self.emit(f"{v}, {l}, {x} = _dd_add({a}, {la}, {sg}{b}, {sg}{lb})", dep)
-                    self.emit(f"{x} = {x} and {xa} and {xb}", dep)
-                self.emit(f"if not {x}:", dep)
-                self.emit(f"    {l} = 0.0", dep)
-                self.emit(f"    {v} = {a} + {sg}{b}", dep)
-                self.emit(f"{c} = False", dep)
-                self.emit(f"{d} = abs({l}) if {x} else _slack({da} + {db} + abs({v}) * {E})", dep)
-            elif k == "mul":
-                if za and zb:
-                    self.emit(f"{v}, {l}, {x} = _two_prod({a}, {b})", dep)
-                else:
-                    self.emit(f"{v}, {l}, {x} = _dd_mul({a}, {la}, {b}, {lb})", dep)
-                self.emit(f"{x} = {x} and {xa} and {xb}", dep)
-                self.emit(f"if not {x}:", dep)
-                self.emit(f"    {l} = 0.0", dep)
-                self.emit(f"    {v} = {a} * {b}", dep)
-                self.emit(f"{c} = False", dep)
-                self.emit(f"{d} = abs({l}) if {x} else _slack(abs({a}) * {db} + abs({b}) * {da} + {da} * {db} + abs({v}) * {E})", dep)
+        """The record of :meth:`num` for one node: five fresh names (allocated before the
+        operands', so the kernel text does not depend on the handler order), then the handler."""
+        return self.visit(n, tuple(self.tmp() for _ in range(5)))
+
+    def visit_num(self, n, names):
+        """An exact rational: its float64 and whether that is exact."""
+        v, l, x, c, d = names
+        c0 = n.value
+        fv = float(c0) if abs(c0) < 2 ** 1000 else math.copysign(math.inf, c0)
+        ex = math.isfinite(fv) and Fraction(fv) == c0
+        self.emit(f"{v} = {fv!r}" if math.isfinite(fv) else f"{v} = {'np.inf' if fv > 0 else '-np.inf'}", -1)
+        err = 0.0 if ex else (abs(fv) * 2.0 ** -52 + 2.0 ** -1074 if math.isfinite(fv) else math.inf)
+        self.emit(f"{l} = 0.0", -1)
+        self.emit(f"{x} = {ex}", -1)
+        self.emit(f"{c} = {ex or math.isfinite(fv)}", -1)
+        self.emit(f"{d} = {err!r}".replace("inf", "np.inf"), -1)
+        st = None
+        if ex:
+            num_, den = abs(c0.numerator), c0.denominator
+            if num_ == 0:
+                st = (1, 0, 0)
             else:
-                self.emit(f"{v} = _div({a}, {b})", dep)
-                self.emit(f"{l} = 0.0", dep)
-                single = f"({xa} and {xb} and {la} == 0.0 and {lb} == 0.0)"
-                fin = f"(math.isfinite({a}) and math.isfinite({b}))"
-                self.emit(f"{c} = {single}", dep)
-                self.emit(f"{x} = {c} and ((not {fin}) or (_quot_exact({a}, {b}, {v}) and math.isfinite({v})))", dep)
-                self.emit(f"{d} = 0.0 if {x} else (_slack(abs({v}) * {E}) if ({c} and {b} != 0.0) else np.inf)", dep)
-            return v, l, x, c, d, dep, ua + ub, False
-        if k == "neg":
-            a, la, xa, ca, da, dep, ua, za, st = self.num(n.args[0])
-            self.emit(f"{v} = -{a}", dep)
-            self.emit(f"{l} = -{la}", dep)
-            self.emit(f"{x} = {xa}", dep)
-            self.emit(f"{c} = {ca}", dep)
-            self.emit(f"{d} = {da}", dep)
-            return v, l, x, c, d, dep, ua, za, st
-        if k == "pow":
-            a, la, xa, _, _, dep, ua, _, _ = self.num(n.args[0])
-            p = n.value
-            self.emit(f"{v} = 1.0", dep)
-            self.emit(f"{x} = {xa} and {la} == 0.0", dep)
-            for _ in range(abs(p)):
-                r2 = self.tmp()
-                self.emit(f"{r2} = {v} * {a}", dep)
-                self.emit(f"if math.isfinite({v}) and math.isfinite({a}):", dep)
-                self.emit(f"    {x} = {x} and _prod_exact({v}, {a}, {r2}) and math.isfinite({r2})", dep)
-                self.emit(f"{v} = {r2}", dep)
-            if p < 0:
-                r2 = self.tmp()
-                self.emit(f"{r2} = _div(1.0, {v})", dep)
-                self.emit(f"if math.isfinite({v}) and {v} != 0.0:", dep)
-                self.emit(f"    {x} = {x} and _quot_exact(1.0, {v}, {r2})", dep)
-                self.emit(f"{v} = {r2}", dep)
-            self.emit(f"{l} = 0.0", dep)
-            self.emit(f"{c} = {x}", dep)
-            self.emit(f"{d} = 0.0 if {x} else np.inf", dep)
-            return v, l, x, c, d, dep, ua, True
-        if k == "call":
-            f = n.value
-            if f in ("min", "max"):
-                a, la, xa, _, da, depa, ua, za, sa = self.num(n.args[0])
-                b, lb, xb, _, db, depb, ub, zb, sb = self.num(n.args[1])
-                dep = max(depa, depb)
-                self.emit(f"{v}, {l} = _{f}({a}, {la}, {b}, {lb})", dep)
+                tz = (num_ & -num_).bit_length() - 1
+                L = tz - (den.bit_length() - 1)
+                st = (num_.bit_length() - tz, L, L + num_.bit_length() - tz)
+        return v, l, x, c, d, -1, [], True, st
+
+    def visit_var(self, n, names):
+        """A variable: the format value (exact in float64)."""
+        v, l, x, c, d = names
+        i = self.vars.index(n.value)
+        self.emit(f"{v} = in{i}", -1)
+        self.emit(f"{l} = 0.0", -1)
+        self.emit(f"{x} = True", -1)
+        self.emit(f"{c} = True", -1)
+        self.emit(f"{d} = 0.0", -1)
+        return v, l, x, c, d, -1, [], True, self.st_fmt
+
+    def _arith(self, n, names):
+        """x + y, x - y, x * y (double-double when the operands allow), x / y (correctly rounded float64)."""
+        v, l, x, c, d = names
+        k = n.kind
+        A = self.num(n.args[0])
+        B = self.num(n.args[1])
+        if k != "div":
+            r = self._static(k, A, B, (v, l, x, c, d))
+            if r is not None:
+                return r
+        a, la, xa, ca, da, depa, ua, za, _ = A
+        b, lb, xb, cb, db, depb, ub, zb, _ = B
+        dep = max(depa, depb)
+        E = f"{self.eps!r}"
+        if k in ("add", "sub"):
+            sg = "" if k == "add" else "-"
+            if za and zb:
+                self.emit(f"{v}, {l} = _two_sum({a}, {sg}{b})", dep)
                 self.emit(f"{x} = {xa} and {xb}", dep)
-                self.emit(f"{c} = {x} and {l} == 0.0", dep)
-                self.emit(f"{d} = abs({l}) if {x} else max({da}, {db})", dep)
-                st = None
-                if sa is not None and sb is not None:
-                    st = (max(sa[0], sb[0]), min(sa[1], sb[1]), max(sa[2], sb[2]))
-                return v, l, x, c, d, dep, ua + ub, za and zb, st
-            a, la, xa, ca, da, dep, ua, za, sa = self.num(n.args[0])
-            if f == "abs":
-                self.emit(f"{v}, {l} = _abs2({a}, {la})", dep)
-                self.emit(f"{x} = {xa}", dep)
-                self.emit(f"{c} = {ca}", dep)
-                self.emit(f"{d} = {da}", dep)
-                return v, l, x, c, d, dep, ua, za, sa
-            if f == "sqrt":
-                self.emit(f"{v} = _sqrt({a})", dep)
-                self.emit(f"{l} = 0.0", dep)
-                self.emit(f"{c} = {xa} and {la} == 0.0", dep)
-                self.emit(f"{x} = {c} and ({a} < 0.0 or not math.isfinite({a}) or _sqrt_exact({a}, {v}))", dep)
-                self.emit(f"{d} = 0.0 if {x} else (_slack(abs({v}) * {self.eps!r}) if {c} else np.inf)", dep)
-                return v, l, x, c, d, dep, ua, False
-            if f == "ulp":
-                self.emit(f"{v} = _ulp({a}, {la})", dep)
-                self.emit(f"{l} = 0.0", dep)
-                self.emit(f"{x} = {xa}", dep)
-                self.emit(f"{c} = {xa}", dep)
-                self.emit(f"{d} = 0.0 if {x} else np.inf", dep)
-                st = None
-                if sa is not None:
-                    st = (1, self.st_fmt[1], max(sa[2], self.st_fmt[1] + 1) - self.fmt.man_bits)
-                return v, l, x, c, d, dep, ua, True, st
-            if f == "rnd":
-                j = self.rnd_ids.setdefault(id(n), len(self.rnd_ids))
-                u = self.tmp()
-                self.emit(f"{u} = False", dep)
-                self.emit(f"if not {xa}:", dep)
-                self.emit(f"    if (not {ca}) or (not math.isfinite({a})) or _boundary({a}):", dep)
-                self.emit(f"        {u} = True", dep)
-                if self.mode == "sr":
-                    lo_, hi_ = self.tmp(), self.tmp()
-                    # both neighbours once (outside the outcome loop when the argument allows)
-                    self.emit(f"{lo_}, {hi_} = _rnd_sr({a}, {la})", dep)
-                    dep = j      # inner rnd nodes get smaller ids, so j >= the argument's level
-                    self.emit(f"{v} = {hi_} if b{j} == 1 else {lo_}", dep)
-                else:
-                    self.emit(f"{v} = _rnd_det({a}, {la})", dep)
-                self.emit(f"{l} = 0.0", dep)
-                self.emit(f"{x} = True", dep)
-                self.emit(f"{c} = True", dep)
-                self.emit(f"{d} = 0.0", dep)
-                return v, l, x, c, d, dep, ua + [u], True, self.st_fmt
-        raise Unsupported(f"compiled enumeration: node {k}")
+            else:
+                self.emit(f"{v}, {l}, {x} = _dd_add({a}, {la}, {sg}{b}, {sg}{lb})", dep)
+                self.emit(f"{x} = {x} and {xa} and {xb}", dep)
+            self.emit(f"if not {x}:", dep)
+            self.emit(f"    {l} = 0.0", dep)
+            self.emit(f"    {v} = {a} + {sg}{b}", dep)
+            self.emit(f"{c} = False", dep)
+            self.emit(f"{d} = abs({l}) if {x} else _slack({da} + {db} + abs({v}) * {E})", dep)
+        elif k == "mul":
+            if za and zb:
+                self.emit(f"{v}, {l}, {x} = _two_prod({a}, {b})", dep)
+            else:
+                self.emit(f"{v}, {l}, {x} = _dd_mul({a}, {la}, {b}, {lb})", dep)
+            self.emit(f"{x} = {x} and {xa} and {xb}", dep)
+            self.emit(f"if not {x}:", dep)
+            self.emit(f"    {l} = 0.0", dep)
+            self.emit(f"    {v} = {a} * {b}", dep)
+            self.emit(f"{c} = False", dep)
+            self.emit(f"{d} = abs({l}) if {x} else _slack(abs({a}) * {db} + abs({b}) * {da} + {da} * {db} + abs({v}) * {E})", dep)
+        else:
+            self.emit(f"{v} = _div({a}, {b})", dep)
+            self.emit(f"{l} = 0.0", dep)
+            single = f"({xa} and {xb} and {la} == 0.0 and {lb} == 0.0)"
+            fin = f"(math.isfinite({a}) and math.isfinite({b}))"
+            self.emit(f"{c} = {single}", dep)
+            self.emit(f"{x} = {c} and ((not {fin}) or (_quot_exact({a}, {b}, {v}) and math.isfinite({v})))", dep)
+            self.emit(f"{d} = 0.0 if {x} else (_slack(abs({v}) * {E}) if ({c} and {b} != 0.0) else np.inf)", dep)
+        return v, l, x, c, d, dep, ua + ub, False
+
+    visit_add = visit_sub = visit_mul = visit_div = _arith
+
+    def visit_neg(self, n, names):
+        """-x (exactly the negated pair)."""
+        v, l, x, c, d = names
+        a, la, xa, ca, da, dep, ua, za, st = self.num(n.args[0])
+        self.emit(f"{v} = -{a}", dep)
+        self.emit(f"{l} = -{la}", dep)
+        self.emit(f"{x} = {xa}", dep)
+        self.emit(f"{c} = {ca}", dep)
+        self.emit(f"{d} = {da}", dep)
+        return v, l, x, c, d, dep, ua, za, st
+
+    def visit_pow(self, n, names):
+        """x ** k by repeated exact-checked products (and one quotient for k < 0)."""
+        v, l, x, c, d = names
+        a, la, xa, _, _, dep, ua, _, _ = self.num(n.args[0])
+        p = n.value
+        self.emit(f"{v} = 1.0", dep)
+        self.emit(f"{x} = {xa} and {la} == 0.0", dep)
+        for _ in range(abs(p)):
+            r2 = self.tmp()
+            self.emit(f"{r2} = {v} * {a}", dep)
+            self.emit(f"if math.isfinite({v}) and math.isfinite({a}):", dep)
+            self.emit(f"    {x} = {x} and _prod_exact({v}, {a}, {r2}) and math.isfinite({r2})", dep)
+            self.emit(f"{v} = {r2}", dep)
+        if p < 0:
+            r2 = self.tmp()
+            self.emit(f"{r2} = _div(1.0, {v})", dep)
+            self.emit(f"if math.isfinite({v}) and {v} != 0.0:", dep)
+            self.emit(f"    {x} = {x} and _quot_exact(1.0, {v}, {r2})", dep)
+            self.emit(f"{v} = {r2}", dep)
+        self.emit(f"{l} = 0.0", dep)
+        self.emit(f"{c} = {x}", dep)
+        self.emit(f"{d} = 0.0 if {x} else np.inf", dep)
+        return v, l, x, c, d, dep, ua, True
+
+    def _minmax(self, n, names):
+        """min(x, y), max(x, y) of double-doubles."""
+        v, l, x, c, d = names
+        f = n.value
+        a, la, xa, _, da, depa, ua, za, sa = self.num(n.args[0])
+        b, lb, xb, _, db, depb, ub, zb, sb = self.num(n.args[1])
+        dep = max(depa, depb)
+        self.emit(f"{v}, {l} = _{f}({a}, {la}, {b}, {lb})", dep)
+        self.emit(f"{x} = {xa} and {xb}", dep)
+        self.emit(f"{c} = {x} and {l} == 0.0", dep)
+        self.emit(f"{d} = abs({l}) if {x} else max({da}, {db})", dep)
+        st = None
+        if sa is not None and sb is not None:
+            st = (max(sa[0], sb[0]), min(sa[1], sb[1]), max(sa[2], sb[2]))
+        return v, l, x, c, d, dep, ua + ub, za and zb, st
+
+    visit_call_min = visit_call_max = _minmax
+
+    def visit_call_abs(self, n, names):
+        """|x|."""
+        v, l, x, c, d = names
+        a, la, xa, ca, da, dep, ua, za, sa = self.num(n.args[0])
+        self.emit(f"{v}, {l} = _abs2({a}, {la})", dep)
+        self.emit(f"{x} = {xa}", dep)
+        self.emit(f"{c} = {ca}", dep)
+        self.emit(f"{d} = {da}", dep)
+        return v, l, x, c, d, dep, ua, za, sa
+
+    def visit_call_sqrt(self, n, names):
+        """sqrt(x), correctly rounded in float64, exact when its square is."""
+        v, l, x, c, d = names
+        a, la, xa, ca, da, dep, ua, za, sa = self.num(n.args[0])
+        self.emit(f"{v} = _sqrt({a})", dep)
+        self.emit(f"{l} = 0.0", dep)
+        self.emit(f"{c} = {xa} and {la} == 0.0", dep)
+        self.emit(f"{x} = {c} and ({a} < 0.0 or not math.isfinite({a}) or _sqrt_exact({a}, {v}))", dep)
+        self.emit(f"{d} = 0.0 if {x} else (_slack(abs({v}) * {self.eps!r}) if {c} else np.inf)", dep)
+        return v, l, x, c, d, dep, ua, False
+
+    def visit_call_ulp(self, n, names):
+        """ulp(x) in the target format."""
+        v, l, x, c, d = names
+        a, la, xa, ca, da, dep, ua, za, sa = self.num(n.args[0])
+        self.emit(f"{v} = _ulp({a}, {la})", dep)
+        self.emit(f"{l} = 0.0", dep)
+        self.emit(f"{x} = {xa}", dep)
+        self.emit(f"{c} = {xa}", dep)
+        self.emit(f"{d} = 0.0 if {x} else np.inf", dep)
+        st = None
+        if sa is not None:
+            st = (1, self.st_fmt[1], max(sa[2], self.st_fmt[1] + 1) - self.fmt.man_bits)
+        return v, l, x, c, d, dep, ua, True, st
+
+    def visit_call_rnd(self, n, names):
+        """rnd(x): the target format's rounding (both neighbours under sr, one loop per node)."""
+        v, l, x, c, d = names
+        a, la, xa, ca, da, dep, ua, za, sa = self.num(n.args[0])
+        j = self.rnd_ids.setdefault(id(n), len(self.rnd_ids))
+        u = self.tmp()
+        self.emit(f"{u} = False", dep)
+        self.emit(f"if not {xa}:", dep)
+        self.emit(f"    if (not {ca}) or (not math.isfinite({a})) or _boundary({a}):", dep)
+        self.emit(f"        {u} = True", dep)
+        if self.mode == "sr":
+            lo_, hi_ = self.tmp(), self.tmp()
+            # both neighbours once (outside the outcome loop when the argument allows)
+            self.emit(f"{lo_}, {hi_} = _rnd_sr({a}, {la})", dep)
+            dep = j      # inner rnd nodes get smaller ids, so j >= the argument's level
+            self.emit(f"{v} = {hi_} if b{j} == 1 else {lo_}", dep)
+        else:
+            self.emit(f"{v} = _rnd_det({a}, {la})", dep)
+        self.emit(f"{l} = 0.0", dep)
+        self.emit(f"{x} = True", dep)
+        self.emit(f"{c} = True", dep)
+        self.emit(f"{d} = 0.0", dep)
+        return v, l, x, c, d, dep, ua + [u], True, self.st_fmt
+
+    def visit_name(self, n, names):
+        """Reserved names and constants are resolved by :func:`~qbound.proofs.exact.build_claim`."""
+        raise Unsupported(f"compiled enumeration: unresolved name {n.value!r}")
 
     # ---------------------------------------------------------------- boolean nodes
     def boolean(self, n):
         """(value, unsure, dep) names."""
+        return self.visit(n, (self.tmp(), self.tmp()))
+
+    def visit_cmp(self, n, names):
+        """A comparison chain: exact on exact sides, else decided only when separated."""
+        v, u = names
+        ops = [self.num(a) for a in n.args]
+        dep = max(o[5] for o in ops)
+        flags = [f for o in ops for f in o[6]]
+        self.emit(f"{u} = " + (" or ".join(flags) if flags else "False"), dep)
+        self.emit(f"{v} = True", dep)
+        for op, A, B in zip(n.value, ops, ops[1:]):
+            a, la, xa, _, da, _, _, _, sa = A
+            b, lb, xb, _, db, _, _, _, sb = B
+            fn = _CMP_FN[op]
+            if sa is not None and sb is not None:
+                self.emit(f"{v} = {v} and ({a} {op} {b})", dep)
+                continue
+            # two exact sides compare exactly (normalized double-doubles compare lexicographically);
+            # an inexact side is decided when the sides are further apart than their error bounds
+            self.emit(f"if {xa} and {xb}:", dep)
+            self.emit(f"    {v} = {v} and {fn}({a}, {la}, {b}, {lb})", dep)
+            self.emit("else:", dep)
+            self.emit(f"    {u} = {u} or not _sep({a}, {da}, {b}, {db})", dep)
+            self.emit(f"    {v} = {v} and ({a} {op} {b})", dep)
+        return v, u, dep
+
+    def _andor(self, n, names):
+        """A conjunction or disjunction, unsure only when the known parts do not decide it."""
+        v, u = names
         k = n.kind
-        v, u = self.tmp(), self.tmp()
-        if k == "cmp":
-            ops = [self.num(a) for a in n.args]
-            dep = max(o[5] for o in ops)
-            flags = [f for o in ops for f in o[6]]
-            self.emit(f"{u} = " + (" or ".join(flags) if flags else "False"), dep)
-            self.emit(f"{v} = True", dep)
-            for op, A, B in zip(n.value, ops, ops[1:]):
-                a, la, xa, _, da, _, _, _, sa = A
-                b, lb, xb, _, db, _, _, _, sb = B
-                fn = _CMP_FN[op]
-                if sa is not None and sb is not None:
-                    self.emit(f"{v} = {v} and ({a} {op} {b})", dep)
-                    continue
-                # two exact sides compare exactly (normalized double-doubles compare lexicographically);
-                # an inexact side is decided when the sides are further apart than their error bounds
-                self.emit(f"if {xa} and {xb}:", dep)
-                self.emit(f"    {v} = {v} and {fn}({a}, {la}, {b}, {lb})", dep)
-                self.emit("else:", dep)
-                self.emit(f"    {u} = {u} or not _sep({a}, {da}, {b}, {db})", dep)
-                self.emit(f"    {v} = {v} and ({a} {op} {b})", dep)
-            return v, u, dep
-        if k in ("and", "or"):
-            parts = [self.boolean(a) for a in n.args]
-            dep = max(p[2] for p in parts)
-            j = " and " if k == "and" else " or "
-            self.emit(f"{v} = " + j.join(p for p, _, _ in parts), dep)
-            if k == "and":
-                dec = " or ".join(f"((not {p}) and (not {q}))" for p, q, _ in parts)
-            else:
-                dec = " or ".join(f"({p} and (not {q}))" for p, q, _ in parts)
-            self.emit(f"{u} = ({' or '.join(q for _, q, _ in parts)}) and not ({dec})", dep)
-            return v, u, dep
-        if k == "not":
-            a, ua, dep = self.boolean(n.args[0])
-            self.emit(f"{v} = not {a}", dep)
-            self.emit(f"{u} = {ua}", dep)
-            return v, u, dep
-        raise Unsupported(f"compiled enumeration: boolean node {k}")
+        parts = [self.boolean(a) for a in n.args]
+        dep = max(p[2] for p in parts)
+        j = " and " if k == "and" else " or "
+        self.emit(f"{v} = " + j.join(p for p, _, _ in parts), dep)
+        if k == "and":
+            dec = " or ".join(f"((not {p}) and (not {q}))" for p, q, _ in parts)
+        else:
+            dec = " or ".join(f"({p} and (not {q}))" for p, q, _ in parts)
+        self.emit(f"{u} = ({' or '.join(q for _, q, _ in parts)}) and not ({dec})", dep)
+        return v, u, dep
+
+    visit_and = visit_or = _andor
+
+    def visit_not(self, n, names):
+        v, u = names
+        a, ua, dep = self.boolean(n.args[0])
+        self.emit(f"{v} = not {a}", dep)
+        self.emit(f"{u} = {ua}", dep)
+        return v, u, dep
 
 
 _CMP_FN = {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge", "==": "_eq", "!=": "_ne"}
