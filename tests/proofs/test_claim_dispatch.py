@@ -9,7 +9,7 @@ from qbound.proofs import claimwalk
 from qbound.proofs.claims import CALL_NAMES, FUNCTIONS, ClaimSyntaxError, Node, NodeKind, parse_expr
 from qbound.proofs.claimwalk import NodeVisitor, UnhandledNode, dispatch_keys, same_node
 from qbound.proofs.engines.base import Unsupported
-from qbound.proofs.engines.compiled import _Gen
+from qbound.proofs.engines.compiled import _Gen, margins
 from qbound.proofs.engines.fpenc import Encoder, _DirectOp
 from qbound.proofs.exact import _Interval, _Point, build_claim, evaluate
 from qbound.proofs.scaling import _AbsInterval, _Analysis, _NotHomogeneous
@@ -220,9 +220,8 @@ def test_deepest_claims_fit_the_stack(text):
 def test_compiled_generator_without_a_handler_raises_unhandled():
     """Wrong variant for the compiled enumerator's code generator: with the rnd handler removed,
     generating a kernel for a claim with rnd raises UnhandledNode (the gap is not hidden)."""
-    import qbound.proofs.engines.compiled as comp
     c = build_claim("rnd(a*b) <= a*b", "fp6_e3m2", "rtz")
     Broken = type("BrokenGen", (_Gen,), {"visit_call_rnd": None})
-    g = Broken(c.fmt, c.rounding, c.vars, comp.margins())
+    g = Broken(c.fmt, c.rounding, c.vars, margins())
     with pytest.raises(UnhandledNode, match="call:rnd"):
         g.boolean(c.expr)
