@@ -40,7 +40,7 @@ import sympy as sp
 from qbound.bounds.adam_base import (  # noqa: F401  (the derivation's names stay importable from here)
     BOUND0, CONDITIONS0, Check, Cq, Delta, EXACT_CONFIGS,
     Eq_, Gamma, Gamma2, HARNESS_PLANS, KAPPA_E_RAW, L, Lam, Ntil, PREMISES, Premise, Q0, QSYMS, R, Rh,
-    SYMBOLS, T, TERMS0, THM2, THM4, TRAJ_PLANS, U0, U1, Vmax, X0, X_0, X_1,
+    SYMBOLS, T, TERMS0, THM2, THM4, TRAJ_PLANS, U0, U1, Vmax, X0, Bx, X_0, X_1,
     _E2, _E4, _adam_bound_at, _beta_cert, _branchB, _check_q0_reduction, _dd_params, _eval_expr, _ln, _mp,
     _sample_q, _x, adam_states, alpha, bchk2, beta1, beta2, bhat1, bhat2, check_denominator,
     check_descent_direction, check_envelope_m, check_envelope_v, check_envelopes_trajectory,
@@ -59,7 +59,7 @@ BOUND, CONDITIONS = BOUND1, CONDITIONS1
 
 
 PROOF_SYMBOLS = {"T": T, "alpha": alpha, "beta2": beta2, "eps": eps, "R": R, "L": L, "d": d, "Delta": Delta, "q_W": q_W,
-                 "q_G": q_G, "q_M": q_M, "q_V": q_V, "X0": X0, "Rh": Rh, "kappa": kappa, "Cq": Cq, "U0": U0, "X_0": X_0,
+                 "q_G": q_G, "q_M": q_M, "q_V": q_V, "X0": X0, "Bx": Bx, "Rh": Rh, "kappa": kappa, "Cq": Cq, "U0": U0, "X_0": X_0,
                  "Gamma": Gamma, "Gamma2": Gamma2, "Lam": Lam, "Vmax": Vmax, "bhat2": bhat2, "BOUND0": BOUND0}
 
 

@@ -76,8 +76,12 @@ d = sp.Symbol("d", positive=True)
 Delta = sp.Symbol("Delta", positive=True)
 q_W, q_G, q_M, q_V = (sp.Symbol(n, nonnegative=True) for n in ("q_W", "q_G", "q_M", "q_V"))
 X0 = sp.Symbol("X0", nonnegative=True)
+# the problem's box, where one is assumed: ||x_t||_inf <= Bx for every iterate t <= T (premise "box");
+# Bx = oo (the default of every evaluation, bounds.evaluate.DEFAULTS) means no box, and then
+# Min(drift, sqrt(d) Bx) = drift
+Bx = sp.Symbol("Bx", positive=True)
 
-SYMBOLS = {s.name: s for s in (T, alpha, beta1, beta2, eps, R, L, d, Delta, q_W, q_G, q_M, q_V, X0)}
+SYMBOLS = {s.name: s for s in (T, alpha, beta1, beta2, eps, R, L, d, Delta, q_W, q_G, q_M, q_V, X0, Bx)}
 QSYMS = {"W": q_W, "G": q_G, "M": q_M, "V": q_V}
 Q0 = {q_W: 0, q_G: 0, q_M: 0, q_V: 0}
 
@@ -101,7 +105,8 @@ Lam = sp.log(1 + Vmax / eps) / T - sp.log(beta2 * (1 - q_V))
 
 # beta1 = 0
 U0 = (1 + q_M) / sp.sqrt(1 - q_V)  # |m_t| / sqrt(eps + v_t) <= U0
-X_0 = X0 + T * sp.sqrt(d) * alpha * U0 / sp.sqrt(1 - beta2)
+X_0_drift = X0 + T * sp.sqrt(d) * alpha * U0 / sp.sqrt(1 - beta2)   # ||x_t||_2 by the triangle inequality
+X_0 = sp.Min(X_0_drift, sp.sqrt(d) * Bx)                               # or by the box: ||x||_2 <= sqrt(d) ||x||_inf
 TERMS0 = {
     "init": 2 * Rh * Delta / (alpha * T),
     "bias_GMV": 2 * Rh * R * d * kappa / sp.sqrt(1 - beta2),
@@ -119,7 +124,8 @@ BOUND0 = Gamma * sp.Add(*TERMS0.values())
 Ntil = T - beta1 / (1 - beta1)
 ratio_q = 1 - beta1 / bchk2
 U1 = (1 + q_M) / (sp.sqrt(1 - q_V) * (1 - bhat1 / sp.sqrt(bchk2)))
-X_1 = X0 + T * sp.sqrt(d) * alpha * (1 - beta1) * U1 / sp.sqrt(1 - beta2)
+X_1_drift = X0 + T * sp.sqrt(d) * alpha * (1 - beta1) * U1 / sp.sqrt(1 - beta2)
+X_1 = sp.Min(X_1_drift, sp.sqrt(d) * Bx)
 _x = beta1 / sp.sqrt(bchk2)
 # (1+q_M)/(1 - x(1+q_M)) - 1/(1 - x) = q_M/((1 - x)(1 - x(1+q_M))), x = beta1/sqrt(beta2(1-q_V))
 KAPPA_E_RAW = ((1 + q_M) / (1 - _x * (1 + q_M)) - 1 / (1 - _x)) / sp.sqrt(1 - q_V)
@@ -159,6 +165,8 @@ PREMISES = [
     Premise("smoothness", "||grad F(x) - grad F(y)||_2 <= L ||x - y||_2, hence F(y) <= F(x) + <grad F(x), y - x> + L/2 ||y - x||_2^2"),
     Premise("unbiased", "E[grad f_t(y) | F_{t-1}] = grad F(y) for every F_{t-1}-measurable y (here y = Q_W(x_{t-1}))"),
     Premise("bounded_init", "||x_0||_2 <= X0"),
+    Premise("box", "||x_t||_inf <= Bx for every t <= T, where the problem assumes a box (its R and L are valid there); "
+                   "Bx = oo: no box, and X is the drift bound"),
     Premise("round.W", "|Q_W(x) - x| <= q_W |x| coordinatewise (normal range); gradient taken at Q_W(x_{t-1}), master x_t exact", "rounding", "numeric.formats rel_error_bound"),
     Premise("round.G", "|Q_G(g) - g| <= q_G |g| coordinatewise (normal range), no unbiasedness assumed", "rounding", "numeric.formats rel_error_bound"),
     Premise("round.M", "|Q_M(y) - y| <= q_M |y| for y = beta1 m_{t-1} + g_t (normal range)", "rounding", "numeric.formats rel_error_bound"),
@@ -613,6 +621,7 @@ def check_theorem_exact_expectation(configs=EXACT_CONFIGS, eps_=1e-8, beta1_: fl
         P = 2 ** T_
         signs = ((np.arange(P)[:, None] >> np.arange(T_)[None, :]) & 1) * 2.0 - 1.0
         x = np.full(P, x0); v = np.zeros(P); m = np.zeros(P); acc = 0.0
+        xbox = abs(x0)   # the box these paths stay in (max |x_t| over t <= T and all paths): the premise "box" holds
         if beta1_ > 0:  # tau is drawn with P[tau = j] proportional to 1 - beta1^(T - j)
             w = np.array([1 - beta1_ ** (T_ - j) for j in range(T_)]); w /= w.sum()
         else:
@@ -625,12 +634,14 @@ def check_theorem_exact_expectation(configs=EXACT_CONFIGS, eps_=1e-8, beta1_: fl
             v = Q("V", b2 * v + g * g)
             at = a * (1 - beta1_) * math.sqrt((1 - b2 ** (t + 1)) / (1 - b2))
             x = x - at * m / np.sqrt(eps_ + v)
+            xbox = max(xbox, float(np.max(np.abs(x))))
         lhs = acc
         qs = {f"q_{X}": (float(fm[X][0].rel_error_bound(fm[X][1])) if X in fm else 0.0) for X in "WGMV"}
         vals = dict(T=T_, alpha=a, beta1=beta1_, beta2=b2, eps=eps_, R=1 + s + math.sqrt(eps_), L=1.0, d=1, Delta=math.sqrt(1 + x0 * x0) - 1,
                     X0=abs(x0), **qs)
-        bound = (_adam_bound_at(vals) if bound_expr is None
-                 else _eval_expr(bound_expr, bound_conditions or [], vals))
+        # the bound without a box and with the box the paths stay in (both must hold; the smaller is checked)
+        bound = min((_adam_bound_at(vv) if bound_expr is None else _eval_expr(bound_expr, bound_conditions or [], vv))
+                    for vv in (dict(vals, Bx=math.inf), dict(vals, Bx=xbox)))
         mg = (bound - lhs) / bound if math.isfinite(bound) else 1.0
         worst = min(worst, mg); pts += P * T_
         if mg < 0:
@@ -655,7 +666,7 @@ def _eval_expr(expr, conds, vals) -> float:
             if not _numeric_relation(c, vals):
                 return math.inf
         syms = sorted(expr.free_symbols, key=lambda s: s.name)
-        val = _mp_function(expr)(*[mpmath.mpf(float(vals[s.name])) for s in syms])
+        val = _mp_function(expr)(*[mpmath.mpf(float(vals.get(s.name, math.inf if s.name == "Bx" else None))) for s in syms])
     val = float(val) if not isinstance(val, mpmath.mpc) else math.inf
     return val if math.isfinite(val) and val >= 0 else math.inf
 

@@ -796,13 +796,26 @@ def build_quantized_steps(n: int = 10_000, exact_all: bool = False, trajectory: 
                       "sum_k beta1^k beta2^(-k/2) = 1/(1-b); sum_k a1^k sqrt(k+1) <= (1-a1)^(-3/2) (momentum.geometric with a = a1)",
                       [check_identity(s1, cc / (1 - bb * cc) - 1 / (1 - bb), "geometric closed form (|bc| < 1)")],
                       uses=("momentum.geometric",)))
+    # ||x_t|| <= X_1 with momentum (update envelope U1, triangle inequality, box), and its link to the W items
+    from qbound.bounds.adam_momentum_weights import link_errors
+    t_link = time.perf_counter()
+    errs = link_errors()
+    steps.append(Step("momentum.weight_growth",
+                      "|m_t| <= c S_t sqrt(v_t) (induction), S_t <= 1/(1-rho), m_t^2/(eps+v_t) <= U1^2, ||u_t|| <= sqrt(d) U1, "
+                      "alpha_t <= alpha(1-beta1)/sqrt(1-beta2), triangle inequality and induction on t, box: "
+                      "||x_t||_2 <= X_1 = Min(X0 + T sqrt(d) alpha (1-beta1) U1/sqrt(1-beta2), sqrt(d) Bx)",
+                      [Check("link", "failed" if errs else "passed", None, 1, time.perf_counter() - t_link,
+                             "; ".join(errs) or "the premise ||x|| <= X of momentum.w_shift.norm at X = X_1 is the conclusion "
+                                                "of momentum.weight_bound")],
+                      relation=sp.Le(sp.Symbol("nx", nonnegative=True), A.X_1),
+                      uses=("round.M", "round.V", "bounded_init", "box")))
     # from the quantized point back to the master weights, once
     gi_, ghi_ = sp.symbols("G_i Ghat_i", real=True)
     steps.append(Step("momentum.w_shift",
                       "E||grad F(x_tau)||^2 <= E||grad F(Q_W(x_tau))||^2 + 2 sqrt(d) R L q_W X (||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat>, "
                       "Cauchy-Schwarz, |G_i|, |Ghat_i| <= R, smoothness and round.W with ||x|| <= X): the W term without 1/sqrt(eps)",
                       [check_identity(gi_ ** 2 - ghi_ ** 2, (gi_ - ghi_) * (gi_ + ghi_), "||G||^2 - ||Ghat||^2 = <G - Ghat, G + Ghat>")],
-                      uses=("round.W", "smoothness", "bounded_gradients", "descent.weight_growth")))
+                      uses=("round.W", "smoothness", "bounded_gradients", "momentum.weight_growth")))
     # assembly: BOUND_MQ written from the summed terms
     steps.append(Step("momentum.assembly_q",
                       "descent lemma with m_n = mbar_n + e_n, summed over n: progress alpha(1-beta1)/(2 Rh Gamma) sum_k beta1^k ||G_{n-k}||^2 "
@@ -814,7 +827,7 @@ def build_quantized_steps(n: int = 10_000, exact_all: bool = False, trajectory: 
                          if trajectory else []),
                       relation=bq,
                       uses=("momentum.lag_lemma_q", "momentum.gap", "momentum.ratios_q", "momentum.geometric_q", "momentum.weights",
-                            "lemma.sum_of_ratios_q", "descent.weight_growth", "descent.step_size")))
+                            "lemma.sum_of_ratios_q", "momentum.weight_growth", "descent.step_size")))
     return attach_proofs(steps, proofs)
 
 
@@ -1187,6 +1200,8 @@ def momentum_proof_items() -> list:
                                            note="sum_k b^k (c^(k+1) - 1), c = (1-q_V)^(-1/2), b = beta1/sqrt(beta2)"))
     for it in w_shift_items():
         add("momentum.w_shift", it)
+    from qbound.bounds.adam_momentum_weights import weight_growth_items
+    out.extend(weight_growth_items())
     for it in assembly_q_items():
         add("momentum.assembly_q", it)
     # the q = 0 assembly: the four summed error terms give the closed form BOUND_M0 (identity)

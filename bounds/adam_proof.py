@@ -83,7 +83,7 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     bhat2, BOUND0).  ``overrides`` replaces named conclusions (mutation testing); ``domain`` replaces the
     named domain premises (mutation testing)."""
     T, alpha, beta2, eps, R, L, d, Delta = (S[k] for k in ("T", "alpha", "beta2", "eps", "R", "L", "d", "Delta"))
-    q_W, q_G, q_M, q_V, X0 = (S[k] for k in ("q_W", "q_G", "q_M", "q_V", "X0"))
+    q_W, q_G, q_M, q_V, X0, Bx = (S[k] for k in ("q_W", "q_G", "q_M", "q_V", "X0", "Bx"))
     Rh, kappa, Cq, U0, X_0 = (S[k] for k in ("Rh", "kappa", "Cq", "U0", "X_0"))
     Gamma, Gamma2, Lam, Vmax, bhat2, BOUND0 = (S[k] for k in ("Gamma", "Gamma2", "Lam", "Vmax", "bhat2", "BOUND0"))
     ch = ProofChain("adam.beta1_0", overrides=overrides)
@@ -92,6 +92,7 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
         "R>=sqrt(eps)": sp.Ge(R, sp.sqrt(eps)),
         "round.G": sp.Le(sp.Abs(gam), q_G), "round.M": sp.Le(sp.Abs(mu), q_M), "round.V": sp.Le(sp.Abs(nu), q_V),
         "round.W": sp.Le(sp.Abs(dl), q_W), "bounded_gradients": sp.Le(sp.Abs(h), R - sp.sqrt(eps)),
+        "box": sp.Le(sp.Abs(xi), Bx),
     }
     if domain:
         D.update(domain)
@@ -170,10 +171,18 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     ch.add("descent.weight_growth", Induction(
         "descent.weight_growth", Obligation("descent.weight_growth.base", BASE + (sp.Le(nx, X0),), claimX.xreplace({tt: 0})),
         stepX, claim=claimX, init=((tt, 0),), shift=((nx, nN), (tt, tt + 1))))
+    # the box, where the problem assumes one: |x_i| <= Bx for every coordinate, summed: ||x||_2 <= sqrt(d) Bx
     ch.add("descent.weight_growth", Obligation(
-        "descent.weight_bound", BASE + (claimX, sp.Le(tt, T)), ch.concl("descent.weight_bound", sp.Le(nx, X_0))),
-        uses=("bounded_init", "envelope.update", "descent.step_size"),
-        statement="||x_t||_2 <= X0 + t sqrt(d) alpha U0/sqrt(1-beta2) <= X for t <= T (triangle inequality, induction on t)")
+        "box.coord", BASE + (D["box"],), ch.concl("box.coord", sp.Le(xi ** 2, Bx ** 2)), note="|x_i| <= Bx gives x_i^2 <= Bx^2"))
+    ch.add("descent.weight_growth", ch.rule("sum_over_t", ("box.coord",), name="box.sum",
+                                            note="summed over the d coordinates: ||x||_2^2 <= d Bx^2", sums=((xi ** 2, nx ** 2),), count=d))
+    ch.add("descent.weight_growth", Obligation(
+        "box.norm", BASE + (ch.fact("box.sum"),), ch.concl("box.norm", sp.Le(nx, sp.sqrt(d) * Bx))))
+    ch.add("descent.weight_growth", Obligation(
+        "descent.weight_bound", BASE + (claimX, sp.Le(tt, T), ch.fact("box.norm")), ch.concl("descent.weight_bound", sp.Le(nx, X_0))),
+        uses=("bounded_init", "envelope.update", "descent.step_size", "box"),
+        statement="||x_t||_2 <= Min(X0 + t sqrt(d) alpha U0/sqrt(1-beta2), sqrt(d) Bx) <= X for t <= T (triangle inequality, "
+                  "induction on t; the box ||x_t||_inf <= Bx where the problem assumes one, Bx = oo otherwise)")
 
     # -- descent.w_bias -----------------------------------------------------------------------------
     ch.add("descent.w_bias", Obligation("w_bias.coord", BASE + (D["round.W"],), ch.concl("w_bias.coord", sp.Le((dl * xi) ** 2, q_W ** 2 * xi ** 2))))

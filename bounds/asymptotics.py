@@ -54,6 +54,11 @@ def scalings(name: str, ks: dict) -> dict:
 
 
 def _drop_min(expr):
+    """The first branch of every Min, after the box Bx is set to oo (no box: the drift bound of X, which grows
+    with T; a Min's argument order is SymPy's, so the box branch must go first)."""
+    box = [s for s in expr.free_symbols if s.name == "Bx"]
+    if box:
+        expr = expr.subs(box[0], sp.oo)
     return expr.replace(lambda x: isinstance(x, sp.Min), lambda x: x.args[0]) if expr.has(sp.Min) else expr
 
 

@@ -176,7 +176,8 @@ def check_config(name: str, plan, hparams: dict, T, problem=None, constants: dic
             v = pc.get("x0_norm")
         if v is not None:
             vals[k] = float(v)
-    missing = sorted(k for k in syms if k not in vals)
+    from qbound.bounds.evaluate import DEFAULTS
+    missing = sorted(k for k in syms if k not in vals and k not in DEFAULTS)   # Bx left out: no box (oo)
     expr, conds = bound_and_conditions(name, vals)
     from qbound.bounds.evaluate import _numeric_relation
     for c in conds:

@@ -45,6 +45,10 @@ def _to_sympy_number(v):
     raise InputError(f"values must be numbers (int, float, Fraction), got {type(v).__name__}")
 
 
+# values a caller may leave out: Bx = oo is "no box assumed" (then X = Min(drift, sqrt(d) Bx) is the drift bound)
+DEFAULTS = {"Bx": math.inf}
+
+
 def subs_values(name: str, syms: dict, values: dict, expr_symbols) -> dict:
     """Validate ``values`` against the symbols ``syms`` of derivation ``name``; SymPy substitutions."""
     unknown = [k for k in values if k not in syms]
@@ -57,12 +61,18 @@ def subs_values(name: str, syms: dict, values: dict, expr_symbols) -> dict:
     missing = sorted(s.name for s in expr_symbols if s.name not in values)
     if missing:
         raise InputError(f"missing value(s) for symbol(s) {', '.join(missing)} of the {name} bound.")
-    return {syms[k]: _to_sympy_number(v) for k, v in values.items()}
+    return {syms[k]: (sp_oo() if k in DEFAULTS and v == math.inf else _to_sympy_number(v)) for k, v in values.items()}
+
+
+def sp_oo():
+    import sympy as sp
+    return sp.oo
 
 
 def evaluate_expr(name: str, syms: dict, expr, conds, values: dict) -> float:
     """Numeric value of the bound expression ``expr`` of derivation ``name`` (symbols ``syms``) at
     concrete values; ``inf`` if one of ``conds`` fails there (see :func:`qbound.bounds.evaluate_bound`)."""
+    values = {**{k: v for k, v in DEFAULTS.items() if k in syms}, **values}
     subs_values(name, syms, values, expr.free_symbols)  # validates names, raises on missing ones
     import mpmath
     with mpmath.workdps(30):
@@ -82,6 +92,8 @@ def evaluate_expr(name: str, syms: dict, expr, conds, values: dict) -> float:
 
 
 def _as_float(v) -> float:
+    if v == math.inf:   # only reachable for a DEFAULTS symbol (Bx = oo): subs_values refused it elsewhere
+        return v
     _to_sympy_number(v)  # type validation
     return float(v)
 

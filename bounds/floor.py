@@ -32,7 +32,7 @@ from qbound.numeric.errors import InputError
 S_ = sp.Symbol("s", positive=True)
 
 DEFAULT_CONSTANTS = {
-    "adam": {"R": 1.0, "L": 1.0, "d": 1.0, "Delta": 1.0, "eps": 1e-8, "X0": 1.0},
+    "adam": {"R": 1.0, "L": 1.0, "d": 1.0, "Delta": 1.0, "eps": 1e-8, "X0": 1.0, "Bx": math.inf},
     "muon": {"L": 1.0, "sigma": 1.0, "B": 1.0, "r": 1.0, "Delta": 1.0, "W0": 1.0},
 }
 

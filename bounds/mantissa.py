@@ -19,7 +19,7 @@ from fractions import Fraction
 from qbound.numeric.errors import InputError
 
 DEFAULTS = {
-    "adam": {"R": 1.0, "L": 1.0, "d": 1.0, "Delta": 1.0, "eps": 1e-8, "X0": 1.0, "beta1": 0.0, "a": 1.0, "b": 1.0},
+    "adam": {"R": 1.0, "L": 1.0, "d": 1.0, "Delta": 1.0, "eps": 1e-8, "X0": 1.0, "Bx": math.inf, "beta1": 0.0, "a": 1.0, "b": 1.0},
     "muon": {"L": 1.0, "sigma": 1.0, "B": 1.0, "r": 1.0, "Delta": 1.0, "W0": 1.0, "a": 1.0, "b": 1.0},
 }
 

@@ -150,10 +150,11 @@ class Rosenbrock(Problem):
         Rbox = 400 * B * (B + B * B) + 2 * (1 + B) + 200 * (B + B * B)
         R = Rbox + math.sqrt(3) * self.sigma if (self.noise == "uniform" or not self.sigma) else None
         c.update(L=1200 * B * B + 400 * B + 202 + 800 * B, F_star=0.0, Delta=self.loss([x0]),
-                 sigma=self.sigma, r=None, R=R)
+                 sigma=self.sigma, r=None, R=R, box=B)
         c["notes"] = {
             "L": f"estimated: Gershgorin bound of the Hessian on the box [-{B}, {B}]^d (Rosenbrock is not globally L-smooth)",
             "F_star": "exact: F(1,...,1) = 0",
+            "box": f"assumed: the iterates stay in [-{B}, {B}]^d (R and L hold there only)",
             "Delta": "exact: F(x0) - 0, evaluated in float64",
             "sigma": f"exact: per-coordinate std of the additive {self.noise} noise",
             "R": (f"estimated: l_inf bound of the stochastic gradient valid while the iterates stay in the box "
@@ -214,8 +215,9 @@ class Quadratic(Problem):
         B = float(np.max(np.abs(self.x0()[0])))
         Rbox = float(np.max(np.sum(np.abs(self.A), axis=1))) * B
         R = Rbox + math.sqrt(3) * self.sigma if (self.noise == "uniform" or not self.sigma) else None
-        c.update(L=float(self.kw["kappa"]), F_star=0.0, Delta=self.loss(self.x0()), sigma=self.sigma, R=R)
+        c.update(L=float(self.kw["kappa"]), F_star=0.0, Delta=self.loss(self.x0()), sigma=self.sigma, R=R, box=B)
         c["notes"] = {"L": "exact: largest eigenvalue kappa", "F_star": "exact: F(0) = 0",
+                      "box": f"assumed: the iterates stay in [-{B}, {B}]^d (R holds there only)",
                       "Delta": "exact: F(x0), evaluated in float64",
                       "sigma": f"exact: per-coordinate std of the additive {self.noise} noise",
                       "R": (f"estimated: max row l1 norm of A times {B} (+ sqrt(3) sigma), an l_inf gradient bound "

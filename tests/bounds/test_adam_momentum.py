@@ -79,8 +79,8 @@ def test_adam_derivation_has_no_cited_premise_and_the_derived_momentum_bound():
 
 def test_quantized_momentum_steps_pass_and_reduce_at_q0():
     steps = M.build_quantized_steps(n=2000, trajectory=False)
-    assert [s.name for s in steps] == ["momentum.ratios_q", "momentum.bias_q", "momentum.geometric_q", "momentum.w_shift",
-                                       "momentum.assembly_q"]
+    assert [s.name for s in steps] == ["momentum.ratios_q", "momentum.bias_q", "momentum.geometric_q",
+                                       "momentum.weight_growth", "momentum.w_shift", "momentum.assembly_q"]
     # proved by an engine, except the sampled-only momentum-rounding bias and lagged denominator
     assert [s.name for s in steps if s.proof_status != "proved"] == []
     bad = [(s.name, [c.detail for c in s.checks if c.status != "passed"]) for s in steps if s.status != "passed"]

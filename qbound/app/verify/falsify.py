@@ -134,8 +134,10 @@ def estimate_sigma(problem: str, problem_args: dict, draws: int = 200, seed: int
 
 
 def bound_values(optimizer: str, case: dict, plan: str, steps: int, consts: dict, r_est=None,
-                 sigma_est=None) -> tuple[dict, dict]:
-    """The symbol values for ``bounds.evaluate_bound`` and how each was obtained."""
+                 sigma_est=None, x_inf_max=None) -> tuple[dict, dict]:
+    """The symbol values for ``bounds.evaluate_bound`` and how each was obtained.  ``x_inf_max``: the largest
+    |x_t|_inf the runs of this cell reached (None: unknown); the problem's box (constants key ``box``) is used
+    for Bx only when every run stayed in it, otherwise Bx is left out (oo: no box)."""
     from qbound.numeric.quantplan import QuantPlan
     hp = case.get("hparams", {})
     qs = {f"q_{c}": float(v) for c, v in QuantPlan.parse(plan or "").q_values().items()}
@@ -185,6 +187,15 @@ def bound_values(optimizer: str, case: dict, plan: str, steps: int, consts: dict
         how["B"] = "exact: the problem's mini-batch size"
         if r is None:
             how["r"] = "unknown"
+    box = consts.get("box")
+    if optimizer == "adam" and box is not None:
+        if x_inf_max is not None and x_inf_max <= float(box):
+            vals["Bx"] = float(box)
+            how["Bx"] = (f"{notes.get('box', 'assumed by the problem')}; every run stayed in it "
+                         f"(max |x_t|_inf = {x_inf_max:.4g})")
+        else:
+            why = "a run left it" if x_inf_max is not None else "the runs did not record their iterates"
+            how["Bx"] = f"not used (oo): the problem's box [-{box:g}, {box:g}]^d is assumed, but {why}"
     vals["X0"] = vals["W0"] = float(consts["_x0_norm"])
     how["X0"] = how["W0"] = "exact: ||x_0||_2 (= ||W_0||_F) of the problem's initial point"
     try:   # keep only the symbols the bound actually has (when the bounds layer says which)
@@ -272,9 +283,11 @@ def analyze_grid(cfg: dict, store) -> list[dict]:
                 row["bound_reason"] = f"problem constants unavailable: {c['error']}"
             else:
                 r_est = max((r.get("g_inf_max") or 0.0) for r in res) if res else None
+                xs = [r.get("x_inf_max") for r in res]
+                x_inf = max(xs) if xs and None not in xs and len(res) == len(seeds) else None
                 try:
                     v, how = bound_values(opt, case, plan, cfg["grid"]["steps"], c, r_est=r_est,
-                                          sigma_est=c.get("_sigma_est"))
+                                          sigma_est=c.get("_sigma_est"), x_inf_max=x_inf)
                     row["constants"], row["constants_how"] = v, how
                     row["bound"], row["bound_reason"] = evaluate(name, v)
                 except Exception as exc:

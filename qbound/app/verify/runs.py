@@ -108,6 +108,9 @@ def run_unit(unit: dict) -> dict:
         states = traj.states
         if "g" in states:
             out["g_inf_max"] = float(np.max(np.abs(np.asarray(states["g"], dtype=float))))
+        if "x" in states:   # the box the iterates x_0 .. x_{T-1} stayed in (bounds' premise "box")
+            xs = np.abs(np.asarray(states["x"], dtype=float))
+            out["x_inf_max"] = float(np.max(xs)) if xs.size and not np.isnan(xs).any() else None
         if unit.get("checks"):
             out.update(_state_checks(unit, problem, plan, states))
         if unit["optimizer"] == "muon":
