@@ -799,7 +799,7 @@ def build_quantized_steps(n: int = 10_000, exact_all: bool = False, trajectory: 
     # ||x_t|| <= X_1 with momentum (update envelope U1, triangle inequality, box), and its link to the W items
     from qbound.bounds.adam_momentum_weights import link_errors
     t_link = time.perf_counter()
-    errs = link_errors()
+    errs = link_errors(w_shift_items())
     steps.append(Step("momentum.weight_growth",
                       "|m_t| <= c S_t sqrt(v_t) (induction), S_t <= 1/(1-rho), m_t^2/(eps+v_t) <= U1^2, ||u_t|| <= sqrt(d) U1, "
                       "alpha_t <= alpha(1-beta1)/sqrt(1-beta2), triangle inequality and induction on t, box: "

@@ -19,8 +19,9 @@ conclusion (so the atom X of the W-term items is not an assumption).
 
 >>> [st for st, _ in weight_growth_items()][:1], [it.name for _, it in weight_growth_items()][-1]
 (['momentum.weight_growth'], 'momentum.weight_bound')
->>> link_errors()
-[]
+>>> from qbound.bounds.obligation import Obligation
+>>> link_errors([Obligation("momentum.w_shift.norm", (), sp.Le(nx, 1))])
+['momentum.w_shift.norm has 0 premises ||x|| <= X']
 """
 from __future__ import annotations
 
@@ -115,16 +116,15 @@ def weight_growth_items(domain: dict | None = None) -> list:
     return out
 
 
-def link_errors(items=None) -> list:
-    """Why the W-term items' premise ||x|| <= X (X an atom, instantiated at X_1) is not the proved
-    conclusion of momentum.weight_bound (empty list: it is)."""
-    from qbound.bounds.adam_momentum import w_shift_items
+def link_errors(w_items, items=None) -> list:
+    """Why the W-term items' (``w_items``: bounds.adam_momentum.w_shift_items()) premise ||x|| <= X (X an
+    atom, instantiated at X_1) is not the proved conclusion of momentum.weight_bound (empty list: it is)."""
     items = weight_growth_items() if items is None else items
     concl = [it.conclusion for _, it in items if it.name == "momentum.weight_bound"]
     if not concl:
         return ["momentum.weight_bound is missing"]
     X = sp.Symbol("X_", nonnegative=True)
-    norm = [it for it in w_shift_items() if it.name == "momentum.w_shift.norm"][0]
+    norm = [it for it in w_items if it.name == "momentum.w_shift.norm"][0]
     uses = [p for p in norm.premises if isinstance(p, sp.Le) and p.rhs == X]
     if len(uses) != 1:
         return [f"momentum.w_shift.norm has {len(uses)} premises ||x|| <= X"]

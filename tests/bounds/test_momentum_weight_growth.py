@@ -4,6 +4,7 @@ import sympy as sp
 
 from qbound.bounds import adam_base as A
 from qbound.bounds import adam_momentum_weights as W
+from qbound.bounds.adam_momentum import w_shift_items
 from qbound.bounds.obligation import Obligation, discharge, prove_all
 
 
@@ -14,7 +15,7 @@ def _items(**kw):
 def test_every_item_is_proved_and_linked():
     r = prove_all(_items(), engines=("sympy", "z3"), timeout_s=30)
     assert [k for k, d in r.items() if d.status != "proved"] == []
-    assert W.link_errors() == []
+    assert W.link_errors(w_shift_items()) == []
 
 
 def _by(name, items=None):
@@ -49,6 +50,6 @@ def test_a_box_without_sqrt_d_and_a_broken_link_are_rejected():
     assert discharge(_by("momentum.box.coord", items), engines=("z3",), timeout_s=30).status == "refuted"
     # the W items' premise must be exactly what momentum.weight_bound proves
     bad = [(st, it) for st, it in W.weight_growth_items() if it.name != "momentum.weight_bound"]
-    assert W.link_errors(bad) == ["momentum.weight_bound is missing"]
+    assert W.link_errors(w_shift_items(), bad) == ["momentum.weight_bound is missing"]
     other = bad + [(W.STEP, Obligation("momentum.weight_bound", ob.premises, sp.Le(W.nx, A.X_0)))]
-    assert W.link_errors(other) and "proves" in W.link_errors(other)[0]
+    assert W.link_errors(w_shift_items(), other) and "proves" in W.link_errors(w_shift_items(), other)[0]
