@@ -60,7 +60,7 @@ import sympy as sp
 
 from qbound.bounds.derivation import sample_q
 from qbound.bounds.derivation import Check, Premise, check_sampled, log_uniform
-from qbound.bounds.evaluate import _mp_function, _numeric_relation, evaluate_expr
+from qbound.bounds.evaluate import DEFAULTS, _mp_function, _numeric_relation, evaluate_expr
 
 # ------------------------------------------------------------------------------------------
 # symbols (names fixed by the issue; X0 = bound on ||x_0||_2 is ours)
@@ -666,7 +666,8 @@ def _eval_expr(expr, conds, vals) -> float:
             if not _numeric_relation(c, vals):
                 return math.inf
         syms = sorted(expr.free_symbols, key=lambda s: s.name)
-        val = _mp_function(expr)(*[mpmath.mpf(float(vals.get(s.name, math.inf if s.name == "Bx" else None))) for s in syms])
+        vals = {**DEFAULTS, **vals}
+        val = _mp_function(expr)(*[mpmath.mpf(float(vals[s.name])) for s in syms])
     val = float(val) if not isinstance(val, mpmath.mpc) else math.inf
     return val if math.isfinite(val) and val >= 0 else math.inf
 

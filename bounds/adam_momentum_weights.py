@@ -28,6 +28,7 @@ from __future__ import annotations
 import sympy as sp
 
 from qbound.bounds import adam_base as A
+from qbound.bounds.adam_proof import box_items
 from qbound.bounds.derivation import ProofChain
 from qbound.bounds.obligation import Induction, Obligation, RuleApplication
 
@@ -35,7 +36,7 @@ STEP = "momentum.weight_growth"
 
 m, g, mu, nu, ip = sp.symbols("m_t g_t mu_t nu_t ip_t", real=True)
 v, S = sp.symbols("v_t S_t", nonnegative=True)
-nx, nuu, nN, xi, u2 = sp.symbols("nx nu nN x_i u2_i", nonnegative=True)
+nx, nuu, nN, xi, u2 = sp.symbols("nx nu nN x_i u2_i", nonnegative=True)   # nx, x_i: the same symbols as bounds.adam_proof
 tt = sp.Symbol("t", nonnegative=True)
 at = sp.Symbol("alpha_t", positive=True)
 Bpow = sp.Symbol("B_t", real=True)
@@ -107,10 +108,8 @@ def weight_growth_items(domain: dict | None = None) -> list:
                              claimX.xreplace({nx: nN, tt: tt + 1})),
                   claim=claimX, init=((tt, 0),), shift=((nx, nN), (tt, tt + 1)),
                   note="||x_t|| <= X0 + t sqrt(d) alpha (1 - beta1) U1/sqrt(1 - beta2)"))
-    add(Obligation("momentum.box.coord", (D["box"],), sp.Le(xi ** 2, Bx ** 2), note="|x_i| <= Bx gives x_i^2 <= Bx^2"))
-    add(ch.rule("sum_over_t", ("momentum.box.coord",), name="momentum.box.sum",
-                note="summed over the d coordinates: ||x||_2^2 <= d Bx^2", sums=((xi ** 2, nx ** 2),), count=d))
-    add(Obligation("momentum.box.norm", (ch.fact("momentum.box.sum"),), sp.Le(nx, sp.sqrt(d) * Bx)))
+    for it in box_items(ch, "momentum.box", (), D["box"], Bx, d):
+        add(it)
     add(Obligation("momentum.weight_bound", dom + (D["beta1<1"], claimX, sp.Le(tt, T), ch.fact("momentum.box.norm")),
                    sp.Le(nx, A.X_1), note="||x_t||_2 <= Min(drift, sqrt(d) Bx) = X_1 for t <= T"))
     return out

@@ -77,6 +77,18 @@ def envelope_v_claims(beta2, q_V, c, bhat2, v=vs):
             sp.And(sp.Ge(v, 0), sp.Le(v, c * (1 + q_V) / (1 - bhat2))))
 
 
+def box_items(ch: ProofChain, prefix: str, premises: tuple, box, Bx, d) -> list:
+    """The box, where the problem assumes one (``box``: |x_i| <= Bx for every coordinate): ``prefix``.coord
+    x_i^2 <= Bx^2, ``prefix``.sum (sum_over_t over the d coordinates) ||x||_2^2 <= d Bx^2, ``prefix``.norm
+    ||x||_2 <= sqrt(d) Bx; the conclusions are registered in ``ch`` (the rule is derived from them)."""
+    coord = Obligation(f"{prefix}.coord", premises + (box,), ch.concl(f"{prefix}.coord", sp.Le(xi ** 2, Bx ** 2)),
+                       note="|x_i| <= Bx gives x_i^2 <= Bx^2")
+    total = ch.rule("sum_over_t", (coord.name,), name=f"{prefix}.sum",
+                    note="summed over the d coordinates: ||x||_2^2 <= d Bx^2", sums=((xi ** 2, nx ** 2),), count=d)
+    norm = Obligation(f"{prefix}.norm", premises + (ch.fact(total.name),), ch.concl(f"{prefix}.norm", sp.Le(nx, sp.sqrt(d) * Bx)))
+    return [coord, total, norm]
+
+
 def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = None) -> ProofChain:
     """Build the beta1 = 0 chain from the bound's own SymPy objects ``S`` (adam_base names: T, alpha,
     beta2, eps, R, L, d, Delta, q_W, q_G, q_M, q_V, X0, Rh, kappa, Cq, U0, X_0, Gamma, Gamma2, Lam, Vmax,
@@ -171,13 +183,8 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     ch.add("descent.weight_growth", Induction(
         "descent.weight_growth", Obligation("descent.weight_growth.base", BASE + (sp.Le(nx, X0),), claimX.xreplace({tt: 0})),
         stepX, claim=claimX, init=((tt, 0),), shift=((nx, nN), (tt, tt + 1))))
-    # the box, where the problem assumes one: |x_i| <= Bx for every coordinate, summed: ||x||_2 <= sqrt(d) Bx
-    ch.add("descent.weight_growth", Obligation(
-        "box.coord", BASE + (D["box"],), ch.concl("box.coord", sp.Le(xi ** 2, Bx ** 2)), note="|x_i| <= Bx gives x_i^2 <= Bx^2"))
-    ch.add("descent.weight_growth", ch.rule("sum_over_t", ("box.coord",), name="box.sum",
-                                            note="summed over the d coordinates: ||x||_2^2 <= d Bx^2", sums=((xi ** 2, nx ** 2),), count=d))
-    ch.add("descent.weight_growth", Obligation(
-        "box.norm", BASE + (ch.fact("box.sum"),), ch.concl("box.norm", sp.Le(nx, sp.sqrt(d) * Bx))))
+    for it in box_items(ch, "box", BASE, D["box"], Bx, d):
+        ch.add("descent.weight_growth", it)
     ch.add("descent.weight_growth", Obligation(
         "descent.weight_bound", BASE + (claimX, sp.Le(tt, T), ch.fact("box.norm")), ch.concl("descent.weight_bound", sp.Le(nx, X_0))),
         uses=("bounded_init", "envelope.update", "descent.step_size", "box"),

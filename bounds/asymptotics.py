@@ -18,9 +18,12 @@ every other q = 0; the mantissa length then follows as M_X >= k_X log2 T + const
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import sympy as sp
+
+from qbound.bounds.evaluate import DEFAULTS
 
 INF = sp.oo
 KGRID = [sp.Rational(i, 4) for i in range(0, 13)]
@@ -54,11 +57,11 @@ def scalings(name: str, ks: dict) -> dict:
 
 
 def _drop_min(expr):
-    """The first branch of every Min, after the box Bx is set to oo (no box: the drift bound of X, which grows
-    with T; a Min's argument order is SymPy's, so the box branch must go first)."""
-    box = [s for s in expr.free_symbols if s.name == "Bx"]
-    if box:
-        expr = expr.subs(box[0], sp.oo)
+    """The first branch of every Min, after the evaluation defaults (bounds.evaluate.DEFAULTS: Bx = oo, no box,
+    so X is the drift bound, which grows with T) are substituted: a Min's argument order is SymPy's, so the
+    box branch must be gone first."""
+    expr = expr.subs({s: (sp.oo if DEFAULTS[s.name] == math.inf else DEFAULTS[s.name])
+                      for s in expr.free_symbols if s.name in DEFAULTS})
     return expr.replace(lambda x: isinstance(x, sp.Min), lambda x: x.args[0]) if expr.has(sp.Min) else expr
 
 

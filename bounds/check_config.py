@@ -176,10 +176,9 @@ def check_config(name: str, plan, hparams: dict, T, problem=None, constants: dic
             v = pc.get("x0_norm")
         if v is not None:
             vals[k] = float(v)
-    from qbound.bounds.evaluate import DEFAULTS
+    from qbound.bounds.evaluate import DEFAULTS, _numeric_relation
     missing = sorted(k for k in syms if k not in vals and k not in DEFAULTS)   # Bx left out: no box (oo)
     expr, conds = bound_and_conditions(name, vals)
-    from qbound.bounds.evaluate import _numeric_relation
     for c in conds:
         need = sorted(s.name for s in c.free_symbols if s.name not in vals)
         if need:

@@ -61,12 +61,8 @@ def subs_values(name: str, syms: dict, values: dict, expr_symbols) -> dict:
     missing = sorted(s.name for s in expr_symbols if s.name not in values)
     if missing:
         raise InputError(f"missing value(s) for symbol(s) {', '.join(missing)} of the {name} bound.")
-    return {syms[k]: (sp_oo() if k in DEFAULTS and v == math.inf else _to_sympy_number(v)) for k, v in values.items()}
-
-
-def sp_oo():
     import sympy as sp
-    return sp.oo
+    return {syms[k]: (sp.oo if k in DEFAULTS and v == math.inf else _to_sympy_number(v)) for k, v in values.items()}
 
 
 def evaluate_expr(name: str, syms: dict, expr, conds, values: dict) -> float:
