@@ -18,6 +18,7 @@ same first counterexample).
 from __future__ import annotations
 
 import math
+import re
 import time
 from fractions import Fraction
 
@@ -33,6 +34,13 @@ from qbound.proofs.exact import Undecided, holds_at, rnd_nodes
 from qbound.proofs.verdict import Verdict
 
 MAX_CASES = 1 << 33
+#: enumerate sign-flip invariant variables on their non-negative half (:mod:`proofs.signs`)
+SIGN_REDUCTION = True
+#: "cost": nest the sr outcome loops in the order of least work (:func:`_loop_nest`); "build": node order
+LOOP_ORDER = "cost"
+#: unroll the sr outcome loops (:func:`_unroll`) when the kernel body stays below this many lines
+UNROLL = True
+UNROLL_MAX_LINES = 3000
 ROWS_PER_BLOCK = 256
 EARLY_EXIT = True
 _CACHE: dict = {}
@@ -113,7 +121,7 @@ class _Gen(NodeVisitor):
 
     def __init__(self, fmt, rounding, vars_, margins):
         self.fmt, self.mode, self.vars = fmt, rounding, list(vars_)
-        self.sections: dict = {}
+        self.lines: list = []      # (dependency mask, line) in emission order
         self.k = 0
         self.rnd_ids = {}
         self.eps = margins["eps"]
@@ -127,9 +135,9 @@ class _Gen(NodeVisitor):
         return f"t{self.k}"
 
     def emit(self, s, dep):
-        """Append a line to the section of nesting level ``dep``: -1 once per assignment, j inside
-        the loops over the outcomes of sr rnd nodes 0..j (a line depends on outcomes <= j only)."""
-        self.sections.setdefault(dep, []).append(s)
+        """Append a line that depends on the outcomes of the sr rnd nodes in the bit mask ``dep``
+        (0: once per assignment). :func:`_loop_nest` places it in the loop nest."""
+        self.lines.append((dep, s))
 
     # ---------------------------------------------------------------- numeric nodes
     def num(self, n):
@@ -166,7 +174,7 @@ class _Gen(NodeVisitor):
         if not (st[0] <= 53 and st[1] >= -1074 and st[2] <= 1024):
             return None
         v, l, x, c, d = names
-        dep = max(A[5], B[5])
+        dep = A[5] | B[5]
         op = {"add": "+", "sub": "-", "mul": "*"}[k]
         self.emit(f"{v} = {A[0]} {op} {B[0]}", dep)
         for nm, val in ((l, "0.0"), (x, "True"), (c, "True"), (d, "0.0")):
@@ -184,12 +192,12 @@ class _Gen(NodeVisitor):
         c0 = n.value
         fv = float(c0) if abs(c0) < 2 ** 1000 else math.copysign(math.inf, c0)
         ex = math.isfinite(fv) and Fraction(fv) == c0
-        self.emit(f"{v} = {fv!r}" if math.isfinite(fv) else f"{v} = {'np.inf' if fv > 0 else '-np.inf'}", -1)
+        self.emit(f"{v} = {fv!r}" if math.isfinite(fv) else f"{v} = {'np.inf' if fv > 0 else '-np.inf'}", 0)
         err = 0.0 if ex else (abs(fv) * 2.0 ** -52 + 2.0 ** -1074 if math.isfinite(fv) else math.inf)
-        self.emit(f"{l} = 0.0", -1)
-        self.emit(f"{x} = {ex}", -1)
-        self.emit(f"{c} = {ex or math.isfinite(fv)}", -1)
-        self.emit(f"{d} = {err!r}".replace("inf", "np.inf"), -1)
+        self.emit(f"{l} = 0.0", 0)
+        self.emit(f"{x} = {ex}", 0)
+        self.emit(f"{c} = {ex or math.isfinite(fv)}", 0)
+        self.emit(f"{d} = {err!r}".replace("inf", "np.inf"), 0)
         st = None
         if ex:
             num_, den = abs(c0.numerator), c0.denominator
@@ -199,18 +207,18 @@ class _Gen(NodeVisitor):
                 tz = (num_ & -num_).bit_length() - 1
                 L = tz - (den.bit_length() - 1)
                 st = (num_.bit_length() - tz, L, L + num_.bit_length() - tz)
-        return v, l, x, c, d, -1, [], True, st
+        return v, l, x, c, d, 0, [], True, st
 
     def visit_var(self, n, names):
         """A variable: the format value (exact in float64)."""
         v, l, x, c, d = names
         i = self.vars.index(n.value)
-        self.emit(f"{v} = in{i}", -1)
-        self.emit(f"{l} = 0.0", -1)
-        self.emit(f"{x} = True", -1)
-        self.emit(f"{c} = True", -1)
-        self.emit(f"{d} = 0.0", -1)
-        return v, l, x, c, d, -1, [], True, self.st_fmt
+        self.emit(f"{v} = in{i}", 0)
+        self.emit(f"{l} = 0.0", 0)
+        self.emit(f"{x} = True", 0)
+        self.emit(f"{c} = True", 0)
+        self.emit(f"{d} = 0.0", 0)
+        return v, l, x, c, d, 0, [], True, self.st_fmt
 
     def _arith(self, n, names):
         """x + y, x - y, x * y (double-double when the operands allow), x / y (correctly rounded float64)."""
@@ -224,7 +232,7 @@ class _Gen(NodeVisitor):
                 return r
         a, la, xa, ca, da, depa, ua, za, _ = A
         b, lb, xb, cb, db, depb, ub, zb, _ = B
-        dep = max(depa, depb)
+        dep = depa | depb
         E = f"{self.eps!r}"
         if k in ("add", "sub"):
             sg = "" if k == "add" else "-"
@@ -303,7 +311,7 @@ class _Gen(NodeVisitor):
         f = n.value
         a, la, xa, _, da, depa, ua, za, sa = self.num(n.args[0])
         b, lb, xb, _, db, depb, ub, zb, sb = self.num(n.args[1])
-        dep = max(depa, depb)
+        dep = depa | depb
         self.emit(f"{v}, {l} = _{f}({a}, {la}, {b}, {lb})", dep)
         self.emit(f"{x} = {xa} and {xb}", dep)
         self.emit(f"{c} = {x} and {l} == 0.0", dep)
@@ -355,16 +363,23 @@ class _Gen(NodeVisitor):
         v, l, x, c, d = names
         a, la, xa, ca, da, dep, ua, za, sa = self.num(n.args[0])
         j = self.rnd_ids.setdefault(id(n), len(self.rnd_ids))
-        u = self.tmp()
-        self.emit(f"{u} = False", dep)
-        self.emit(f"if not {xa}:", dep)
-        self.emit(f"    if (not {ca}) or (not math.isfinite({a})) or _boundary({a}):", dep)
-        self.emit(f"        {u} = True", dep)
+        seen = self.memo.get(("rnd-arg", a, la)) if self.mode == "sr" else None
+        if seen is None:
+            u = self.tmp()
+            self.emit(f"{u} = False", dep)
+            self.emit(f"if not {xa}:", dep)
+            self.emit(f"    if (not {ca}) or (not math.isfinite({a})) or _boundary({a}):", dep)
+            self.emit(f"        {u} = True", dep)
         if self.mode == "sr":
-            lo_, hi_ = self.tmp(), self.tmp()
-            # both neighbours once (outside the outcome loop when the argument allows)
-            self.emit(f"{lo_}, {hi_} = _rnd_sr({a}, {la})", dep)
-            dep = j      # inner rnd nodes get smaller ids, so j >= the argument's level
+            if seen is None:
+                lo_, hi_ = self.tmp(), self.tmp()
+                # both neighbours once (outside the outcome loop when the argument allows); another
+                # rnd of the same argument (its own outcome) reuses them
+                self.emit(f"{lo_}, {hi_} = _rnd_sr({a}, {la})", dep)
+                self.memo[("rnd-arg", a, la)] = (u, lo_, hi_)
+            else:
+                u, lo_, hi_ = seen
+            dep = dep | (1 << j)
             self.emit(f"{v} = {hi_} if b{j} == 1 else {lo_}", dep)
         else:
             self.emit(f"{v} = _rnd_det({a}, {la})", dep)
@@ -387,7 +402,9 @@ class _Gen(NodeVisitor):
         """A comparison chain: exact on exact sides, else decided only when separated."""
         v, u = names
         ops = [self.num(a) for a in n.args]
-        dep = max(o[5] for o in ops)
+        dep = 0
+        for o in ops:
+            dep |= o[5]
         flags = [f for o in ops for f in o[6]]
         self.emit(f"{u} = " + (" or ".join(flags) if flags else "False"), dep)
         self.emit(f"{v} = True", dep)
@@ -412,7 +429,9 @@ class _Gen(NodeVisitor):
         v, u = names
         k = n.kind
         parts = [self.boolean(a) for a in n.args]
-        dep = max(p[2] for p in parts)
+        dep = 0
+        for p in parts:
+            dep |= p[2]
         j = " and " if k == "and" else " or "
         self.emit(f"{v} = " + j.join(p for p, _, _ in parts), dep)
         if k == "and":
@@ -741,8 +760,8 @@ def _point(in0, in1, chs):
     return res
 
 @njit(parallel=True)
-def _rows(vals, nv, r0, r1, chs, first_bad, n_unsure, sym):
-    n = len(vals)
+def _rows(vals, cols, nv, r0, r1, chs, first_bad, n_unsure, sym):
+    n = len(cols)
     for r in prange(r0, r1):
         fb = -1
         nu = 0
@@ -755,7 +774,7 @@ def _rows(vals, nv, r0, r1, chs, first_bad, n_unsure, sym):
                 nu += 1
         else:
             for j in range(r if sym else 0, n):
-                s = _point(x0, vals[j], chs)
+                s = _point(x0, cols[j], chs)
                 if s == 1:
                     fb = j
                     break
@@ -765,16 +784,16 @@ def _rows(vals, nv, r0, r1, chs, first_bad, n_unsure, sym):
         n_unsure[r - r0] = nu
 
 @njit
-def _unsure_in_row(vals, nv, r, chs, sym):
+def _unsure_in_row(vals, cols, nv, r, chs, sym):
     out = []
-    n = len(vals)
+    n = len(cols)
     x0 = vals[r]
     if nv == 1:
         if _point(x0, 0.0, chs) == 2:
             out.append(0)
         return out
     for j in range(r if sym else 0, n):
-        if _point(x0, vals[j], chs) == 2:
+        if _point(x0, cols[j], chs) == 2:
             out.append(j)
     return out
 '''
@@ -818,9 +837,110 @@ def symmetric(claim) -> bool:
     return hy == hs and _key(claim.expr) == _key(claim.expr, sw)
 
 
+_HEAVY = ("_rnd_", "_dd_", "_two_", "_div(", "_sqrt", "_boundary", "_ulp(", "_quot_exact", "_prod_exact")
+
+
+def _loop_cost(lines, order) -> int:
+    """Work of a loop nest: a line runs 2^(level + 1) times, its level the innermost loop (position
+    in ``order``) of the sr rnd nodes it depends on; a line calling a helper counts 4."""
+    pos = {j: i for i, j in enumerate(order)}
+    total = 0
+    for mask, ln in lines:
+        lvl = max((pos[j] for j in pos if mask >> j & 1), default=-1)
+        total += (4 if any(h in ln for h in _HEAVY) else 1) << (lvl + 1)
+    return total
+
+
+def _loop_nest(lines, nr):
+    """The kernel body: one loop per sr rnd node over its two outcomes, nested in the order of least
+    :func:`_loop_cost` (of all orders: at most 6! of them); each line sits in the loop of the
+    innermost node it depends on, lines keep their emission order (which is topological: a line's
+    operands were emitted before it, with dependency masks it contains, so at no deeper level).
+
+    >>> _loop_nest([(0, "x = 1"), (1, "y = x + b0"), (2, "z = x + b1"), (3, "w = y + z")], 2)
+    ['    x = 1', '    for b0 in chs:', '        y = x + b0', '        for b1 in chs:', '            z = x + b1', '            w = y + z']
+    >>> _loop_nest([(0, "x = 1"), (1, "y = x + b0"), (2, "z = _dd_add(x, b1)"), (3, "w = y + z")], 2)[1:4]
+    ['    for b1 in chs:', '        z = _dd_add(x, b1)', '        for b0 in chs:']
+    """
+    import itertools
+    orders = list(itertools.permutations(range(nr)))
+    order = min(orders, key=lambda o: _loop_cost(lines, o)) if LOOP_ORDER == "cost" else orders[0]
+    pos = {j: i for i, j in enumerate(order)}
+    levels = [max((pos[j] for j in pos if mask >> j & 1), default=-1) for mask, _ in lines]
+    body = ["    " + ln for (_, ln), lv in zip(lines, levels) if lv < 0]
+    for k, j in enumerate(order):
+        ind = "    " * (k + 1)
+        body.append(f"{ind}for b{j} in chs:")
+        body += [ind + "    " + ln for (_, ln), lv in zip(lines, levels) if lv == k]
+    return body
+
+
+_NAME = re.compile(r"\bt\d+\b")
+_BIT = re.compile(r"\bb(\d+)\b")
+_ASSIGN = re.compile(r"^\s*(t\d+(?:\s*,\s*t\d+)*)\s*=[^=]")
+
+
+class _NoUnroll(Exception):
+    pass
+
+
+def _unroll(lines, nr, outcomes, max_lines=UNROLL_MAX_LINES):
+    """The kernel body with the sr outcome loops unrolled: each run of lines with one dependency mask
+    M is copied once per combination of the outcomes of the rnd nodes in M (2^|M| copies, not once
+    per combination of all the loops around it), ``b<j>`` replaced by the outcome, and every name
+    ``t<k>`` a line defines renamed by the outcomes of its own mask (``t12`` of mask {0, 2} at
+    outcomes (1, 0) is ``t12_1_0``). A line's operands have masks inside its own (emission order is
+    topological), so every copy reads the copy of the same outcomes. Raises :class:`_NoUnroll` when a
+    name is assigned under two masks or the body would exceed ``max_lines``.
+
+    >>> _unroll([(0, "t1 = in0"), (1, "t2 = t1 + b0"), (3, "t4 = t2 - b1")], 2, (0, 1))
+    ['    t1 = in0', '    t2_0 = t1 + 0', '    t2_1 = t1 + 1', '    t4_0_0 = t2_0 - 0', '    t4_0_1 = t2_0 - 1', '    t4_1_0 = t2_1 - 0', '    t4_1_1 = t2_1 - 1']
+    >>> try:
+    ...     _unroll([(0, "t1 = in0"), (1, "t1 = t1 + b0")], 1, (0, 1))
+    ... except _NoUnroll as exc:
+    ...     print(exc)
+    t1 assigned under two masks
+    """
+    import itertools
+    size = sum(len(outcomes) ** bin(m).count("1") for m, _ in lines)
+    if size > max_lines:
+        raise _NoUnroll(f"{size} lines")
+    mask_of: dict = {}
+    body = []
+    i = 0
+    while i < len(lines):
+        mask = lines[i][0]
+        j = i
+        while j < len(lines) and lines[j][0] == mask:
+            j += 1
+        chunk = [ln for _, ln in lines[i:j]]
+        for ln in chunk:
+            for nm in _NAME.findall(ln):
+                mask_of.setdefault(nm, mask)
+            a = _ASSIGN.match(ln)
+            if a:
+                for nm in re.findall(r"t\d+", a.group(1)):
+                    if mask_of[nm] != mask:
+                        raise _NoUnroll(f"{nm} assigned under two masks")
+        bits = [k for k in range(nr) if mask >> k & 1]
+        for combo in itertools.product(outcomes, repeat=len(bits)):
+            val = dict(zip(bits, combo))
+
+            def rename(m, val=val):
+                nm = m.group(0)
+                return nm + "".join(f"_{val[k]}" for k in range(nr) if mask_of[nm] >> k & 1)
+
+            for ln in chunk:
+                ln = _BIT.sub(lambda m: str(val[int(m.group(1))]), ln)
+                body.append("    " + _NAME.sub(rename, ln))
+        i = j
+    return body
+
+
 def _compile(claim):
     mg = margins()
     key = (claim.fmt.name, claim.rounding, str(claim.expr), tuple(str(h) for h in claim.hyps), tuple(claim.vars),
+           UNROLL, LOOP_ORDER, tuple(int(b) for b in _outcomes(1)),
            tuple(sorted(mg.items())))
     if key in _CACHE:
         return _CACHE[key]
@@ -830,30 +950,30 @@ def _compile(claim):
     if fmt.man_bits > 50:
         raise Unsupported("compiled enumeration: formats with more than 50 fraction bits")
     g = _Gen(fmt, claim.rounding, claim.vars, mg)
-    hv, hu, hdep = "True", "False", -1
+    hv, hu, hdep = "True", "False", 0
     for h in claim.hyps:
         v, u, dep = g.boolean(h)
-        hdep = max(hdep, dep)
+        hdep |= dep
         nv_, nu_ = g.tmp(), g.tmp()
         g.emit(f"{nu_} = ({hu} or {u}) and not ((not {v} and not {u}) or (not {hv} and not {hu}))", hdep)
         g.emit(f"{nv_} = {hv} and {v}", hdep)
         hv, hu = nv_, nu_
-    if hdep < 0 and EARLY_EXIT:
+    if hdep == 0 and EARLY_EXIT:
         # hypotheses decided false without any sr outcome: the claim need not be evaluated
-        g.emit(f"if (not {hv}) and (not {hu}):", -1)
-        g.emit("    return 0", -1)
+        g.emit(f"if (not {hv}) and (not {hu}):", 0)
+        g.emit("    return 0", 0)
     ov, ou, _ = g.boolean(claim.expr)
     nr = len(g.rnd_ids) if claim.rounding == "sr" else 0
-    body = ["    " + ln for ln in g.sections.get(-1, [])]
-    for j in range(nr):
-        ind = "    " * (j + 1)
-        body.append(f"{ind}for b{j} in chs:")
-        body += [ind + "    " + ln for ln in g.sections.get(j, [])]
-    ind = "    " * (nr + 1)
-    body += [ind + ln for ln in (f"if {hv} and not {hu}:", f"    if (not {ov}) and (not {ou}):", "        return 1",
-                                 f"if ({hu} or {ou}) and not ((not {hv} and not {hu}) or ({ov} and not {ou})):",
-                                 "    res = 2")]
-    body = "\n".join(body)
+    full = (1 << nr) - 1
+    for ln in (f"if {hv} and not {hu}:", f"    if (not {ov}) and (not {ou}):", "        return 1",
+               f"if ({hu} or {ou}) and not ((not {hv} and not {hu}) or ({ov} and not {ou})):", "    res = 2"):
+        g.emit(ln, full)
+    try:
+        if not UNROLL:
+            raise _NoUnroll("off")
+        body = "\n".join(_unroll(g.lines, nr, tuple(int(b) for b in _outcomes(nr))))
+    except _NoUnroll:
+        body = "\n".join(_loop_nest(g.lines, nr))
     mode = {"rne": 0, "rna": 1, "rtz": 2, "rup": 3, "rdn": 4, "sr": 5}[claim.rounding]
     policy = {"ieee": 0, "fn": 1, "none": 2}[fmt.policy]
     src = _HELPERS.format(man=fmt.man_bits, emin=fmt.emin, maxf=float(fmt.max_finite), policy=policy,
@@ -880,24 +1000,45 @@ class CompiledEngine(Engine):
         return f"numba {numba.__version__}"
 
     def cases(self, claim) -> int:
+        """Assignments enumerated: the product of the domain sizes, each variable that
+        :func:`~qbound.proofs.signs.sign_reduce` halves on its non-negative half."""
         if len(claim.vars) > 2:
             raise Unsupported("compiled enumeration takes at most two variables")
-        return len(values_of(claim.var_fmt, claim.var_domain)) ** max(1, len(claim.vars))
+        rows, cols, _ = self._domains(claim)
+        return len(rows) * (len(cols) if len(claim.vars) == 2 else 1)
+
+    @staticmethod
+    def sign_reduction(claim):
+        """The :class:`~qbound.proofs.signs.SignReduction` the enumeration applies (none when off)."""
+        from qbound.proofs.signs import SignReduction, sign_reduce
+        return sign_reduce(claim) if SIGN_REDUCTION else SignReduction((), "sign reduction off")
+
+    @staticmethod
+    def _domains(claim):
+        """(row values, column values, sign reduction): the first and second variable's domains."""
+        from qbound.proofs.signs import nonnegative_half
+        vals = values_of(claim.var_fmt, claim.var_domain).astype(np.float64)
+        red = CompiledEngine.sign_reduction(claim)
+        halved = red.halved
+        doms = [nonnegative_half(vals) if v in halved else vals for v in claim.vars[:2]] or [vals]
+        rows = doms[0]
+        cols = doms[1] if len(doms) > 1 else doms[0]
+        return rows, cols, red
 
     def decide(self, claim, timeout: float = 30.0, smt2_dir=None) -> Verdict:
         t0 = time.perf_counter()
         if not claim.vars:
             raise Unsupported("no variables")
-        n_cases = self.cases(claim)
+        n_cases = len(values_of(claim.var_fmt, claim.var_domain)) ** len(claim.vars)
         if claim.rounding == "sr" and len(rnd_nodes(claim.expr)) + sum(len(rnd_nodes(h)) for h in claim.hyps) > 6:
             raise Unsupported("more than 6 rnd() under sr")
         ns, nr = _compile(claim)
-        vals = values_of(claim.var_fmt, claim.var_domain).astype(np.float64)
+        vals, cols, red = self._domains(claim)
         nv = len(claim.vars)
         chs = _outcomes(nr)
         nchoice = 1 << nr
         rows = len(vals)
-        sym = nv == 2 and symmetric(claim)
+        sym = nv == 2 and len(vals) == len(cols) and symmetric(claim)
         fb = np.empty(ROWS_PER_BLOCK, np.int64)
         nu = np.empty(ROWS_PER_BLOCK, np.int64)
         unsure_rows = []
@@ -907,7 +1048,7 @@ class CompiledEngine(Engine):
                 return Verdict("unknown", self.name, self.version(), time.perf_counter() - t0,
                                reason=f"timeout after {timeout:g} s", details={"rows_checked": r0, "rows": rows})
             r1 = min(rows, r0 + ROWS_PER_BLOCK)
-            ns["_rows"](vals, nv, r0, r1, chs, fb, nu, sym)
+            ns["_rows"](vals, cols, nv, r0, r1, chs, fb, nu, sym)
             # exact re-decision of the unsure assignments of this block, in enumeration order, so the
             # first counterexample (exact or float) is the first in order
             for i in range(r1 - r0):
@@ -916,10 +1057,10 @@ class CompiledEngine(Engine):
                     total_unsure += int(nu[i])
                     if total_unsure > MAX_FALLBACK:
                         raise Unsupported(f"more than {MAX_FALLBACK} assignments need exact evaluation")
-                    for j in ns["_unsure_in_row"](vals, nv, r, chs, sym):
+                    for j in ns["_unsure_in_row"](vals, cols, nv, r, chs, sym):
                         if fb[i] >= 0 and j > fb[i]:
                             break
-                        point = self._point(claim, vals, r, j)
+                        point = self._point(claim, vals, cols, r, j)
                         try:
                             hyp, ok, _ = holds_at(claim, point)
                         except Undecided as exc:
@@ -929,17 +1070,19 @@ class CompiledEngine(Engine):
                             return counterexample_record(claim, point, self.name, self.version(), t0,
                                                          {"cases": n_cases})
                 if fb[i] >= 0:
-                    return counterexample_record(claim, self._point(claim, vals, r, int(fb[i])), self.name,
+                    return counterexample_record(claim, self._point(claim, vals, cols, r, int(fb[i])), self.name,
                                                  self.version(), t0, {"cases": n_cases})
             unsure_rows.append(total_unsure)
-        n_eval = rows * (rows + 1) // 2 if sym else n_cases
-        return Verdict("proved", self.name, self.version(), time.perf_counter() - t0,
-                       details={"cases": n_cases * nchoice, "evaluated": n_eval * nchoice,
-                                "symmetry": sym, "exact_fallback": total_unsure})
+        n_eval = rows * (rows + 1) // 2 if sym else rows * (len(cols) if nv == 2 else 1)
+        details = {"cases": n_cases * nchoice, "evaluated": n_eval * nchoice, "symmetry": sym,
+                   "exact_fallback": total_unsure}
+        if red.halved:
+            details["sign_reduction"] = {"halved": list(red.halved), "why": red.why}
+        return Verdict("proved", self.name, self.version(), time.perf_counter() - t0, details=details)
 
     @staticmethod
-    def _point(claim, vals, r, j):
-        xs = [vals[r], vals[j]]
+    def _point(claim, vals, cols, r, j):
+        xs = [vals[r], cols[j]]
         from qbound.proofs.engines.exhaustive import exact_input
         return {name: exact_input(xs[i]) for i, name in enumerate(claim.vars)}
 
@@ -948,7 +1091,7 @@ class CompiledEngine(Engine):
         from qbound.proofs.claims import Node
         false = Node("cmp", (Node("num", value=Fraction(0)), Node("num", value=Fraction(1))), ("==",))
         try:
-            v = self.decide(replace(claim, expr=false), timeout=timeout)
+            v = self.decide(replace(claim, expr=false, report_expr=false), timeout=timeout)
         except Unsupported:
             return None
         return {"proved": False, "falsified": True}.get(v.status)

@@ -250,7 +250,7 @@ class ExhaustiveEngine(Engine):
         from qbound.proofs.claims import Node
         false = Node("cmp", (Node("num", value=Fraction(0)), Node("num", value=Fraction(1))), ("==",))
         try:
-            v = self.decide(replace(claim, expr=false), timeout=timeout)
+            v = self.decide(replace(claim, expr=false, report_expr=false), timeout=timeout)
         except Unsupported:
             return None
         return {"proved": False, "falsified": True}.get(v.status)
