@@ -235,9 +235,11 @@ def plan(claim, engines=None):
     else:
         notes.append(why)
     ex = get_engine("exhaustive")
+    enumerated = False
     try:
         n = ex.cases(claim)
         if n <= ENUM_LIMIT:
+            enumerated = True
             steps.append(Step("exhaustive", ex, claim, 0.02 + n * SECONDS_PER_CASE, f"{n} assignments"))
         else:
             notes.append(f"exhaustive: {n} assignments exceed the planned limit {ENUM_LIMIT}")
@@ -246,9 +248,12 @@ def plan(claim, engines=None):
     comp = get_engine("compiled")
     try:
         n = comp.cases(claim)
-        if n > ENUM_LIMIT and n <= COMPILED_LIMIT and comp.available():
-            steps.append(Step("compiled", comp, claim, COMPILE_SECONDS + n * COMPILED_SECONDS_PER_CASE,
-                              f"{n} assignments, compiled multithreaded enumeration with early exit"))
+        if not enumerated and n <= COMPILED_LIMIT and comp.available():
+            why = f"{n} assignments, compiled multithreaded enumeration with early exit"
+            red_s = comp.sign_reduction(claim)
+            if red_s.halved:
+                why += f"; {red_s.why}"
+            steps.append(Step("compiled", comp, claim, COMPILE_SECONDS + n * COMPILED_SECONDS_PER_CASE, why))
     except Unsupported as exc:
         notes.append(f"compiled: {exc}")
     red = scale_reduce(claim)

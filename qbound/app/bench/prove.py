@@ -87,4 +87,33 @@ def bench_prove(quick: bool = False) -> dict:
         out["suite_default_results"] = len(res)
         out["suite_default_unknown"] = sum(r.verdict.status == "unknown" for r in res)
         out["suite_default_surprises"] = sum(r.surprise for r in res)
+        out.update(bench_enumeration16())
+    return out
+
+
+#: the slowest two-variable 16-bit claims for the compiled enumerator (three sr roundings, 2^32
+#: assignments of fp16; one fma under sr on bf16); the target is <= 60 s each on the bench machine
+ENUMERATION_CLAIMS = [
+    ("enum16_three_sr_fp16", "abs(rnd(rnd(a*b) + a) - (a*b + a)) <= u*(abs(a*b) + abs(rnd(a*b) + a)) + 2*minsub",
+     "fp16", "sr", ["abs(a*b + a) <= huge/2", "abs(a*b) <= huge"]),
+    ("enum16_fma_sr_bf16", "abs(fma(a, b, a) - (a*b + a)) <= u*abs(a*b + a)", "bf16", "sr",
+     ["tiny <= abs(a*b + a) <= huge"]),
+    ("enum16_quotient_rtz_fp16", "abs(rnd(a/b) - a/b) <= u*abs(a/b)", "fp16", "rtz",
+     ["b != 0", "tiny <= abs(a/b) <= huge"]),
+]
+
+
+def bench_enumeration16(timeout: float = 300.0) -> dict:
+    """Wall time of the whole decision (``prove(..., engine="compiled")``, compile included) of each
+    :data:`ENUMERATION_CLAIMS`, with the assignments evaluated (after the sign reduction)."""
+    from qbound.proofs import prove
+    out: dict = {}
+    for key, c, f, m, hyps in ENUMERATION_CLAIMS:
+        t0 = time.perf_counter()
+        v = prove(c, f, m, assume=hyps, engine="compiled", timeout=timeout)
+        dt = time.perf_counter() - t0
+        out[f"{key}_status"] = v.status
+        out[f"{key}_seconds"] = round(dt, 2)
+        out[f"{key}_evaluated"] = v.details.get("evaluated")
+        out[f"{key}_target_met"] = v.status == "proved" and dt <= 60.0
     return out
