@@ -469,21 +469,26 @@ POLICY = {policy}   # 0 ieee, 1 fn, 2 none
 MODE = {mode}       # 0 rne 1 rna 2 rtz 3 rup 4 rdn 5 sr
 SLACK_REL = {slack_rel!r}
 SLACK_ABS = {slack_abs!r}
+SHIFT = np.uint64(52 - MAN)                       # float64 fraction bits below the target's
+LOW = (np.uint64(1) << SHIFT) - np.uint64(1)      # those bits
+HALF = np.uint64(1) << (SHIFT - np.uint64(1))     # half a target quantum, in those bits
+ABS = np.uint64(0x7FFFFFFFFFFFFFFF)
+NORMAL_BITS = np.uint64(EMIN + 1023) << np.uint64(52)   # |x| >= 2^EMIN: the target's normal range
 
-@njit(inline="always")
+@njit
 def _slack(x):
     """An error bound computed in float64, enlarged past the rounding of its own computation
     (a few operations, each relative error <= 2^-53) and past float64's subnormal spacing."""
     return x * (1.0 + SLACK_REL) + SLACK_ABS
 
-@njit(inline="always")
+@njit
 def _sep(a, da, b, db):
     """|a - b| > da + db, so the exact values compare as a and b do (and are not equal)."""
     if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(da) and math.isfinite(db)):
         return False
     return abs(a - b) * (1.0 - SLACK_REL) > _slack(da + db)
 
-@njit(inline="always")
+@njit
 def _two_sum(a, b):
     """(s, e) with s = fl(a + b) and s + e == a + b exactly (Knuth's TwoSum; e = 0 for specials)."""
     s = a + b
@@ -492,7 +497,7 @@ def _two_sum(a, b):
     bb = s - a
     return s, (a - (s - bb)) + (b - bb)
 
-@njit(inline="always")
+@njit
 def _two_prod(a, b):
     """(p, e, exact): p = fl(a*b), e = fma(a, b, -p); p + e == a*b exactly unless the error
     underflows (then exact is False)."""
@@ -503,7 +508,7 @@ def _two_prod(a, b):
         return p, 0.0, False
     return p, _fma(a, b, -p), True
 
-@njit(inline="always")
+@njit
 def _dd_add(ah, al, bh, bl):
     """(h, l, exact): (ah + al) + (bh + bl) == h + l, normalized, when exact; else h = fl(ah + bh)."""
     s, e = _two_sum(ah, bh)
@@ -516,7 +521,7 @@ def _dd_add(ah, al, bh, bl):
     h, l = _two_sum(s, t2)
     return h, l, True
 
-@njit(inline="always")
+@njit
 def _dd_mul(ah, al, bh, bl):
     """(h, l, exact): (ah + al)(bh + bl) == h + l, normalized, when exact (one low part must be 0)."""
     if al != 0.0 and bl != 0.0:
@@ -538,37 +543,37 @@ def _dd_mul(ah, al, bh, bl):
     h, l = _two_sum(p, t)
     return h, l, True
 
-@njit(inline="always")
+@njit
 def _lt(ah, al, bh, bl):
     return ah < bh or (ah == bh and al < bl)
 
-@njit(inline="always")
+@njit
 def _le(ah, al, bh, bl):
     return ah < bh or (ah == bh and al <= bl)
 
-@njit(inline="always")
+@njit
 def _gt(ah, al, bh, bl):
     return ah > bh or (ah == bh and al > bl)
 
-@njit(inline="always")
+@njit
 def _ge(ah, al, bh, bl):
     return ah > bh or (ah == bh and al >= bl)
 
-@njit(inline="always")
+@njit
 def _eq(ah, al, bh, bl):
     return ah == bh and al == bl
 
-@njit(inline="always")
+@njit
 def _ne(ah, al, bh, bl):
     return not (ah == bh and al == bl)
 
-@njit(inline="always")
+@njit
 def _abs2(h, l):
     if h < 0.0:
         return -h, -l
     return abs(h), l
 
-@njit(inline="always")
+@njit
 def _div(a, b):
     if b == 0.0:
         if a == 0.0 or a != a:
@@ -577,11 +582,11 @@ def _div(a, b):
         return s * np.inf
     return a / b
 
-@njit(inline="always")
+@njit
 def _prod_exact(a, b, p):
     return _fma(a, b, -p) == 0.0 and (abs(p) >= TINY_OK or a == 0.0 or b == 0.0)
 
-@njit(inline="always")
+@njit
 def _quot_exact(a, b, q):
     """q == a/b exactly: fma(q, b, -a) is the rounding of q*b - a, a multiple of 2^-904 when
     |q|, |b|, |a| >= 2^-400 (so it is 0 only when q*b == a)."""
@@ -591,13 +596,13 @@ def _quot_exact(a, b, q):
         return False
     return _fma(q, b, -a) == 0.0
 
-@njit(inline="always")
+@njit
 def _sqrt(a):
     if a < 0.0 or a != a:
         return np.nan
     return math.sqrt(a)
 
-@njit(inline="always")
+@njit
 def _sqrt_exact(a, s):
     """s == sqrt(a) exactly (s*s - a a multiple of 2^-904 when a >= 2^-400, as for quotients)."""
     if a == 0.0:
@@ -606,7 +611,7 @@ def _sqrt_exact(a, s):
         return False
     return _fma(s, s, -a) == 0.0
 
-@njit(inline="always")
+@njit
 def _min(ah, al, bh, bl):
     if ah != ah or bh != bh:
         return np.nan, 0.0
@@ -614,7 +619,7 @@ def _min(ah, al, bh, bl):
         return ah, al
     return bh, bl
 
-@njit(inline="always")
+@njit
 def _max(ah, al, bh, bl):
     if ah != ah or bh != bh:
         return np.nan, 0.0
@@ -622,12 +627,12 @@ def _max(ah, al, bh, bl):
         return ah, al
     return bh, bl
 
-@njit(inline="always")
+@njit
 def _p2(n):
     """2.0 ** n for -1022 <= n <= 1023, from the bits."""
     return _u2f(np.uint64(n + 1023) << np.uint64(52))
 
-@njit(inline="always")
+@njit
 def _expo(a):
     """floor(log2(a)) for finite a > 0."""
     e = np.int64(_f2u(a) >> np.uint64(52))
@@ -636,7 +641,7 @@ def _expo(a):
         return e2 - 1
     return e - 1023
 
-@njit(inline="always")
+@njit
 def _ulp(h, l):
     """ulp in the target format at the exact value h + l (normalized double-double)."""
     if not math.isfinite(h):
@@ -651,7 +656,7 @@ def _ulp(h, l):
         E = EMIN
     return _p2(E - MAN)
 
-@njit(inline="always")
+@njit
 def _parts(a):
     """(k, r, qe) for finite a > 0: a = (k + r) 2^qe, k an integer, 0 <= r < 1, 2^qe the
     target quantum at a."""
@@ -663,16 +668,21 @@ def _parts(a):
     k = math.floor(s)
     return k, s - k, qe
 
-@njit(inline="always")
+@njit
 def _boundary(x):
     if x == 0.0 or not math.isfinite(x):
         return False
+    b = _f2u(x) & ABS
+    if b >= NORMAL_BITS:    # target normal range: the grid is the float64 bits above SHIFT
+        if MODE == 0 or MODE == 1:
+            return (b & LOW) == HALF
+        return (b & LOW) == np.uint64(0)
     k, r, qe = _parts(abs(x))
     if MODE == 0 or MODE == 1:
         return r == 0.5
     return r == 0.0
 
-@njit(inline="always")
+@njit
 def _nudge(h, l):
     """The float64 neighbour of h on l's side: when h is a rounding boundary of the target and
     l != 0, the exact h + l lies strictly between h and it, and it is no boundary (the target has
@@ -684,7 +694,7 @@ def _nudge(h, l):
     m = _u2f(b)
     return -m if h < 0.0 else m
 
-@njit(inline="always")
+@njit
 def _special(x):
     if x != x:
         return x
@@ -694,7 +704,7 @@ def _special(x):
         return np.nan
     return math.copysign(MAXF, x)
 
-@njit(inline="always")
+@njit
 def _rnd_det(h, l):
     """The deterministic rounding of the exact value h + l (rne, rna, rtz, rup, rdn)."""
     x = _nudge(h, l)
@@ -726,7 +736,7 @@ def _rnd_det(h, l):
             val = MAXF
     return -val if neg else val
 
-@njit(inline="always")
+@njit
 def _rnd_sr(h, l):
     """Both sr outcomes of the exact value h + l: (toward zero, away from zero); equal when it is a
     format value."""
@@ -737,10 +747,18 @@ def _rnd_sr(h, l):
     if x == 0.0:
         return x, x
     neg = x < 0.0
-    k, r, qe = _parts(abs(x))
-    q = _p2(qe)
-    tw = k * q
-    aw = (k + 1.0) * q if r > 0.0 else tw
+    b = _f2u(x) & ABS
+    if b >= NORMAL_BITS:
+        # target normal range: toward zero clears the float64 bits below the target's last one;
+        # away adds one target quantum to that pattern (a carry into the exponent is the next binade)
+        tb = b & ~LOW
+        tw = _u2f(tb)
+        aw = _u2f(tb + LOW + np.uint64(1)) if (b & LOW) != np.uint64(0) else tw
+    else:
+        k, r, qe = _parts(abs(x))
+        q = _p2(qe)
+        tw = k * q
+        aw = (k + 1.0) * q if r > 0.0 else tw
     if tw > MAXF:
         tw = MAXF
     if aw > MAXF:

@@ -1,7 +1,7 @@
 """The compiled enumerator's kernel (double-double exactness, static exactness, sr outcome loops,
 symmetry) against the numpy engine on small formats, and deliberately wrong variants it must reject:
 (a) float64 error margins shrunk to 0, (b) the a<->b symmetry forced on a non-symmetric claim,
-(c) sr evaluated for one outcome only."""
+(c) sr evaluated for one outcome only, (d) an unroller that merges the outcome copies."""
 from __future__ import annotations
 
 import numpy as np
@@ -38,10 +38,34 @@ def _same(v1, v2, c):
     ("abs(rnd(a/b) - a/b) <= u*abs(a/b)", ["b != 0", "tiny <= abs(a/b) <= huge"], "fp6_e3m2", "rtz"),
     ("rnd(a*b + a) == rnd(rnd(a*b) + a)", [], "fp8_e5m2", "rne"),
 ])
-def test_kernel_matches_numpy(claim, hyps, fmt, mode):
+@pytest.mark.parametrize("unroll", [True, False])
+def test_kernel_matches_numpy(monkeypatch, claim, hyps, fmt, mode, unroll):
+    """Both kernel shapes (sr outcome loops unrolled, or nested loops in the order of least work)."""
+    monkeypatch.setattr(comp, "UNROLL", unroll)
     c = build_claim(claim, fmt, mode, assume=hyps)
     v1, v2 = _both(c)
     assert _same(v1, v2, c), (v1.status, v2.status)
+    comp._CACHE.clear()
+
+
+def test_broken_unroller_is_caught(monkeypatch):
+    """(d) The unrolled copies must keep one name per outcome combination: an unroller that drops the
+    outcome suffixes lets the last copy of the first disjunct (rnd(a*b) away from zero: true) overwrite
+    the others before the final check reads it, and a claim false toward zero is proved."""
+    import re
+    c = build_claim("abs(rnd(a*b)) >= abs(a*b) or rnd(b*b) != rnd(b*b)", "fp6_e3m2", "sr",
+                    assume=["abs(a*b) <= huge", "abs(b*b) <= huge"])
+    v1, v2 = _both(c)
+    assert v1.falsified and v2.falsified
+    orig = comp._unroll
+
+    def broken(lines, nr, outcomes, max_lines=comp.UNROLL_MAX_LINES):
+        return [re.sub(r"(t\d+)(_[01])+", r"\1", ln) for ln in orig(lines, nr, outcomes, max_lines)]
+
+    monkeypatch.setattr(comp, "_unroll", broken)
+    w1, _ = _both(c)
+    assert w1.status == "proved"
+    comp._CACHE.clear()
 
 
 def test_wrong_margin_is_caught(monkeypatch):
@@ -89,3 +113,43 @@ def test_sr_one_outcome_caught(monkeypatch, claim, only):
     w1, _ = _both(c)
     assert w1.status == "proved" and not _same(w1, v2, c)
     comp._CACHE.clear()
+
+
+@pytest.mark.parametrize("fmt,mode", [("fp16", "sr"), ("bf16", "sr"), ("fp16", "rne"), ("bf16", "rtz")])
+def test_bit_level_rounding_matches_exact_rounding(fmt, mode):
+    """The kernel's rounding (bit masks in the target's normal range, frexp/ldexp below it) equals the
+    exact rounding of :func:`~qbound.proofs.exact.round_fraction` on doubles from the subnormal range to
+    past the largest value, grid points and midpoints included."""
+    assert _rounding_mismatches(fmt, mode) == 0
+
+
+def test_wrong_mask_width_is_caught(monkeypatch):
+    """(e) The same comparison with the mask one bit too narrow (a format with one more fraction bit)."""
+    monkeypatch.setattr(comp, "_HELPERS", comp._HELPERS.replace("SHIFT = np.uint64(52 - MAN)", "SHIFT = np.uint64(51 - MAN)"))
+    assert _rounding_mismatches("fp16", "sr") > 0
+
+
+def _rounding_mismatches(fmt, mode):
+    from fractions import Fraction
+
+    from qbound.proofs.exact import round_fraction
+    c = build_claim("rnd(a*b) == rnd(a*b)", fmt, mode)
+    comp._CACHE.clear()
+    ns, _ = comp._compile(c)
+    bad = 0
+    f = c.fmt
+    rng = np.random.default_rng(5)
+    xs = np.ldexp(rng.uniform(1, 2, 3000), rng.integers(f.emin - f.man_bits - 2, f.emax + 2, 3000))
+    grid = np.ldexp(rng.integers(1 << f.man_bits, 2 << f.man_bits, 1000).astype(float), rng.integers(f.emin, f.emax, 1000) - f.man_bits)
+    xs = np.concatenate([xs, grid, grid + np.ldexp(1.0, np.frexp(grid)[1] - f.man_bits - 2), -xs])
+    for x in xs:
+        x = float(x)
+        if mode == "sr":
+            got = ns["_rnd_sr"](x, 0.0)
+            want = tuple(float(round_fraction(Fraction(x), f, "sr", away)) for away in (False, True))
+        else:
+            got = ns["_rnd_det"](x, 0.0)
+            want = float(round_fraction(Fraction(x), f, mode))
+        bad += got != want
+    comp._CACHE.clear()
+    return bad
