@@ -39,10 +39,13 @@ from qbound.proofs.verdict import Verdict
 #: enumeration is planned up to this many assignments (the engine's own hard limit is higher)
 ENUM_LIMIT = 1 << 25
 SECONDS_PER_CASE = 2e-7
-#: the compiled enumerator (numba): compile time and per-assignment time (per core-ish)
+#: the compiled enumerator (numba): compile time and time per assignment on 2 cores, times
+#: (1 + 2^r / 8) for r rnd nodes under sr (each outcome combination is evaluated). Fitted to
+#: ``qbound bench prove``'s 2^32 enumerations: three sr roundings on fp16 2.5e-8 s per assignment,
+#: one fma under sr on bf16 1.5e-8, a quotient under rtz 2.3e-8, a product under rne 3e-9.
 COMPILED_LIMIT = 1 << 33
-COMPILE_SECONDS = 5.0
-COMPILED_SECONDS_PER_CASE = 5e-8
+COMPILE_SECONDS = 4.0
+COMPILED_SECONDS_PER_CASE = 1.2e-8
 
 
 class Disagreement(QboundError):
@@ -62,13 +65,18 @@ class Step:
         return f"{self.method} (predicted {self.cost:.2g} s): {self.why}"
 
 
+def _rnd_count(claim) -> int:
+    """Number of rnd nodes in the claim and its hypotheses."""
+    from qbound.proofs.exact import rnd_nodes
+    return len(rnd_nodes(claim.expr)) + sum(len(rnd_nodes(h)) for h in claim.hyps)
+
+
 def _smt_cost(engine, claim) -> float:
     """Predicted seconds, without building the query: by precision, number of variables and rnd
     nodes (a reduced claim's exact subterms stay narrow, so it is predicted cheaper)."""
-    from qbound.proofs.exact import rnd_nodes
     p = claim.var_fmt.p
     nv = max(1, len(claim.vars))
-    nr = len(rnd_nodes(claim.expr)) + sum(len(rnd_nodes(h)) for h in claim.hyps)
+    nr = _rnd_count(claim)
     base = 0.02 * (p / 8) ** 2 * nv * max(1, nr)
     if claim.var_domain != "significands":
         base *= 4   # full exponent range: wide exact sorts
@@ -253,7 +261,9 @@ def plan(claim, engines=None):
             red_s = comp.sign_reduction(claim)
             if red_s.halved:
                 why += f"; {red_s.why}"
-            steps.append(Step("compiled", comp, claim, COMPILE_SECONDS + n * COMPILED_SECONDS_PER_CASE, why))
+            n_sr = _rnd_count(claim) if claim.rounding == "sr" else 0
+            cost = COMPILE_SECONDS + n * COMPILED_SECONDS_PER_CASE * (1 + 2 ** n_sr / 8)
+            steps.append(Step("compiled", comp, claim, cost, why))
     except Unsupported as exc:
         notes.append(f"compiled: {exc}")
     red = scale_reduce(claim)
