@@ -92,10 +92,13 @@ def bench_prove(quick: bool = False) -> dict:
 
 
 #: the slowest two-variable 16-bit claims for the compiled enumerator (three sr roundings, 2^32
-#: assignments of fp16; one fma under sr on bf16); the target is <= 60 s each on the bench machine
+#: assignments of fp16, with and without a sign symmetry; one fma under sr on bf16; a quotient); the
+#: target is <= 60 s each on the bench machine
 ENUMERATION_CLAIMS = [
     ("enum16_three_sr_fp16", "abs(rnd(rnd(a*b) + a) - (a*b + a)) <= u*(abs(a*b) + abs(rnd(a*b) + a)) + 2*minsub",
      "fp16", "sr", ["abs(a*b + a) <= huge/2", "abs(a*b) <= huge"]),
+    ("enum16_three_sr_directed_fp16", "rnd(rnd(a*b) + a) >= (a*b + a) - u*(abs(a*b) + abs(rnd(a*b) + a)) - 2*minsub",
+     "fp16", "sr", ["abs(a*b + a) <= huge/2", "abs(a*b) <= huge"]),   # no sign symmetry: all 2^32
     ("enum16_fma_sr_bf16", "abs(fma(a, b, a) - (a*b + a)) <= u*abs(a*b + a)", "bf16", "sr",
      ["tiny <= abs(a*b + a) <= huge"]),
     ("enum16_quotient_rtz_fp16", "abs(rnd(a/b) - a/b) <= u*abs(a/b)", "fp16", "rtz",
