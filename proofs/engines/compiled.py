@@ -10,7 +10,10 @@ rounded inexact single operation is still exact unless that float64 lies on a ro
 the target (a midpoint for nearest modes, a grid point for directed ones); a comparison with an
 inexact side, or any other doubt, makes the assignment *unsure*, and every unsure assignment is
 re-decided by the exact rational evaluator (:mod:`proofs.exact`) before a verdict is given. Each
-``sr`` outcome combination is enumerated (away from zero / toward zero per ``rnd``).
+``sr`` outcome combination is enumerated (away from zero / toward zero per ``rnd``): the outcome loops
+are unrolled (:func:`_unroll`), so a line runs once per combination of the outcomes it depends on.
+A variable the claim is invariant under negating (:mod:`proofs.signs`) ranges over its non-negative
+half only.
 
 The kernel is validated against the numpy engine on small formats in the tests (same verdicts,
 same first counterexample).
