@@ -290,18 +290,36 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     ch.add("lemma.descent_direction_q", Obligation(
         "dd.h_over_sbar", rnd + defs, ch.concl("dd.h_over_sbar", sp.Le(sp.Abs(h) * (1 - q_G), sb))))
     dd4_core = (sp.Le(B_, p_), sp.Le(p_, A_), sp.Le(r_ ** 2 * (1 - q_V), 1), sp.Ge(r_ ** 2 * (1 + q_V), 1), sp.Le(k_ * (1 - q_G), 1))
-    ch.add("lemma.descent_direction_q", Obligation(
-        "dd.kappa_core", BASE + dd4_core, ch.concl("dd.kappa_core", sp.Le(sp.Abs(p_ * r_ - 1) * k_, kappa)),
-        note="|p r - 1| k <= kappa for p in [(1-q_G)(1-q_M), (1+q_G)(1+q_M)], r^2 in [1/(1+q_V), 1/(1-q_V)], k <= 1/(1-q_G)"))
     pdefs = (sp.Eq(p_, (1 + mu) * (1 + gam)), sp.Eq(r_ * s_, sb), sp.Eq(k_ * sb, sp.Abs(h)))
     ch.add("lemma.descent_direction_q", Obligation(
         "dd.kappa_prem", BASE + rnd + pdefs + (ch.fact("dd.root_ratio"), ch.fact("dd.h_over_sbar")),
         ch.concl("dd.kappa_prem", sp.And(*dd4_core)),
-        note="p = (1+mu)(1+gamma), r = sbar/s, k = |h|/sbar satisfy the premises of dd.kappa_core"))
+        note="p = (1+mu)(1+gamma), r = sbar/s, k = |h|/sbar: p in [(1-q_G)(1-q_M), (1+q_G)(1+q_M)], "
+             "r^2 in [1/(1+q_V), 1/(1-q_V)], k <= 1/(1-q_G)"))
+    # |p r - 1| <= M = (1+q_G)(1+q_M)/sqrt(1-q_V) - 1 from each side, then times k: four small steps
+    # (one query before; cvc5, the second solver, decides each of these and not that one)
+    Mk = A_ / sp.sqrt(1 - q_V) - 1
+    M_ = sp.Symbol("M_pr", real=True)   # Mk as a free real where only its bound is used
     ch.add("lemma.descent_direction_q", Obligation(
-        "dd.kappa", BASE + pdefs[1:] + (ch.implication("dd.kappa_core", {}), ch.fact("dd.kappa_prem")),
-        ch.concl("dd.kappa", sp.Ge(G * p_ * h / s_, G * h / sb - kappa * sp.Abs(G))), aux=((sp.Symbol("kappa_", nonnegative=True), kappa, "opaque"),),
-        note="G m/s - G h/sbar = G (h/sbar)(p r - 1), m = p h (kappa abstracted: kappa >= 0 is kappa.nonneg)"))
+        "dd.pr_up", BASE + (ch.fact("dd.kappa_prem"),), ch.concl("dd.pr_up", sp.Le(p_ * r_ - 1, Mk))))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.pr_down", BASE + (ch.fact("dd.kappa_prem"),), ch.concl("dd.pr_down", sp.Le(1 - p_ * r_, Mk)),
+        note="B/sqrt(1+q_V) + A/sqrt(1-q_V) >= 2 when B > 0; A >= 2 otherwise"))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.abs_pr", BASE + (ch.fact("dd.pr_up"), ch.fact("dd.pr_down")),
+        ch.concl("dd.abs_pr", sp.Le(sp.Abs(p_ * r_ - 1), Mk)), aux=((M_, Mk, "opaque"),)))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.kappa_core", BASE + (ch.fact("dd.kappa_prem"), ch.fact("dd.abs_pr")),
+        ch.concl("dd.kappa_core", sp.Le(sp.Abs(p_ * r_ - 1) * k_, kappa)), aux=((M_, Mk, "opaque"),),
+        note="|p r - 1| <= M and k (1 - q_G) <= 1 give |p r - 1| k <= M/(1 - q_G) = kappa"))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.kappa_lin", BASE + pdefs[1:] + (ch.fact("dd.kappa_prem"),),
+        ch.concl("dd.kappa_lin", sp.Ge(G * p_ * h / s_ - G * h / sb, -sp.Abs(G) * k_ * sp.Abs(p_ * r_ - 1))),
+        note="G p h/s - G h/sbar = G (h/sbar)(p r - 1) (r s = sbar), and |h|/sbar = k"))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.kappa", BASE + (ch.fact("dd.kappa_lin"), ch.fact("dd.kappa_core")),
+        ch.concl("dd.kappa", sp.Ge(G * p_ * h / s_, G * h / sb - kappa * sp.Abs(G))),
+        note="G m/s - G h/sbar = G (h/sbar)(p r - 1), m = p h"))
     Dn = sb * st * (sb + st)
     DAe = sp.Abs(G * h) * gq ** 2 / Dn
     DBe = sp.Abs(G * h) * w / Dn
@@ -316,14 +334,24 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
         "dd.h_vs_g", BASE + rnd, ch.concl("dd.h_vs_g", sp.Le(h ** 2 * (1 - q_G) ** 2, gq ** 2))))
     ch.add("lemma.descent_direction_q", Obligation(
         "dd.sq_bounds", BASE + defs, ch.concl("dd.sq_bounds", sp.And(sp.Le(gq ** 2, sb ** 2), sp.Le(w, st ** 2)))))
-    amgm_prem = (D["q_G<1"], ch.fact("dd.h_vs_g"), ch.fact("dd.sq_bounds"), ch.fact("dd.w_bound"))
+    # the two AM-GM remainders, split so that a second solver (cvc5) decides each part: w <= st Rh
+    # (w <= st^2 and w <= Rh^2), h^2 (1-q_G)^2 <= sbar^2, w^2 <= st^3 Rh, then the remainders from those
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.w_st", BASE + (ch.fact("dd.sq_bounds"), ch.fact("dd.w_bound")), ch.concl("dd.w_st", sp.Le(w, st * Rh))))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.h_sb", BASE + (D["q_G<1"], ch.fact("dd.h_vs_g"), ch.fact("dd.sq_bounds")),
+        ch.concl("dd.h_sb", sp.Le(h ** 2 * (1 - q_G) ** 2, sb ** 2))))
     K = Rh / (1 - q_G) ** 2
     ya = sp.sqrt(w) * sp.Abs(h) * sp.Abs(gq) / Dn
     yb = sp.Abs(h) * w / Dn
     ch.add("lemma.descent_direction_q", Obligation(
-        "dd.rest_a", BASE + amgm_prem, ch.concl("dd.rest_a", sp.Le(st * ya ** 2, K * gq ** 2 / sb ** 2))))
+        "dd.rest_a", BASE + (D["q_G<1"], ch.fact("dd.w_st"), ch.fact("dd.h_sb")),
+        ch.concl("dd.rest_a", sp.Le(st * ya ** 2, K * gq ** 2 / sb ** 2))))
     ch.add("lemma.descent_direction_q", Obligation(
-        "dd.rest_b", BASE + amgm_prem, ch.concl("dd.rest_b", sp.Le(st * yb ** 2, K * gq ** 2 / sb ** 2))))
+        "dd.w_sq", BASE + (ch.fact("dd.w_st"), ch.fact("dd.sq_bounds")), ch.concl("dd.w_sq", sp.Le(w ** 2, st ** 3 * Rh))))
+    ch.add("lemma.descent_direction_q", Obligation(
+        "dd.rest_b", BASE + (D["q_G<1"], ch.fact("dd.h_vs_g"), ch.fact("dd.w_sq")),
+        ch.concl("dd.rest_b", sp.Le(st * yb ** 2, K * gq ** 2 / sb ** 2))))
     ch.add("lemma.descent_direction_q", Obligation(
         "dd.amgm_a", BASE + (ch.fact("dd.rest_a"),),
         ch.concl("dd.amgm_a", sp.Le(DAe, G ** 2 * gq ** 2 / (4 * w * st) + K * gq ** 2 / sb ** 2))))

@@ -87,3 +87,33 @@ def test_recheck_tries_the_next_cvc5_configuration(monkeypatch):
     answer = ("sat", {"x": "2"}, "")
     rec = recheck_one(d, timeout_s=1)
     assert not rec["agrees"] and rec["status"] == "sat"
+
+
+DD_SPLIT = ("dd.kappa_prem", "dd.pr_up", "dd.pr_down", "dd.abs_pr", "dd.kappa_core", "dd.kappa_lin", "dd.kappa",
+            "dd.w_st", "dd.h_sb", "dd.w_sq", "dd.rest_a", "dd.rest_b")
+
+
+def test_split_descent_direction_steps_are_confirmed_by_cvc5():
+    """dd.kappa_core, dd.kappa, dd.rest_a and dd.rest_b were single queries that z3 proved and cvc5 did
+    not decide in 40 s; split into the small steps above, the second solver confirms every one (each
+    in about 2 s or less, in its own process, trying CVC5_CONFIGS in order)."""
+    ch, res = A.prove_beta1_0()
+    for name in DD_SPLIT:
+        d = res[name]
+        assert d.proved and d.engine == "z3", name
+        rec = recheck_one(d, timeout_s=8)
+        assert rec["solver"] == "cvc5" and rec["status"] == "unsat" and rec["agrees"], (name, rec)
+
+
+def test_split_step_without_its_premise_is_not_confirmed():
+    """Wrong variant: dd.rest_b without the bound w^2 <= st^3 Rh (dd.w_sq) is false, and neither
+    solver confirms it."""
+    ch, res = A.prove_beta1_0()
+    ob = ch.by_name["dd.rest_b"]
+    w_sq = ch.fact("dd.w_sq")
+    bad = Obligation("dd.rest_b.wrong", tuple(p for p in ob.premises if p != w_sq), ob.conclusion)
+    assert len(bad.premises) == len(ob.premises) - 1
+    d = discharge(bad, engines=("z3",), cache=None)
+    assert d.status == "refuted"
+    rec = recheck_one(d, timeout_s=8)
+    assert not rec["agrees"]
