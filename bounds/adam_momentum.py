@@ -947,10 +947,17 @@ def lag_lemma_items(quantized: bool = True) -> list:
                           sp.Ge(G * g / Db, Gh * h / Db - s * qG * sp.Abs(G) / (1 - qG) - s * sp.Abs(G - Gh) / (1 - qG)),
                           note="g = (1+gamma) h costs s q_G|G|/(1-q_G); G -> Ghat in the numerator costs s|G - Ghat|/(1-q_G)"))
     Dtq = sp.Symbol("Dt", positive=True)
+    # the three replacements of the quantized lag lemma, each its own step (so that cvc5, the second
+    # solver, decides them; the one query they replace it did not), then their sum
+    ghat = sp.Ge(Gh ** 2 / (2 * Dtq), G ** 2 / (2 * Dtq) - sp.Abs(G) * sp.Abs(G - Gh) / Dtq)
+    r0_b = sp.Le(Rhh * w * r0, uu * Rhh * w / (1 - qG) ** 2 * u1)
+    z_b = sp.Le(Rr * s / (1 - qG) * Z, uu * Rr * s / (1 - qG) * u2)
+    out.append(Obligation(nq + ".qlag.ghat", (sp.Ge(Gh ** 2, G ** 2 - 2 * sp.Abs(G) * sp.Abs(G - Gh)),), ghat))
+    out.append(Obligation(nq + ".qlag.r0", (sp.Lt(qG, 1), sp.Le(r0, uu * u1 / (1 - qG) ** 2)), r0_b))
+    out.append(Obligation(nq + ".qlag.z", (sp.Lt(qG, 1), sp.Le(Z, uu * u2)), z_b))
     out.append(Obligation(nq + ".qlag",
                           (sp.Ge(lhsE, Gh ** 2 / (2 * Dtq) - Rhh * w * r0 - Rr * s / (1 - qG) * Z), sp.Lt(qG, 1),
-                           sp.Le(r0, uu * u1 / (1 - qG) ** 2), sp.Le(Z, uu * u2), sp.Ge(uu, 1), sp.Ge(u1, 0), sp.Ge(u2, 0),
-                           sp.Ge(Gh ** 2, G ** 2 - 2 * sp.Abs(G) * sp.Abs(G - Gh))),
+                           ghat, r0_b, z_b),
                           sp.Ge(lhsE, G ** 2 / (2 * Dtq) - sp.Abs(G) * sp.Abs(G - Gh) / Dtq
                                 - uu * Rhh * w / (1 - qG) ** 2 * u1 - uu * Rr * s / (1 - qG) * u2),
                           note="the q = 0 lag lemma (momentum.lag_lemma.close) for (Ghat, h) with vbar built from the g_j, "

@@ -117,3 +117,22 @@ def test_split_step_without_its_premise_is_not_confirmed():
     assert d.status == "refuted"
     rec = recheck_one(d, timeout_s=8)
     assert not rec["agrees"]
+
+
+def test_recheck_of_a_cache_hit_encodes_it_again_and_nothing_is_never_confirmed():
+    """A cache hit carries no SMT-LIB2 text until encoded again; the re-check encodes it (before, it
+    sent cvc5 an empty script, which is satisfiable, and reported 'sat'). A discharge with no text
+    at all is 'unknown', never checked."""
+    from qbound.bounds.obligation import ObligationCache
+    x = sp.Symbol("x", positive=True)
+    ob = Obligation("demo.cached", (sp.Le(x, 1),), sp.Le(x ** 2, x))
+    cache = ObligationCache(None)
+    first = discharge(ob, engines=("z3",), cache=cache)
+    hit = discharge(ob, engines=("z3",), cache=cache)
+    assert first.proved and hit.proved and hit.cached
+    rec = recheck_one(hit, timeout_s=5)
+    assert rec["status"] == "unsat" and rec["agrees"]
+    hit.smt2 = ""
+    hit.ensure_smt2 = lambda: None
+    rec = recheck_one(hit, timeout_s=5)
+    assert rec["status"] == "unknown" and not rec["agrees"]

@@ -167,3 +167,27 @@ def test_momentum_rule_conclusion_follows_and_a_wrong_one_is_refuted(app):
     bad = dc_replace(app, conclusion=c.func(c.lhs, 2 * c.rhs + 1))
     ok, why = check_rule(bad, rels)
     assert ok is False, (app.name, why)
+
+
+QLAG_PARTS = ("momentum.lag_lemma_q.qlag.ghat", "momentum.lag_lemma_q.qlag.r0", "momentum.lag_lemma_q.qlag.z",
+              "momentum.lag_lemma_q.qlag")
+
+
+def test_quantized_lag_lemma_parts_are_confirmed_by_cvc5_and_need_their_premises():
+    """qlag was one query cvc5 did not decide; its three replacements and their sum are each confirmed
+    by cvc5 (the second solver). Wrong variants: the two bounds without their premise, and the Ghat
+    replacement (true for all reals) without its price -|G||G - Ghat|/Dt, are refuted."""
+    from qbound.bounds.certificates import recheck_one
+    for name in QLAG_PARTS:
+        d = discharge(ITEMS[name], engines=("z3",), cache=None)
+        assert d.proved, name
+        rec = recheck_one(d, timeout_s=8)
+        assert rec["status"] == "unsat" and rec["agrees"], (name, rec)
+    for name in QLAG_PARTS[1:3]:
+        ob = ITEMS[name]
+        bad = Obligation(name + ".wrong", ob.premises[:-1], ob.conclusion)
+        assert discharge(bad, engines=("z3",), cache=None).status == "refuted", name
+    gh = ITEMS[QLAG_PARTS[0]].conclusion
+    G, Dt = sp.Symbol("G", real=True), sp.Symbol("Dt", positive=True)
+    bad = Obligation("ghat.wrong", (), sp.Ge(gh.lhs, G ** 2 / (2 * Dt)))
+    assert discharge(bad, engines=("z3",), cache=None).status == "refuted"
