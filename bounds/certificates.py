@@ -72,8 +72,7 @@ def recheck_one(d, timeout_s: float = 10) -> dict:
     (cvc5's nonlinear arithmetic is weaker than z3's), z3 re-reads the same file as well and its
     answer is recorded separately (``file_z3``): a second *parse*, not a second solver."""
     solver = "z3" if d.engine == "cvc5" else "cvc5"
-    if hasattr(d, "ensure_smt2"):
-        d.ensure_smt2()   # a cache hit carries no text until it is encoded again
+    d.ensure_smt2()   # a cache hit carries no text until it is encoded again
     if not d.smt2:   # an empty script is satisfiable: never re-check nothing
         return {"solver": solver, "status": "unknown", "seconds": 0.0, "agrees": False, "configs_tried": 0,
                 "reason": "no SMT-LIB2 text (rule application or not encodable)"}

@@ -798,11 +798,16 @@ def evaluate(node: Node, env: dict, fmt, rounding, choice=None):
     raise Undecided("sqrt brackets did not separate the values")
 
 
+def claim_rnd_nodes(claim: Claim) -> list:
+    """The rnd nodes of the claim, then of its hypotheses (each its own sr outcome)."""
+    return rnd_nodes(claim.expr) + [x for h in claim.hyps for x in rnd_nodes(h)]
+
+
 def choices_for(claim: Claim):
     """All sr outcome assignments (dicts node-id -> away?) for the claim's rnd nodes."""
     if claim.rounding != "sr":
         return [{}]
-    nodes = rnd_nodes(claim.expr) + [x for h in claim.hyps for x in rnd_nodes(h)]
+    nodes = claim_rnd_nodes(claim)
     ids = [id(x) for x in nodes]
     return [dict(zip(ids, c)) for c in itertools.product((False, True), repeat=len(ids))]
 

@@ -34,6 +34,7 @@ from fractions import Fraction
 
 from qbound.numeric.errors import QboundError
 from qbound.proofs.claimwalk import same_node
+from qbound.proofs.exact import claim_rnd_nodes
 from qbound.proofs.verdict import Verdict
 
 #: enumeration is planned up to this many assignments (the engine's own hard limit is higher)
@@ -65,18 +66,12 @@ class Step:
         return f"{self.method} (predicted {self.cost:.2g} s): {self.why}"
 
 
-def _rnd_count(claim) -> int:
-    """Number of rnd nodes in the claim and its hypotheses."""
-    from qbound.proofs.exact import rnd_nodes
-    return len(rnd_nodes(claim.expr)) + sum(len(rnd_nodes(h)) for h in claim.hyps)
-
-
 def _smt_cost(engine, claim) -> float:
     """Predicted seconds, without building the query: by precision, number of variables and rnd
     nodes (a reduced claim's exact subterms stay narrow, so it is predicted cheaper)."""
     p = claim.var_fmt.p
     nv = max(1, len(claim.vars))
-    nr = _rnd_count(claim)
+    nr = len(claim_rnd_nodes(claim))
     base = 0.02 * (p / 8) ** 2 * nv * max(1, nr)
     if claim.var_domain != "significands":
         base *= 4   # full exponent range: wide exact sorts
@@ -261,7 +256,7 @@ def plan(claim, engines=None):
             red_s = comp.sign_reduction(claim)
             if red_s.halved:
                 why += f"; {red_s.why}"
-            n_sr = _rnd_count(claim) if claim.rounding == "sr" else 0
+            n_sr = len(claim_rnd_nodes(claim)) if claim.rounding == "sr" else 0
             cost = COMPILE_SECONDS + n * COMPILED_SECONDS_PER_CASE * (1 + 2 ** n_sr / 8)
             steps.append(Step("compiled", comp, claim, cost, why))
     except Unsupported as exc:

@@ -33,7 +33,7 @@ from numba.extending import intrinsic
 from qbound.proofs.claimwalk import NodeVisitor
 from qbound.proofs.engines.base import Engine, Unsupported, counterexample_record
 from qbound.proofs.engines.exhaustive import MAX_FALLBACK, values_of
-from qbound.proofs.exact import Undecided, holds_at, rnd_nodes
+from qbound.proofs.exact import Undecided, claim_rnd_nodes, holds_at
 from qbound.proofs.verdict import Verdict
 
 MAX_CASES = 1 << 33
@@ -861,15 +861,18 @@ def symmetric(claim) -> bool:
 _HEAVY = ("_rnd_", "_dd_", "_two_", "_div(", "_sqrt", "_boundary", "_ulp(", "_quot_exact", "_prod_exact")
 
 
-def _loop_cost(lines, order) -> int:
-    """Work of a loop nest: a line runs 2^(level + 1) times, its level the innermost loop (position
-    in ``order``) of the sr rnd nodes it depends on; a line calling a helper counts 4."""
+def _levels(lines, order) -> list:
+    """Each line's loop level: the innermost position in ``order`` of the sr rnd nodes in its
+    dependency mask (-1: outside every loop)."""
     pos = {j: i for i, j in enumerate(order)}
-    total = 0
-    for mask, ln in lines:
-        lvl = max((pos[j] for j in pos if mask >> j & 1), default=-1)
-        total += (4 if any(h in ln for h in _HEAVY) else 1) << (lvl + 1)
-    return total
+    return [max((pos[j] for j in pos if mask >> j & 1), default=-1) for mask, _ in lines]
+
+
+def _loop_cost(lines, order) -> int:
+    """Work of a loop nest: a line runs 2^(level + 1) times (:func:`_levels`); a line calling a
+    helper counts 4."""
+    return sum((4 if any(h in ln for h in _HEAVY) else 1) << (lv + 1)
+               for (_, ln), lv in zip(lines, _levels(lines, order)))
 
 
 def _loop_nest(lines, nr):
@@ -886,8 +889,7 @@ def _loop_nest(lines, nr):
     import itertools
     orders = list(itertools.permutations(range(nr)))
     order = min(orders, key=lambda o: _loop_cost(lines, o)) if LOOP_ORDER == "cost" else orders[0]
-    pos = {j: i for i, j in enumerate(order)}
-    levels = [max((pos[j] for j in pos if mask >> j & 1), default=-1) for mask, _ in lines]
+    levels = _levels(lines, order)
     body = ["    " + ln for (_, ln), lv in zip(lines, levels) if lv < 0]
     for k, j in enumerate(order):
         ind = "    " * (k + 1)
@@ -1051,7 +1053,7 @@ class CompiledEngine(Engine):
         if not claim.vars:
             raise Unsupported("no variables")
         n_cases = len(values_of(claim.var_fmt, claim.var_domain)) ** len(claim.vars)
-        if claim.rounding == "sr" and len(rnd_nodes(claim.expr)) + sum(len(rnd_nodes(h)) for h in claim.hyps) > 6:
+        if claim.rounding == "sr" and len(claim_rnd_nodes(claim)) > 6:
             raise Unsupported("more than 6 rnd() under sr")
         ns, nr = _compile(claim)
         vals, cols, red = self._domains(claim)

@@ -20,7 +20,7 @@ import numpy as np
 
 from qbound.numeric.rounding import quantize
 
-from qbound.proofs.exact import Undecided, choices_for, holds_at, rnd_nodes
+from qbound.proofs.exact import Undecided, choices_for, claim_rnd_nodes, holds_at
 from qbound.proofs.verdict import Verdict
 from qbound.proofs.engines.base import Engine, Unsupported, counterexample_record
 
@@ -262,7 +262,7 @@ class ExhaustiveEngine(Engine):
         total = len(vals) ** nvars if nvars else 1
         if total > MAX_CASES:
             raise Unsupported(f"{total} assignments exceed the exhaustive limit {MAX_CASES}")
-        nrnd = len(rnd_nodes(claim.expr)) + sum(len(rnd_nodes(h)) for h in claim.hyps)
+        nrnd = len(claim_rnd_nodes(claim))
         if claim.rounding == "sr" and nrnd > 6:
             raise Unsupported("more than 6 rnd() under sr (2^k outcome combinations)")
         choices = choices_for(claim)
