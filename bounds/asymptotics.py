@@ -18,12 +18,11 @@ every other q = 0; the mantissa length then follows as M_X >= k_X log2 T + const
 """
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import sympy as sp
 
-from qbound.bounds.evaluate import DEFAULTS
+from qbound.bounds.evaluate import with_defaults
 
 INF = sp.oo
 KGRID = [sp.Rational(i, 4) for i in range(0, 13)]
@@ -60,8 +59,7 @@ def _drop_min(expr):
     """The first branch of every Min, after the evaluation defaults (bounds.evaluate.DEFAULTS: Bx = oo, no box,
     so X is the drift bound, which grows with T) are substituted: a Min's argument order is SymPy's, so the
     box branch must be gone first."""
-    expr = expr.subs({s: (sp.oo if DEFAULTS[s.name] == math.inf else DEFAULTS[s.name])
-                      for s in expr.free_symbols if s.name in DEFAULTS})
+    expr = with_defaults(expr)
     return expr.replace(lambda x: isinstance(x, sp.Min), lambda x: x.args[0]) if expr.has(sp.Min) else expr
 
 

@@ -49,6 +49,20 @@ def _to_sympy_number(v):
 DEFAULTS = {"Bx": math.inf}
 
 
+def with_defaults(expr):
+    """``expr`` with the :data:`DEFAULTS` substituted for its symbols of those names (Bx = oo: no box,
+    and SymPy reduces Min(drift, sqrt(d) oo) to the drift branch).
+
+    >>> import sympy as sp
+    >>> D, Bx, d = sp.symbols("D Bx d", positive=True)
+    >>> with_defaults(sp.Min(D, sp.sqrt(d) * Bx))
+    D
+    """
+    import sympy as sp
+    return expr.subs({s: (sp.oo if DEFAULTS[s.name] == math.inf else DEFAULTS[s.name])
+                      for s in expr.free_symbols if s.name in DEFAULTS})
+
+
 def subs_values(name: str, syms: dict, values: dict, expr_symbols) -> dict:
     """Validate ``values`` against the symbols ``syms`` of derivation ``name``; SymPy substitutions."""
     unknown = [k for k in values if k not in syms]

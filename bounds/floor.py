@@ -27,6 +27,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from qbound.bounds.evaluate import with_defaults
 from qbound.numeric.errors import InputError
 
 S_ = sp.Symbol("s", positive=True)
@@ -81,7 +82,7 @@ def _limit_form_cached(name: str, key: tuple, beta1_val):
         qv = vals["q_V"]
         zero_b1 = beta1_val == 0
         terms = m.TERMS0 if zero_b1 else m.TERMS1
-        expr = sp.Add(*terms.values())
+        expr = with_defaults(sp.Add(*terms.values()))   # no box: X is the drift bound, as T -> oo
         if qv == 0:
             G2 = sp.Integer(1)
             pick = lambda mn: mn.args[0]  # noqa: E731  (1+q_V)^T/(1-beta2) with q_V = 0

@@ -64,3 +64,20 @@ def test_cli_mantissa_refuses_bad_settings(argv, capsys):
     from qbound.app.cli import main
     assert main(["mantissa", "adam", *argv]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_floor_with_quantized_weights_and_second_moment_uses_the_drift_bound(monkeypatch):
+    """The plan qbound verify uses (every component e8m4): the W term holds X = Min(drift, sqrt(d) Bx);
+    the floor assumes no box (Bx = oo, bounds.evaluate.DEFAULTS), so X is the drift bound. Wrong variant:
+    without substituting the defaults the Min keeps its box branch and the floor cannot be formed (the
+    IndexError that verify reported as 'derivation unavailable')."""
+    import qbound.bounds.floor as F
+    F._limit_form_cached.cache_clear()
+    r = error_floor("adam", "W=e8m4,G=e8m4,M=e8m4,V=e8m4")
+    assert r["floor"]["finite"] and r["floor"]["value"] > 0
+    assert r["per_component"]["W"]["value"] > 0 and math.isfinite(r["per_component"]["W"]["value"])
+    monkeypatch.setattr(F, "with_defaults", lambda e: e)
+    F._limit_form_cached.cache_clear()
+    with pytest.raises(IndexError):
+        error_floor("adam", "W=e8m4,G=e8m4,M=e8m4,V=e8m4")
+    F._limit_form_cached.cache_clear()
