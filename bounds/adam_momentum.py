@@ -992,8 +992,8 @@ def assembly_q_items(bound=None) -> list:
     <G - Ghat, G + Ghat> <= L q_W X 2 sqrt(d) R), added once instead of per step over sqrt(eps + vt) >= sqrt(eps).
 
     >>> its = assembly_q_items()
-    >>> [it.name for it in its]
-    ['momentum.assembly_q.per_step', 'momentum.assembly_q.bound']
+    >>> [it.name for it in its][:3], its[-1].name
+    (['momentum.assembly_q.per_step', 'momentum.assembly_q.progress', 'momentum.assembly_q.penalties'], 'momentum.assembly_q.bound')
     """
     A = _qsyms()
     bound = BOUND_MQ if bound is None else bound
@@ -1037,7 +1037,43 @@ def assembly_q_items(bound=None) -> list:
     fin2 = Obligation(fin.name, tuple(x.xreplace(rep).xreplace(fin_rep) for x in fin.premises),
                       fin.conclusion.xreplace(rep).xreplace(fin_rep), note=fin.note + " (Gamma, Lambda, X, kappa_e and the "
                       "penalty coefficients per_gmv, ratio_coef named as atoms)")
-    return [named(per), fin2]
+    return [named(per)] + _final_steps(fin2, len(dom), 2 * R * (1 + q_G) / (alpha * NTIL))
+
+
+def _final_steps(fin, nd: int, Kp) -> list:
+    """The final implication ``fin`` of :func:`assembly_q_items` in six kinds of small steps (one query
+    before; cvc5, the second solver, decides each of these and not that one).  ``nd``: the number of
+    domain premises first in ``fin.premises``; ``Kp`` = 2 R (1 + q_G)/(alpha N~), and K = Gamma Kp is named
+    ``K_asm`` by the definition K_asm = Gamma Kp (each step holds for every K_asm so defined):
+
+    * progress   Yhat <= K Prog  (Prog >= alpha Z_N Yhat/(2 Rh Gamma), Z_N >= N~ > 0, Yhat >= 0);
+    * penalties  Prog <= Delta + sum_i B_i  (each Pen_i <= B_i);
+    * monotone   Yhat <= K (Delta + sum_i B_i);
+    * term_i     K B_i = Gamma (Kp B_i), SymPy's product written out (cancellations), i = Delta, b, r, g, c;
+    * collect    Yhat <= Gamma sum_i Kp B_i;
+    * bound      Y <= Yhat + Shift, Shift <= the W shift, Gamma >= 1 give the stated bound.
+    """
+    P = fin.premises
+    dom = P[:nd]
+    yh0, zn, plo, pup, pb, pr, pg, pc, yy, shb, gam1 = P[nd:]
+    Yh, Prog, Gam = yh0.lhs, plo.lhs, gam1.lhs
+    K = sp.Symbol("K_asm", positive=True)
+    kdef = sp.Eq(K, Gam * Kp)
+    Bs = [Delta] + [q.rhs for q in (pb, pr, pg, pc)]
+    n = "momentum.assembly_q."
+    prog = Obligation(n + "progress", dom + (yh0, zn, plo, gam1, kdef), sp.Le(Yh, K * Prog),
+                      note="Prog >= alpha Z_N Yhat/(2 Rh Gamma) and Z_N >= N~ > 0: Yhat <= Gamma Kp Prog")
+    pen = Obligation(n + "penalties", dom + (pup, pb, pr, pg, pc), sp.Le(Prog, sp.Add(*Bs)),
+                     note="Prog <= Delta + the four summed penalties, each at its bound")
+    mono = Obligation(n + "monotone", dom + (prog.conclusion, pen.conclusion), sp.Le(Yh, K * sp.Add(*Bs)))
+    terms = [Obligation(n + "term_" + k, dom + (kdef, gam1), sp.Eq(K * B, Gam * (Kp * B)),
+                        note="K_asm B = Gamma Kp B with SymPy's product written out")
+             for k, B in zip(("delta", "bias", "ratio", "gap", "curvature"), Bs)]
+    coll = Obligation(n + "collect", dom + (mono.conclusion,) + tuple(t.conclusion for t in terms),
+                      sp.Le(Yh, Gam * sp.Add(*[Kp * B for B in Bs])))
+    final = Obligation(fin.name, dom + (yy, shb, coll.conclusion, gam1), fin.conclusion,
+                       note=fin.note + "; Yhat <= Gamma sum_i Kp B_i from momentum.assembly_q.collect")
+    return [prog, pen, mono, *terms, coll, final]
 
 
 def w_shift_items() -> list:
@@ -1219,8 +1255,21 @@ def momentum_proof_items() -> list:
     E3 = ALPHA_BAR ** 3 * sp.sqrt(1 - beta1) * L ** 2 / (4 * R) * beta1 * sp.sqrt(1 + beta1) / (1 - beta1) ** sp.Rational(5, 2) * Su0
     E4 = L / 2 * ALPHA_BAR ** 2 * Su0
     lam_ = sp.Symbol("Lambda0_", nonnegative=True)
-    add("momentum.assembly", Obligation("momentum.assembly.closed_form", (),
-                                        sp.Eq((2 * R / (alpha * NTIL) * (Delta + E1 + E2 + E3 + E4)).xreplace({LAM0: lam_}),
+    # one identity per error term (prefactor times the summed term = its term of BOUND_M0), then the sum
+    # of the five from those four: cvc5, the second solver, decides each (not the single identity)
+    pre = 2 * R / (alpha * NTIL)
+    dom_a = (sp.Lt(beta1, 1), sp.Lt(beta2, 1), sp.Lt(beta1, beta2), sp.Gt(NTIL, 0))
+    terms = []
+    for nm, E in (("lag_and_gap", E1), ("lag_tail", E2), ("gap_smooth", E3), ("curvature", E4)):
+        ob = Obligation("momentum.assembly.term_" + nm, dom_a,
+                        sp.Eq((pre * E).xreplace({LAM0: lam_}), ((T / NTIL) * E_TERMS[nm] * LAM0).xreplace({LAM0: lam_})),
+                        note=f"2 R/(alpha N~) times the summed error term = (T/N~) {nm} Lambda0")
+        if ob.conclusion is sp.true:   # SymPy already writes both sides alike: nothing to prove
+            continue
+        terms.append(ob.conclusion)
+        add("momentum.assembly", ob)
+    add("momentum.assembly", Obligation("momentum.assembly.closed_form", dom_a + tuple(terms),
+                                        sp.Eq(sp.Add(*[(pre * x).xreplace({LAM0: lam_}) for x in (Delta, E1, E2, E3, E4)]),
                                               BOUND_M0.xreplace({LAM0: lam_})),
                                         note="assembled sum of the four error terms equals the closed form BOUND_M0"))
     for it in ratio_items():

@@ -6,7 +6,8 @@ c = (1 + q_M)/sqrt(1 - q_V), rho = beta1 (1 + q_M)/sqrt(beta2 (1 - q_V)).  Per c
 (m_t = (1 + mu)(beta1 m_{t-1} + g_t), v_t = (1 + nu)(beta2 v_{t-1} + g_t^2), |mu| <= q_M, |nu| <= q_V):
 
 * momentum.update.envelope  induction on (m, v, S), S_0 = 0, S_{t+1} = 1 + rho S_t:  |m_t| <= c S_t sqrt(v_t),
-  with the lemmas sqrt(v_{t+1}) >= sqrt(beta2 (1 - q_V)) sqrt(v_t) and sqrt(v_{t+1}) >= sqrt(1 - q_V) |g_{t+1}|;
+  with the lemmas sqrt(v_{t+1}) >= sqrt(beta2 (1 - q_V)) sqrt(v_t) and sqrt(v_{t+1}) >= sqrt(1 - q_V) |g_{t+1}|,
+  each solved for sqrt(v_t) and |g_{t+1}| (decay_v, fresh_g), and |m_{t+1}| <= (1 + q_M)(|g_{t+1}| + beta1 |m_t|) (mix);
 * momentum.update.S         induction: S_t <= 1/(1 - rho) (rho < 1 follows from beta1 (1+q_M) < beta2 (1-q_V) < 1);
 * momentum.update.ratio     m_t^2/(eps + v_t) <= U1^2;
 * then, as for beta1 = 0 (bounds.adam_proof, descent.weight_growth): ||u_t|| <= sqrt(d) U1 (sum over the
@@ -71,14 +72,25 @@ def weight_growth_items(domain: dict | None = None) -> list:
     mn = (1 + mu) * (beta1 * m + g)
     vn = (1 + nu) * (beta2 * v + g ** 2)
     claim = sp.Le(sp.Abs(m), c * S * sp.sqrt(v))
-    l1 = add(Obligation("momentum.update.decay", dom, sp.Ge(sp.sqrt(vn), sp.sqrt(beta2 * (1 - q_V)) * sp.sqrt(v)),
+    add(Obligation("momentum.update.decay", dom, sp.Ge(sp.sqrt(vn), sp.sqrt(beta2 * (1 - q_V)) * sp.sqrt(v)),
                         note="v_{t+1} >= beta2 (1 - q_V) v_t"))
-    l2 = add(Obligation("momentum.update.fresh", dom, sp.Ge(sp.sqrt(vn), sp.sqrt(1 - q_V) * sp.Abs(g)),
+    add(Obligation("momentum.update.fresh", dom, sp.Ge(sp.sqrt(vn), sp.sqrt(1 - q_V) * sp.Abs(g)),
                         note="v_{t+1} >= (1 - q_V) g_{t+1}^2"))
+    # the inductive step from three small facts (one query before; cvc5, the second solver, decides
+    # each of these and the step from them, not that one)
+    W = sp.sqrt(vn)
+    add(Obligation("momentum.update.mix", dom, sp.Le(sp.Abs(mn), (1 + q_M) * (sp.Abs(g) + beta1 * sp.Abs(m))),
+                   note="|(1 + mu)(beta1 m + g)| <= (1 + q_M)(|g| + beta1 |m|)"))
+    add(Obligation("momentum.update.fresh_g", dom + (ch.fact("momentum.update.fresh"),),
+                   sp.Le(sp.Abs(g), W / sp.sqrt(1 - q_V)), note="|g_{t+1}| <= sqrt(v_{t+1})/sqrt(1 - q_V)"))
+    add(Obligation("momentum.update.decay_v", dom + (ch.fact("momentum.update.decay"),),
+                   sp.Le(sp.sqrt(v), W / sp.sqrt(beta2 * (1 - q_V))), note="sqrt(v_t) <= sqrt(v_{t+1})/sqrt(beta2 (1 - q_V))"))
     init, shift = ((m, 0), (v, 0), (S, 0)), ((m, mn), (v, vn), (S, 1 + rho * S))
     add(Induction("momentum.update.envelope",
                   Obligation("momentum.update.envelope.base", dom, claim.xreplace(dict(init))),
-                  Obligation("momentum.update.envelope.step", dom + (claim, l1.conclusion, l2.conclusion), claim.xreplace(dict(shift))),
+                  Obligation("momentum.update.envelope.step",
+                             dom + (claim, ch.fact("momentum.update.mix"), ch.fact("momentum.update.fresh_g"),
+                                    ch.fact("momentum.update.decay_v")), claim.xreplace(dict(shift))),
                   claim=claim, init=init, shift=shift, note="|m_t| <= c S_t sqrt(v_t), S_{t+1} = 1 + rho S_t"))
     claimS = sp.Le(S, 1 / (1 - rho))
     add(Induction("momentum.update.S", Obligation("momentum.update.S.base", dom, claimS.xreplace({S: 0})),

@@ -267,10 +267,20 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     claimS = ch.concl("ratios.claim", sp.Le(Ss, (sp.log(1 + bs / eps) - tt * sp.log(beta2 * (1 - q_V))) / (1 - q_V)))
     bn = (1 + nu) * (beta2 * bs + a_)
     shiftS = ((bs, bn), (Ss, Ss + a_ / (eps + bn)), (tt, tt + 1))
+    # the inductive step from two facts about y = (eps + b_t)/(beta2 (1-q_V)(eps + b_{t-1})) (one query
+    # before; cvc5, the second solver, decides these and the step from them, not that one):
+    # (1 - q_V) a_t/(eps + b_t) <= 1 - 1/y (algebra) and ln y >= 1 - 1/y (the lemma ln_lower at y)
+    y_ = (eps + bn) / (beta2 * (1 - q_V) * (eps + bs))
+    ch.add("lemma.sum_of_ratios_q", Obligation(
+        "ratios.gain", BASE + (D["round.V"], D["q_V<1"]), ch.concl("ratios.gain", sp.Le((1 - q_V) * a_ / (eps + bn), 1 - 1 / y_)),
+        note="eps + b_t - beta2 (1-q_V)(eps + b_{t-1}) >= (1 - q_V) a_t since b_t >= (1 - q_V)(beta2 b_{t-1} + a_t)"))
+    ch.add("lemma.sum_of_ratios_q", Obligation(
+        "ratios.log_gain", BASE + (D["round.V"], D["q_V<1"]), ch.concl("ratios.log_gain", sp.Ge(sp.log(y_), 1 - 1 / y_)),
+        lemmas=(("ln_lower", y_),)))
     ch.add("lemma.sum_of_ratios_q", Induction(
         "ratios", Obligation("ratios.base", BASE, claimS.xreplace({bs: 0, Ss: 0, tt: 0})),
-        Obligation("ratios.step", BASE + (claimS, D["round.V"], D["q_V<1"]), claimS.xreplace(dict(shiftS)),
-                   lemmas=(("ln_lower", (eps + bn) / (beta2 * (1 - q_V) * (eps + bs))),)),
+        Obligation("ratios.step", BASE + (claimS, D["round.V"], D["q_V<1"], ch.fact("ratios.gain"), ch.fact("ratios.log_gain")),
+                   claimS.xreplace(dict(shiftS))),
         claim=claimS, init=((bs, 0), (Ss, 0), (tt, 0)), shift=shiftS,
         note="b_t = v_t of one coordinate, a_t = g_t^2; ln y >= 1 - 1/y at y = (eps+b_t)/(beta2(1-q_V)(eps+b_{t-1}))"))
     ch.add("lemma.sum_of_ratios_q", Obligation(
@@ -425,11 +435,31 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
     ch.add("descent.per_step", Obligation("C.nonneg", BASE + (D["q_G<1"],), sp.Ge(Cq, 0)))
     per_step = sp.Ge(dF, alpha / (2 * Rh * Gamma) * GG - amax * (R * d * kappa + wstep)
                      - (amax * Cq + L / 2 * amax ** 2 * (1 + q_M) ** 2) * Er)
+    # five small steps, then their sum (one query before; cvc5, the second solver, decides each of these
+    # and not that one): the smoothness inequality with E<G, u> split, the summed descent-direction
+    # lemma times alpha_t, and alpha_t <= amax in each penalty
+    smooth, sum_dd = sp.Ge(dF, at * SE - L / 2 * at ** 2 * Eu2), sp.Ge(SEh, SH - kappa * SG - Cq * Er)
     ch.add("descent.per_step", Obligation(
-        "descent.per_step", BASE + (sp.Ge(dF, at * SE - L / 2 * at ** 2 * Eu2), ch.fact("descent.sum_u_sq"), sp.Eq(SE, SEh + SD),
-                             sp.Ge(SEh, SH - kappa * SG - Cq * Er),
-                             sp.Ge(at * SH, alpha / (2 * Rh * Gamma) * GG), sp.Ge(SD, -wstep),
-                             sp.Le(SG, d * R), at_le, sp.Ge(Er, 0), ch.fact("kappa.nonneg"), ch.fact("C.nonneg"), D["beta2<1"]),
+        "descent.per_step.smooth", BASE + (smooth, ch.fact("descent.sum_u_sq"), sp.Eq(SE, SEh + SD)),
+        ch.concl("descent.per_step.smooth", sp.Ge(dF, at * SEh + at * SD - L / 2 * at ** 2 * (1 + q_M) ** 2 * Er)),
+        note="E<G, u> = E<Ghat, u> + E<G - Ghat, u> and sum_i E u_i^2 <= (1+q_M)^2 Er in the smoothness inequality"))
+    ch.add("descent.per_step", Obligation(
+        "descent.per_step.dd", BASE + (sum_dd,), ch.concl("descent.per_step.dd", sp.Ge(at * SEh, at * SH - at * kappa * SG - at * Cq * Er)),
+        note="the summed descent-direction lemma times alpha_t > 0"))
+    ch.add("descent.per_step", Obligation(
+        "descent.per_step.kappa", BASE + (sp.Le(SG, d * R), at_le, ch.fact("kappa.nonneg")),
+        ch.concl("descent.per_step.kappa", sp.Le(at * kappa * SG, amax * kappa * d * R))))
+    ch.add("descent.per_step", Obligation(
+        "descent.per_step.w", BASE + (sp.Ge(SD, -wstep), at_le), ch.concl("descent.per_step.w", sp.Ge(at * SD, -amax * wstep)),
+        note="E<G - Ghat, u> >= -sqrt(d) U0 L q_W X (descent.w_bias) times 0 < alpha_t <= amax"))
+    ch.add("descent.per_step", Obligation(
+        "descent.per_step.rates", BASE + (at_le, sp.Ge(Er, 0), ch.fact("C.nonneg")),
+        ch.concl("descent.per_step.rates", sp.And(sp.Le(at * Cq * Er, amax * Cq * Er),
+                                                  sp.Le(L / 2 * at ** 2 * (1 + q_M) ** 2 * Er, L / 2 * amax ** 2 * (1 + q_M) ** 2 * Er)))))
+    ch.add("descent.per_step", Obligation(
+        "descent.per_step", BASE + (ch.fact("descent.per_step.smooth"), ch.fact("descent.per_step.dd"),
+                             sp.Ge(at * SH, alpha / (2 * Rh * Gamma) * GG), ch.fact("descent.per_step.kappa"),
+                             ch.fact("descent.per_step.w"), ch.fact("descent.per_step.rates")),
         ch.concl("descent.per_step", per_step), aux=((Gam, Gamma, "opaque"),)),
         uses=("smoothness", "lemma.descent_direction_q", "descent.denominator", "descent.w_bias"),
         statement="E F(x_{t-1}) - E F(x_t) >= alpha/(2 Rh Gamma) E||Ghat||^2 - amax (R d kappa + sqrt(d) U0 L q_W X) "
