@@ -46,6 +46,10 @@ UNROLL = True
 UNROLL_MAX_LINES = 3000
 ROWS_PER_BLOCK = 256
 EARLY_EXIT = True
+#: evaluate each assignment first by a filter kernel (``_point_fast``: the sums and products that feed
+#: only order comparisons in float64 with error bounds) and by the exact kernel only when the filter
+#: is unsure (see :class:`_Gen`); off: every assignment by the exact kernel
+FAST_FIRST = True
 _CACHE: dict = {}
 
 
@@ -122,8 +126,13 @@ class _Gen(NodeVisitor):
     below an sr ``rnd`` is emitted inside the loop over outcome combinations (``loop``).
     """
 
-    def __init__(self, fmt, rounding, vars_, margins):
+    def __init__(self, fmt, rounding, vars_, margins, fast=False):
         self.fmt, self.mode, self.vars = fmt, rounding, list(vars_)
+        #: the filter kernel (:data:`FAST_FIRST`): sums and products that only feed comparisons are
+        #: computed in float64 with an error bound instead of double-double; ``exact`` is set while
+        #: an operand of rnd/ulp/sqrt/division/power or of ``==``/``!=`` is generated (it needs the
+        #: exact value)
+        self.fast, self.exact = fast, False
         self.lines: list = []      # (dependency mask, line) in emission order
         self.k = 0
         self.rnd_ids = {}
@@ -152,7 +161,7 @@ class _Gen(NodeVisitor):
         Equal subtrees are computed once (common subexpressions), except under sr those containing
         an ``rnd`` (each ``rnd`` node draws its own outcome)."""
         share = self.mode != "sr" or not any(m.kind == "call" and m.value == "rnd" for m in n.walk())
-        key = repr(_key(n)) if share else None
+        key = repr((_key(n), self.fast and not self.exact)) if share else None
         if key is not None and key in self.memo:
             return self.memo[key]
         r = self._num(n)
@@ -183,6 +192,14 @@ class _Gen(NodeVisitor):
         for nm, val in ((l, "0.0"), (x, "True"), (c, "True"), (d, "0.0")):
             self.emit(f"{nm} = {val}", dep)
         return v, l, x, c, d, dep, A[6] + B[6], True, st
+
+    def exact_num(self, n):
+        """:meth:`num` of an operand whose exact value is needed (see ``exact``)."""
+        was, self.exact = self.exact, True
+        try:
+            return self.num(n)
+        finally:
+            self.exact = was
 
     def _num(self, n):
         """The record of :meth:`num` for one node: five fresh names (allocated before the
@@ -227,8 +244,9 @@ class _Gen(NodeVisitor):
         """x + y, x - y, x * y (double-double when the operands allow), x / y (correctly rounded float64)."""
         v, l, x, c, d = names
         k = n.kind
-        A = self.num(n.args[0])
-        B = self.num(n.args[1])
+        num = self.exact_num if k == "div" else self.num
+        A = num(n.args[0])
+        B = num(n.args[1])
         if k != "div":
             r = self._static(k, A, B, (v, l, x, c, d))
             if r is not None:
@@ -237,6 +255,18 @@ class _Gen(NodeVisitor):
         b, lb, xb, cb, db, depb, ub, zb, _ = B
         dep = depa | depb
         E = f"{self.eps!r}"
+        if self.fast and not self.exact and k != "div":
+            # float64 value of the high parts and a bound on its distance to the exact value (the low
+            # parts count in the operands' bounds: d >= |l| in both forms)
+            op = {"add": "+", "sub": "-", "mul": "*"}[k]
+            self.emit(f"{v} = {a} {op} {b}", dep)
+            for nm, val in ((l, "0.0"), (x, "False"), (c, "False")):
+                self.emit(f"{nm} = {val}", dep)
+            if k == "mul":
+                self.emit(f"{d} = _slack(abs({a}) * {db} + abs({b}) * {da} + {da} * {db} + abs({v}) * {E})", dep)
+            else:
+                self.emit(f"{d} = _slack({da} + {db} + abs({v}) * {E})", dep)
+            return v, l, x, c, d, dep, ua + ub, True
         if k in ("add", "sub"):
             sg = "" if k == "add" else "-"
             if za and zb:
@@ -287,7 +317,7 @@ class _Gen(NodeVisitor):
     def visit_pow(self, n, names):
         """x ** k by repeated exact-checked products (and one quotient for k < 0)."""
         v, l, x, c, d = names
-        a, la, xa, _, _, dep, ua, _, _ = self.num(n.args[0])
+        a, la, xa, _, _, dep, ua, _, _ = self.exact_num(n.args[0])
         p = n.value
         self.emit(f"{v} = 1.0", dep)
         self.emit(f"{x} = {xa} and {la} == 0.0", dep)
@@ -339,7 +369,7 @@ class _Gen(NodeVisitor):
     def visit_call_sqrt(self, n, names):
         """sqrt(x), correctly rounded in float64, exact when its square is."""
         v, l, x, c, d = names
-        a, la, xa, ca, da, dep, ua, za, sa = self.num(n.args[0])
+        a, la, xa, ca, da, dep, ua, za, sa = self.exact_num(n.args[0])
         self.emit(f"{v} = _sqrt({a})", dep)
         self.emit(f"{l} = 0.0", dep)
         self.emit(f"{c} = {xa} and {la} == 0.0", dep)
@@ -350,7 +380,7 @@ class _Gen(NodeVisitor):
     def visit_call_ulp(self, n, names):
         """ulp(x) in the target format."""
         v, l, x, c, d = names
-        a, la, xa, ca, da, dep, ua, za, sa = self.num(n.args[0])
+        a, la, xa, ca, da, dep, ua, za, sa = self.exact_num(n.args[0])
         self.emit(f"{v} = _ulp({a}, {la})", dep)
         self.emit(f"{l} = 0.0", dep)
         self.emit(f"{x} = {xa}", dep)
@@ -364,7 +394,7 @@ class _Gen(NodeVisitor):
     def visit_call_rnd(self, n, names):
         """rnd(x): the target format's rounding (both neighbours under sr, one loop per node)."""
         v, l, x, c, d = names
-        a, la, xa, ca, da, dep, ua, za, sa = self.num(n.args[0])
+        a, la, xa, ca, da, dep, ua, za, sa = self.exact_num(n.args[0])
         j = self.rnd_ids.setdefault(id(n), len(self.rnd_ids))
         seen = self.memo.get(("rnd-arg", a, la)) if self.mode == "sr" else None
         if seen is None:
@@ -404,7 +434,8 @@ class _Gen(NodeVisitor):
     def visit_cmp(self, n, names):
         """A comparison chain: exact on exact sides, else decided only when separated."""
         v, u = names
-        ops = [self.num(a) for a in n.args]
+        num = self.exact_num if ("==" in n.value or "!=" in n.value) else self.num
+        ops = [num(a) for a in n.args]
         dep = 0
         for o in ops:
             dep |= o[5]
@@ -486,10 +517,13 @@ def _slack(x):
 
 @njit
 def _sep(a, da, b, db):
-    """|a - b| > da + db, so the exact values compare as a and b do (and are not equal)."""
-    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(da) and math.isfinite(db)):
+    """|a - b| > da + db, so the exact values compare as a and b do (and are not equal). Finite
+    a - b and da + db mean four finite operands (an overflowing difference answers False: unsure)."""
+    e = a - b
+    s = da + db
+    if not (math.isfinite(e) and math.isfinite(s)):
         return False
-    return abs(a - b) * (1.0 - SLACK_REL) > _slack(da + db)
+    return abs(e) * (1.0 - SLACK_REL) > _slack(s)
 
 @njit
 def _two_sum(a, b):
@@ -780,6 +814,20 @@ def _point(in0, in1, chs):
 {body}
     return res
 
+@njit
+def _point_fast(in0, in1, chs):
+    """The filter: 0 holds, 1 counterexample (both decided, as in _point), 2 ask _point."""
+    res = 0
+{fast_body}
+    return res
+
+@njit
+def _decide(in0, in1, chs):
+    s = _point_fast(in0, in1, chs)
+    if s == 2:
+        s = _point(in0, in1, chs)
+    return s
+
 @njit(parallel=True)
 def _rows(vals, cols, nv, r0, r1, chs, first_bad, n_unsure, sym):
     n = len(cols)
@@ -788,14 +836,14 @@ def _rows(vals, cols, nv, r0, r1, chs, first_bad, n_unsure, sym):
         nu = 0
         x0 = vals[r]
         if nv == 1:
-            s = _point(x0, 0.0, chs)
+            s = _decide(x0, 0.0, chs)
             if s == 1:
                 fb = 0
             elif s == 2:
                 nu += 1
         else:
             for j in range(r if sym else 0, n):
-                s = _point(x0, cols[j], chs)
+                s = _decide(x0, cols[j], chs)
                 if s == 1:
                     fb = j
                     break
@@ -810,11 +858,11 @@ def _unsure_in_row(vals, cols, nv, r, chs, sym):
     n = len(cols)
     x0 = vals[r]
     if nv == 1:
-        if _point(x0, 0.0, chs) == 2:
+        if _decide(x0, 0.0, chs) == 2:
             out.append(0)
         return out
     for j in range(r if sym else 0, n):
-        if _point(x0, cols[j], chs) == 2:
+        if _decide(x0, cols[j], chs) == 2:
             out.append(j)
     return out
 '''
@@ -960,19 +1008,9 @@ def _unroll(lines, nr, outcomes, max_lines=UNROLL_MAX_LINES):
     return body
 
 
-def _compile(claim):
-    mg = margins()
-    key = (claim.fmt.name, claim.rounding, str(claim.expr), tuple(str(h) for h in claim.hyps), tuple(claim.vars),
-           UNROLL, LOOP_ORDER, tuple(int(b) for b in _outcomes(1)),
-           tuple(sorted(mg.items())))
-    if key in _CACHE:
-        return _CACHE[key]
-    fmt = claim.fmt
-    if not fmt.subnormals:
-        raise Unsupported("compiled enumeration: formats without subnormals")
-    if fmt.man_bits > 50:
-        raise Unsupported("compiled enumeration: formats with more than 50 fraction bits")
-    g = _Gen(fmt, claim.rounding, claim.vars, mg)
+def _body(claim, mg, fast: bool):
+    """(kernel body of ``_point`` or, ``fast``, of ``_point_fast``; the number of sr rnd nodes)."""
+    g = _Gen(claim.fmt, claim.rounding, claim.vars, mg, fast=fast)
     hv, hu, hdep = "True", "False", 0
     for h in claim.hyps:
         v, u, dep = g.boolean(h)
@@ -997,10 +1035,27 @@ def _compile(claim):
         body = "\n".join(_unroll(g.lines, nr, tuple(int(b) for b in _outcomes(nr))))
     except _NoUnroll:
         body = "\n".join(_loop_nest(g.lines, nr))
+    return body, nr
+
+
+def _compile(claim):
+    mg = margins()
+    key = (claim.fmt.name, claim.rounding, str(claim.expr), tuple(str(h) for h in claim.hyps), tuple(claim.vars),
+           UNROLL, LOOP_ORDER, FAST_FIRST, tuple(int(b) for b in _outcomes(1)),
+           tuple(sorted(mg.items())))
+    if key in _CACHE:
+        return _CACHE[key]
+    fmt = claim.fmt
+    if not fmt.subnormals:
+        raise Unsupported("compiled enumeration: formats without subnormals")
+    if fmt.man_bits > 50:
+        raise Unsupported("compiled enumeration: formats with more than 50 fraction bits")
+    body, nr = _body(claim, mg, fast=False)
+    fast_body = _body(claim, mg, fast=True)[0] if FAST_FIRST else "    return 2"
     mode = {"rne": 0, "rna": 1, "rtz": 2, "rup": 3, "rdn": 4, "sr": 5}[claim.rounding]
     policy = {"ieee": 0, "fn": 1, "none": 2}[fmt.policy]
     src = _HELPERS.format(man=fmt.man_bits, emin=fmt.emin, maxf=float(fmt.max_finite), policy=policy,
-                          mode=mode, body=body, slack_rel=mg["slack_rel"], slack_abs=mg["slack_abs"])
+                          mode=mode, body=body, fast_body=fast_body, slack_rel=mg["slack_rel"], slack_abs=mg["slack_abs"])
     ns: dict = {"__source__": src}
     exec(compile(src, f"<qbound claim kernel {claim.source[:40]}>", "exec"), ns)
     _CACHE[key] = (ns, nr)

@@ -1,7 +1,8 @@
 """The compiled enumerator's kernel (double-double exactness, static exactness, sr outcome loops,
 symmetry) against the numpy engine on small formats, and deliberately wrong variants it must reject:
 (a) float64 error margins shrunk to 0, (b) the a<->b symmetry forced on a non-symmetric claim,
-(c) sr evaluated for one outcome only, (d) an unroller that merges the outcome copies."""
+(c) sr evaluated for one outcome only, (d) an unroller that merges the outcome copies, (e) the float64
+filter kernel without its error bounds."""
 from __future__ import annotations
 
 import numpy as np
@@ -153,3 +154,52 @@ def _rounding_mismatches(fmt, mode):
         bad += got != want
     comp._CACHE.clear()
     return bad
+
+
+@pytest.mark.parametrize("claim,hyps,fmt,mode", [
+    ("abs(rnd(rnd(a*b) + a) - (a*b + a)) <= u*(abs(a*b) + abs(rnd(a*b) + a)) + 2*minsub",
+     ["abs(a*b + a) <= huge/2", "abs(a*b) <= huge"], "fp6_e3m2", "sr"),
+    ("rnd(rnd(a*b) + a) >= a*b + a", [], "fp6_e3m2", "sr"),
+    ("abs(rnd(a/b) - a/b) <= u*abs(a/b)", ["b != 0", "tiny <= abs(a/b) <= huge"], "fp6_e3m2", "rtz"),
+])
+def test_exact_kernel_alone_matches_numpy(monkeypatch, claim, hyps, fmt, mode):
+    """Without the float64 filter (FAST_FIRST off) the exact kernel decides every assignment itself."""
+    monkeypatch.setattr(comp, "FAST_FIRST", False)
+    c = build_claim(claim, fmt, mode, assume=hyps)
+    v1, v2 = _both(c)
+    assert _same(v1, v2, c), (v1.status, v2.status)
+    comp._CACHE.clear()
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("claim,truth", [("(a*b + a) - a >= a*b", "proved"), ("(a*b + a) - a > a*b", "falsified")])
+def test_wide_format_identity(monkeypatch, fast, claim, truth):
+    """On e8m3 (too many exact fallbacks for the numpy engine) against the known truth: (a*b + a) - a
+    is a*b exactly, so >= holds everywhere and > nowhere."""
+    monkeypatch.setattr(comp, "FAST_FIRST", fast)
+    comp._CACHE.clear()
+    v = get_engine("compiled").decide(build_claim(claim, "e8m3", "rne"))
+    assert v.status == truth
+    comp._CACHE.clear()
+
+
+def test_filter_without_error_bounds_is_caught(monkeypatch):
+    """(e) The filter kernel computes a*b + a and then - a in float64 with error bounds; on e8m3 (a
+    129-binade range) fl(a*b + a) = a for tiny a*b, so the filter's left side is 0 while the exact one
+    is a*b. With its bounds it is unsure there and the exact kernel proves the (true) claim; with the
+    bounds 0 the filter decides those assignments, and its counterexample is one the exact replay
+    rejects."""
+    c = build_claim("(a*b + a) - a >= a*b", "e8m3", "rne")
+    comp._CACHE.clear()
+    assert get_engine("compiled").decide(c).status == "proved"
+    orig = comp._body
+
+    def no_bounds(claim, mg, fast):
+        body, nr = orig(claim, mg, fast)
+        return (body.replace("= _slack(", "= 0.0 * _slack(") if fast else body), nr
+
+    monkeypatch.setattr(comp, "_body", no_bounds)
+    comp._CACHE.clear()
+    w1 = get_engine("compiled").decide(c)
+    assert w1.status == "unknown" and "bad_model" in w1.details
+    comp._CACHE.clear()
