@@ -50,6 +50,9 @@ EARLY_EXIT = True
 #: only order comparisons in float64 with error bounds) and by the exact kernel only when the filter
 #: is unsure (see :class:`_Gen`); off: every assignment by the exact kernel
 FAST_FIRST = True
+#: in the filter, an order comparison under sr is decided for all outcome combinations at once from
+#: the extreme values of its sides (:func:`_order_filter`)
+ORDER_FILTER = True
 _CACHE: dict = {}
 
 
@@ -524,6 +527,15 @@ def _sep(a, da, b, db):
     if not (math.isfinite(e) and math.isfinite(s)):
         return False
     return abs(e) * (1.0 - SLACK_REL) > _slack(s)
+
+@njit
+def _above(a, da, b, db):
+    """a - b > da + db: every value within da of a exceeds every value within db of b."""
+    e = a - b
+    s = da + db
+    if not (math.isfinite(e) and math.isfinite(s)):
+        return False
+    return e * (1.0 - SLACK_REL) > _slack(s)
 
 @njit
 def _two_sum(a, b):
@@ -1008,8 +1020,48 @@ def _unroll(lines, nr, outcomes, max_lines=UNROLL_MAX_LINES):
     return body
 
 
+def _order_claim(claim) -> bool:
+    """Is the claim one order comparison ``P op Q`` (op one of < <= > >=) under sr?"""
+    n = claim.expr
+    return (claim.rounding == "sr" and n.kind == "cmp" and len(n.args) == 2
+            and n.value[0] in ("<", "<=", ">", ">="))
+
+
+def _order_filter(g, claim, hv, hu):
+    """The filter's end for an order comparison under sr (:func:`_order_claim`): instead of one
+    comparison per outcome combination, the least value of the side that must be larger over its own
+    outcome copies and the largest of the other, each with its largest error bound. When those are
+    separated (min P - max Q > dP + dQ) every combination holds, whether or not the two sides share
+    outcomes (min P >= P(c) and Q(c) <= max Q for each c): the assignment holds (0); else the exact
+    kernel decides it (2). Each side's accumulation runs once per combination of its own outcomes."""
+    n = claim.expr
+    op = n.value[0]
+    P, Q = (n.args[0], n.args[1]) if op in (">", ">=") else (n.args[1], n.args[0])
+    for ln in ("acc_p = np.inf", "acc_q = -np.inf", "acc_dp = 0.0", "acc_dq = 0.0", "acc_ok = True"):
+        g.emit(ln, 0)
+    for side, acc, red, dacc in ((P, "acc_p", "min", "acc_dp"), (Q, "acc_q", "max", "acc_dq")):
+        v, _, _, _, d, dep, flags = g.num(side)[:7]
+        g.emit(f"{acc} = {red}({acc}, {v})", dep)
+        g.emit(f"{dacc} = max({dacc}, {d})", dep)
+        g.emit(f"acc_ok = acc_ok and math.isfinite({v})" + "".join(f" and not {f}" for f in flags), dep)
+    for ln in (f"if (not {hv}) and (not {hu}):", "    return 0", f"if {hu} or not acc_ok:", "    return 2",
+               "if _above(acc_p, acc_dp, acc_q, acc_dq):", "    return 0", "return 2"):
+        g.emit(ln, 0)
+
+
 def _body(claim, mg, fast: bool):
     """(kernel body of ``_point`` or, ``fast``, of ``_point_fast``; the number of sr rnd nodes)."""
+    if fast and ORDER_FILTER and _order_claim(claim):
+        try:
+            return _body_of(claim, mg, True, order=True)
+        except _NoUnroll:
+            pass
+    return _body_of(claim, mg, fast)
+
+
+def _body_of(claim, mg, fast: bool, order: bool = False):
+    """:func:`_body`; ``order``: end with :func:`_order_filter` (raises :class:`_NoUnroll` when that body
+    cannot be unrolled or the hypotheses depend on an sr outcome)."""
     g = _Gen(claim.fmt, claim.rounding, claim.vars, mg, fast=fast)
     hv, hu, hdep = "True", "False", 0
     for h in claim.hyps:
@@ -1023,6 +1075,12 @@ def _body(claim, mg, fast: bool):
         # hypotheses decided false without any sr outcome: the claim need not be evaluated
         g.emit(f"if (not {hv}) and (not {hu}):", 0)
         g.emit("    return 0", 0)
+    if order:
+        if hdep:
+            raise _NoUnroll("hypotheses depend on an sr outcome")
+        _order_filter(g, claim, hv, hu)
+        nr = len(g.rnd_ids)
+        return "\n".join(_unroll(g.lines, nr, tuple(int(b) for b in _outcomes(nr)))), nr
     ov, ou, _ = g.boolean(claim.expr)
     nr = len(g.rnd_ids) if claim.rounding == "sr" else 0
     full = (1 << nr) - 1
@@ -1041,7 +1099,7 @@ def _body(claim, mg, fast: bool):
 def _compile(claim):
     mg = margins()
     key = (claim.fmt.name, claim.rounding, str(claim.expr), tuple(str(h) for h in claim.hyps), tuple(claim.vars),
-           UNROLL, LOOP_ORDER, FAST_FIRST, tuple(int(b) for b in _outcomes(1)),
+           UNROLL, LOOP_ORDER, FAST_FIRST, ORDER_FILTER, tuple(int(b) for b in _outcomes(1)),
            tuple(sorted(mg.items())))
     if key in _CACHE:
         return _CACHE[key]

@@ -2,7 +2,7 @@
 symmetry) against the numpy engine on small formats, and deliberately wrong variants it must reject:
 (a) float64 error margins shrunk to 0, (b) the a<->b symmetry forced on a non-symmetric claim,
 (c) sr evaluated for one outcome only, (d) an unroller that merges the outcome copies, (e) the float64
-filter kernel without its error bounds."""
+filter kernel without its error bounds, (f) the order filter over one outcome."""
 from __future__ import annotations
 
 import numpy as np
@@ -162,9 +162,12 @@ def _rounding_mismatches(fmt, mode):
     ("rnd(rnd(a*b) + a) >= a*b + a", [], "fp6_e3m2", "sr"),
     ("abs(rnd(a/b) - a/b) <= u*abs(a/b)", ["b != 0", "tiny <= abs(a/b) <= huge"], "fp6_e3m2", "rtz"),
 ])
-def test_exact_kernel_alone_matches_numpy(monkeypatch, claim, hyps, fmt, mode):
-    """Without the float64 filter (FAST_FIRST off) the exact kernel decides every assignment itself."""
-    monkeypatch.setattr(comp, "FAST_FIRST", False)
+@pytest.mark.parametrize("fast,order", [(False, False), (True, False)])
+def test_exact_kernel_alone_matches_numpy(monkeypatch, claim, hyps, fmt, mode, fast, order):
+    """Without the float64 filter (FAST_FIRST off) the exact kernel decides every assignment itself;
+    with the filter but not its order-comparison end, the filter compares per outcome combination."""
+    monkeypatch.setattr(comp, "FAST_FIRST", fast)
+    monkeypatch.setattr(comp, "ORDER_FILTER", order)
     c = build_claim(claim, fmt, mode, assume=hyps)
     v1, v2 = _both(c)
     assert _same(v1, v2, c), (v1.status, v2.status)
@@ -202,4 +205,25 @@ def test_filter_without_error_bounds_is_caught(monkeypatch):
     comp._CACHE.clear()
     w1 = get_engine("compiled").decide(c)
     assert w1.status == "unknown" and "bad_model" in w1.details
+    comp._CACHE.clear()
+
+
+def test_order_filter_over_one_outcome_is_caught(monkeypatch):
+    """(f) The order filter must take the least value of the larger side over its outcome copies:
+    with the largest instead (some outcome, not every one), rnd(a*b) >= a*b under sr holds at every
+    assignment for the away-from-zero outcome, and the false claim is proved."""
+    c = build_claim("rnd(a*b) >= a*b", "fp6_e3m2", "sr", assume=["a*b > 0", "a*b <= huge"])
+    v1, v2 = _both(c)
+    assert v1.falsified and _same(v1, v2, c)
+    orig = comp._body
+
+    def some_outcome(claim, mg, fast):
+        body, nr = orig(claim, mg, fast)
+        if fast:
+            body = body.replace("acc_p = np.inf", "acc_p = -np.inf").replace("acc_p = min(acc_p,", "acc_p = max(acc_p,")
+        return body, nr
+
+    monkeypatch.setattr(comp, "_body", some_outcome)
+    w1, _ = _both(c)
+    assert w1.status == "proved"
     comp._CACHE.clear()
