@@ -50,6 +50,15 @@ COMPILE_SECONDS = 5.0
 COMPILED_SECONDS_PER_CASE = 6e-9
 
 
+#: a step before an enumeration predicted to fit leaves it this multiple of its predicted time
+ENUM_RESERVE = 1.25
+
+
+def _complete(step) -> bool:
+    """Does the step enumerate (decides for certain, given its time)?"""
+    return "enumeration" in getattr(step.engine, "features", ())
+
+
 class Disagreement(QboundError):
     """Two methods decided the same claim differently (a bug: never reported as a verdict)."""
 
@@ -369,6 +378,13 @@ def decide(claim, timeout=30.0, smt2_dir=None, explain=False, cross_check=False,
         # method cannot starve the cheaper alternatives behind it
         later = [x for x in steps[i + 1:]]
         budget = left if not later else max(min(left, 2.0), left / 2)
+        # and leaves room for a later enumeration that is predicted to fit: it decides for certain,
+        # an SMT solver predicted cheap may not decide at all
+        enum = [x.cost for x in later if _complete(x) and ENUM_RESERVE * x.cost <= left]
+        if enum and not _complete(st):
+            budget = max(min(left, 2.0), min(budget, left - ENUM_RESERVE * min(enum)))
+        if _complete(st):   # an enumeration is not cut short for the methods behind it
+            budget = max(budget, min(left, ENUM_RESERVE * st.cost))
         t1 = time.perf_counter()
         v = _run_step(st, budget, smt2_dir)
         if v.status == "unknown" and v.reason.startswith("unsupported: "):

@@ -402,10 +402,14 @@ class _Gen(NodeVisitor):
         seen = self.memo.get(("rnd-arg", a, la)) if self.mode == "sr" else None
         if seen is None:
             u = self.tmp()
+            # unsure unless the rounding of the exact value is known: a correctly rounded float64 off a
+            # rounding boundary, or an approximation whose error interval rounds alike at both ends
             self.emit(f"{u} = False", dep)
             self.emit(f"if not {xa}:", dep)
-            self.emit(f"    if (not {ca}) or (not math.isfinite({a})) or _boundary({a}):", dep)
-            self.emit(f"        {u} = True", dep)
+            self.emit(f"    if {ca}:", dep)
+            self.emit(f"        {u} = (not math.isfinite({a})) or _boundary({a})", dep)
+            self.emit("    else:", dep)
+            self.emit(f"        {u} = not _determined({a}, {da})", dep)
         if self.mode == "sr":
             if seen is None:
                 lo_, hi_ = self.tmp(), self.tmp()
@@ -742,6 +746,24 @@ def _nudge(h, l):
     b = b + np.uint64(1) if (l > 0.0) == (h > 0.0) else b - np.uint64(1)
     m = _u2f(b)
     return -m if h < 0.0 else m
+
+@njit
+def _determined(a, d):
+    """Every real within d of a rounds (both sr outcomes under sr) as a does: the ends of the
+    interval, widened past their own float64 rounding, have one sign and round alike (rounding is
+    monotone, so every value between them rounds as they do)."""
+    if not (math.isfinite(a) and math.isfinite(d)):
+        return False
+    w = _slack(d + abs(a) * 2.0 ** -52)
+    lo = a - w
+    hi = a + w
+    if not ((lo > 0.0 and hi > 0.0) or (lo < 0.0 and hi < 0.0)):
+        return False
+    if MODE == 5:
+        p1, q1 = _rnd_sr(lo, 0.0)
+        p2, q2 = _rnd_sr(hi, 0.0)
+        return p1 == p2 and q1 == q2
+    return _rnd_det(lo, 0.0) == _rnd_det(hi, 0.0)
 
 @njit
 def _special(x):

@@ -2,7 +2,8 @@
 symmetry) against the numpy engine on small formats, and deliberately wrong variants it must reject:
 (a) float64 error margins shrunk to 0, (b) the a<->b symmetry forced on a non-symmetric claim,
 (c) sr evaluated for one outcome only, (d) an unroller that merges the outcome copies, (e) the float64
-filter kernel without its error bounds, (f) the order filter over one outcome."""
+filter kernel without its error bounds, (f) the order filter over one outcome, (g) the rounding of an
+approximation decided without its error interval."""
 from __future__ import annotations
 
 import numpy as np
@@ -226,4 +227,49 @@ def test_order_filter_over_one_outcome_is_caught(monkeypatch):
     monkeypatch.setattr(comp, "_body", some_outcome)
     w1, _ = _both(c)
     assert w1.status == "proved"
+    comp._CACHE.clear()
+
+
+def _patch_helper(monkeypatch, name, new_src):
+    """Replace one helper of the kernel template (``def name(...)`` up to the next ``@njit``)."""
+    import re
+    pat = re.compile(r"def " + name + r"\(.*?(?=\n@njit)", re.S)
+    assert pat.search(comp._HELPERS)
+    monkeypatch.setattr(comp, "_HELPERS", pat.sub(lambda m: new_src.strip("\n").replace("{", "{{").replace("}", "}}"),
+                                                   comp._HELPERS, count=1))
+
+
+def test_rounding_of_an_approximation_is_decided_by_its_interval(monkeypatch):
+    """rnd() of an inexact argument (a*a*a + b + a on e8m3 does not fit a double-double when the
+    binades are far apart) is decided when the whole error interval rounds alike: the claim (rounding
+    is monotone) is proved with about 3e4 exact fallbacks; leaving every such rounding unsure (the
+    first version) needs more than the engine's limit of them."""
+    from qbound.proofs.engines.base import Unsupported
+    c = build_claim("implies(b >= 0, rnd(a*a*a + b + a) >= rnd(a*a*a + a))", "e8m3", "rne")
+    comp._CACHE.clear()
+    v = get_engine("compiled").decide(c)
+    assert v.status == "proved" and 0 < v.details["exact_fallback"] < comp.MAX_FALLBACK
+    _patch_helper(monkeypatch, "_determined", "def _determined(a, d):\n    return False\n")
+    comp._CACHE.clear()
+    with pytest.raises(Unsupported, match="exact evaluation"):
+        get_engine("compiled").decide(c)
+    comp._CACHE.clear()
+
+
+@pytest.mark.parametrize("broken", [False, True])
+@pytest.mark.parametrize("mode", ["rtz", "rne", "sr"])
+def test_interval_rounding_that_ignores_the_error_is_caught(monkeypatch, mode, broken):
+    """(g) _determined(a, d) on e8m3 (spacing 2^-3 at 1): a grid point (a boundary for rtz and sr) or,
+    under rne, a midpoint, with any error d > 0, is not determined; a point inside a cell with a small
+    d is, with a d reaching the next boundary it is not; an interval across 0 never is. A version that
+    ignores d (decides by a alone) is caught."""
+    if broken:
+        _patch_helper(monkeypatch, "_determined", "def _determined(a, d):\n    return math.isfinite(a) and not _boundary(a)\n")
+    comp._CACHE.clear()
+    ns, _ = comp._compile(build_claim("rnd(a) >= a - 1", "e8m3", mode))
+    det = ns["_determined"]
+    boundary = 1.0625 if mode == "rne" else 1.0
+    inside = 1.03125 if mode == "rne" else 1.0625
+    got = [det(boundary, 1e-20), det(inside, 1e-20), det(inside, 0.1), det(1e-300, 1e-200)]
+    assert (got == [False, True, False, False]) != broken, got
     comp._CACHE.clear()

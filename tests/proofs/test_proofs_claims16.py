@@ -304,3 +304,53 @@ def test_compiled_symmetry_same_result_as_full(claim, hyps, sym):
     if v1.falsified:
         assert {k: v1.counterexample[k]["hex"] for k in c.vars} == {k: v2.counterexample[k]["hex"] for k in c.vars}
 
+
+
+class _Clock:
+    t = 0.0
+
+    def perf_counter(self):
+        return self.t
+
+
+class _FakeEngine:
+    """Records the budget it was given; decides (after ``needs`` seconds of the fake clock) only when
+    the budget covers ``needs``, else spends the whole budget."""
+
+    def __init__(self, clock, features, needs, status):
+        self.clock, self.features, self.needs, self.status, self.budgets = clock, frozenset(features), needs, status, []
+
+    def decide(self, claim, timeout=30.0, smt2_dir=None):
+        from qbound.proofs.verdict import Verdict
+        self.budgets.append(timeout)
+        ok = timeout >= self.needs
+        self.clock.t += self.needs if ok else timeout
+        return Verdict(self.status if ok else "unknown", "fake", "", 0.0, reason="" if ok else "timeout")
+
+
+@pytest.mark.parametrize("reserve", [True, False])
+def test_planner_leaves_room_for_a_fitting_enumeration(monkeypatch, reserve):
+    """An SMT step predicted cheap but undecided must not take the time an enumeration predicted to
+    fit needs: with the reserve (1.25 x 30 s predicted), the enumeration needing 35 s gets 37.5 s of a
+    60 s budget and decides; without it (ENUM_RESERVE 0: each step half of what is left) the SMT step
+    spends 30 s and the enumeration, with a method behind it, gets 15 s and cannot decide."""
+    import types
+
+    import qbound.proofs.planner as pl
+    from qbound.proofs.exact import build_claim
+    clock = _Clock()
+    monkeypatch.setattr(pl, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    smt = _FakeEngine(clock, {"fp"}, needs=1e9, status="proved")
+    enum = _FakeEngine(clock, {"enumeration"}, needs=35.0, status="proved")
+    last = _FakeEngine(clock, {"fp"}, needs=1e9, status="proved")
+    c = build_claim("rnd(a) == a", "fp8_e4m3fn", "rne")
+    steps = [pl.Step("z3", smt, c, 0.5, "fake smt"), pl.Step("compiled", enum, c, 30.0, "fake enumeration"),
+             pl.Step("cvc5", last, c, 40.0, "fake smt")]
+    monkeypatch.setattr(pl, "plan", lambda claim, engines=None: (list(steps), []))
+    monkeypatch.setattr(pl, "_vacuity", lambda *a, **k: False)
+    if not reserve:
+        monkeypatch.setattr(pl, "ENUM_RESERVE", 0.0)
+    v = pl.decide(c, timeout=60.0)
+    assert smt.budgets == [pytest.approx(22.5 if reserve else 30.0)]
+    assert enum.budgets == [pytest.approx(37.5 if reserve else 15.0)]
+    assert (v.status == "proved") == reserve, (v.status, smt.budgets, enum.budgets)
