@@ -204,7 +204,7 @@ def _lemma_step(claim):
     if claim.rounding not in ("rne", "rna", "rtz", "sr") or claim.var_fmt != claim.fmt or claim.var_domain:
         return None, "known lemmas: needs a symmetric rounding mode and variables in the target format"
     e = claim.report_expr
-    if e is None or e.kind != "cmp" or e.value != ("<=",) or len(claim.raw_hyps) != 1:
+    if e is None or e.kind != "cmp" or e.value not in (("<=",), ("<",)) or len(claim.raw_hyps) != 1:
         return None, "known lemmas: not of the form |rnd(E) - E| <= B*|E| with one range hypothesis"
     L, R = e.args
     if not (L.kind == "call" and L.value == "abs" and L.args[0].kind == "sub"):
@@ -230,7 +230,7 @@ def _lemma_step(claim):
     return Step(f"lemma:{kind}", None, claim, 0.3 if kind == "product" else 1.0,
                 f"the claim is the normal-range {kind} lemma: significand"
                 f"{'' if kind == 'product' else '/exponent-gap'} reduction (bit-vectors)",
-                {"kind": kind, "bound": B.value, "vars": (E.args[0].value, E.args[1].value)}), ""
+                {"kind": kind, "bound": B.value, "vars": (E.args[0].value, E.args[1].value), "strict": e.value == ("<",)}), ""
 
 
 def plan(claim, engines=None):
@@ -310,8 +310,9 @@ def _run_step(step, timeout, smt2_dir):
     if step.method.startswith("lemma:"):
         from qbound.proofs.reductions import product_lemma, quotient_lemma, sum_lemma
         fn = {"product": product_lemma, "sum": sum_lemma, "quotient": quotient_lemma}[step.extra["kind"]]
+        strict = {"strict": True} if step.extra.get("strict") else {}   # < (product and sum lemmas only)
         v = fn(step.claim.fmt, step.claim.rounding, bound=step.extra["bound"], solver="bitwuzla",
-               timeout=timeout, smt2_dir=smt2_dir)
+               timeout=timeout, smt2_dir=smt2_dir, **strict)
         if v.status == "falsified":
             # the reduction's counterexample is replayed in its own claim; replay it in the user's
             v = _replay_in(step.claim, v, step.extra["vars"])

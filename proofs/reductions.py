@@ -90,7 +90,7 @@ def _frac(bound: Fraction):
     return bound.numerator, bound.denominator
 
 
-def product_query(p: int, mode: str, bound: Fraction, S=smtlib):
+def product_query(p: int, mode: str, bound: Fraction, S=smtlib, strict: bool = False):
     """Assertions satisfiable iff some p-bit significands A, B violate |rnd(AB) - AB| <= bound AB."""
     N, D = _frac(bound)
     W = 3 * p + max(D.bit_length(), N.bit_length()) + 4
@@ -102,11 +102,13 @@ def product_query(p: int, mode: str, bound: Fraction, S=smtlib):
     Q = _round_bv(P, s, p, mode, W, c, S)
     E = S.If(S.UGE(Q, P), Q - P, P - Q)
     return [S.UGE(A, lo), S.ULT(A, hi), S.UGE(B, lo), S.ULT(B, hi), S.ULE(B, A),
-            S.UGT(E * S.BitVecVal(D, W), P * S.BitVecVal(N, W))]
+            (S.UGE if strict else S.UGT)(E * S.BitVecVal(D, W), P * S.BitVecVal(N, W))]
 
 
-def sum_query(p: int, mode: str, bound: Fraction, subtract: bool | None = None, G: int | None = None, S=smtlib):
-    """Assertions satisfiable iff some (A, B, g, sign) violates the sum bound (see docstring)."""
+def sum_query(p: int, mode: str, bound: Fraction, subtract: bool | None = None, G: int | None = None, S=smtlib,
+              strict: bool = False):
+    """Assertions satisfiable iff some (A, B, g, sign) violates the sum bound (see docstring);
+    ``strict``: the bound is ``<`` (violated by equality too)."""
     G = p + 3 if G is None else G
     N, D = _frac(bound)
     W = G + p + 2 + max(D.bit_length(), N.bit_length()) + p + 2
@@ -125,11 +127,12 @@ def sum_query(p: int, mode: str, bound: Fraction, subtract: bool | None = None, 
     E = S.If(S.UGE(Q, Sum), Q - Sum, Sum - Q)
     cons = [S.UGE(A, 1 << (p - 1)), S.ULT(A, 1 << p), S.ULT(B, 1 << p), S.ULE(g, G), exact_b,
             S.ULE(Bx, Ax), S.UGT(Sum, 0),
-            S.UGT(E * S.BitVecVal(D, W), Sum * S.BitVecVal(N, W))]
+            (S.UGE if strict else S.UGT)(E * S.BitVecVal(D, W), Sum * S.BitVecVal(N, W))]
     return cons
 
 
-def real_conversion_query(p: int, mode: str, bound: Fraction, region: str = "normal", eta: Fraction | None = None, S=smtlib):
+def real_conversion_query(p: int, mode: str, bound: Fraction, region: str = "normal", eta: Fraction | None = None, S=smtlib,
+                          strict: bool = False):
     """Satisfiable iff some real x in the region violates the bound.
 
     region "normal": |rnd(x) - x| <= bound |x| for x = X in [2^(p-1), 2^p) (units of the quantum);
@@ -155,7 +158,7 @@ def real_conversion_query(p: int, mode: str, bound: Fraction, region: str = "nor
     E = S.If(Q >= X, Q - X, X - Q)
     base = [S.ToReal(K) <= X, X < S.ToReal(K) + 1]
     if region == "normal":
-        return base + [K >= 1 << (p - 1), K < 1 << p, E > S.RealVal(bound) * X]
+        return base + [K >= 1 << (p - 1), K < 1 << p, (E >= S.RealVal(bound) * X) if strict else (E > S.RealVal(bound) * X)]
     return base + [K >= 0, K < 1 << (p - 1), E > S.RealVal(eta)]
 
 
@@ -274,40 +277,40 @@ def _decide_reduced(query, solver, timeout, smt2_dir, stem, engine, details):
     return None, model, secs
 
 
-def product_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=None) -> Verdict:
-    """Normal-range product lemma |rnd(a*b) - a*b| <= bound*|a*b| via the significand reduction.
-    A counterexample is mapped back to format values and replayed through the unreduced claim."""
+def product_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=None, strict=False) -> Verdict:
+    """Normal-range product lemma |rnd(a*b) - a*b| <= bound*|a*b| (``strict``: <) via the significand
+    reduction. A counterexample is mapped back to format values and replayed through the unreduced claim."""
     from qbound.proofs.exact import build_claim
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
     eng = f"{solver}+significand-reduction"
     det: dict[str, Any] = {"reduction": "product: significands only"}
-    verdict, model, secs = _decide_reduced(product_query(fmt.p, mode, bound), solver, timeout, smt2_dir,
+    verdict, model, secs = _decide_reduced(product_query(fmt.p, mode, bound, strict=strict), solver, timeout, smt2_dir,
                                            f"product-{fmt.name}-{mode}", eng, det)
     if verdict is not None:
         return verdict
     A, B = _bv(model, "A"), _bv(model, "B")
     m = fmt.man_bits
-    claim = build_claim("abs(rnd(a*b) - a*b) <= bnd*abs(a*b)", fmt, mode,
+    claim = build_claim(f"abs(rnd(a*b) - a*b) {'<' if strict else '<='} bnd*abs(a*b)", fmt, mode,
                         assume=["tiny <= abs(a*b) <= huge"], consts={"bnd": bound})
     env = {"a": Fraction(A, 1 << m), "b": Fraction(B, 1 << m)}
     det["significands"] = {"A": A, "B": B}
     return counterexample_record(claim, env, eng, _versions(solver), time.perf_counter() - secs, det)
 
 
-def sum_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=None, full_gaps=None) -> Verdict:
-    """Normal-range sum lemma |rnd(a+b) - (a+b)| <= bound*|a+b| via the significand/gap reduction."""
+def sum_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=None, full_gaps=None, strict=False) -> Verdict:
+    """Normal-range sum lemma |rnd(a+b) - (a+b)| <= bound*|a+b| (``strict``: <) via the significand/gap reduction."""
     from qbound.proofs.exact import build_claim
     bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
     full = (fmt.emax - fmt.emin) <= 64 if full_gaps is None else full_gaps
     G = (fmt.emax - fmt.emin) if full else fmt.p + 3
-    q = sum_query(fmt.p, mode, bound, G=G)
+    q = sum_query(fmt.p, mode, bound, G=G, strict=strict)
     st, model, secs, path = decide_query(q, solver, timeout, smt2_dir, f"sum-{fmt.name}-{mode}")
     eng = f"{solver}+significand-gap-reduction"
     det: dict[str, Any] = {"reduction": f"sum: significands and exponent gap <= {G}" +
            ("" if full else "; larger gaps by the conversion lemma over reals"), "smt2": path, "max_gap": G}
     if st == "unsat":
         if not full:
-            far, _ = real_conversion(fmt, mode, bound=bound, timeout=timeout)
+            far, _ = real_conversion(fmt, mode, bound=bound, timeout=timeout, strict=strict)
             det["far_gaps"] = far.to_dict()
             secs += far.seconds
             if far.status != "proved":
@@ -319,7 +322,7 @@ def sum_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=N
     A, B, g = _bv(model, "A"), _bv(model, "B"), _bv(model, "g")
     neg = model.get("neg", ("bool", False))[1]
     m = fmt.man_bits
-    claim = build_claim("abs(rnd(a+b) - (a+b)) <= bnd*abs(a+b)", fmt, mode,
+    claim = build_claim(f"abs(rnd(a+b) - (a+b)) {'<' if strict else '<='} bnd*abs(a+b)", fmt, mode,
                         assume=["tiny <= abs(a+b) <= huge"], consts={"bnd": bound})
     bval = Fraction(B, 1 << (m + g))
     env = {"a": Fraction(A, 1 << m), "b": -bval if neg else bval}
@@ -369,7 +372,7 @@ def sqrt_lemma(fmt, mode, bound=None, solver="bitwuzla", timeout=30.0, smt2_dir=
                                  time.perf_counter() - secs, det)
 
 
-def real_conversion(fmt, mode, bound=None, region="normal", eta=None, timeout=30.0, smt2_dir=None):
+def real_conversion(fmt, mode, bound=None, region="normal", eta=None, timeout=30.0, smt2_dir=None, strict=False):
     """Conversion lemma over all real x of the region (z3, linear integer/real arithmetic).
 
     Returns (Verdict, witness dict or None). The witness maximises how close the error comes to the
@@ -378,7 +381,7 @@ def real_conversion(fmt, mode, bound=None, region="normal", eta=None, timeout=30
     p = fmt.p
     if region == "normal":
         bound = Fraction(bound if bound is not None else fmt.rel_error_bound(mode))
-        q = real_conversion_query(p, mode, bound, "normal")
+        q = real_conversion_query(p, mode, bound, "normal", strict=strict)
     else:
         q = real_conversion_query(p, mode, Fraction(0), "subnormal", eta=Fraction(eta))
     st, model, secs, path = decide_query(q, "z3", timeout, smt2_dir, f"conv-{region}-{fmt.name}-{mode}")

@@ -354,3 +354,28 @@ def test_planner_leaves_room_for_a_fitting_enumeration(monkeypatch, reserve):
     assert smt.budgets == [pytest.approx(22.5 if reserve else 30.0)]
     assert enum.budgets == [pytest.approx(37.5 if reserve else 15.0)]
     assert (v.status == "proved") == reserve, (v.status, smt.budgets, enum.budgets)
+
+
+@pytest.mark.parametrize("claim,fmt,truth", [
+    ("abs(rnd(a+b) - (a+b)) < u/(1+u)*abs(a+b)", "fp32", "falsified"),    # 1 + 2^-24 is a tie: equality
+    ("abs(rnd(a+b) - (a+b)) <= u/(1+u)*abs(a+b)", "fp32", "proved"),
+    ("abs(rnd(a*b) - a*b) < u/(1+u)*abs(a*b)", "fp32", "falsified"),      # 2^24 + 1 = 97*257*673 splits
+    ("abs(rnd(a*b) - a*b) < u/(1+u)*abs(a*b)", "bf16", "proved"),         # 2^8 + 1 = 257 is prime
+])
+def test_strict_lemma_bounds(claim, fmt, truth):
+    """The product and sum lemmas decide a strict bound too (the tie attains u/(1+u) exactly); the
+    verdict, and a counterexample's replay in the user's claim, match the known truth."""
+    E = "a+b" if "a+b" in claim else "a*b"
+    v = prove(claim, fmt, "rne", assume=[f"tiny <= abs({E}) <= huge"])
+    assert v.status == truth, (v.status, v.engine, v.reason)
+
+
+def test_strict_bound_read_as_non_strict_is_caught(monkeypatch):
+    """A reduction that drops the strictness (violation only when the error exceeds the bound) proves
+    the false strict sum claim on fp32."""
+    import qbound.proofs.reductions as red
+    for name in ("sum_query", "real_conversion_query"):   # the near gaps and the far ones
+        orig = getattr(red, name)
+        monkeypatch.setattr(red, name, lambda *a, _f=orig, **k: _f(*a, **{**k, "strict": False}))
+    v = prove("abs(rnd(a+b) - (a+b)) < u/(1+u)*abs(a+b)", "fp32", "rne", assume=["tiny <= abs(a+b) <= huge"])
+    assert v.status == "proved"
