@@ -205,7 +205,7 @@ def _lemma_step(claim):
         return None, "known lemmas: needs a symmetric rounding mode and variables in the target format"
     e = claim.report_expr
     if e is None or e.kind != "cmp" or e.value not in (("<=",), ("<",)) or len(claim.raw_hyps) != 1:
-        return None, "known lemmas: not of the form |rnd(E) - E| <= B*|E| with one range hypothesis"
+        return None, "known lemmas: not of the form |rnd(E) - E| <= B*|E| (or <) with one range hypothesis"
     L, R = e.args
     if not (L.kind == "call" and L.value == "abs" and L.args[0].kind == "sub"):
         return None, "known lemmas: left side is not |rnd(E) - E|"
